@@ -1,0 +1,110 @@
+"""Capacity planning: what fits on the GPUs next to the weights.
+
+Each of the ``tp × pp`` GPUs that hold one model replica gets ``floor(memory × utilization)``
+bytes; the weights are split evenly across them; the KV cache and state of the busiest GPU must
+fit in what remains. Answers are exact ints found by bisection (context) or division (batch,
+since bytes are linear in the number of sequences).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .dtypes import KVDtype, get_dtype
+from .specs import ModelSpec
+from .totals import MAX_BATCH, MAX_CONTEXT, check_positive, kv_cache_bytes
+
+
+def weights_bytes(param_count: int, weight_dtype: str | KVDtype = "bf16") -> int:
+    """Bytes of ``param_count`` weights stored as ``weight_dtype`` (group scales included)."""
+    check_positive("param_count", param_count, 1 << 50)
+    dt = get_dtype(weight_dtype)
+    return -(-param_count * dt.group_bytes // dt.group_size)
+
+
+def _utilization(value: object) -> Fraction:
+    try:
+        frac = Fraction(str(value))
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"mem_util: expected a fraction such as 0.9, got {value!r}") from None
+    if not 0 < frac <= 1:
+        raise ValueError(f"mem_util: must be in (0, 1], got {value}")
+    return frac
+
+
+@dataclass(frozen=True, kw_only=True)
+class CapacityPlan:
+    """Memory on the busiest GPU of one replica, and the questions it answers."""
+
+    model: ModelSpec
+    gpu_bytes: int
+    gpus: int
+    tp: int
+    pp: int
+    kv_dtype: str
+    layout: str
+    block_size: int
+    budget_per_gpu: int    # floor(gpu_bytes × mem_util)
+    weights_per_gpu: int   # ceil(weights / gpus)
+
+    @property
+    def free_per_gpu(self) -> int:
+        """Bytes left for KV + state on each GPU; negative when the weights alone don't fit."""
+        return self.budget_per_gpu - self.weights_per_gpu
+
+    @property
+    def weights_fit(self) -> bool:
+        return self.free_per_gpu > 0
+
+    def used_per_gpu(self, context: int, batch: int) -> int:
+        return kv_cache_bytes(self.model, context, batch, self.kv_dtype, self.tp, self.pp,
+                              self.layout, self.block_size).per_gpu_total_bytes
+
+    def fits(self, context: int, batch: int) -> bool:
+        return self.used_per_gpu(context, batch) <= self.free_per_gpu
+
+    def max_context(self, batch: int = 1) -> int | None:
+        """Longest context at ``batch`` that fits; 0 if none; None if unbounded (windows cap it)."""
+        check_positive("batch", batch, MAX_BATCH)
+        if not self.fits(1, batch):
+            return 0
+        if self.fits(MAX_CONTEXT, batch):
+            return None
+        lo, hi = 1, MAX_CONTEXT  # fits(lo), not fits(hi)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if self.fits(mid, batch) else (lo, mid)
+        return lo
+
+    def max_batch(self, context: int) -> int:
+        """Most concurrent sequences of ``context`` tokens that fit (0 if not even one)."""
+        per_seq = self.used_per_gpu(context, 1)
+        if self.free_per_gpu <= 0:
+            return 0
+        return min(self.free_per_gpu // per_seq, MAX_BATCH) if per_seq else MAX_BATCH
+
+
+def plan(model: ModelSpec, *, gpu_bytes: int, gpus: int = 1, tp: int | None = None, pp: int = 1,
+         mem_util: object = "0.9", weight_dtype: str | None = None, kv_dtype: str = "bf16",
+         layout: str = "theoretical", block_size: int = 16) -> CapacityPlan:
+    """Set up a capacity plan; ``gpus`` must equal ``tp × pp`` (``tp`` defaults to gpus / pp)."""
+    check_positive("gpu_bytes", gpu_bytes, 1 << 50)
+    check_positive("gpus", gpus, 4096)
+    check_positive("pp", pp, 4096)
+    if tp is None:
+        if gpus % pp:
+            raise ValueError(f"gpus: {gpus} GPUs cannot be split into {pp} pipeline stages")
+        tp = gpus // pp
+    check_positive("tp", tp, 4096)
+    if tp * pp != gpus:
+        raise ValueError(f"gpus: {gpus} GPUs but tp × pp = {tp} × {pp} = {tp * pp}")
+    if model.param_count is None:
+        raise ValueError("param_count: the model has no parameter count; enter one")
+    get_dtype(kv_dtype)
+    kv_cache_bytes(model, 1, 1, kv_dtype, tp, pp, layout, block_size)  # validates the rest
+    weights = weights_bytes(model.param_count, weight_dtype or model.dtype)
+    util = _utilization(mem_util)
+    budget = gpu_bytes * util.numerator // util.denominator
+    return CapacityPlan(model=model, gpu_bytes=gpu_bytes, gpus=gpus, tp=tp, pp=pp,
+                        kv_dtype=get_dtype(kv_dtype).name, layout=layout, block_size=block_size,
+                        budget_per_gpu=budget, weights_per_gpu=-(-weights // gpus))

@@ -1,0 +1,177 @@
+"""``python -m calculator``: KV-cache bytes, comparison tables and capacity from the shell.
+
+Bad input exits with status 2 and one line on stderr naming the problem, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .capacity import plan
+from .gpus import GPUS, gpu_memory
+from .load import MAX_CONFIG_BYTES, model_from_config_text
+from .specs import ModelSpec
+from .sweep import sweep
+from .totals import Breakdown, kv_cache_bytes
+from .units import format_bytes, parse_tokens
+from .variants import as_variant
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print usage lines; one line is enough
+        raise UsageError(message)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _tokens(text: str) -> int:
+    try:
+        return parse_tokens(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("context: ")) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m calculator", description="Exact KV-cache memory for LLMs.")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--preset", help="model preset name (see --list-presets)")
+    src.add_argument("--config", help="path to a Hugging Face config.json")
+    p.add_argument("--list-presets", action="store_true", help="list preset names and exit")
+    p.add_argument("--context", action="append", type=_tokens, metavar="N",
+                   help="tokens per sequence; repeatable; 128k = 131072, 1M = 1048576")
+    p.add_argument("--batch", type=_positive, default=1, help="concurrent sequences (default 1)")
+    p.add_argument("--kv-dtype", default="bf16", help="bf16, fp16, fp32, fp8, int8, q8_0, q4_0, int4_g128 ...")
+    p.add_argument("--tp", type=_positive, default=None, help="tensor-parallel ranks (default 1)")
+    p.add_argument("--pp", type=_positive, default=1, help="pipeline-parallel stages (default 1)")
+    p.add_argument("--layout", choices=("theoretical", "paged"), default="theoretical")
+    p.add_argument("--block-size", type=_positive, default=16, help="paged block size (default 16)")
+    p.add_argument("--include-mtp", action="store_true", help="count MTP / next-n layers too")
+    p.add_argument("--attention", choices=("mha", "mqa", "gqa", "mla"),
+                   help="re-express the model's attention as this variant")
+    p.add_argument("--kv-heads", type=_positive, help="KV heads for --attention gqa")
+    p.add_argument("--kv-lora-rank", type=_positive, default=512, help="d_c for --attention mla")
+    p.add_argument("--rope-head-dim", type=_positive, default=64, help="d_r for --attention mla")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--unit", choices=("GiB", "GB"), default="GiB", help="unit of formatted sizes")
+    p.add_argument("--max-context", action="store_true", help="longest context at --batch that fits")
+    p.add_argument("--max-batch", action="store_true", help="most sequences at --context that fit")
+    p.add_argument("--gpu", help=f"GPU for capacity: {', '.join(GPUS)}, or a size like 96GiB")
+    p.add_argument("--gpus", type=_positive, default=1, help="GPUs holding one replica (= tp × pp)")
+    p.add_argument("--mem-util", default="0.9", help="fraction of GPU memory usable (default 0.9)")
+    p.add_argument("--weight-dtype", help="weights format for capacity (default: model dtype)")
+    return p
+
+
+def load_model(args: argparse.Namespace) -> ModelSpec:
+    if args.preset:
+        from model_presets import load_preset
+        model = load_preset(args.preset, include_mtp=args.include_mtp)
+    elif args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise ValueError(f"config: no such file {args.config!r}")
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ValueError(f"config: file is over the {MAX_CONFIG_BYTES:,}-byte limit")
+        model = model_from_config_text(path.read_bytes(), name=path.parent.name or path.stem,
+                                       include_mtp=args.include_mtp)
+    else:
+        raise UsageError("give --preset NAME or --config PATH (or --list-presets)")
+    if args.attention:
+        model = as_variant(model, args.attention, kv_heads=args.kv_heads,
+                           kv_lora_rank=args.kv_lora_rank, rope_head_dim=args.rope_head_dim)
+    elif args.kv_heads:
+        raise UsageError("--kv-heads needs --attention gqa")
+    return model
+
+
+def breakdown_json(b: Breakdown) -> dict:
+    return {"model": b.model, "context": b.context, "batch": b.batch, "kv_dtype": b.dtype,
+            "layout": b.layout, "tp": b.tp, "pp": b.pp, "kv_bytes": b.kv_bytes,
+            "state_bytes": b.state_bytes, "total_bytes": b.total_bytes,
+            "per_gpu_kv_bytes": b.per_gpu_kv_bytes, "per_gpu_total_bytes": b.per_gpu_total_bytes,
+            "groups": [g.__dict__ for g in b.groups]}
+
+
+def _table(model: ModelSpec, rows: list[Breakdown], unit: str) -> str:
+    lines = [f"{model.name}: {model.describe()}, {model.num_layers} layers, "
+             f"max context {model.max_context:,}"]
+    for g in rows[0].groups:
+        lines.append(f"  {g.layers:>3} × {g.label}")
+    head = f"{'context':>12} {'batch':>6} {'dtype':>9} {'KV bytes':>18} {'state bytes':>14} {'total':>12} {'per GPU':>12}"
+    lines.append(head)
+    for b in rows:
+        lines.append(f"{b.context:>12,} {b.batch:>6} {b.dtype:>9} {b.kv_bytes:>18,} "
+                     f"{b.state_bytes:>14,} {format_bytes(b.total_bytes, unit):>12} "
+                     f"{format_bytes(b.per_gpu_total_bytes, unit):>12}")
+    return "\n".join(lines)
+
+
+def _capacity(args: argparse.Namespace, model: ModelSpec, tp: int | None) -> str:
+    if not args.gpu:
+        raise UsageError("--max-context / --max-batch need --gpu NAME (and --gpus N)")
+    cap = plan(model, gpu_bytes=gpu_memory(args.gpu), gpus=args.gpus, tp=tp, pp=args.pp,
+               mem_util=args.mem_util, weight_dtype=args.weight_dtype, kv_dtype=args.kv_dtype,
+               layout=args.layout, block_size=args.block_size)
+    out = [f"{model.name} on {args.gpus} × {args.gpu} (tp={cap.tp}, pp={cap.pp}): "
+           f"budget {format_bytes(cap.budget_per_gpu, args.unit)}/GPU, weights "
+           f"{format_bytes(cap.weights_per_gpu, args.unit)}/GPU, free "
+           f"{format_bytes(cap.free_per_gpu, args.unit)}/GPU"]
+    if not cap.weights_fit:
+        out.append("weights alone do not fit: add GPUs, quantize the weights, or raise --mem-util")
+        return "\n".join(out)
+    if args.max_context:
+        mc = cap.max_context(args.batch)
+        if mc is None:
+            out.append(f"max context at batch {args.batch}: unbounded (sliding windows cap the cache)")
+        else:
+            beyond = " (beyond the model's max context)" if mc > model.max_context else ""
+            out.append(f"max context at batch {args.batch}: {mc:,} tokens{beyond}")
+    if args.max_batch:
+        for c in args.context or [model.max_context]:
+            out.append(f"max batch at context {c:,}: {cap.max_batch(c):,} sequences")
+    return "\n".join(out)
+
+
+def run(argv: list[str] | None) -> str:
+    args = build_parser().parse_args(argv)
+    if args.list_presets:
+        from model_presets import list_presets
+        return "\n".join(list_presets())
+    model = load_model(args)
+    if args.max_context or args.max_batch:
+        return _capacity(args, model, args.tp)
+    tp = args.tp or 1
+    contexts = args.context or [model.max_context]
+    if args.format == "csv":
+        return sweep([model], contexts, batches=[args.batch], dtypes=[args.kv_dtype], tp=tp,
+                     pp=args.pp, layout=args.layout, block_size=args.block_size,
+                     unit=args.unit).to_csv(index=False).rstrip("\n")
+    rows = [kv_cache_bytes(model, c, args.batch, args.kv_dtype, tp, args.pp, args.layout,
+                           args.block_size) for c in contexts]
+    if args.format == "json":
+        data = [breakdown_json(b) for b in rows]
+        return json.dumps(data[0] if len(data) == 1 else data, indent=2)
+    return _table(model, rows, args.unit)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        print(run(argv))
+    except (UsageError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,224 @@
+"""Read a Hugging Face ``config.json`` (as published) into a ``ModelSpec``.
+
+All key aliases and library defaults are filled in one place (``normalize``); the per-layer
+pattern is decided in one place (``layer_kinds``); everything else builds specs from those.
+Bad or incomplete configs raise ``ValueError`` whose message starts with the field's name.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .dtypes import model_dtype_name
+from .specs import (FullAttentionSpec, MLASpec, ModelSpec, SharedKVSpec, SlidingWindowSpec,
+                    StateSpec, group_layers)
+
+LAYER_TYPES = ("full_attention", "sliding_attention", "chunked_attention", "linear_attention",
+               "mamba")
+MAX_LAYERS = 10_000
+MAX_DIM = 1 << 24
+
+# Other libraries' names for the standard fields (GPT-2, Falcon/RW, ChatGLM, MPT ...).
+ALIASES = {
+    "num_hidden_layers": ("n_layer", "n_layers", "num_layers"),
+    "num_attention_heads": ("n_head", "n_heads", "num_heads"),
+    "hidden_size": ("n_embd", "d_model", "dim"),
+    "max_position_embeddings": ("n_positions", "seq_length", "max_sequence_length",
+                                "max_seq_len", "n_ctx"),
+    "num_key_value_heads": ("num_kv_heads", "n_head_kv", "n_kv_heads"),
+    "head_dim": ("kv_channels",),
+    "torch_dtype": ("dtype",),
+}
+
+# transformers' config-class defaults for keys that official configs leave out.
+MODEL_TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "gemma3_text": {"num_hidden_layers": 26, "hidden_size": 2304, "num_attention_heads": 8,
+                    "num_key_value_heads": 4, "head_dim": 256, "sliding_window": 4096,
+                    "sliding_window_pattern": 6, "max_position_embeddings": 131072},
+    "gemma2": {"num_hidden_layers": 26, "hidden_size": 2304, "num_attention_heads": 8,
+               "num_key_value_heads": 4, "head_dim": 256, "sliding_window": 4096,
+               "max_position_embeddings": 8192},
+    "gpt2": {"num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12,
+             "max_position_embeddings": 1024, "torch_dtype": "float32"},
+}
+WRAPPED_TEXT_TYPES = {"gemma3": "gemma3_text"}
+
+
+def _int(cfg: dict, key: str, *, lo: int = 1, hi: int = MAX_DIM) -> int:
+    value = cfg.get(key)
+    if value is None:
+        raise ValueError(f"{key}: missing from config")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{key}: must be an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{key}: must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _opt_int(cfg: dict, key: str, **kw: int) -> int | None:
+    return None if cfg.get(key) is None else _int(cfg, key, **kw)
+
+
+def normalize(config: object) -> dict[str, Any]:
+    """Unwrap ``text_config``, resolve key aliases, fill library defaults. Returns a new dict."""
+    if not isinstance(config, dict):
+        raise ValueError(f"config: expected a JSON object, got {type(config).__name__}")
+    cfg = dict(config)
+    if "text_config" in cfg and cfg["text_config"] is not None:
+        text = cfg["text_config"]
+        if not isinstance(text, dict):
+            raise ValueError("text_config: expected a JSON object")
+        outer_type = cfg.get("model_type")
+        merged = {k: v for k, v in cfg.items() if k in ("torch_dtype", "dtype")}
+        merged.update(text)
+        if "model_type" not in text and outer_type in WRAPPED_TEXT_TYPES:
+            merged["model_type"] = WRAPPED_TEXT_TYPES[outer_type]
+        cfg = merged
+    model_type = cfg.get("model_type")
+    if model_type is not None and not isinstance(model_type, str):
+        raise ValueError(f"model_type: expected a string, got {model_type!r}")
+    for key, alts in ALIASES.items():
+        if cfg.get(key) is None:
+            for alt in alts:
+                if cfg.get(alt) is not None:
+                    cfg[key] = cfg[alt]
+                    break
+    for key, value in MODEL_TYPE_DEFAULTS.get(model_type or "", {}).items():
+        cfg.setdefault(key, value)
+    # Falcon / RW: multi_query wins over a written num_kv_heads unless the new decoder is used.
+    if cfg.get("multi_query") is True and not cfg.get("new_decoder_architecture"):
+        cfg["num_key_value_heads"] = 1
+    # ChatGLM: multi_query_group_num counts the KV heads when multi-query attention is on.
+    if cfg.get("multi_query_attention") is True and cfg.get("multi_query_group_num") is not None:
+        cfg["num_key_value_heads"] = cfg["multi_query_group_num"]
+    if cfg.get("num_key_value_heads") is None:
+        cfg["num_key_value_heads"] = cfg.get("num_attention_heads")
+    # Qwen2/2.5/3: a written sliding_window is ignored unless use_sliding_window is true.
+    if cfg.get("use_sliding_window") is False:
+        cfg["sliding_window"] = None
+    return cfg
+
+
+def layer_kinds(cfg: dict[str, Any], n: int) -> list[str]:
+    """The kind of every layer, from whichever per-layer pattern the config uses."""
+    model_type = cfg.get("model_type") or ""
+    window = cfg.get("sliding_window")
+    if cfg.get("layer_types") is not None:
+        kinds = cfg["layer_types"]
+        if not isinstance(kinds, list) or len(kinds) != n:
+            raise ValueError(f"layer_types: expected a list of {n} entries (num_hidden_layers)")
+        for k in kinds:
+            if k not in LAYER_TYPES:
+                raise ValueError(f"layer_types: {k!r} is not one of {', '.join(LAYER_TYPES)}")
+        return list(kinds)
+    if cfg.get("attn_type_list") is not None:  # MiniMax: 1 = softmax, 0 = lightning linear
+        types = cfg["attn_type_list"]
+        if not isinstance(types, list) or len(types) != n or any(t not in (0, 1) for t in types):
+            raise ValueError(f"attn_type_list: expected {n} entries of 0 or 1")
+        return ["full_attention" if t == 1 else "linear_attention" for t in types]
+    if cfg.get("attn_layer_period") is not None:  # Jamba
+        period = _int(cfg, "attn_layer_period", hi=MAX_LAYERS)
+        offset = _int(cfg, "attn_layer_offset", lo=0, hi=period - 1)
+        return ["full_attention" if i % period == offset else "mamba" for i in range(n)]
+    if cfg.get("full_attention_interval") is not None:  # Qwen3-Next
+        every = _int(cfg, "full_attention_interval", hi=MAX_LAYERS)
+        return ["linear_attention" if (i + 1) % every else "full_attention" for i in range(n)]
+    if window is None:
+        return ["full_attention"] * n
+    if cfg.get("sliding_window_pattern") is not None:  # Gemma 3, Cohere2
+        every = _int(cfg, "sliding_window_pattern", hi=MAX_LAYERS)
+        return ["sliding_attention" if (i + 1) % every else "full_attention" for i in range(n)]
+    if model_type == "gemma2":  # even layers local, odd global, no list in the config
+        return ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(n)]
+    if cfg.get("max_window_layers") is not None and model_type.startswith("qwen"):
+        first = _int(cfg, "max_window_layers", lo=0, hi=MAX_LAYERS)
+        return ["sliding_attention" if i >= first else "full_attention" for i in range(n)]
+    return ["sliding_attention"] * n  # Mistral: the window applies to every layer
+
+
+def _state_spec(cfg: dict, kind: str, dtype: str, heads: int, head_dim: int) -> StateSpec:
+    if kind == "mamba":  # Jamba / Mamba-1: conv (d_inner, d_conv-1) + ssm (d_inner, d_state)
+        hidden = _int(cfg, "hidden_size")
+        d_inner = _int(cfg, "mamba_expand", hi=64) * hidden
+        d_conv = _int(cfg, "mamba_d_conv", lo=2, hi=1024)
+        d_state = _int(cfg, "mamba_d_state", hi=MAX_DIM)
+        return StateSpec(shapes=((d_inner, d_conv - 1), (d_inner, d_state)), dtype=dtype,
+                         mechanism="mamba")
+    if cfg.get("linear_num_value_heads") is not None:  # Qwen3-Next gated DeltaNet
+        kh = _int(cfg, "linear_num_key_heads")
+        vh = _int(cfg, "linear_num_value_heads")
+        kd = _int(cfg, "linear_key_head_dim")
+        vd = _int(cfg, "linear_value_head_dim")
+        k_conv = _int(cfg, "linear_conv_kernel_dim", lo=2, hi=1024)
+        conv_dim = 2 * kh * kd + vh * vd
+        return StateSpec(shapes=((conv_dim, k_conv - 1), (vh, kd, vd)), dtype=dtype,
+                         mechanism="gated DeltaNet")
+    # Lightning / plain linear attention: one head_dim × head_dim state per head.
+    return StateSpec(shapes=((heads, head_dim, head_dim),), dtype=dtype,
+                     mechanism="linear attention")
+
+
+def from_hf_config(config: object, *, name: str = "custom", param_count: int | None = None,
+                   source: str = "", include_mtp: bool = False) -> ModelSpec:
+    """Build a ``ModelSpec`` from a config.json dict. Raises ``ValueError`` naming the field."""
+    cfg = normalize(config)
+    n = _int(cfg, "num_hidden_layers", hi=MAX_LAYERS)
+    heads = _int(cfg, "num_attention_heads")
+    hidden = _int(cfg, "hidden_size")
+    kv_heads = _int(cfg, "num_key_value_heads")
+    max_ctx = _int(cfg, "max_position_embeddings", hi=1 << 40)
+    dtype = model_dtype_name(cfg.get("torch_dtype"))
+    head_dim = _opt_int(cfg, "head_dim")
+    if head_dim is None:
+        if hidden % heads:
+            raise ValueError(f"head_dim: missing, and hidden_size {hidden} is not divisible by "
+                             f"num_attention_heads {heads}")
+        head_dim = hidden // heads
+    window = _opt_int(cfg, "sliding_window", hi=1 << 40)
+    if cfg.get("attention_chunk_size") is not None and window is None:
+        window = _int(cfg, "attention_chunk_size", hi=1 << 40)
+    cfg["sliding_window"] = window
+    kinds = layer_kinds(cfg, n)
+    if any(k in ("sliding_attention", "chunked_attention") for k in kinds) and window is None:
+        raise ValueError("sliding_window: layer_types has sliding layers but no window is set")
+
+    if cfg.get("kv_lora_rank") is not None:
+        attn = MLASpec(kv_lora_rank=_int(cfg, "kv_lora_rank"),
+                       qk_rope_head_dim=_int(cfg, "qk_rope_head_dim"), num_heads=heads,
+                       qk_nope_head_dim=_opt_int(cfg, "qk_nope_head_dim") or 0,
+                       v_head_dim=_opt_int(cfg, "v_head_dim") or 0)
+        local = MLASpec(**{**_mla_fields(attn), "window": window}) if window else attn
+    else:
+        if heads % kv_heads:
+            raise ValueError(f"num_key_value_heads: {kv_heads} does not divide "
+                             f"num_attention_heads {heads}")
+        attn = FullAttentionSpec(num_kv_heads=kv_heads, head_dim_k=head_dim, head_dim_v=head_dim)
+        local = (SlidingWindowSpec(num_kv_heads=kv_heads, head_dim_k=head_dim,
+                                   head_dim_v=head_dim, window=window) if window else attn)
+    specs: list = []
+    for kind in kinds:
+        if kind == "full_attention":
+            specs.append(attn)
+        elif kind in ("sliding_attention", "chunked_attention"):
+            specs.append(local)
+        else:
+            specs.append(_state_spec(cfg, kind, dtype, heads, head_dim))
+    shared = _opt_int(cfg, "num_kv_shared_layers", lo=0, hi=n) or 0
+    for i in range(n - shared, n):  # Gemma 3n: the last layers reuse the last earlier KV of their kind
+        src = max((j for j in range(n - shared) if kinds[j] == kinds[i]), default=None)
+        if src is None:
+            raise ValueError(f"num_kv_shared_layers: layer {i} has no earlier {kinds[i]} layer to share")
+        specs[i] = SharedKVSpec(source_layer=src)
+    mtp = _opt_int(cfg, "num_nextn_predict_layers", lo=0, hi=MAX_LAYERS) or 0
+    if include_mtp:
+        specs.extend([attn] * mtp)
+    return ModelSpec(name=name, groups=group_layers(specs), num_attention_heads=heads,
+                     hidden_size=hidden, max_context=max_ctx, param_count=param_count,
+                     dtype=dtype, source=source, mtp_layers=0 if include_mtp else mtp)
+
+
+def _mla_fields(spec: MLASpec) -> dict[str, int]:
+    return {"kv_lora_rank": spec.kv_lora_rank, "qk_rope_head_dim": spec.qk_rope_head_dim,
+            "num_heads": spec.num_heads, "qk_nope_head_dim": spec.qk_nope_head_dim,
+            "v_head_dim": spec.v_head_dim}

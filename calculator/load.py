@@ -1,0 +1,41 @@
+"""Turn user-supplied config text into a ``ModelSpec``, with size and format limits.
+
+Shared by the CLI (``--config PATH``) and the dashboard (paste / upload), so both refuse the same
+inputs with the same one-line messages.
+"""
+from __future__ import annotations
+
+import json
+
+from .hf_config import from_hf_config
+from .specs import ModelSpec
+
+MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: real config.json files are a few KiB
+
+
+def parse_config_text(text: str | bytes) -> dict:
+    """Parse config.json text; ``ValueError`` for oversized, non-UTF-8 or malformed input."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ValueError(f"config: {len(text):,} bytes is over the {MAX_CONFIG_BYTES:,}-byte limit "
+                         "(a config.json is a few KiB)")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("config: not UTF-8 text") from None
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ValueError(f"config: not valid JSON: {msg}{where}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"config: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def model_from_config_text(text: str | bytes, *, name: str = "custom",
+                           param_count: int | None = None, include_mtp: bool = False) -> ModelSpec:
+    """Parse and import in one step."""
+    return from_hf_config(parse_config_text(text), name=name, param_count=param_count,
+                          source="pasted config.json", include_mtp=include_mtp)

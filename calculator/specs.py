@@ -1,0 +1,212 @@
+"""Frozen per-layer cache specs and the ``ModelSpec`` that groups them.
+
+Each spec answers two questions for one layer of one sequence on one tensor-parallel rank:
+how many tokens it holds at a given context (``tokens_held``) and how many bytes each held token
+costs (``per_token_bytes``); linear-attention / SSM layers instead hold a constant ``state_bytes``.
+Summing over layers, sequences and ranks lives in ``totals.py``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+
+from .dtypes import KVDtype, get_dtype
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FullAttentionSpec:
+    """MHA / GQA / MQA: ``num_kv_heads`` heads of K (``head_dim_k``) and V (``head_dim_v``)."""
+
+    num_kv_heads: int
+    head_dim_k: int
+    head_dim_v: int
+    kind: str = field(default="full", init=False)
+    window: int | None = field(default=None, init=False)
+
+    def heads_per_rank(self, tp: int) -> int:
+        # Each rank holds ceil(kv/tp) heads; with tp > kv heads are replicated (1 per rank).
+        return _ceil_div(self.num_kv_heads, tp)
+
+    def per_token_bytes(self, dtype: KVDtype, tp: int = 1) -> int:
+        row = dtype.row_bytes(self.head_dim_k) + dtype.row_bytes(self.head_dim_v)
+        return self.heads_per_rank(tp) * row
+
+    def tokens_held(self, context: int) -> int:
+        return context if self.window is None else min(context, self.window)
+
+    def state_bytes(self, tp: int = 1) -> int:
+        return 0
+
+    def label(self) -> str:
+        return f"attention {self.num_kv_heads} KV heads × ({self.head_dim_k}+{self.head_dim_v})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlidingWindowSpec(FullAttentionSpec):
+    """Attention over the last ``window`` tokens only: holds ``min(context, window)`` tokens."""
+
+    window: int
+    kind: str = field(default="sliding", init=False)
+
+    def label(self) -> str:
+        return f"{super().label()}, window {self.window}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MLASpec:
+    """Multi-head latent attention: one ``kv_lora_rank + qk_rope_head_dim`` latent per token.
+
+    The latent is replicated on every tensor-parallel rank. The decompressed head shapes are kept
+    for variants and engine layouts that expand the latent, but they never enter the bytes here.
+    """
+
+    kv_lora_rank: int
+    qk_rope_head_dim: int
+    num_heads: int = 0
+    qk_nope_head_dim: int = 0
+    v_head_dim: int = 0
+    window: int | None = None
+    kind: str = field(default="mla", init=False)
+
+    def per_token_bytes(self, dtype: KVDtype, tp: int = 1) -> int:
+        return dtype.row_bytes(self.kv_lora_rank + self.qk_rope_head_dim)
+
+    def tokens_held(self, context: int) -> int:
+        return context if self.window is None else min(context, self.window)
+
+    def state_bytes(self, tp: int = 1) -> int:
+        return 0
+
+    def label(self) -> str:
+        win = "" if self.window is None else f", window {self.window}"
+        return f"MLA latent {self.kv_lora_rank}+{self.qk_rope_head_dim}{win}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateSpec:
+    """Linear-attention / SSM layer: no KV, a constant per-sequence state.
+
+    ``shapes`` are the state tensors of one sequence (e.g. a conv state and a recurrent state);
+    the first dimension of each is split across tensor-parallel ranks. ``dtype`` is the state's
+    format (the model's dtype unless the config names another).
+    """
+
+    shapes: tuple[tuple[int, ...], ...]
+    dtype: str
+    mechanism: str
+    kind: str = field(default="state", init=False)
+    window: int | None = field(default=None, init=False)
+
+    def per_token_bytes(self, dtype: KVDtype, tp: int = 1) -> int:
+        return 0
+
+    def tokens_held(self, context: int) -> int:
+        return 0
+
+    def state_bytes(self, tp: int = 1) -> int:
+        item = get_dtype(self.dtype).group_bytes
+        return sum(_ceil_div(s[0], tp) * prod(s[1:]) * item for s in self.shapes)
+
+    def label(self) -> str:
+        dims = " + ".join("×".join(map(str, s)) for s in self.shapes)
+        return f"{self.mechanism} state {dims} ({self.dtype})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SharedKVSpec:
+    """A layer that reuses the KV of layer ``source_layer``: adds nothing."""
+
+    source_layer: int
+    kind: str = field(default="shared", init=False)
+    window: int | None = field(default=None, init=False)
+
+    def per_token_bytes(self, dtype: KVDtype, tp: int = 1) -> int:
+        return 0
+
+    def tokens_held(self, context: int) -> int:
+        return 0
+
+    def state_bytes(self, tp: int = 1) -> int:
+        return 0
+
+    def label(self) -> str:
+        return f"shares KV of layer {self.source_layer}"
+
+
+LayerSpec = FullAttentionSpec | SlidingWindowSpec | MLASpec | StateSpec | SharedKVSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerGroup:
+    """Layers (by index) that share one spec."""
+
+    spec: LayerSpec
+    layers: tuple[int, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.layers)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec:
+    """A model as the cache sees it: layer groups plus the facts the app shows beside them."""
+
+    name: str
+    groups: tuple[LayerGroup, ...]
+    num_attention_heads: int
+    hidden_size: int
+    max_context: int
+    param_count: int | None = None
+    dtype: str = "bf16"
+    source: str = ""
+    mtp_layers: int = 0
+
+    @property
+    def num_layers(self) -> int:
+        return sum(g.count for g in self.groups)
+
+    def layer_specs(self) -> list[LayerSpec]:
+        """Spec of each layer, by layer index."""
+        out: list[LayerSpec | None] = [None] * self.num_layers
+        for g in self.groups:
+            for i in g.layers:
+                out[i] = g.spec
+        return out  # type: ignore[return-value]
+
+    @property
+    def attention(self) -> str:
+        """Short family name: MHA, GQA, MQA or MLA (of the attention layers)."""
+        for g in self.groups:
+            if isinstance(g.spec, MLASpec):
+                return "MLA"
+            if isinstance(g.spec, FullAttentionSpec):
+                kv = g.spec.num_kv_heads
+                if kv == 1:
+                    return "MQA"
+                return "MHA" if kv == self.num_attention_heads else "GQA"
+        return "none"
+
+    def describe(self) -> str:
+        """One line: family plus window / hybrid features, e.g. 'GQA + sliding 4096 (21/42)'."""
+        parts = [self.attention]
+        n = self.num_layers
+        for kind, text in (("sliding", "sliding"), ("state", "linear/SSM"), ("shared", "shared KV")):
+            k = sum(g.count for g in self.groups if g.spec.kind == kind)
+            if k:
+                wins = sorted({g.spec.window for g in self.groups if g.spec.kind == kind and g.spec.window})
+                extra = f" {'/'.join(map(str, wins))}" if wins else ""
+                parts.append(f"{text}{extra} ({k}/{n} layers)")
+        return " + ".join(parts)
+
+
+def group_layers(specs: list[LayerSpec]) -> tuple[LayerGroup, ...]:
+    """Collect per-layer specs into groups, in order of first appearance."""
+    order: dict[LayerSpec, list[int]] = {}
+    for i, spec in enumerate(specs):
+        order.setdefault(spec, []).append(i)
+    return tuple(LayerGroup(spec=s, layers=tuple(idx)) for s, idx in order.items())

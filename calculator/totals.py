@@ -1,0 +1,123 @@
+"""Sum a ``ModelSpec``'s per-layer specs into exact integer bytes for a batch.
+
+``kv_cache_bytes`` is the one place that applies context, batch, dtype, layout (theoretical or
+paged), tensor parallelism and pipeline parallelism. Everything is Python ``int``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .dtypes import KVDtype, get_dtype
+from .specs import LayerSpec, ModelSpec
+
+LAYOUTS = ("theoretical", "paged")
+MAX_CONTEXT = 1 << 40   # 1.1e12 tokens: beyond any model; larger is treated as a typo
+MAX_BATCH = 1 << 32
+MAX_PARALLEL = 4096
+
+
+def check_positive(name: str, value: object, hi: int) -> int:
+    """Return ``value`` if it is an int in [1, hi], else raise ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name}: must be an integer, got {value!r}")
+    if not 1 <= value <= hi:
+        raise ValueError(f"{name}: must be between 1 and {hi:,}, got {value:,}")
+    return value
+
+
+def held_tokens(spec: LayerSpec, context: int, layout: str, block_size: int) -> int:
+    """Tokens one sequence holds in this layer; paged rounds up to whole blocks."""
+    tokens = spec.tokens_held(context)
+    if layout == "paged":
+        tokens = -(-tokens // block_size) * block_size
+    return tokens
+
+
+def pp_stages(num_layers: int, pp: int) -> list[range]:
+    """Contiguous pipeline stages; the first ``num_layers % pp`` stages get one extra layer."""
+    if pp > num_layers:
+        raise ValueError(f"pp: {pp} pipeline stages for only {num_layers} layers")
+    base, extra = divmod(num_layers, pp)
+    stages, start = [], 0
+    for s in range(pp):
+        size = base + (1 if s < extra else 0)
+        stages.append(range(start, start + size))
+        start += size
+    return stages
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupBytes:
+    """One layer group's share of the cache for the whole batch."""
+
+    label: str
+    kind: str
+    layers: int
+    tokens_per_seq: int
+    kv_bytes: int
+    state_bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Breakdown:
+    """The cache of one model at one (context, batch, dtype, layout, tp, pp)."""
+
+    model: str
+    context: int
+    batch: int
+    dtype: str
+    layout: str
+    tp: int
+    pp: int
+    groups: tuple[GroupBytes, ...]
+    kv_bytes: int            # attention KV of the whole batch, all ranks' unique data
+    state_bytes: int         # constant linear/SSM state of the whole batch
+    per_gpu_kv_bytes: int    # KV on the busiest GPU (largest pipeline stage, one TP rank)
+    per_gpu_state_bytes: int
+
+    @property
+    def total_bytes(self) -> int:
+        return self.kv_bytes + self.state_bytes
+
+    @property
+    def per_gpu_total_bytes(self) -> int:
+        return self.per_gpu_kv_bytes + self.per_gpu_state_bytes
+
+
+def kv_cache_bytes(model: ModelSpec, context: int, batch: int = 1, dtype: str | KVDtype = "bf16",
+                   tp: int = 1, pp: int = 1, layout: str = "theoretical",
+                   block_size: int = 16) -> Breakdown:
+    """Exact cache bytes of ``model`` for ``batch`` sequences of ``context`` tokens each."""
+    check_positive("context", context, MAX_CONTEXT)
+    check_positive("batch", batch, MAX_BATCH)
+    check_positive("tp", tp, MAX_PARALLEL)
+    check_positive("pp", pp, MAX_PARALLEL)
+    check_positive("block_size", block_size, 1 << 20)
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout: must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    kv = get_dtype(dtype)
+
+    groups = []
+    for g in model.groups:
+        tokens = held_tokens(g.spec, context, layout, block_size)
+        groups.append(GroupBytes(
+            label=g.spec.label(), kind=g.spec.kind, layers=g.count, tokens_per_seq=tokens,
+            kv_bytes=batch * g.count * tokens * g.spec.per_token_bytes(kv),
+            state_bytes=batch * g.count * g.spec.state_bytes()))
+
+    # Per GPU: one TP rank of the heaviest pipeline stage.
+    per_layer = [(batch * held_tokens(s, context, layout, block_size) * s.per_token_bytes(kv, tp),
+                  batch * s.state_bytes(tp)) for s in model.layer_specs()]
+    stages = [(sum(per_layer[i][0] for i in r), sum(per_layer[i][1] for i in r))
+              for r in pp_stages(len(per_layer), pp)]
+    busiest = max(stages, key=lambda st: (st[0] + st[1], st[0]))
+    return Breakdown(
+        model=model.name, context=context, batch=batch, dtype=kv.name, layout=layout, tp=tp,
+        pp=pp, groups=tuple(groups), kv_bytes=sum(g.kv_bytes for g in groups),
+        state_bytes=sum(g.state_bytes for g in groups), per_gpu_kv_bytes=busiest[0],
+        per_gpu_state_bytes=busiest[1])
+
+
+def per_token_bytes(model: ModelSpec, dtype: str | KVDtype = "bf16") -> int:
+    """KV bytes one token adds to one sequence across all layers (the published figure)."""
+    return kv_cache_bytes(model, 1, 1, dtype).kv_bytes

@@ -1,0 +1,46 @@
+"""Token counts in, human-readable sizes out: the only place numbers meet text.
+
+Contexts are written the way model cards count them: k = 1024, M = 1024² ("128k" = 131,072);
+plain integers are exact. Sizes are formatted in binary (GiB) or decimal (GB) units on request.
+"""
+from __future__ import annotations
+
+import re
+
+_TOKENS = re.compile(r"(\d+(?:\.\d+)?)([kKmM]?)")
+_MULT = {"": 1, "k": 1024, "m": 1024 * 1024}
+BINARY = (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
+DECIMAL = (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3))
+SCALES = dict(BINARY + DECIMAL + (("B", 1),))
+
+
+def parse_tokens(text: object, field: str = "context") -> int:
+    """'128k' → 131072, '1M' → 1048576, '1000' → 1000; anything else is a ``ValueError``."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    else:
+        match = _TOKENS.fullmatch(str(text).strip().replace(",", "").replace("_", ""))
+        if not match:
+            raise ValueError(f"{field}: expected a token count like 8192, 128k or 1M, got {text!r}")
+        whole, _, frac = match.group(1).partition(".")
+        mult = _MULT[match.group(2).lower()]
+        numerator = int(whole + frac) * mult
+        denominator = 10 ** len(frac)
+        if numerator % denominator:
+            raise ValueError(f"{field}: {text!r} is not a whole number of tokens")
+        value = numerator // denominator
+    if value < 1:
+        raise ValueError(f"{field}: must be at least 1 token, got {value}")
+    return value
+
+
+def format_bytes(n: int, unit: str = "auto-binary", digits: int = 2) -> str:
+    """Format ``n`` bytes: a fixed unit ('GiB', 'GB', ...) or 'auto-binary' / 'auto-decimal'."""
+    if unit in ("auto-binary", "auto-decimal"):
+        table = BINARY if unit == "auto-binary" else DECIMAL
+        unit = next((name for name, scale in table if abs(n) >= scale), "B")
+    if unit not in SCALES:
+        raise ValueError(f"unit: unknown {unit!r}")
+    if unit == "B":
+        return f"{n:,} B"
+    return f"{n / SCALES[unit]:,.{digits}f} {unit}"
