@@ -37,6 +37,7 @@ MODEL_TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
     "gemma2": {"num_hidden_layers": 26, "hidden_size": 2304, "num_attention_heads": 8,
                "num_key_value_heads": 4, "head_dim": 256, "sliding_window": 4096,
                "max_position_embeddings": 8192},
+    "falcon": {"max_position_embeddings": 2048},
     "gpt2": {"num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12,
              "max_position_embeddings": 1024, "torch_dtype": "float32"},
 }

@@ -1,0 +1,108 @@
+"""The CLI: README examples run as written, JSON fields are exact, bad input exits 2 in one line."""
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "calculator", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=60)
+
+
+def readme_examples():
+    text = (ROOT / "README.md").read_text()
+    return [line for line in re.findall(r"^python -m calculator.*$", text, re.M)]
+
+
+def test_readme_has_examples():
+    assert len(readme_examples()) >= 6
+
+
+@pytest.mark.parametrize("line", readme_examples())
+def test_readme_example_runs(line):
+    args = shlex.split(line)[3:]
+    out = run(*args)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() and not out.stderr
+
+
+def test_json_single_context_is_an_object():
+    data = json.loads(run("--preset", "deepseek-v3", "--context", "128k", "--format", "json").stdout)
+    # 131,072 tokens · 61 layers · 576 · 2 B
+    assert data["kv_bytes"] == 131_072 * 61 * 576 * 2 == 9_210_691_584
+    assert data["total_bytes"] == data["kv_bytes"] and data["state_bytes"] == 0
+
+
+def test_json_several_contexts_is_a_list_in_order():
+    data = json.loads(run("--preset", "qwen3-next-80b-a3b", "--context", "1M", "--context", "1000",
+                          "--batch", "2", "--format", "json").stdout)
+    assert [d["context"] for d in data] == [1_048_576, 1000]
+    # 2 seqs · 1000 tokens · 24,576 B/token; state 2 · 39,518,208 B (36 DeltaNet layers)
+    assert data[1]["kv_bytes"] == 2 * 1000 * 24_576
+    assert data[1]["state_bytes"] == 2 * 39_518_208
+    assert data[1]["total_bytes"] == data[1]["kv_bytes"] + data[1]["state_bytes"]
+
+
+def test_json_per_gpu_under_tp_and_pp():
+    d = json.loads(run("--preset", "llama-3.1-70b", "--context", "1000", "--tp", "4", "--pp", "2",
+                       "--format", "json").stdout)
+    # 40 layers per stage · 2 heads per rank · 256 · 2 B · 1000 tokens
+    assert d["per_gpu_kv_bytes"] == 40 * 2 * 256 * 2 * 1000
+
+
+def test_csv_has_raw_bytes():
+    out = run("--preset", "llama-3-70b", "--context", "1000", "--batch", "8", "--kv-dtype", "fp16",
+              "--attention", "mha", "--format", "csv").stdout.splitlines()
+    header, row = out[0].split(","), out[1].split(",")
+    assert int(row[header.index("kv_bytes")]) == 20_971_520_000
+
+
+def test_config_file(tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
+                               "max_position_embeddings": 128}))
+    d = json.loads(run("--config", str(cfg), "--context", "10", "--format", "json").stdout)
+    assert d["kv_bytes"] == 2 * 10 * 4 * 32 * 2  # 2 layers · 10 tokens · 4 heads · (16+16) · 2 B
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--preset", "nope"], "preset"),
+    (["--preset", "gpt2", "--context", "0"], "context"),
+    (["--preset", "gpt2", "--context", "12q"], "context"),
+    (["--preset", "gpt2", "--context", "99999999999999999"], "context"),
+    (["--preset", "gpt2", "--kv-dtype", "fp9"], "kv dtype"),
+    (["--preset", "gpt2", "--batch", "-3"], "batch"),
+    (["--preset", "gpt2", "--attention", "gqa", "--kv-heads", "5"], "kv_heads"),
+    (["--preset", "gpt2", "--max-context"], "--gpu"),
+    (["--preset", "gpt2", "--max-batch", "--gpu", "H900"], "gpu"),
+    (["--config", "/nonexistent/config.json"], "config"),
+    (["--context", "8k"], "--preset"),
+    (["--frobnicate"], "unrecognized"),
+])
+def test_bad_input_one_line_exit_2(args, needle):
+    out = run(*args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in out.stderr
+
+
+def test_malformed_and_huge_config_files(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{\"num_hidden_layers\": 2,")
+    assert "not valid JSON" in run("--config", str(bad)).stderr
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * (50 << 20))
+    out = run("--config", str(big))
+    assert out.returncode == 2 and "limit" in out.stderr
+
+
+def test_weights_do_not_fit_message():
+    out = run("--preset", "llama-3.1-405b", "--max-context", "--gpu", "H100 80GB")
+    assert out.returncode == 0 and "weights alone do not fit" in out.stdout

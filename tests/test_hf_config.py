@@ -1,0 +1,166 @@
+"""config.json import: every trap in DESIGN.md, with the real model behind it, and bad input."""
+import pytest
+
+from calculator import from_hf_config, kv_cache_bytes, per_token_bytes
+from calculator.load import parse_config_text
+from model_presets import load_preset
+
+BASE = {"num_hidden_layers": 4, "hidden_size": 512, "num_attention_heads": 8,
+        "num_key_value_heads": 2, "max_position_embeddings": 4096}
+
+
+def kinds(model):
+    return [s.kind for s in model.layer_specs()]
+
+
+def test_explicit_head_dim_wins_over_hidden_over_heads():
+    # Qwen3-235B: head_dim 128, hidden/heads = 64. 94 · 4 · (128+128) · 2 B.
+    assert per_token_bytes(load_preset("qwen3-235b-a22b")) == 94 * 4 * 256 * 2 == 192_512
+
+
+def test_gpt2_key_names():
+    # n_layer 12, n_head 12, n_embd 768 → MHA head_dim 64: 12 · 12 · 128 · 2 B
+    m = load_preset("gpt2")
+    assert (m.num_layers, m.num_attention_heads, m.max_context) == (12, 12, 1024)
+    assert per_token_bytes(m) == 12 * 12 * 128 * 2 == 36_864
+
+
+def test_falcon_multi_query_overrides_written_kv_heads():
+    # Falcon-7B as published: 71 heads, hidden 4544 (head 64), multi_query → 1 KV head.
+    cfg = {"model_type": "falcon", "hidden_size": 4544, "num_attention_heads": 71,
+           "num_hidden_layers": 32, "multi_query": True, "new_decoder_architecture": False,
+           "num_kv_heads": 71, "torch_dtype": "bfloat16"}
+    m = from_hf_config(cfg)
+    assert per_token_bytes(m) == 32 * 1 * 128 * 2 == 8192
+    assert m.max_context == 2048  # FalconConfig default
+    # Falcon-40B: new decoder architecture uses num_kv_heads (8) even with multi_query.
+    cfg40 = {"model_type": "falcon", "hidden_size": 8192, "n_head": 128, "n_layer": 60,
+             "multi_query": True, "new_decoder_architecture": True, "num_kv_heads": 8}
+    # 60 layers · 8 KV heads · (64+64) · 2 B, head_dim = 8192 / 128 = 64
+    assert per_token_bytes(from_hf_config(cfg40)) == 60 * 8 * 128 * 2 == 122_880
+
+
+def test_qwen_sliding_window_ignored_when_use_sliding_window_false():
+    # Qwen2.5-7B writes sliding_window 131072 with use_sliding_window false: full attention.
+    m = load_preset("qwen2.5-7b")
+    assert set(kinds(m)) == {"full"}
+    # 200k tokens: 28 layers · 4 heads · 256 · 2 B · 200,000 (a window would cap at 131,072)
+    assert kv_cache_bytes(m, 200_000).kv_bytes == 28 * 4 * 256 * 2 * 200_000
+
+
+def test_qwen2_max_window_layers_when_window_enabled():
+    cfg = {**BASE, "model_type": "qwen2", "use_sliding_window": True, "sliding_window": 256,
+           "max_window_layers": 2}
+    assert kinds(from_hf_config(cfg)) == ["full", "full", "sliding", "sliding"]
+
+
+def test_mistral_window_on_every_layer():
+    assert set(kinds(load_preset("mistral-7b-v0.1"))) == {"sliding"}
+
+
+def test_layer_types_list_gpt_oss():
+    m = load_preset("gpt-oss-120b")
+    assert kinds(m) == ["sliding", "full"] * 18
+    # at 8192 tokens: 18 layers × 128 + 18 × 8192 tokens, 8 heads · 128 · 2 B per token-layer
+    assert kv_cache_bytes(m, 8192).kv_bytes == 18 * (128 + 8192) * 8 * 128 * 2
+
+
+def test_layer_types_validated():
+    with pytest.raises(ValueError, match="^layer_types"):
+        from_hf_config({**BASE, "layer_types": ["full_attention"] * 3})
+    with pytest.raises(ValueError, match="^layer_types"):
+        from_hf_config({**BASE, "layer_types": ["full_attention"] * 3 + ["banana"]})
+
+
+def test_gemma2_alternates_without_a_list():
+    m = load_preset("gemma-2-9b")
+    assert kinds(m) == ["sliding", "full"] * 21
+    # 8192 tokens: 21 layers hold 4096, 21 hold 8192; 8 heads · (256+256) · 2 B = 8192 B each
+    assert kv_cache_bytes(m, 8192).kv_bytes == 21 * 8192 * (4096 + 8192) == 2_113_929_216
+
+
+def test_gemma3_pattern_and_text_config_defaults():
+    m = load_preset("gemma-3-27b")
+    full = [i for i, k in enumerate(kinds(m)) if k == "full"]
+    assert full == [5, 11, 17, 23, 29, 35, 41, 47, 53, 59]
+    assert m.max_context == 131072  # Gemma3TextConfig default; the official text_config omits it
+    # 32k: 10 global × 32768 + 52 local × 1024 tokens; 16 heads · 256 · 2 B = 8192 B per token-layer
+    assert kv_cache_bytes(m, 32768).kv_bytes == (10 * 32768 + 52 * 1024) * 8192
+
+
+def test_qwen3_next_full_attention_interval_and_state():
+    m = load_preset("qwen3-next-80b-a3b")
+    full = [i for i, k in enumerate(kinds(m)) if k == "full"]
+    assert full == list(range(3, 48, 4))
+    # 12 full layers · 2 heads · (256+256) · 2 B per token
+    assert per_token_bytes(m) == 12 * 2 * 512 * 2 == 24_576
+    # 36 DeltaNet layers: conv (2·16·128 + 32·128 = 8192) × 3 + recurrent 32·128·128, bf16
+    assert kv_cache_bytes(m, 1).state_bytes == 36 * (8192 * 3 + 32 * 128 * 128) * 2 == 39_518_208
+
+
+def test_jamba_period_offset_and_mamba_state():
+    cfg = {"model_type": "jamba", "num_hidden_layers": 32, "hidden_size": 4096,
+           "num_attention_heads": 32, "num_key_value_heads": 8, "attn_layer_period": 8,
+           "attn_layer_offset": 4, "mamba_d_state": 16, "mamba_d_conv": 4, "mamba_expand": 2,
+           "max_position_embeddings": 262144, "torch_dtype": "bfloat16"}
+    m = from_hf_config(cfg)
+    assert [i for i, k in enumerate(kinds(m)) if k == "full"] == [4, 12, 20, 28]
+    # Jamba-1.5 paper: 4 GB (GiB) at 256K: 4 layers · 8 heads · 256 · 2 B · 262,144 tokens
+    assert kv_cache_bytes(m, 262_144).kv_bytes == 4 * 8 * 256 * 2 * 262_144 == 4 * 2**30
+    # 28 mamba layers: d_inner 8192 × ((4-1) + 16) elements · 2 B
+    assert kv_cache_bytes(m, 1).state_bytes == 28 * 8192 * 19 * 2
+
+
+def test_minimax_attn_type_list():
+    types = [0] * 7 + [1]
+    cfg = {**BASE, "num_hidden_layers": 8, "head_dim": 64, "attn_type_list": types}
+    m = from_hf_config(cfg)
+    assert kinds(m) == ["state"] * 7 + ["full"]
+    # 7 lightning layers: 8 heads × 64 × 64 state, bf16 default
+    assert kv_cache_bytes(m, 1).state_bytes == 7 * 8 * 64 * 64 * 2
+
+
+def test_mla_ignores_num_key_value_heads():
+    m = load_preset("kimi-k2")
+    assert per_token_bytes(m) == 61 * 576 * 2 == 70_272
+    cfg = {**BASE, "kv_lora_rank": 64, "qk_rope_head_dim": 16, "num_key_value_heads": 3}
+    assert per_token_bytes(from_hf_config(cfg)) == 4 * 80 * 2  # 3 doesn't divide 8, unused
+
+
+def test_kv_sharing_layers_add_nothing():
+    cfg = {**BASE, "num_kv_shared_layers": 2}
+    m = from_hf_config(cfg)
+    assert kinds(m) == ["full", "full", "shared", "shared"]
+    assert per_token_bytes(m) == 2 * 2 * 128 * 2  # two layers · 2 heads · (64+64) · 2 B
+
+
+@pytest.mark.parametrize("cfg, field", [
+    ({k: v for k, v in BASE.items() if k != "num_hidden_layers"}, "num_hidden_layers"),
+    ({**BASE, "num_key_value_heads": 3}, "num_key_value_heads"),
+    ({**BASE, "num_hidden_layers": 0}, "num_hidden_layers"),
+    ({**BASE, "num_hidden_layers": -4}, "num_hidden_layers"),
+    ({**BASE, "num_attention_heads": "8"}, "num_attention_heads"),
+    ({**BASE, "hidden_size": 500, "num_attention_heads": 3, "num_key_value_heads": 1}, "head_dim"),
+    ({**BASE, "text_config": [1, 2]}, "text_config"),
+    ({**BASE, "torch_dtype": "float7"}, "torch_dtype"),
+    ({**BASE, "sliding_window": -1}, "sliding_window"),
+    ({**BASE, "layer_types": ["sliding_attention"] * 4}, "sliding_window"),
+    ({**BASE, "num_hidden_layers": 10**9}, "num_hidden_layers"),
+    ({**BASE, "kv_lora_rank": 512}, "qk_rope_head_dim"),
+    ([1, 2, 3], "config"),
+])
+def test_bad_configs_name_the_field(cfg, field):
+    with pytest.raises(ValueError, match=f"^{field}"):
+        from_hf_config(cfg)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{not json", "not valid JSON"),
+    ("[1, 2]", "expected a JSON object"),
+    (b"\xff\xfe{}", "not UTF-8"),
+    ("{" + " " * (1 << 20) + "}", "limit"),
+    ("[" * 100_000, "not valid JSON"),
+])
+def test_bad_config_text(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_config_text(text)

@@ -1,0 +1,140 @@
+"""Property tests over random valid specs, and random junk configs (only ValueError)."""
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from calculator import as_variant, from_hf_config, kv_cache_bytes, sweep
+from calculator.load import parse_config_text
+
+DTYPES = st.sampled_from(["fp32", "bf16", "fp8", "q8_0", "q4_0", "int4_g64", "int2_g128"])
+
+
+@st.composite
+def configs(draw, window=None):
+    kv = draw(st.integers(1, 8))
+    heads = kv * draw(st.integers(1, 8))
+    cfg = {"num_hidden_layers": draw(st.integers(1, 12)), "num_attention_heads": heads,
+           "num_key_value_heads": kv, "head_dim": draw(st.sampled_from([16, 64, 96, 128, 256])),
+           "hidden_size": heads * 64, "max_position_embeddings": 1 << 20}
+    if window if window is not None else draw(st.booleans()):
+        cfg["sliding_window"] = draw(st.integers(1, 5000))
+        cfg["sliding_window_pattern"] = draw(st.integers(1, 6))
+    return cfg
+
+
+@given(configs(), st.integers(1, 10**6), st.integers(1, 10**6), st.integers(1, 64), DTYPES)
+def test_monotone_in_context_and_batch(cfg, c1, c2, batch, dtype):
+    m = from_hf_config(cfg)
+    lo, hi = sorted((c1, c2))
+    assert kv_cache_bytes(m, lo, batch, dtype).kv_bytes <= kv_cache_bytes(m, hi, batch, dtype).kv_bytes
+    assert kv_cache_bytes(m, lo, batch, dtype).kv_bytes <= kv_cache_bytes(m, lo, batch + 1, dtype).kv_bytes
+
+
+@given(configs(window=False), st.integers(1, 10**6), st.integers(1, 64), DTYPES)
+def test_linear_without_window(cfg, context, batch, dtype):
+    m = from_hf_config(cfg)
+    one = kv_cache_bytes(m, 1, 1, dtype).kv_bytes
+    assert kv_cache_bytes(m, context, batch, dtype).kv_bytes == one * context * batch
+
+
+@given(configs(window=True), st.integers(1, 64), DTYPES)
+def test_window_caps_growth_of_windowed_layers(cfg, batch, dtype):
+    m = from_hf_config(cfg)
+    w = cfg["sliding_window"]
+    for g in kv_cache_bytes(m, 10 * w, batch, dtype).groups:
+        if g.kind == "sliding":
+            assert g.tokens_per_seq == w
+            assert g.kv_bytes == kv_cache_bytes(m, w, batch, dtype).groups[
+                [x.kind for x in kv_cache_bytes(m, w, batch, dtype).groups].index("sliding")].kv_bytes
+
+
+@given(configs(), st.integers(1, 10**5), DTYPES)
+def test_mqa_le_gqa_le_mha(cfg, context, dtype):
+    m = from_hf_config(cfg)
+    b = {a: kv_cache_bytes(as_variant(m, a), context, 1, dtype).kv_bytes for a in ("mqa", "mha")}
+    gqa = kv_cache_bytes(as_variant(m, "gqa", kv_heads=cfg["num_key_value_heads"]), context, 1, dtype).kv_bytes
+    assert b["mqa"] <= gqa <= b["mha"]
+
+
+@given(configs(), st.integers(1, 10**5), st.integers(1, 16), st.integers(1, 4), DTYPES,
+       st.sampled_from(["theoretical", "paged"]))
+def test_tp_per_gpu_times_ranks_covers_total(cfg, context, tp, pp, dtype, layout):
+    m = from_hf_config(cfg)
+    if pp > m.num_layers:
+        pp = 1
+    b = kv_cache_bytes(m, context, 2, dtype, tp=tp, pp=pp, layout=layout)
+    assert b.per_gpu_kv_bytes * tp * pp >= b.kv_bytes
+
+
+@given(configs(), st.integers(1, 10**5))
+def test_variants_round_trip(cfg, context):
+    m = from_hf_config(cfg)
+    back = as_variant(as_variant(m, "mha"), "gqa", kv_heads=cfg["num_key_value_heads"])
+    assert back.groups == m.groups
+    mla = as_variant(m, "mla", kv_lora_rank=256, rope_head_dim=8)
+    again = as_variant(as_variant(mla, "mha"), "mla", kv_lora_rank=256, rope_head_dim=8)
+    assert again.groups == mla.groups
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(configs(), min_size=1, max_size=3), st.lists(st.integers(1, 10**6), min_size=1, max_size=20),
+       st.integers(1, 8), st.integers(1, 4), st.sampled_from(["theoretical", "paged"]), DTYPES)
+def test_vectorized_sweep_equals_scalar(cfgs, contexts, tp, pp, layout, dtype):
+    models = [from_hf_config(c, name=f"m{i}") for i, c in enumerate(cfgs)]
+    pp = min([pp] + [m.num_layers for m in models])
+    table = sweep(models, contexts, batches=[3], dtypes=[dtype], tp=tp, pp=pp, layout=layout)
+    for row in table.itertuples():
+        m = models[int(row.model[1:])]
+        b = kv_cache_bytes(m, row.context, 3, dtype, tp, pp, layout)
+        assert (row.kv_bytes, row.state_bytes, row.per_gpu_kv_bytes, row.per_gpu_total_bytes) == (
+            b.kv_bytes, b.state_bytes, b.per_gpu_kv_bytes, b.per_gpu_total_bytes)
+
+
+def test_sweep_falls_back_to_python_ints_past_int64():
+    # 2^40 tokens × 2^32 sequences × 131,072 B overflows int64 (9.2e18): exact Python ints instead
+    m = from_hf_config({"num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+                        "hidden_size": 4096, "max_position_embeddings": 1 << 40})
+    table = sweep([m], [1 << 40], batches=[1 << 32])
+    assert table.loc[0, "kv_bytes"] == (1 << 40) * (1 << 32) * 131_072
+    assert table.loc[0, "kv_bytes"] > 2**63
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=True)
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=20)
+KEYS = st.sampled_from(["num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                        "hidden_size", "head_dim", "max_position_embeddings", "sliding_window",
+                        "layer_types", "text_config", "kv_lora_rank", "qk_rope_head_dim",
+                        "attn_type_list", "attn_layer_period", "attn_layer_offset", "multi_query",
+                        "full_attention_interval", "sliding_window_pattern", "model_type",
+                        "torch_dtype", "num_kv_shared_layers", "use_sliding_window", "n_layer",
+                        "linear_num_value_heads", "mamba_d_state", "num_nextn_predict_layers"])
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.dictionaries(KEYS, JSONISH | st.integers(-3, 300), max_size=14), configs())
+def test_junk_configs_raise_only_value_error(junk, valid):
+    for cfg in (junk, {**valid, **junk}):
+        try:
+            m = from_hf_config(cfg)
+            kv_cache_bytes(m, 1000, 2, "bf16", tp=2)
+        except ValueError:
+            pass
+
+
+@given(st.text(max_size=200) | st.binary(max_size=200))
+def test_junk_config_text_raises_only_value_error(text):
+    try:
+        from_hf_config(parse_config_text(text))
+    except ValueError:
+        pass
+
+
+def test_json_round_trip_of_preset_configs():
+    from model_presets import list_presets, preset_document
+    for name in list_presets():
+        cfg = preset_document(name)["config"]
+        assert from_hf_config(json.loads(json.dumps(cfg))).groups == from_hf_config(cfg).groups
