@@ -20,6 +20,12 @@ class KVDtype:
     group_size: int
     group_bytes: int
     description: str
+    scale_bytes: int = 0  # of group_bytes, the fp16 scale (and zero-point) per group
+
+    @property
+    def payload_bytes(self) -> int:
+        """Bytes of packed values per group (group_bytes less the scale)."""
+        return self.group_bytes - self.scale_bytes
 
     @property
     def bits_per_element(self) -> Fraction:
@@ -45,7 +51,7 @@ def grouped_int(bits: int, group: int) -> KVDtype:
             f"kv dtype: int{bits} group size must be a multiple of {per_byte} between "
             f"{per_byte} and 65536, got {group}")
     return KVDtype(name=f"int{bits}_g{group}", group_size=group,
-                   group_bytes=group // per_byte + 4,
+                   group_bytes=group // per_byte + 4, scale_bytes=4,
                    description=f"int{bits}, fp16 scale + fp16 zero per {group} elements")
 
 
@@ -57,9 +63,9 @@ DTYPES: dict[str, KVDtype] = {d.name: d for d in (
     _plain("fp8_e5m2", 1, "float8 e5m2 (per-tensor scale, not counted)"),
     _plain("int8", 1, "int8 (per-tensor scale, not counted)"),
     KVDtype(name="q8_0", group_size=32, group_bytes=34,
-            description="llama.cpp q8_0: 32 int8 + fp16 scale = 8.5 bits"),
+            description="llama.cpp q8_0: 32 int8 + fp16 scale = 8.5 bits", scale_bytes=2),
     KVDtype(name="q4_0", group_size=32, group_bytes=18,
-            description="llama.cpp q4_0: 32 int4 + fp16 scale = 4.5 bits"),
+            description="llama.cpp q4_0: 32 int4 + fp16 scale = 4.5 bits", scale_bytes=2),
     grouped_int(4, 128),
     grouped_int(2, 128),
 )}

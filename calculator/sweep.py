@@ -6,6 +6,7 @@ is computed with Python ints through ``kv_cache_bytes`` instead (slower, never w
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 from .dtypes import get_dtype
 from .specs import ModelSpec
 from .totals import kv_cache_bytes, pp_stages
-from .units import format_bytes
+from .units import SCALES
 
 INT64_SAFE = (1 << 62)
 BYTE_COLUMNS = ("per_token_bytes", "kv_bytes", "state_bytes", "total_bytes",
@@ -28,24 +29,28 @@ def _held(window: int | None, ctx: np.ndarray, layout: str, block: int) -> np.nd
     return tokens
 
 
+def _stage_counts(model: ModelSpec, pp: int) -> list[Counter]:
+    """For each pipeline stage, how many of its layers use each spec."""
+    specs = model.layer_specs()
+    return [Counter(specs[i] for i in r) for r in pp_stages(len(specs), pp)]
+
+
 def _block_vectorized(model: ModelSpec, ctx: np.ndarray, batch: int, dtype, tp: int, pp: int,
                       layout: str, block: int) -> dict[str, np.ndarray]:
-    specs = model.layer_specs()
     kv = np.zeros_like(ctx)
     state = 0
     for g in model.groups:
-        kv = kv + g.count * g.spec.per_token_bytes(dtype) * _held(g.spec.window, ctx, layout, block)
+        kv += g.count * g.spec.per_token_bytes(dtype) * _held(g.spec.window, ctx, layout, block)
         state += g.count * g.spec.state_bytes()
     stage_kv, stage_total = [], []
-    for r in pp_stages(len(specs), pp):
+    for counts in _stage_counts(model, pp):
         s_kv = np.zeros_like(ctx)
         s_state = 0
-        for i in r:
-            s = specs[i]
-            s_kv = s_kv + s.per_token_bytes(dtype, tp) * _held(s.window, ctx, layout, block)
-            s_state += s.state_bytes(tp)
+        for spec, n in counts.items():
+            s_kv += n * spec.per_token_bytes(dtype, tp) * _held(spec.window, ctx, layout, block)
+            s_state += n * spec.state_bytes(tp)
         stage_kv.append(batch * s_kv)
-        stage_total.append(batch * s_kv + batch * s_state)
+        stage_total.append(batch * (s_kv + s_state))
     totals, kvs = np.vstack(stage_total), np.vstack(stage_kv)
     best = totals.max(axis=0)
     gpu_kv = np.where(totals == best, kvs, -1).max(axis=0)
@@ -60,12 +65,23 @@ def _block_python(model, contexts, batch, dtype, tp, pp, layout, block) -> dict[
             "per_gpu_total_bytes": [r.per_gpu_total_bytes for r in rows]}
 
 
+def _format_column(values: pd.Series, unit: str) -> np.ndarray:
+    """'12.34 GiB' for every value (no thousands separators, so CSV cells need no quoting)."""
+    scaled = np.asarray([int(v) / SCALES[unit] for v in values], dtype=float) \
+        if values.dtype == object else values.to_numpy(dtype=float) / SCALES[unit]
+    return np.char.add(np.char.mod("%.2f", scaled), f" {unit}")
+
+
 def sweep(models: Sequence[ModelSpec], contexts: Iterable[int], *, batches: Iterable[int] = (1,),
           dtypes: Iterable[str] = ("bf16",), tp: int = 1, pp: int = 1,
           layout: str = "theoretical", block_size: int = 16, unit: str = "GiB") -> pd.DataFrame:
     """One row per model × dtype × batch × context with raw bytes and formatted columns."""
     contexts = [int(c) for c in contexts]
-    frames = []
+    ctx = np.asarray(contexts, dtype=np.int64) if max(contexts) < INT64_SAFE else None
+    if unit not in SCALES:
+        raise ValueError(f"unit: unknown {unit!r}")
+    labels: dict[str, list] = {k: [] for k in ("model", "attention", "kv_dtype", "batch", "per_token_bytes")}
+    blocks: list[dict] = []
     for model in models:
         for dtype_name in dtypes:
             dtype = get_dtype(dtype_name)
@@ -73,27 +89,31 @@ def sweep(models: Sequence[ModelSpec], contexts: Iterable[int], *, batches: Iter
             for batch in batches:
                 # Validates every argument and gives the largest value exactly.
                 top = kv_cache_bytes(model, max(contexts), batch, dtype, tp, pp, layout, block_size)
-                if top.total_bytes < INT64_SAFE:
-                    cols = _block_vectorized(model, np.asarray(contexts, dtype=np.int64), batch,
-                                             dtype, tp, pp, layout, block_size)
+                if ctx is not None and top.total_bytes + top.kv_bytes < INT64_SAFE:
+                    blocks.append(_block_vectorized(model, ctx, batch, dtype, tp, pp, layout, block_size))
                 else:
-                    cols = _block_python(model, contexts, batch, dtype, tp, pp, layout, block_size)
-                frame = pd.DataFrame(cols)
-                frame.insert(0, "context", contexts)
-                frame.insert(0, "batch", batch)
-                frame.insert(0, "kv_dtype", dtype.name)
-                frame.insert(0, "attention", model.describe())
-                frame.insert(0, "model", model.name)
-                frame["per_token_bytes"] = per_token
-                frames.append(frame)
-    table = pd.concat(frames, ignore_index=True)
+                    blocks.append(_block_python(model, contexts, batch, dtype, tp, pp, layout, block_size))
+                for key, value in (("model", model.name), ("attention", model.describe()),
+                                   ("kv_dtype", dtype.name), ("batch", batch),
+                                   ("per_token_bytes", per_token)):
+                    labels[key].append(value)
+    n = len(contexts)
+    data = {key: np.repeat(np.asarray(vals, dtype=object if key != "batch" else np.int64), n)
+            for key, vals in labels.items()}
+    data["context"] = np.tile(np.asarray(contexts, dtype=object if ctx is None else np.int64), len(blocks))
+    for col in ("kv_bytes", "state_bytes", "per_gpu_kv_bytes", "per_gpu_total_bytes"):
+        parts = [b[col] for b in blocks]
+        exact = any(isinstance(p, list) for p in parts)
+        data[col] = (np.concatenate([np.asarray(p, dtype=object) for p in parts]) if exact
+                     else np.concatenate(parts))
+    table = pd.DataFrame(data)
     table["total_bytes"] = table["kv_bytes"] + table["state_bytes"]
     for col in BYTE_COLUMNS:
-        if table[col].dtype != object:
+        if table[col].dtype == object and all(int(v) < INT64_SAFE for v in table[col]):
             table[col] = table[col].astype("int64")
     table["layout"], table["tp"], table["pp"] = layout, tp, pp
     for col in ("kv_bytes", "total_bytes", "per_gpu_total_bytes"):
-        table[col.replace("_bytes", f"_{unit}")] = [format_bytes(int(v), unit) for v in table[col]]
+        table[col.replace("_bytes", f"_{unit}")] = _format_column(table[col], unit)
     order = ["model", "attention", "kv_dtype", "layout", "tp", "pp", "batch", "context",
              *BYTE_COLUMNS, f"kv_{unit}", f"total_{unit}", f"per_gpu_total_{unit}"]
     return table[order]

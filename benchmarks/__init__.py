@@ -1,0 +1,1 @@
+"""Speed benchmarks (run by hand, reported in notes; not timed tests)."""
