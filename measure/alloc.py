@@ -1,0 +1,64 @@
+"""Allocate the tensors of one layer group's cache, in the layouts serving engines use.
+
+- contiguous: per layer K ``[batch, kv_heads, tokens, head_dim_k]`` and V (HF-style);
+- paged: per layer ``[2, num_blocks, block_size, kv_heads, head_dim]`` (vLLM-style; K and V
+  separately when their head dims differ); ``num_blocks = batch × ceil(tokens / block_size)``;
+- MLA: one latent per layer, ``[batch, tokens, rank + rope]`` or ``[num_blocks, block_size, rank + rope]``;
+- sliding-window layers: ring buffers of ``min(context, window)`` tokens; state layers: their state
+  tensors per sequence; shared-KV layers: nothing.
+Quantized formats are a packed ``uint8`` payload plus an fp16 scale (and zero) tensor per group.
+"""
+from __future__ import annotations
+
+import torch
+
+from calculator.dtypes import KVDtype
+from calculator.specs import FullAttentionSpec, LayerSpec, MLASpec, StateSpec
+
+TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16,
+                "fp8_e4m3": torch.float8_e4m3fn, "fp8_e5m2": torch.float8_e5m2, "int8": torch.int8}
+LAYOUTS = ("contiguous", "paged")
+
+
+def check_device_dtype(dtype: KVDtype, device: torch.device) -> None:
+    """Raise ``ValueError`` if ``device`` cannot hold ``dtype``'s storage."""
+    torch_dtype = TORCH_DTYPES.get(dtype.name, torch.uint8)
+    try:
+        torch.empty(1, dtype=torch_dtype, device=device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"kv dtype: {dtype.name} is not supported on {device}: {exc}") from None
+
+
+def _rows(lead: tuple[int, ...], row: int, dtype: KVDtype, device) -> list[torch.Tensor]:
+    """Tensors holding ``prod(lead)`` rows of ``row`` elements each in ``dtype``."""
+    if dtype.name in TORCH_DTYPES:
+        return [torch.empty(*lead, row, dtype=TORCH_DTYPES[dtype.name], device=device)]
+    groups = -(-row // dtype.group_size)
+    payload = torch.empty(*lead, groups * dtype.payload_bytes, dtype=torch.uint8, device=device)
+    scales = torch.empty(*lead, groups, dtype.scale_bytes // 2, dtype=torch.float16, device=device)
+    return [payload, scales]
+
+
+def allocate_layer(spec: LayerSpec, *, batch: int, context: int, dtype: KVDtype, layout: str,
+                   block_size: int, device) -> list[torch.Tensor]:
+    """The cache tensors of one layer for ``batch`` sequences of ``context`` tokens."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout: must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if isinstance(spec, StateSpec):
+        state = TORCH_DTYPES[spec.dtype]
+        return [torch.empty(batch, *shape, dtype=state, device=device) for shape in spec.shapes]
+    tokens = spec.tokens_held(context)  # ring buffer of min(context, window) for windowed layers
+    if tokens == 0:
+        return []
+    blocks = batch * -(-tokens // block_size)
+    if isinstance(spec, MLASpec):
+        width = spec.kv_lora_rank + spec.qk_rope_head_dim
+        lead = (batch, tokens) if layout == "contiguous" else (blocks, block_size)
+        return _rows(lead, width, dtype, device)
+    assert isinstance(spec, FullAttentionSpec)
+    h, dk, dv = spec.num_kv_heads, spec.head_dim_k, spec.head_dim_v
+    if layout == "contiguous":
+        return _rows((batch, h, tokens), dk, dtype, device) + _rows((batch, h, tokens), dv, dtype, device)
+    if dk == dv:
+        return _rows((2, blocks, block_size, h), dk, dtype, device)
+    return _rows((blocks, block_size, h), dk, dtype, device) + _rows((blocks, block_size, h), dv, dtype, device)

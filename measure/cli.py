@@ -1,0 +1,127 @@
+"""``python -m measure``: allocate real caches, print expected / measured / match, write a CSV.
+
+Bad requests (a context that can't fit one layer, a dtype the device lacks, cuda where there is
+none) print one line on stderr and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from calculator.cli import UsageError, _Parser, _positive, _tokens
+from calculator.load import MAX_CONFIG_BYTES, model_from_config_text
+from calculator.units import format_bytes
+
+from .check import measure_model, resolve_device
+from .decode import time_decode
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m measure", description="Allocate real KV caches and check bytes.")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--preset", action="append", help="preset name; repeatable")
+    src.add_argument("--config", help="path to a Hugging Face config.json")
+    src.add_argument("--all-presets", action="store_true", help="every preset")
+    p.add_argument("--context", action="append", type=_tokens, help="tokens; repeatable (128k ok)")
+    p.add_argument("--batch", type=_positive, default=1)
+    p.add_argument("--kv-dtype", action="append", help="kv dtype; repeatable (default bf16)")
+    p.add_argument("--layout", action="append", choices=("contiguous", "paged"),
+                   help="repeatable (default contiguous)")
+    p.add_argument("--block-size", type=_positive, default=16)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--decode", action="store_true", help="also time one decode step per layer group")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--out", help="write the CSV here ('results' = measure/results/<device>-<date>.csv)")
+    return p
+
+
+def _models(args):
+    from model_presets import list_presets, load_preset
+    if args.all_presets:
+        return [load_preset(n) for n in list_presets()]
+    if args.preset:
+        return [load_preset(n) for n in args.preset]
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ValueError(f"config: {args.config!r} is missing or over {MAX_CONFIG_BYTES:,} bytes")
+        return [model_from_config_text(path.read_bytes(), name=path.parent.name or path.stem)]
+    raise UsageError("give --preset NAME, --config PATH or --all-presets")
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return device.type
+
+
+def run(argv: list[str] | None) -> tuple[str, pd.DataFrame]:
+    args = build_parser().parse_args(argv)
+    models = _models(args)
+    dev = resolve_device(args.device)
+    contexts = args.context or [8192]
+    rows, decode = [], []
+    for model in models:
+        for dtype in args.kv_dtype or ["bf16"]:
+            for layout in args.layout or ["contiguous"]:
+                for c in contexts:
+                    rows += [r.as_dict() for r in measure_model(
+                        model, context=c, batch=args.batch, dtype=dtype, layout=layout,
+                        block_size=args.block_size, device=str(dev))]
+            if args.decode and dtype in ("bf16", "fp16", "fp32"):
+                for c in contexts:
+                    decode += [r.as_dict() for r in time_decode(model, context=c, batch=args.batch,
+                                                                dtype=dtype, device=str(dev))]
+    table = pd.DataFrame(rows)
+    meta = {"device": device_name(dev), "torch": torch.__version__,
+            "date": dt.date.today().isoformat()}
+    table.insert(0, "device_name", meta["device"])
+    table["torch"], table["date"] = meta["torch"], meta["date"]
+    dec = pd.DataFrame(decode)
+    if args.out:
+        out = (RESULTS / f"{meta['device'].replace(' ', '_')}-{meta['date']}.csv"
+               if args.out == "results" else Path(args.out))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
+        if len(dec):
+            dec.assign(device_name=meta["device"], torch=meta["torch"], date=meta["date"]).to_csv(
+                out.with_name(out.stem + "-decode.csv"), index=False)
+    if args.format == "csv":
+        buf = io.StringIO()
+        table.to_csv(buf, index=False)
+        return buf.getvalue().rstrip("\n"), table
+    if args.format == "json":
+        return json.dumps({"meta": meta, "rows": rows, "decode": decode}, indent=2), table
+    lines = [f"device: {meta['device']}, torch {meta['torch']}"]
+    for r in rows:
+        note = f" (extrapolated from {r['measured_fraction']})" if r["extrapolated"] else ""
+        lines.append(f"{r['model']:<20} {r['group'][:44]:<44} {r['kv_dtype']:>9} {r['layout']:>10} "
+                     f"ctx {r['context']:>8,}  expected {r['expected_bytes']:>16,}  measured "
+                     f"{r['measured_bytes']:>16,}  {'match' if r['match'] else 'MISMATCH'}{note}")
+    for d in decode:
+        lines.append(f"decode {d['model']:<20} {d['group'][:44]:<44} ctx {d['context']:>8,} "
+                     f"{format_bytes(d['bytes_read'])} in {d['median_s'] * 1e6:,.0f} us = "
+                     f"{d['achieved_gbps']:.1f} GB/s ({d['fraction_of_copy']:.0%} of copy "
+                     f"{d['copy_gbps']:.1f} GB/s); model floor {d['model_floor_s'] * 1e3:.3f} ms/token")
+    matched = int(table.loc[table["group"] == "total", "match"].sum())
+    lines.append(f"{matched}/{int((table['group'] == 'total').sum())} model totals match to the byte")
+    return "\n".join(lines), table
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        text, _ = run(argv)
+        print(text)
+    except (UsageError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
