@@ -1,0 +1,1 @@
+"""Dashboard pages (routed by ``app.py`` with ``st.navigation``) and their shared helpers."""

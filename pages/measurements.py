@@ -1,0 +1,92 @@
+"""Measurements page: committed ``measure/results`` CSVs as expected-vs-measured tables and decode
+bandwidth charts, plus a small live measurement when torch is installed."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages import common as c
+
+RESULTS = Path(__file__).resolve().parents[1] / "measure" / "results"
+
+
+@st.cache_data
+def load_results(path: str, mtime: float) -> pd.DataFrame:
+    return pd.read_csv(path)
+
+
+st.title("Measurements")
+c.unit()
+st.write("`python -m measure` allocates each cache with torch in the layout an engine uses and "
+         "compares the bytes with the calculator. Rows marked *extrapolated* were too big for "
+         "the device: a subset was allocated, checked for linear scaling and scaled up.")
+files = sorted(RESULTS.glob("*.csv"))
+alloc_files = [f for f in files if not f.stem.endswith("-decode")]
+if not alloc_files:
+    st.info("No committed results yet: run `python -m benchmarks.bench_measure --save`.")
+else:
+    pick = st.selectbox("Result file", [f.name for f in alloc_files], key="m_file")
+    path = RESULTS / pick
+    df = load_results(str(path), path.stat().st_mtime)
+    meta = df.iloc[0]
+    totals = df[df["group"] == "total"]
+    a, b, d = st.columns(3)
+    a.metric("Device", str(meta["device_name"]), help=f"torch {meta['torch']}, {meta['date']}")
+    b.metric("Model rows matching to the byte", f"{int(totals['match'].sum())} / {len(totals)}")
+    d.metric("Extrapolated rows", f"{int(totals['extrapolated'].sum())}")
+    only_totals = st.toggle("Show model totals only", value=True, key="m_totals")
+    view = totals if only_totals else df
+    shown = view[["model", "group", "kv_dtype", "layout", "batch", "context", "expected_bytes",
+                  "measured_bytes", "match", "extrapolated", "measured_fraction"]].copy()
+    shown["expected"] = [c.fmt(v) for v in shown["expected_bytes"]]
+    shown["difference (bytes)"] = shown["measured_bytes"] - shown["expected_bytes"]
+    st.dataframe(shown, hide_index=True, key="m_table")
+    decode = path.with_name(path.stem + "-decode.csv")
+    if decode.exists():
+        dd = load_results(str(decode), decode.stat().st_mtime)
+        st.subheader("Decode step: achieved read bandwidth vs the device's copy bandwidth")
+        names = dd["model"] + " · " + dd["group"].str.slice(0, 28)
+        fig = go.Figure(go.Bar(
+            x=dd["achieved_gbps"], y=names, orientation="h", name="achieved GB/s",
+            customdata=dd[["bytes_read", "median_s", "fraction_of_copy"]].to_numpy(),
+            hovertemplate="%{y}<br>%{customdata[0]:,} bytes in %{customdata[1]:.6f} s<br>"
+                          "%{x:.1f} GB/s = %{customdata[2]:.0%} of copy<extra></extra>"))
+        fig.add_vline(x=float(dd["copy_gbps"].median()), line_dash="dash",
+                      annotation_text=f"copy {dd['copy_gbps'].median():.1f} GB/s")
+        fig.update_layout(height=max(360, 22 * len(dd)), xaxis_title="GB/s (10⁹ bytes/s)",
+                          margin={"t": 20}, yaxis={"autorange": "reversed"})
+        st.plotly_chart(fig, key="m_decode")
+        st.caption("On a CPU, small caches that fit in the processor's cache can beat the "
+                   "memory-copy figure. The per-token floor is the whole cache ÷ copy bandwidth.")
+
+st.subheader("Measure on this machine")
+if importlib.util.find_spec("torch") is None:
+    st.info("torch is not installed here (the hosted app installs only requirements.txt). "
+            "Locally: `pip install -r requirements-dev.txt`, then `python -m measure --preset "
+            "llama-3.1-8b --context 8k` or use this button.")
+else:
+    l1, l2, l3 = st.columns(3)
+    name = l1.selectbox("Preset", c.preset_names(), key="m_preset",
+                        index=c.preset_names().index("llama-3.1-8b"))
+    ctx = l2.number_input("Context", min_value=1, max_value=1 << 20, value=2048, key="m_ctx")
+    dtype = l3.selectbox("KV dtype", c.KV_DTYPES, key="m_dtype")
+    if st.button("Run measurement", key="m_run"):
+        from measure.check import measure_model
+        progress = st.progress(0.0, text="allocating the contiguous layout…")
+        rows = []
+        try:
+            for i, layout in enumerate(("contiguous", "paged")):
+                rows += measure_model(c.preset(name), context=int(ctx), batch=1, dtype=dtype,
+                                      layout=layout, device="auto")
+                progress.progress((i + 1) / 2, text="allocating the paged layout…" if i == 0 else "done")
+        except (ValueError, RuntimeError) as exc:
+            st.error(str(exc))
+        else:
+            st.dataframe(pd.DataFrame([r.as_dict() for r in rows]), hide_index=True, key="m_live")
+            ok = all(r.match for r in rows)
+            (st.success if ok else st.error)(
+                f"{sum(r.match for r in rows)}/{len(rows)} rows: measured == expected")

@@ -1,0 +1,109 @@
+"""Attention variants page: one model re-expressed as MHA, MQA, GQA(g) and MLA, side by side, with
+the formulas, the seed articles' worked examples and what each variant trades away."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from calculator import as_variant, get_dtype, kv_cache_bytes, per_token_bytes
+from calculator.specs import FullAttentionSpec, MLASpec
+from calculator.units import SCALES
+from pages import common as c
+
+WHY = {
+    "MHA": "Every query head has its own K and V head. Most expressive, largest cache: the baseline.",
+    "MQA": "All query heads share one K/V head: the cache shrinks by the head count, but quality "
+           "can drop and the single KV head cannot be split across tensor-parallel GPUs.",
+    "GQA": "Query heads are split into g groups sharing one K/V head each: a tunable middle "
+           "ground (Llama 3 70B uses g = 8 of 64).",
+    "MLA": "Keys and values are rebuilt from one compressed latent (d_c) plus a small shared "
+           "RoPE key (d_r) per token. The cache is tiny and, with the up-projections absorbed "
+           "into the query and output, decoding reads only the latent; it costs extra compute "
+           "and the latent is replicated on every TP GPU.",
+}
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def formula(kind: str, model, variant, context: int, batch: int, dtype_bytes: str) -> str:
+    spec = next(g.spec for g in variant.groups if isinstance(g.spec, (FullAttentionSpec, MLASpec)))
+    n = sum(g.count for g in variant.groups if isinstance(g.spec, (FullAttentionSpec, MLASpec)))
+    if isinstance(spec, MLASpec):
+        return (rf"L \cdot B \cdot S \cdot (d_c + d_r) \cdot b = {n} \cdot {batch} \cdot {context:,}"
+                rf" \cdot ({spec.kv_lora_rank} + {spec.qk_rope_head_dim}) \cdot {dtype_bytes}").replace(",", "{,}")
+    dims = (f"2 \\cdot {spec.head_dim_k}" if spec.head_dim_k == spec.head_dim_v
+            else f"({spec.head_dim_k} + {spec.head_dim_v})")
+    return (rf"L \cdot B \cdot S \cdot n_{{kv}} \cdot 2 d_h \cdot b = {n} \cdot {batch} \cdot {context:,}"
+            rf" \cdot {spec.num_kv_heads} \cdot {dims} \cdot {dtype_bytes}").replace(",", "{,}")
+
+
+st.title("Attention variants")
+unit = c.unit()
+choices = c.model_choices()
+c.init_from_query("v_model", "llama-3-70b", lambda v: v if v in choices else "llama-3-70b")
+c.init_from_query("v_batch", 8, int)
+c.init_from_query("v_ctx", 1000, int)
+c.init_from_query("v_dtype", "fp16", lambda v: v if v in c.KV_DTYPES else "fp16")
+s1, s2, s3, s4 = st.columns(4)
+choice = s1.selectbox("Model", choices, key="v_model", format_func=c.label)
+batch = s2.number_input("Batch B", min_value=1, max_value=1_000_000, key="v_batch")
+context = s3.number_input("Context S (tokens)", min_value=1, max_value=1 << 40, key="v_ctx")
+dtype = s4.selectbox("KV dtype", c.KV_DTYPES, key="v_dtype")
+model = c.resolve(choice)
+heads = model.num_attention_heads
+divs = divisors(heads)
+native = next((g.spec.num_kv_heads for g in model.groups if isinstance(g.spec, FullAttentionSpec)), 8)
+default_g = native if native in divs else divs[len(divs) // 2]
+m1, m2, m3 = st.columns([2, 1, 1])
+g = m1.select_slider("GQA: KV heads (divisors of the query heads only)", divs, value=default_g,
+                     key="v_g")
+d_c = m2.number_input("MLA d_c", min_value=1, max_value=65536, value=512, key="v_dc")
+d_r = m3.number_input("MLA d_r", min_value=1, max_value=4096, value=64, key="v_dr")
+c.sync_query(["v_model", "v_batch", "v_ctx", "v_dtype", "unit"])
+
+variants = {
+    "MHA": c.guarded(as_variant, model, "mha"),
+    "MQA": c.guarded(as_variant, model, "mqa"),
+    "GQA": c.guarded(as_variant, model, "gqa", kv_heads=int(g)),
+    "MLA": c.guarded(as_variant, model, "mla", kv_lora_rank=int(d_c), rope_head_dim=int(d_r)),
+}
+sizes = {k: c.guarded(kv_cache_bytes, v, int(context), int(batch), dtype).kv_bytes
+         for k, v in variants.items()}
+bits = get_dtype(dtype).bits_per_element
+b_text = str(bits / 8) if (bits / 8).denominator != 1 else str(int(bits / 8))
+cols = st.columns(4)
+for col, (kind, v) in zip(cols, variants.items()):
+    with col:
+        st.subheader(kind if kind != "GQA" else f"GQA (g = {g})")
+        st.metric("KV cache", c.fmt(sizes[kind]),
+                  delta=f"{sizes[kind] / sizes['MHA']:.1%} of MHA" if kind != "MHA" else None,
+                  delta_color="off")
+        st.caption(f"{sizes[kind]:,} bytes · {per_token_bytes(v, dtype):,} bytes per token")
+        st.latex(formula(kind, model, v, int(context), int(batch), b_text))
+        st.write(WHY[kind])
+
+fig = go.Figure(go.Bar(
+    x=[k if k != "GQA" else f"GQA g={g}" for k in sizes], y=[s / SCALES[unit] for s in sizes.values()],
+    text=[c.fmt(s) for s in sizes.values()], textposition="outside",
+    customdata=[f"{s:,}" for s in sizes.values()],
+    hovertemplate="%{x}: %{customdata} bytes<extra></extra>"))
+fig.update_layout(yaxis_title=f"KV cache ({unit})", height=380, margin={"t": 30})
+st.plotly_chart(fig, key="variants_chart")
+
+st.subheader("Worked examples from the seed articles")
+st.write("Llama 3 70B (80 layers, 64 heads of 128), batch 8, 1,000 tokens, fp16 — set the "
+         "controls to those values (the defaults) and the cards above reproduce them:")
+llama = c.preset("llama-3-70b")
+seed = {k: kv_cache_bytes(as_variant(llama, *a, **kw), 1000, 8, "fp16").kv_bytes for k, a, kw in (
+    ("MHA", ("mha",), {}), ("MQA", ("mqa",), {}), ("GQA (8 KV heads)", ("gqa",), {"kv_heads": 8}),
+    ("MLA (d_c 512, d_r 64)", ("mla",), {"kv_lora_rank": 512, "rope_head_dim": 64}))}
+st.table({"variant": list(seed), "bytes": [f"{v:,}" for v in seed.values()],
+          "GB (10⁹)": [c.fmt(v, "GB") for v in seed.values()],
+          "GiB (2³⁰)": [c.fmt(v, "GiB") for v in seed.values()]})
+st.info("The seed article quotes ≈0.83 GB for MLA by scaling MHA with DeepSeek's ratio "
+        "(d_c + d_r) / (2·d_model) using DeepSeek-V3's d_model = 7168. Llama 3 70B's d_model is "
+        "8192 and the latent is independent of it: 80 · 8 · 1000 · 576 · 2 = 737,280,000 bytes "
+        "≈ 0.737 GB. DeepSeek-V2's own check: d_c + d_r = 576 = 2.25 × (2 · 128), so MLA caches "
+        "as much as GQA with 2.25 groups.")
