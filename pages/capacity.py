@@ -93,7 +93,8 @@ fig = go.Figure(go.Heatmap(
     colorbar={"title": "used / free", "tickvals": [0, 0.5, 1, 1.5, 2],
               "ticktext": ["0", "½", "1 (full)", "1½", "≥2"]},
     hovertemplate="context %{x}, batch %{y}<br>%{text}<extra></extra>"))
-fig.update_layout(xaxis_title="context", yaxis_title="batch", height=460, margin={"t": 20})
+fig.update_layout(xaxis={"title": "context", "type": "category"},
+                  yaxis={"title": "batch (sequences)", "type": "category"}, height=460, margin={"t": 20})
 st.plotly_chart(fig, key="capacity_heatmap")
 
 st.subheader(f"Memory of one GPU at C = {int(ctx):,}, B = {int(batch)}")
@@ -108,7 +109,7 @@ for name, value, color in parts:
                          marker_color=color, text=c.fmt(value), textposition="inside",
                          hovertemplate=f"{name}: {value:,} bytes<extra></extra>"))
 bar.update_layout(barmode="stack", height=200, xaxis_title=unit, margin={"t": 10},
-                  legend={"orientation": "h"})
+                  legend={"orientation": "h", "traceorder": "normal"})
 if kv_used > cap.free_per_gpu:
     st.error(f"Doesn't fit: the cache needs {c.fmt(kv_used)} per GPU, {c.fmt(kv_used - cap.free_per_gpu)} "
              "more than is free.")

@@ -34,6 +34,15 @@ def max_context_fits(model, gpu: str, tp: int, batch: int, dtype: str, layout: s
     return "unbounded (window)" if mc is None else f"{mc:,}"
 
 
+def hline(fig: go.Figure, value: int, name: str, color: str, dash: str, x0: int, x1: int) -> None:
+    """A horizontal reference line as a trace (hline annotations misplace on log axes)."""
+    fig.add_trace(go.Scatter(
+        x=[x0, x1], y=[value / scale, value / scale], mode="lines+text", name=name,
+        line={"color": color, "dash": dash, "width": 1}, text=[name, ""],
+        textposition="top right", textfont={"size": 10, "color": color},
+        hovertemplate=f"{name}: {value:,} bytes<extra></extra>"))
+
+
 st.title("KV-cache memory vs context")
 unit = c.unit()
 choices = c.model_choices()
@@ -113,11 +122,9 @@ for i, (choice, m) in enumerate(zip(picked, models)):
         for gpu in gpus:
             free = gpu_memory(gpu) - -(-weights_bytes(m.param_count, "bf16") // tp)
             if free > 0:
-                fig.add_hline(y=free / scale, line={"color": color, "dash": "dot", "width": 1},
-                              annotation_text=f"{gpu} − {m.name} weights", annotation_font_size=10)
+                hline(fig, free, f"{gpu} − {m.name} weights", color, "dot", lo, hi)
 for gpu in gpus:
-    fig.add_hline(y=gpu_memory(gpu) / scale, line={"color": "gray", "dash": "dash"},
-                  annotation_text=gpu, annotation_position="top left")
+    hline(fig, gpu_memory(gpu), gpu, "gray", "dash", lo, hi)
 fig.update_layout(
     xaxis={"type": "log", "title": "context (tokens per sequence)"},
     yaxis={"type": "log" if logy else "linear",

@@ -44,12 +44,15 @@ else:
                   "measured_bytes", "match", "extrapolated", "measured_fraction"]].copy()
     shown["expected"] = [c.fmt(v) for v in shown["expected_bytes"]]
     shown["difference (bytes)"] = shown["measured_bytes"] - shown["expected_bytes"]
-    st.dataframe(shown, hide_index=True, key="m_table")
+    bytes_fmt = st.column_config.NumberColumn(format="localized")
+    st.dataframe(shown, hide_index=True, key="m_table", column_config={
+        "expected_bytes": bytes_fmt, "measured_bytes": bytes_fmt, "difference (bytes)": bytes_fmt,
+        "context": bytes_fmt})
     decode = path.with_name(path.stem + "-decode.csv")
     if decode.exists():
         dd = load_results(str(decode), decode.stat().st_mtime)
         st.subheader("Decode step: achieved read bandwidth vs the device's copy bandwidth")
-        names = dd["model"] + " · " + dd["group"].str.slice(0, 28)
+        names = dd["model"] + " · " + dd["group"].str.replace("attention ", "", regex=False)
         fig = go.Figure(go.Bar(
             x=dd["achieved_gbps"], y=names, orientation="h", name="achieved GB/s",
             customdata=dd[["bytes_read", "median_s", "fraction_of_copy"]].to_numpy(),

@@ -77,12 +77,14 @@ cols = st.columns(4)
 for col, (kind, v) in zip(cols, variants.items()):
     with col:
         st.subheader(kind if kind != "GQA" else f"GQA (g = {g})")
-        st.metric("KV cache", c.fmt(sizes[kind]),
-                  delta=f"{sizes[kind] / sizes['MHA']:.1%} of MHA" if kind != "MHA" else None,
-                  delta_color="off")
-        st.caption(f"{sizes[kind]:,} bytes · {per_token_bytes(v, dtype):,} bytes per token")
-        st.latex(formula(kind, model, v, int(context), int(batch), b_text))
+        st.metric("KV cache", c.fmt(sizes[kind]), help=f"{sizes[kind]:,} bytes")
+        share = "" if kind == "MHA" else f" · {sizes[kind] / sizes['MHA']:.1%} of MHA"
+        st.caption(f"{sizes[kind]:,} bytes · {per_token_bytes(v, dtype):,} bytes per token{share}")
         st.write(WHY[kind])
+st.markdown("**The arithmetic** (L attention layers, B sequences, S tokens, b bytes per element)")
+for kind, v in variants.items():
+    st.latex(rf"\text{{{kind}}}:\; " + formula(kind, model, v, int(context), int(batch), b_text)
+             + rf" = {sizes[kind]:,}".replace(",", "{,}") + r"\text{ bytes}")
 
 fig = go.Figure(go.Bar(
     x=[k if k != "GQA" else f"GQA g={g}" for k in sizes], y=[s / SCALES[unit] for s in sizes.values()],
