@@ -52,10 +52,14 @@ c.init_from_query("dtype", "bf16", lambda v: v if v in c.KV_DTYPES else "bf16")
 c.init_from_query("batch", 1, int)
 c.init_from_query("layout", "theoretical", lambda v: v if v in ("theoretical", "paged") else "theoretical")
 c.init_from_query("tp", 1, int)
-c.init_from_query("ctx", (1024, 1 << 20), int, many=True)
-st.session_state["ctx"] = tuple(v for v in st.session_state["ctx"] if v in CTX_STEPS)[:2] or (1024, 1 << 20)
-if len(st.session_state["ctx"]) == 1:
-    st.session_state["ctx"] = (CTX_STEPS[0], st.session_state["ctx"][0])
+ctx_default = (1024, 1 << 20)
+if "ctx" not in st.session_state and "ctx" in st.query_params:
+    try:
+        wanted = sorted(int(v) for v in st.query_params.get_all("ctx"))
+    except ValueError:
+        wanted = []
+    if len(wanted) == 2 and all(v in CTX_STEPS for v in wanted) and wanted[0] < wanted[1]:
+        ctx_default = tuple(wanted)
 
 picked = st.multiselect("Models", choices, key="models", format_func=c.label,
                         help="Presets, plus any model you built on the Custom model page")
@@ -69,8 +73,8 @@ tp = col4.selectbox("Tensor parallel", (1, 2, 4, 8, 16), key="tp",
                     help="Per-GPU bytes: ceil(KV heads / TP) heads per GPU; MLA latents are replicated")
 block = col5.number_input("Block size", min_value=1, max_value=4096, value=16, key="block",
                           disabled=layout != "paged")
-lo, hi = st.select_slider("Context range (tokens, log axis)", CTX_STEPS, key="ctx",
-                          format_func=ctx_label)
+lo, hi = st.select_slider("Context range (tokens, log axis)", CTX_STEPS, value=ctx_default,
+                          key="ctx", format_func=ctx_label)
 g1, g2, g3, g4 = st.columns([2, 1, 1, 1])
 gpus = g1.multiselect("GPU memory lines", c.gpu_names(), default=["H100 80GB"], key="gpu_lines")
 minus_w = g2.checkbox("Minus each model's weights", key="minus_weights",

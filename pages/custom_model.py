@@ -19,6 +19,8 @@ ATTN = ("GQA", "MHA", "MQA", "MLA")
 def form_config(v: dict) -> dict:
     """The form's answers as a config.json dict (layer_types spells out the pattern)."""
     n = int(v["layers"])
+    if int(v["head_dim"]) < 1:
+        raise ValueError("head_dim: must be at least 1")
     cfg = {"num_hidden_layers": n, "num_attention_heads": int(v["heads"]),
            "hidden_size": int(v["heads"]) * int(v["head_dim"]), "head_dim": int(v["head_dim"]),
            "max_position_embeddings": int(v["max_ctx"]), "torch_dtype": v["dtype"]}
@@ -92,8 +94,8 @@ with form_tab:
             st.error("name: give the model a name")
         else:
             try:
-                model = from_hf_config(form_config(values), name=name.strip(), param_count=params,
-                                       source="custom form")
+                model = from_hf_config(form_config(values), name=name.strip(),
+                                       param_count=params, source="custom form")
             except ValueError as exc:
                 st.error(str(exc))
             else:

@@ -1,0 +1,222 @@
+"""AppTest for every dashboard page: default render, widget changes, CSV content vs the
+calculator, shareable query params, and bad input shown as st.error without an exception."""
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from calculator import as_variant, kv_cache_bytes, per_token_bytes
+from model_presets import load_preset
+
+TIMEOUT = 60
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """Every payload handed to a download button, by its file name."""
+    files = {}
+    real = MemoryMediaFileStorage.load_and_get_id
+
+    def capture(self, path_or_data, mimetype, kind, filename=None):
+        files[filename] = path_or_data.decode() if isinstance(path_or_data, bytes) else path_or_data
+        return real(self, path_or_data, mimetype, kind, filename)
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+    return files
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=TIMEOUT)
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_router_starts_on_compare():
+    at = ok(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run())
+    assert at.title[0].value == "KV-cache memory vs context"
+
+
+def test_compare_default_and_csv_matches_calculator(downloads):
+    at = ok(page("compare").run())
+    assert at.get("plotly_chart") and len(at.dataframe) == 1
+    table = at.dataframe[0].value
+    assert list(table["model"])[:2] == ["Llama-3.1-8B", "Llama-3.1-70B"]
+    csv = pd.read_csv(io.StringIO(downloads["kv_cache_comparison.csv"]))
+    assert set(csv["context"]) == {8192, 32768, 131072}
+    from model_presets import list_presets
+    by_name = {load_preset(n).name: load_preset(n) for n in list_presets()}
+    for row in csv.itertuples():
+        b = kv_cache_bytes(by_name[row.model], int(row.context), 1, "bf16")
+        assert (row.kv_bytes, row.state_bytes, row.total_bytes) == (b.kv_bytes, b.state_bytes, b.total_bytes)
+    # Llama-3.1-8B at 128k: 131,072 tokens × 131,072 B = 16 GiB, formatted column agrees
+    llama = csv[(csv["model"] == "Llama-3.1-8B") & (csv["context"] == 131072)].iloc[0]
+    assert llama["total_bytes"] == 131_072 * 131_072 and llama["total_GiB"] == "16.00 GiB"
+    assert json.loads(downloads["kv_cache_comparison.json"])[0]["kv_bytes"] == csv["kv_bytes"][0]
+
+
+def test_compare_widgets_change_the_numbers(downloads):
+    at = ok(page("compare").run())
+    at.multiselect(key="models").set_value(["llama-3.1-8b", "deepseek-v3"])
+    at.selectbox(key="dtype").set_value("q8_0")
+    at.number_input(key="batch").set_value(4)
+    at.selectbox(key="layout").set_value("paged")
+    at.selectbox(key="tp").set_value(4)
+    at.sidebar.get("button_group")  # unit toggle exists
+    ok(at.run())
+    csv = pd.read_csv(io.StringIO(downloads["kv_cache_comparison.csv"]))
+    row = csv[(csv["model"] == "DeepSeek-V3") & (csv["context"] == 8192)].iloc[0]
+    # 4 seqs · 8192 tokens (already whole blocks) · 61 layers · 18 q8_0 blocks of 34 B
+    assert row["kv_bytes"] == 4 * 8192 * 61 * 18 * 34
+    assert row["per_gpu_kv_bytes"] == row["kv_bytes"]  # MLA latent replicated on every rank
+    l8 = csv[(csv["model"] == "Llama-3.1-8B") & (csv["context"] == 8192)].iloc[0]
+    assert l8["per_gpu_kv_bytes"] * 4 == l8["kv_bytes"]  # 8 KV heads over 4 ranks
+    assert at.query_params["dtype"] == "q8_0" and at.query_params["tp"] == "4"
+
+
+def test_compare_restores_state_from_url():
+    at = page("compare")
+    at.query_params["models"] = ["gpt2", "mistral-7b-v0.1", "not-a-model"]
+    at.query_params["dtype"] = "fp8_e4m3"
+    at.query_params["batch"] = "junk"
+    at.query_params["unit"] = "GB"
+    ok(at.run())
+    assert at.multiselect(key="models").value == ["gpt2", "mistral-7b-v0.1"]
+    assert at.selectbox(key="dtype").value == "fp8_e4m3"
+    assert at.number_input(key="batch").value == 1
+    assert at.dataframe[0].value["@ 8k"].iloc[1].endswith(" GB")
+
+
+def test_compare_with_no_models_says_so():
+    at = page("compare")
+    at.query_params["models"] = ["not-a-model"]
+    ok(at.run())
+    assert "Pick at least one model" in at.info[0].value
+
+
+def test_custom_form_builds_a_model_for_compare():
+    at = ok(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run())
+    ok(at.switch_page("pages/custom_model.py").run())
+    at.text_input(key="f_name").set_value("tiny")
+    at.number_input(key="f_layers").set_value(4)
+    at.number_input(key="f_heads").set_value(8)
+    at.number_input(key="f_kv").set_value(2)
+    at.number_input(key="f_hd").set_value(64)
+    at.number_input(key="f_win").set_value(512)
+    at.number_input(key="f_glob").set_value(2)
+    at.button[0].click()
+    ok(at.run())
+    assert "GQA + sliding 512 (2/4 layers)" in at.success[0].value
+    model = at.session_state["custom_models"]["tiny"]
+    # 4 layers · 2 heads · (64+64) · 2 B
+    assert per_token_bytes(model) == 4 * 2 * 128 * 2
+    ok(at.switch_page("pages/compare.py").run())
+    at.multiselect(key="models").set_value(["custom:tiny"])
+    ok(at.run())
+    assert at.dataframe[0].value["model"].iloc[0] == "tiny (custom)"
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("f_kv", 5, "num_key_value_heads: 5 does not divide num_attention_heads 32"),
+    ("f_layers", 0, "num_hidden_layers"),
+    ("f_hd", 0, "head_dim"),
+    ("f_ctx", 0, "max_position_embeddings"),
+])
+def test_custom_form_bad_input(field, value, message):
+    at = ok(page("custom_model").run())
+    at.number_input(key=field).set_value(value)
+    at.button[0].click()
+    ok(at.run())
+    assert message in at.error[0].value
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"num_hidden_layers": 2,', "config: not valid JSON"),
+    ("[1, 2, 3]", "config: expected a JSON object"),
+    ('{"num_hidden_layers": 0, "num_attention_heads": 4, "hidden_size": 64, "max_position_embeddings": 8}',
+     "num_hidden_layers"),
+    ('{"num_hidden_layers": 2, "num_attention_heads": 4, "hidden_size": 64, "max_position_embeddings": 1e30}',
+     "max_position_embeddings"),
+    ('{"a": "' + "x" * (1 << 20) + '"}', "limit"),
+])
+def test_custom_config_json_bad_input(text, message):
+    at = ok(page("custom_model").run())
+    at.tabs[1].text_area(key="j_text").set_value(text)
+    at.button(key="j_go").click()
+    ok(at.run())
+    assert message in at.error[0].value
+
+
+def test_custom_config_json_good():
+    cfg = {"model_type": "gemma2", "num_hidden_layers": 4, "num_attention_heads": 8,
+           "num_key_value_heads": 4, "head_dim": 32, "hidden_size": 256, "sliding_window": 64}
+    at = ok(page("custom_model").run())
+    at.text_input(key="j_name").set_value("g2")
+    at.text_area(key="j_text").set_value(json.dumps(cfg))
+    at.button(key="j_go").click()
+    ok(at.run())
+    assert "sliding 64 (2/4 layers)" in at.success[0].value
+    assert at.session_state["custom_models"]["g2"].max_context == 8192  # Gemma2Config default
+
+
+def test_variants_reproduce_the_seed_examples():
+    at = ok(page("variants").run())
+    values = [m.value for m in at.metric]
+    assert values == ["19.53 GiB", "0.31 GiB", "2.44 GiB", "0.69 GiB"]
+    seed = at.table[0].value
+    assert list(seed["bytes"]) == ["20,971,520,000", "327,680,000", "2,621,440,000", "737,280,000"]
+    at.select_slider(key="v_g").set_value(16)
+    at.number_input(key="v_dc").set_value(256)
+    ok(at.run())
+    m = load_preset("llama-3-70b")
+    gqa16 = kv_cache_bytes(as_variant(m, "gqa", kv_heads=16), 1000, 8, "fp16").kv_bytes
+    assert f"{gqa16:,} bytes" in at.caption[2].value  # 80·8·1000·16·256·2 = 5,242,880,000
+    assert gqa16 == 5_242_880_000
+    assert f"{80 * 8 * 1000 * 320 * 2:,} bytes" in at.caption[3].value
+
+
+def test_variants_other_model_and_absurd_context():
+    at = ok(page("variants").run())
+    at.selectbox(key="v_model").set_value("deepseek-v2")
+    at.number_input(key="v_ctx").set_value(1 << 40)
+    ok(at.run())
+    assert at.metric[3].value.endswith("GiB")
+
+
+def test_capacity_planner():
+    at = ok(page("capacity").run())
+    labels = {m.label: m.value for m in at.metric}
+    # Llama-3.1-70B bf16 over 4 × H100: weights 141,107,412,992 B / 4 = 35,276,853,248 B = 32.85 GiB
+    assert labels["Weights per GPU"] == "32.85 GiB"
+    assert len(at.get("plotly_chart")) == 2
+    at.number_input(key="c_gpus").set_value(1)
+    ok(at.run())
+    assert "weights alone don't fit" in at.error[0].value
+    at.selectbox(key="c_wdtype").set_value("q4_0")
+    at.selectbox(key="c_tp").set_value(1)
+    ok(at.run())
+    assert not [e for e in at.error if "weights" in e.value]
+
+
+def test_capacity_window_only_model_is_unbounded():
+    at = page("capacity")
+    at.query_params["c_model"] = "mistral-7b-v0.1"
+    at.query_params["c_gpus"] = "1"
+    ok(at.run())
+    assert any(m.value == "unbounded" for m in at.metric)
+
+
+def test_measurements_page_and_live_run():
+    at = ok(page("measurements").run())
+    assert at.metric[1].value.split(" / ")[0] == at.metric[1].value.split(" / ")[1]
+    at.selectbox(key="m_preset").set_value("gpt2")
+    at.number_input(key="m_ctx").set_value(128)
+    at.button(key="m_run").click()
+    ok(at.run())
+    assert at.success[0].value.startswith("4/4 rows")
