@@ -1,0 +1,181 @@
+"""End-to-end in real headless Chromium (Debian's /usr/bin/chromium via Playwright): start
+``streamlit run app.py`` on a local port, open every page, change a widget, check the chart and
+table appear, download the CSV and check it against the calculator, save screenshots."""
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from calculator import kv_cache_bytes
+from model_presets import list_presets, load_preset
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+    reason="Debian chromium not installed (CI installs it and runs these)")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start within 60 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 2200}, accept_downloads=True)
+        pg.set_default_timeout(30_000)
+        yield pg
+        browser.close()
+
+
+def open_page(page, server, path: str, ready: str = "[data-testid='stPlotlyChart']"):
+    """Open ``path`` and wait for its main element; returns seconds to first render."""
+    t0 = time.perf_counter()
+    page.goto(f"{server}/{path}")
+    page.locator(ready).first.wait_for()
+    seconds = time.perf_counter() - t0
+    idle(page)
+    return seconds
+
+
+def idle(page):
+    """Wait until Streamlit has finished the current run."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.indexOf('Running') < 0")
+    page.wait_for_timeout(300)
+
+
+def choose(page, label: str, option: str):
+    page.get_by_role("combobox", name=label, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    idle(page)
+
+
+def set_number(page, label: str, value: int):
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+    idle(page)
+
+
+def test_compare_page_dtype_change_and_csv(page, server):
+    open_page(page, server, "")
+    assert page.locator("[data-testid='stPlotlyChart']").count() >= 1
+    assert page.locator("[data-testid='stDataFrame']").count() == 1
+    choose(page, "KV dtype", "fp8_e4m3")
+    assert "dtype=fp8_e4m3" in page.url  # shareable state
+    page.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for()
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download CSV (raw bytes + formatted)").click()
+    csv = pd.read_csv(io.StringIO(Path(info.value.path()).read_text()))
+    assert set(csv["kv_dtype"]) == {"fp8_e4m3"} and len(csv) == 18  # 6 models × 3 contexts
+    by_name = {load_preset(n).name: load_preset(n) for n in list_presets()}
+    for row in csv.itertuples():
+        b = kv_cache_bytes(by_name[row.model], int(row.context), 1, "fp8_e4m3")
+        assert row.total_bytes == b.total_bytes
+    page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+
+
+def test_shared_url_reopens_the_view(page, server):
+    open_page(page, server, "compare?models=gpt2&models=deepseek-v3&dtype=q4_0&batch=3")
+    page.get_by_label("Batch (sequences)", exact=True).wait_for()
+    assert page.get_by_label("Batch (sequences)", exact=True).input_value() == "3"
+    text = page.locator("[data-testid='stMultiSelect']").first.inner_text()
+    assert "GPT-2 (124M)" in text and "DeepSeek-V3" in text and "Llama" not in text
+
+
+def test_custom_model_page(page, server):
+    open_page(page, server, "custom", ready="[data-testid='stForm']")
+    set_number(page, "Layers", 10)
+    page.get_by_role("button", name="Build model").click()
+    idle(page)
+    page.get_by_text("Understood my-model").wait_for()
+    assert page.locator("[data-testid='stDataFrame']").count() == 1
+    set_number(page, "KV heads (GQA)", 5)
+    page.get_by_role("button", name="Build model").click()
+    idle(page)
+    page.locator("[data-testid='stAlert']").filter(
+        has_text="num_key_value_heads: 5 does not divide num_attention_heads 32").wait_for()
+    page.screenshot(path=str(SHOTS / "custom.png"), full_page=True)
+
+
+def test_variants_page(page, server):
+    open_page(page, server, "variants")
+    assert "20,971,520,000" in page.locator("[data-testid='stMain']").inner_text()
+    set_number(page, "Batch B", 16)
+    # MHA at B=16: 80·16·1000·64·2·128·2 = 41,943,040,000 B = 39.06 GiB
+    page.get_by_text("41,943,040,000 bytes", exact=False).first.wait_for()
+    assert page.locator("[data-testid='stPlotlyChart']").count() == 1
+    page.screenshot(path=str(SHOTS / "variants.png"), full_page=True)
+
+
+def test_capacity_page(page, server):
+    open_page(page, server, "capacity")
+    set_number(page, "GPUs per replica", 8)
+    main = page.locator("[data-testid='stMain']")
+    # Llama-3.1-70B bf16 over 8 GPUs: 141,107,412,992 B / 8 = 17,638,426,624 B = 16.43 GiB
+    page.get_by_text("16.43 GiB").first.wait_for()
+    assert page.locator("[data-testid='stPlotlyChart']").count() == 2
+    assert "Longest context at batch 8" in main.inner_text()
+    page.screenshot(path=str(SHOTS / "capacity.png"), full_page=True)
+
+
+def test_measurements_page(page, server):
+    open_page(page, server, "measurements")
+    main = page.locator("[data-testid='stMain']").inner_text()
+    assert "192 / 192" in main
+    assert page.locator("[data-testid='stDataFrame']").count() >= 1
+    assert page.locator("[data-testid='stPlotlyChart']").count() == 1
+    page.screenshot(path=str(SHOTS / "measurements.png"), full_page=True)
+
+
+def test_dark_theme_renders(page, server):
+    page.emulate_media(color_scheme="dark")
+    open_page(page, server, "")
+    bg = page.evaluate("getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
+    page.screenshot(path=str(SHOTS / "compare-dark.png"), full_page=True)
+    page.emulate_media(color_scheme="light")
+    assert bg != "rgb(255, 255, 255)"
