@@ -1,0 +1,97 @@
+"""Benchmark interaction speed of the dashboard.
+
+1. Median server-side rerun time of the Compare page after a widget change (batch size, so the
+   sweep is recomputed) with 8 models × 256 context points, next to a minimal page with one
+   Plotly chart measured in the same run (the ratio is the figure). Uses streamlit's AppTest.
+2. Time to first render in headless Chromium (page load until the chart is drawn), cold and warm.
+
+    python -m benchmarks.bench_dashboard [--runs 15] [--no-browser]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ["llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "deepseek-v3", "mistral-7b-v0.1",
+          "gemma-3-27b", "qwen3-next-80b-a3b", "gpt-oss-120b"]
+
+
+def rerun_times(script: Path, key: str, runs: int, params: dict | None = None) -> list[float]:
+    at = AppTest.from_file(str(script), default_timeout=120)
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    times = []
+    for i in range(runs):
+        at.number_input(key=key).set_value(i + 2)  # a new value: the sweep cache misses
+        t0 = time.perf_counter()
+        at.run()
+        times.append(time.perf_counter() - t0)
+        assert not at.exception, at.exception
+    return times
+
+
+def first_render(runs: int) -> tuple[float, float]:
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+    from playwright.sync_api import sync_playwright
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
+                             str(port), "--server.headless", "true"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+        times = []
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+            for _ in range(runs):
+                page = browser.new_page()
+                t0 = time.perf_counter()
+                page.goto(f"http://127.0.0.1:{port}/")
+                page.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for(timeout=60_000)
+                times.append(time.perf_counter() - t0)
+                page.close()
+            browser.close()
+        return times[0], statistics.median(times[1:])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--runs", type=int, default=15)
+    p.add_argument("--no-browser", action="store_true")
+    args = p.parse_args()
+    compare = rerun_times(ROOT / "pages" / "compare.py", "batch", args.runs, {"models": MODELS})
+    minimal = rerun_times(ROOT / "benchmarks" / "minimal_page.py", "n", args.runs)
+    c, m = statistics.median(compare), statistics.median(minimal)
+    print(f"Compare page rerun after a widget change (8 models × 256 contexts, sweep recomputed): "
+          f"median {c * 1000:.0f} ms over {args.runs}")
+    print(f"Minimal page with one Plotly chart, same run: median {m * 1000:.0f} ms")
+    print(f"ratio Compare / minimal: {c / m:.1f}x")
+    if not args.no_browser:
+        cold, warm = first_render(6)
+        print(f"Chromium time to first render of Compare (chart drawn): cold {cold:.2f} s, "
+              f"warm median {warm:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
