@@ -86,8 +86,21 @@ class MLASpec:
         return f"MLA latent {self.kv_lora_rank}+{self.qk_rope_head_dim}{win}"
 
 
+class _HoldsNoTokens:
+    """Shared by layers that cache no per-token KV (state layers, shared-KV layers)."""
+
+    def per_token_bytes(self, dtype: KVDtype, tp: int = 1) -> int:
+        return 0
+
+    def tokens_held(self, context: int) -> int:
+        return 0
+
+    def state_bytes(self, tp: int = 1) -> int:
+        return 0
+
+
 @dataclass(frozen=True, kw_only=True)
-class StateSpec:
+class StateSpec(_HoldsNoTokens):
     """Linear-attention / SSM layer: no KV, a constant per-sequence state.
 
     ``shapes`` are the state tensors of one sequence (e.g. a conv state and a recurrent state);
@@ -101,12 +114,6 @@ class StateSpec:
     kind: str = field(default="state", init=False)
     window: int | None = field(default=None, init=False)
 
-    def per_token_bytes(self, dtype: KVDtype, tp: int = 1) -> int:
-        return 0
-
-    def tokens_held(self, context: int) -> int:
-        return 0
-
     def state_bytes(self, tp: int = 1) -> int:
         item = get_dtype(self.dtype).group_bytes
         return sum(_ceil_div(s[0], tp) * prod(s[1:]) * item for s in self.shapes)
@@ -117,21 +124,12 @@ class StateSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SharedKVSpec:
+class SharedKVSpec(_HoldsNoTokens):
     """A layer that reuses the KV of layer ``source_layer``: adds nothing."""
 
     source_layer: int
     kind: str = field(default="shared", init=False)
     window: int | None = field(default=None, init=False)
-
-    def per_token_bytes(self, dtype: KVDtype, tp: int = 1) -> int:
-        return 0
-
-    def tokens_held(self, context: int) -> int:
-        return 0
-
-    def state_bytes(self, tp: int = 1) -> int:
-        return 0
 
     def label(self) -> str:
         return f"shares KV of layer {self.source_layer}"
