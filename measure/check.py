@@ -35,7 +35,8 @@ class Row:
     context: int
     expected_bytes: int
     measured_bytes: int
-    allocator_bytes: int | None
+    allocator_bytes: int | None   # CUDA memory_allocated delta (512-byte blocks)
+    reserved_bytes: int | None    # CUDA memory_reserved delta (the caching allocator's segments)
     match: bool
     extrapolated: bool
     measured_fraction: str  # "k/n" layer-sequences actually allocated
@@ -86,19 +87,27 @@ def _allocated(device: torch.device) -> int | None:
     return torch.cuda.memory_allocated(device) if device.type == "cuda" else None
 
 
-def _measure(spec, layers: int, batch: int, **kw) -> tuple[int, int | None]:
-    """Allocate ``layers`` layers × ``batch`` sequences, measure, free, and check for leaks."""
+def _reserved(device: torch.device) -> int | None:
+    return torch.cuda.memory_reserved(device) if device.type == "cuda" else None
+
+
+def _measure(spec, layers: int, batch: int, **kw) -> tuple[int, int | None, int | None]:
+    """Allocate ``layers`` layers × ``batch`` sequences, measure, free, and check for leaks.
+
+    Returns (storage bytes, CUDA allocated delta, CUDA reserved delta)."""
     device = kw["device"]
-    before = _allocated(device)
+    before, reserved_before = _allocated(device), _reserved(device)
     tensors = [t for _ in range(layers) for t in allocate_layer(spec, batch=batch, **kw)]
     measured = storage_bytes(tensors)
-    after = _allocated(device)
+    after, reserved_after = _allocated(device), _reserved(device)
     refs = [weakref.ref(t) for t in tensors]
     del tensors
     gc.collect()
     if any(r() is not None for r in refs) or _allocated(device) != before:
         raise RuntimeError("leak: cache tensors still alive after freeing")
-    return measured, None if before is None else after - before
+    if device.type == "cuda":
+        return measured, after - before, reserved_after - reserved_before
+    return measured, None, None
 
 
 def measure_model(model: ModelSpec, *, context: int, batch: int = 1, dtype: str = "bf16",
@@ -117,7 +126,7 @@ def measure_model(model: ModelSpec, *, context: int, batch: int = 1, dtype: str 
         want = exp.kv_bytes + exp.state_bytes
         unit = want // (g.count * batch)  # one layer of one sequence
         if want <= budget:
-            measured, alloc = _measure(g.spec, g.count, batch, **kw)
+            measured, alloc, reserved = _measure(g.spec, g.count, batch, **kw)
             fraction, extrapolated = f"{g.count * batch}/{g.count * batch}", False
         else:
             if unit > budget:
@@ -126,17 +135,18 @@ def measure_model(model: ModelSpec, *, context: int, batch: int = 1, dtype: str 
             # Largest subset that fits: k layers × b sequences; then check linear scaling.
             b = max(1, min(batch, budget // (unit * g.count)))
             k = max(1, min(g.count, budget // (unit * b)))
-            m1, _ = _measure(g.spec, 1, 1, **kw)
-            mk, alloc = _measure(g.spec, k, b, **kw)
+            m1, _, _ = _measure(g.spec, 1, 1, **kw)
+            mk, alloc, reserved = _measure(g.spec, k, b, **kw)
             if mk != m1 * k * b:
                 raise RuntimeError(f"{g.spec.label()}: bytes not linear ({mk} != {m1}·{k}·{b})")
             measured = mk // (k * b) * g.count * batch
             alloc = None if alloc is None else alloc // (k * b) * g.count * batch
+            reserved = None  # segment reuse does not scale; not extrapolated
             fraction, extrapolated = f"{k * b}/{g.count * batch}", True
         rows.append(Row(model=model.name, group=g.spec.label(), kind=g.spec.kind, layers=g.count,
                         device=str(dev), kv_dtype=kv.name, layout=layout, batch=batch,
                         context=context, expected_bytes=want, measured_bytes=measured,
-                        allocator_bytes=alloc, match=measured == want,
+                        allocator_bytes=alloc, reserved_bytes=reserved, match=measured == want,
                         extrapolated=extrapolated, measured_fraction=fraction))
     allocs = [r.allocator_bytes for r in rows]
     rows.append(Row(model=model.name, group="total", kind="total", layers=model.num_layers,
@@ -144,6 +154,8 @@ def measure_model(model: ModelSpec, *, context: int, batch: int = 1, dtype: str 
                     expected_bytes=expected.total_bytes,
                     measured_bytes=sum(r.measured_bytes for r in rows),
                     allocator_bytes=None if None in allocs else sum(allocs),
+                    reserved_bytes=None if None in [r.reserved_bytes for r in rows]
+                    else sum(r.reserved_bytes for r in rows),
                     match=sum(r.measured_bytes for r in rows) == expected.total_bytes,
                     extrapolated=any(r.extrapolated for r in rows),
                     measured_fraction="/".join(r.measured_fraction for r in rows)))
