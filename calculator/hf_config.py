@@ -71,6 +71,8 @@ def normalize(config: object) -> dict[str, Any]:
         if not isinstance(text, dict):
             raise ValueError("text_config: expected a JSON object")
         outer_type = cfg.get("model_type")
+        if outer_type is not None and not isinstance(outer_type, str):
+            raise ValueError(f"model_type: expected a string, got {outer_type!r}")
         merged = {k: v for k, v in cfg.items() if k in ("torch_dtype", "dtype")}
         merged.update(text)
         if "model_type" not in text and outer_type in WRAPPED_TEXT_TYPES:

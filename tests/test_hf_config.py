@@ -148,6 +148,7 @@ def test_kv_sharing_layers_add_nothing():
     ({**BASE, "num_hidden_layers": 10**9}, "num_hidden_layers"),
     ({**BASE, "kv_lora_rank": 512}, "qk_rope_head_dim"),
     ([1, 2, 3], "config"),
+    ({"model_type": [], "text_config": {}}, "model_type"),  # found by a 20,000-example run
 ])
 def test_bad_configs_name_the_field(cfg, field):
     with pytest.raises(ValueError, match=f"^{field}"):

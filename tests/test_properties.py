@@ -117,7 +117,7 @@ KEYS = st.sampled_from(["num_hidden_layers", "num_attention_heads", "num_key_val
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.dictionaries(KEYS, JSONISH | st.integers(-3, 300), max_size=14), configs())
 def test_junk_configs_raise_only_value_error(junk, valid):
-    for cfg in (junk, {**valid, **junk}):
+    for cfg in (junk, {**valid, **junk}, {"model_type": "gemma3", "text_config": junk}):
         try:
             m = from_hf_config(cfg)
             kv_cache_bytes(m, 1000, 2, "bf16", tp=2)
