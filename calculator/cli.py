@@ -7,11 +7,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from .capacity import plan
 from .gpus import GPUS, gpu_memory
-from .load import MAX_CONFIG_BYTES, model_from_config_text
+from .load import model_from_config_file
 from .specs import ModelSpec
 from .sweep import sweep
 from .totals import Breakdown, kv_cache_bytes
@@ -23,12 +22,12 @@ class UsageError(Exception):
     """Bad command-line input: printed as one line, exit status 2."""
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse would print usage lines; one line is enough
         raise UsageError(message)
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -38,7 +37,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def _tokens(text: str) -> int:
+def token_count(text: str) -> int:
     try:
         return parse_tokens(text)
     except ValueError as exc:
@@ -46,31 +45,31 @@ def _tokens(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m calculator", description="Exact KV-cache memory for LLMs.")
+    p = OneLineParser(prog="python -m calculator", description="Exact KV-cache memory for LLMs.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--preset", help="model preset name (see --list-presets)")
     src.add_argument("--config", help="path to a Hugging Face config.json")
     p.add_argument("--list-presets", action="store_true", help="list preset names and exit")
-    p.add_argument("--context", action="append", type=_tokens, metavar="N",
+    p.add_argument("--context", action="append", type=token_count, metavar="N",
                    help="tokens per sequence; repeatable; 128k = 131072, 1M = 1048576")
-    p.add_argument("--batch", type=_positive, default=1, help="concurrent sequences (default 1)")
+    p.add_argument("--batch", type=positive_int, default=1, help="concurrent sequences (default 1)")
     p.add_argument("--kv-dtype", default="bf16", help="bf16, fp16, fp32, fp8, int8, q8_0, q4_0, int4_g128 ...")
-    p.add_argument("--tp", type=_positive, default=None, help="tensor-parallel ranks (default 1)")
-    p.add_argument("--pp", type=_positive, default=1, help="pipeline-parallel stages (default 1)")
+    p.add_argument("--tp", type=positive_int, default=None, help="tensor-parallel ranks (default 1)")
+    p.add_argument("--pp", type=positive_int, default=1, help="pipeline-parallel stages (default 1)")
     p.add_argument("--layout", choices=("theoretical", "paged"), default="theoretical")
-    p.add_argument("--block-size", type=_positive, default=16, help="paged block size (default 16)")
+    p.add_argument("--block-size", type=positive_int, default=16, help="paged block size (default 16)")
     p.add_argument("--include-mtp", action="store_true", help="count MTP / next-n layers too")
     p.add_argument("--attention", choices=("mha", "mqa", "gqa", "mla"),
                    help="re-express the model's attention as this variant")
-    p.add_argument("--kv-heads", type=_positive, help="KV heads for --attention gqa")
-    p.add_argument("--kv-lora-rank", type=_positive, default=512, help="d_c for --attention mla")
-    p.add_argument("--rope-head-dim", type=_positive, default=64, help="d_r for --attention mla")
+    p.add_argument("--kv-heads", type=positive_int, help="KV heads for --attention gqa")
+    p.add_argument("--kv-lora-rank", type=positive_int, default=512, help="d_c for --attention mla")
+    p.add_argument("--rope-head-dim", type=positive_int, default=64, help="d_r for --attention mla")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--unit", choices=("GiB", "GB"), default="GiB", help="unit of formatted sizes")
     p.add_argument("--max-context", action="store_true", help="longest context at --batch that fits")
     p.add_argument("--max-batch", action="store_true", help="most sequences at --context that fit")
     p.add_argument("--gpu", help=f"GPU for capacity: {', '.join(GPUS)}, or a size like 96GiB")
-    p.add_argument("--gpus", type=_positive, default=1, help="GPUs holding one replica (= tp × pp)")
+    p.add_argument("--gpus", type=positive_int, default=1, help="GPUs holding one replica (= tp × pp)")
     p.add_argument("--mem-util", default="0.9", help="fraction of GPU memory usable (default 0.9)")
     p.add_argument("--weight-dtype", help="weights format for capacity (default: model dtype)")
     return p
@@ -81,13 +80,7 @@ def load_model(args: argparse.Namespace) -> ModelSpec:
         from model_presets import load_preset
         model = load_preset(args.preset, include_mtp=args.include_mtp)
     elif args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise ValueError(f"config: no such file {args.config!r}")
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise ValueError(f"config: file is over the {MAX_CONFIG_BYTES:,}-byte limit")
-        model = model_from_config_text(path.read_bytes(), name=path.parent.name or path.stem,
-                                       include_mtp=args.include_mtp)
+        model = model_from_config_file(args.config, include_mtp=args.include_mtp)
     else:
         raise UsageError("give --preset NAME or --config PATH (or --list-presets)")
     if args.attention:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from pathlib import Path
+
 from .hf_config import from_hf_config
 from .specs import ModelSpec
 
@@ -32,6 +34,17 @@ def parse_config_text(text: str | bytes) -> dict:
     if not isinstance(data, dict):
         raise ValueError(f"config: expected a JSON object, got {type(data).__name__}")
     return data
+
+
+def model_from_config_file(path: str | Path, *, include_mtp: bool = False) -> ModelSpec:
+    """Read a config.json from disk (size checked before reading); named after its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"config: no such file {str(path)!r}")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ValueError(f"config: file is over the {MAX_CONFIG_BYTES:,}-byte limit")
+    return model_from_config_text(path.read_bytes(), name=path.parent.name or path.stem,
+                                  include_mtp=include_mtp)
 
 
 def model_from_config_text(text: str | bytes, *, name: str = "custom",

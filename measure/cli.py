@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from calculator.cli import UsageError, _Parser, _positive, _tokens
-from calculator.load import MAX_CONFIG_BYTES, model_from_config_text
+from calculator.cli import UsageError, OneLineParser, positive_int, token_count
+from calculator.load import model_from_config_file
 from calculator.units import format_bytes
 
 from .check import measure_model, resolve_device
@@ -26,17 +26,17 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m measure", description="Allocate real KV caches and check bytes.")
+    p = OneLineParser(prog="python -m measure", description="Allocate real KV caches and check bytes.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--preset", action="append", help="preset name; repeatable")
     src.add_argument("--config", help="path to a Hugging Face config.json")
     src.add_argument("--all-presets", action="store_true", help="every preset")
-    p.add_argument("--context", action="append", type=_tokens, help="tokens; repeatable (128k ok)")
-    p.add_argument("--batch", type=_positive, default=1)
+    p.add_argument("--context", action="append", type=token_count, help="tokens; repeatable (128k ok)")
+    p.add_argument("--batch", type=positive_int, default=1)
     p.add_argument("--kv-dtype", action="append", help="kv dtype; repeatable (default bf16)")
     p.add_argument("--layout", action="append", choices=("contiguous", "paged"),
                    help="repeatable (default contiguous)")
-    p.add_argument("--block-size", type=_positive, default=16)
+    p.add_argument("--block-size", type=positive_int, default=16)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--decode", action="store_true", help="also time one decode step per layer group")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
@@ -51,10 +51,7 @@ def _models(args):
     if args.preset:
         return [load_preset(n) for n in args.preset]
     if args.config:
-        path = Path(args.config)
-        if not path.is_file() or path.stat().st_size > MAX_CONFIG_BYTES:
-            raise ValueError(f"config: {args.config!r} is missing or over {MAX_CONFIG_BYTES:,} bytes")
-        return [model_from_config_text(path.read_bytes(), name=path.parent.name or path.stem)]
+        return [model_from_config_file(args.config)]
     raise UsageError("give --preset NAME, --config PATH or --all-presets")
 
 

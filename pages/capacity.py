@@ -13,10 +13,6 @@ CTX = [2**i for i in range(10, 21)]     # 1k … 1M
 BATCH = [2**i for i in range(0, 11)]    # 1 … 1024
 
 
-def ctx_label(n: int) -> str:
-    return f"{n >> 20}M" if n >= 1 << 20 else f"{n >> 10}k"
-
-
 @st.cache_data(max_entries=32)
 def heatmap(cap, contexts: tuple[int, ...], batches: tuple[int, ...]) -> list[list[int]]:
     return [[cap.used_per_gpu(ctx, b) for ctx in contexts] for b in batches]
@@ -87,7 +83,7 @@ free = cap.free_per_gpu
 z = [[min(u / free, 2.0) for u in row] for row in used]
 text = [[("✓ " if u <= free else "✗ ") + c.fmt(u) for u in row] for row in used]
 fig = go.Figure(go.Heatmap(
-    z=z, x=[ctx_label(x) for x in CTX], y=[str(b) for b in BATCH], text=text,
+    z=z, x=[c.token_label(x) for x in CTX], y=[str(b) for b in BATCH], text=text,
     texttemplate="%{text}", textfont={"size": 9}, zmin=0, zmax=2,
     colorscale=[[0, "#2e7d32"], [0.5, "#c0ca33"], [0.5001, "#ef9a9a"], [1, "#b71c1c"]],
     colorbar={"title": "used / free", "tickvals": [0, 0.5, 1, 1.5, 2],

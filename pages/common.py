@@ -92,6 +92,13 @@ def unit() -> str:
         "GiB = 2³⁰ bytes (what nvidia-smi and PyTorch report); GB = 10⁹ bytes")) or "GiB"
 
 
+def token_label(n: int) -> str:
+    """128k for 131,072, 1M for 1,048,576; other counts as plain integers."""
+    if n >= 1 << 20 and n % (1 << 20) == 0:
+        return f"{n >> 20}M"
+    return f"{n >> 10}k" if n % 1024 == 0 else str(n)
+
+
 def unit_name() -> str:
     return st.session_state.get("unit") or "GiB"
 

@@ -18,10 +18,6 @@ TABLE_CTX = [2**i for i in range(10, 21)]  # 1k … 1M
 POINTS = 256
 
 
-def ctx_label(n: int) -> str:
-    return f"{n >> 20}M" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n >> 10}k" if n % 1024 == 0 else str(n)
-
-
 @st.cache_data(max_entries=64)
 def max_context_fits(model, gpu: str, tp: int, batch: int, dtype: str, layout: str, block: int):
     if model.param_count is None:
@@ -74,7 +70,7 @@ tp = col4.selectbox("Tensor parallel", (1, 2, 4, 8, 16), key="tp",
 block = col5.number_input("Block size", min_value=1, max_value=4096, value=16, key="block",
                           disabled=layout != "paged")
 lo, hi = st.select_slider("Context range (tokens, log axis)", CTX_STEPS, value=ctx_default,
-                          key="ctx", format_func=ctx_label)
+                          key="ctx", format_func=c.token_label)
 g1, g2, g3, g4 = st.columns([2, 1, 1, 1])
 gpus = g1.multiselect("GPU memory lines", c.gpu_names(), default=["H100 80GB"], key="gpu_lines")
 minus_w = g2.checkbox("Minus each model's weights", key="minus_weights",
@@ -141,7 +137,7 @@ st.caption("Flat stretches are sliding-window layers that stopped growing; ◆ m
 st.subheader("Comparison table")
 t1, t2 = st.columns([3, 1])
 table_ctx = t1.multiselect("Contexts in the table", TABLE_CTX, default=[8192, 32768, 131072],
-                           format_func=ctx_label, key="table_ctx")
+                           format_func=c.token_label, key="table_ctx")
 cap_gpu = t2.selectbox("Max context on", c.gpu_names(), key="cap_gpu",
                        help=f"{tp} GPU(s) (= TP), 90% memory utilization, bf16 weights")
 export = c.guarded(c.cached_sweep, tuple(models), tuple(sorted(table_ctx)) or (lo,), int(batch),
@@ -152,7 +148,7 @@ for choice, m in zip(picked, models):
     row = {"model": c.label(choice), "attention": m.describe(), "layers": m.num_layers,
            "max context": f"{m.max_context:,}", "bytes/token": f"{int(r['per_token_bytes'].iloc[0]):,}"}
     for _, x in r.iterrows():
-        row[f"@ {ctx_label(int(x['context']))}"] = c.fmt(x[ycol])
+        row[f"@ {c.token_label(int(x['context']))}"] = c.fmt(x[ycol])
     row[f"max context on {tp}× {cap_gpu}"] = max_context_fits(m, cap_gpu, int(tp), int(batch), dtype,
                                                               layout, int(block))
     rows.append(row)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from calculator import from_hf_config, get_dtype, kv_cache_bytes, per_token_bytes
+from calculator import from_hf_config, kv_cache_bytes, per_token_bytes
 from calculator.load import MAX_CONFIG_BYTES, model_from_config_text
 from pages import common as c
 

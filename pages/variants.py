@@ -27,7 +27,7 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def formula(kind: str, model, variant, context: int, batch: int, dtype_bytes: str) -> str:
+def formula(variant, context: int, batch: int, dtype_bytes: str) -> str:
     spec = next(g.spec for g in variant.groups if isinstance(g.spec, (FullAttentionSpec, MLASpec)))
     n = sum(g.count for g in variant.groups if isinstance(g.spec, (FullAttentionSpec, MLASpec)))
     if isinstance(spec, MLASpec):
@@ -83,7 +83,7 @@ for col, (kind, v) in zip(cols, variants.items()):
         st.write(WHY[kind])
 st.markdown("**The arithmetic** (L attention layers, B sequences, S tokens, b bytes per element)")
 for kind, v in variants.items():
-    st.latex(rf"\text{{{kind}}}:\; " + formula(kind, model, v, int(context), int(batch), b_text)
+    st.latex(rf"\text{{{kind}}}:\; " + formula(v, int(context), int(batch), b_text)
              + rf" = {sizes[kind]:,}".replace(",", "{,}") + r"\text{ bytes}")
 
 fig = go.Figure(go.Bar(
