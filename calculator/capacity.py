@@ -2,8 +2,10 @@
 
 Each of the ``tp × pp`` GPUs that hold one model replica gets ``floor(memory × utilization)``
 bytes; the weights are split evenly across them; the KV cache and state of the busiest GPU must
-fit in what remains. Answers are exact ints found by bisection (context) or division (batch,
-since bytes are linear in the number of sequences).
+fit in what remains. Weights are the checkpoint's exact bytes when the model came from the Hub
+with safetensors headers (and no other weight dtype is asked for), else parameters × weight dtype.
+Answers are exact ints found by bisection (context) or division (batch, since bytes are linear in
+the number of sequences).
 """
 from __future__ import annotations
 
@@ -46,6 +48,8 @@ class CapacityPlan:
     block_size: int
     budget_per_gpu: int    # floor(gpu_bytes × mem_util)
     weights_per_gpu: int   # ceil(weights / gpus)
+    weights_bytes: int     # the whole model's weights
+    weights_from: str      # how weights_bytes was found
 
     @property
     def free_per_gpu(self) -> int:
@@ -99,12 +103,19 @@ def plan(model: ModelSpec, *, gpu_bytes: int, gpus: int = 1, tp: int | None = No
     if tp * pp != gpus:
         raise ValueError(f"gpus: {gpus} GPUs but tp × pp = {tp} × {pp} = {tp * pp}")
     if model.param_count is None:
-        raise ValueError("param_count: the model has no parameter count; enter one")
+        raise ValueError("param_count: the model has no parameter count; give one (--params 8.03e9 "
+                         "in the CLI, the parameters field in the dashboard)")
     get_dtype(kv_dtype)
     kv_cache_bytes(model, 1, 1, kv_dtype, tp, pp, layout, block_size)  # validates the rest
-    weights = weights_bytes(model.param_count, weight_dtype or model.dtype)
+    if weight_dtype is None and model.weight_bytes is not None:
+        weights, weights_from = model.weight_bytes, "checkpoint bytes (safetensors headers)"
+    else:
+        wdt = get_dtype(weight_dtype or model.dtype).name
+        weights = weights_bytes(model.param_count, wdt)
+        weights_from = f"{model.param_count:,} parameters × {wdt}"
     util = _utilization(mem_util)
     budget = gpu_bytes * util.numerator // util.denominator
     return CapacityPlan(model=model, gpu_bytes=gpu_bytes, gpus=gpus, tp=tp, pp=pp,
                         kv_dtype=get_dtype(kv_dtype).name, layout=layout, block_size=block_size,
-                        budget_per_gpu=budget, weights_per_gpu=-(-weights // gpus))
+                        budget_per_gpu=budget, weights_per_gpu=-(-weights // gpus),
+                        weights_bytes=weights, weights_from=weights_from)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 
 from .capacity import plan
 from .gpus import GPUS, gpu_memory
@@ -14,7 +15,7 @@ from .load import model_from_config_file
 from .specs import ModelSpec
 from .sweep import sweep
 from .totals import Breakdown, kv_cache_bytes
-from .units import format_bytes, parse_tokens
+from .units import format_bytes, parse_count, parse_tokens
 from .variants import as_variant
 
 
@@ -44,12 +45,25 @@ def token_count(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("context: ")) from None
 
 
+def param_count(text: str) -> int:
+    try:
+        return parse_count(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("params: ")) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m calculator", description="Exact KV-cache memory for LLMs.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--preset", help="model preset name (see --list-presets)")
     src.add_argument("--config", help="path to a Hugging Face config.json")
+    src.add_argument("--hf-model", metavar="ORG/NAME[@REV]",
+                     help="a Hugging Face model id: config.json and exact weight bytes from the Hub "
+                          "(HF_TOKEN for private or gated models; HF_HUB_OFFLINE=1 uses the cache)")
     p.add_argument("--list-presets", action="store_true", help="list preset names and exit")
+    p.add_argument("--name", help="display name (default: the preset's, or the config's own name)")
+    p.add_argument("--params", type=param_count,
+                   help="parameter count for capacity, e.g. 8.03e9, 70B, 1.2T (overrides the model's)")
     p.add_argument("--context", action="append", type=token_count, metavar="N",
                    help="tokens per sequence; repeatable; 128k = 131072, 1M = 1048576")
     p.add_argument("--batch", type=positive_int, default=1, help="concurrent sequences (default 1)")
@@ -81,8 +95,17 @@ def load_model(args: argparse.Namespace) -> ModelSpec:
         model = load_preset(args.preset, include_mtp=args.include_mtp)
     elif args.config:
         model = model_from_config_file(args.config, include_mtp=args.include_mtp)
+    elif args.hf_model:
+        from .hub import model_from_hub  # the only network access, and only when asked for
+        model, _ = model_from_hub(args.hf_model, include_mtp=args.include_mtp)
     else:
-        raise UsageError("give --preset NAME or --config PATH (or --list-presets)")
+        raise UsageError("give --preset NAME, --config PATH or --hf-model ORG/NAME (or --list-presets)")
+    if args.name is not None:
+        if not args.name.strip() or len(args.name) > 200:
+            raise UsageError("--name: give 1 to 200 characters")
+        model = replace(model, name=args.name.strip())
+    if args.params is not None:  # a stated count replaces any checkpoint bytes too
+        model = replace(model, param_count=args.params, weight_bytes=None)
     if args.attention:
         model = as_variant(model, args.attention, kv_heads=args.kv_heads,
                            kv_lora_rank=args.kv_lora_rank, rope_head_dim=args.rope_head_dim)
@@ -122,7 +145,8 @@ def _capacity(args: argparse.Namespace, model: ModelSpec, tp: int | None) -> str
     out = [f"{model.name} on {args.gpus} × {args.gpu} (tp={cap.tp}, pp={cap.pp}): "
            f"budget {format_bytes(cap.budget_per_gpu, args.unit)}/GPU, weights "
            f"{format_bytes(cap.weights_per_gpu, args.unit)}/GPU, free "
-           f"{format_bytes(cap.free_per_gpu, args.unit)}/GPU"]
+           f"{format_bytes(cap.free_per_gpu, args.unit)}/GPU",
+           f"weights: {cap.weights_bytes:,} bytes from {cap.weights_from}"]
     if not cap.weights_fit:
         out.append("weights alone do not fit: add GPUs, quantize the weights, or raise --mem-util")
         return "\n".join(out)

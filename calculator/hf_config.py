@@ -163,7 +163,8 @@ def _state_spec(cfg: dict, kind: str, dtype: str, heads: int, head_dim: int) -> 
 
 
 def from_hf_config(config: object, *, name: str = "custom", param_count: int | None = None,
-                   source: str = "", include_mtp: bool = False) -> ModelSpec:
+                   source: str = "", include_mtp: bool = False,
+                   weight_bytes: int | None = None) -> ModelSpec:
     """Build a ``ModelSpec`` from a config.json dict. Raises ``ValueError`` naming the field."""
     cfg = normalize(config)
     n = _int(cfg, "num_hidden_layers", hi=MAX_LAYERS)
@@ -218,7 +219,8 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
         specs.extend([attn] * mtp)
     return ModelSpec(name=name, groups=group_layers(specs), num_attention_heads=heads,
                      hidden_size=hidden, max_context=max_ctx, param_count=param_count,
-                     dtype=dtype, source=source, mtp_layers=0 if include_mtp else mtp)
+                     weight_bytes=weight_bytes, dtype=dtype, source=source,
+                     mtp_layers=0 if include_mtp else mtp)
 
 
 def _mla_fields(spec: MLASpec) -> dict[str, int]:

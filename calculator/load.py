@@ -36,19 +36,33 @@ def parse_config_text(text: str | bytes) -> dict:
     return data
 
 
-def model_from_config_file(path: str | Path, *, include_mtp: bool = False) -> ModelSpec:
-    """Read a config.json from disk (size checked before reading); named after its folder."""
+def config_name(config: dict, fallback: str = "custom") -> str:
+    """The name a config gives itself: ``_name_or_path`` (its repo id; a local path keeps its last
+    part), else its first architecture, else ``fallback``."""
+    archs = config.get("architectures")
+    for value in (config.get("_name_or_path"), archs[0] if isinstance(archs, list) and archs else None):
+        if isinstance(value, str) and value.strip().rstrip("/") and len(value) <= 200:
+            value = value.strip().rstrip("/")
+            return value.rsplit("/", 1)[-1] if value.startswith(("/", ".", "~")) else value
+    return fallback
+
+
+def model_from_config_file(path: str | Path, *, name: str | None = None,
+                           param_count: int | None = None, include_mtp: bool = False) -> ModelSpec:
+    """Read a config.json from disk (size checked before reading); named as ``config_name`` says."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"config: no such file {str(path)!r}")
     if path.stat().st_size > MAX_CONFIG_BYTES:
         raise ValueError(f"config: file is over the {MAX_CONFIG_BYTES:,}-byte limit")
-    return model_from_config_text(path.read_bytes(), name=path.parent.name or path.stem,
-                                  include_mtp=include_mtp)
+    return model_from_config_text(path.read_bytes(), name=name, param_count=param_count,
+                                  include_mtp=include_mtp, source=str(path))
 
 
-def model_from_config_text(text: str | bytes, *, name: str = "custom",
-                           param_count: int | None = None, include_mtp: bool = False) -> ModelSpec:
-    """Parse and import in one step."""
-    return from_hf_config(parse_config_text(text), name=name, param_count=param_count,
-                          source="pasted config.json", include_mtp=include_mtp)
+def model_from_config_text(text: str | bytes, *, name: str | None = None,
+                           param_count: int | None = None, include_mtp: bool = False,
+                           source: str = "pasted config.json") -> ModelSpec:
+    """Parse and import in one step; ``name`` defaults to the config's own (``config_name``)."""
+    config = parse_config_text(text)
+    return from_hf_config(config, name=name or config_name(config), param_count=param_count,
+                          source=source, include_mtp=include_mtp)

@@ -160,6 +160,7 @@ class ModelSpec:
     hidden_size: int
     max_context: int
     param_count: int | None = None
+    weight_bytes: int | None = None  # exact checkpoint bytes (from safetensors headers) when known
     dtype: str = "bf16"
     source: str = ""
     mtp_layers: int = 0

@@ -34,6 +34,29 @@ def parse_tokens(text: object, field: str = "context") -> int:
     return value
 
 
+_COUNT = re.compile(r"(\d+(?:\.\d+)?)(?:e(\d{1,2}))?\s*([kKmMbBtT]?)")
+_COUNT_MULT = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
+
+
+def parse_count(text: object, field: str = "params") -> int:
+    """Parameter counts as people write them (decimal): '8030261248', '8.03e9', '70B', '1.2T'."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = text
+    else:
+        match = _COUNT.fullmatch(str(text).strip().replace(",", "").replace("_", "").lower())
+        if not match:
+            raise ValueError(f"{field}: expected a count like 8030261248, 8.03e9 or 70B, got {text!r}")
+        whole, _, frac = match.group(1).partition(".")
+        mult = 10 ** int(match.group(2) or 0) * _COUNT_MULT[match.group(3)]
+        numerator, denominator = int(whole + frac) * mult, 10 ** len(frac)
+        if numerator % denominator:
+            raise ValueError(f"{field}: {text!r} is not a whole number")
+        value = numerator // denominator
+    if not 1 <= value <= 1 << 50:
+        raise ValueError(f"{field}: must be between 1 and {1 << 50:,}, got {value:,}")
+    return value
+
+
 def format_bytes(n: int, unit: str = "auto-binary", digits: int = 2) -> str:
     """Format ``n`` bytes: a fixed unit ('GiB', 'GB', ...) or 'auto-binary' / 'auto-decimal'."""
     if unit in ("auto-binary", "auto-decimal"):

@@ -22,9 +22,20 @@ def list_presets() -> list[str]:
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
 
 
+def preset_key(name: object) -> str:
+    """The file stem of a preset given by stem or display name, case-insensitively
+    ('llama-3.1-8b', 'Llama-3.1-8B' and 'LLAMA-3.1-8B' are one preset)."""
+    if isinstance(name, str):
+        wanted = name.strip().lower()
+        for stem in list_presets():
+            if wanted in (stem.lower(), str(preset_document(stem).get("name", "")).lower()):
+                return stem
+    raise ValueError(f"preset: unknown {name!r}; see --list-presets")
+
+
 @lru_cache(maxsize=None)
 def preset_document(name: str) -> dict:
-    """The parsed YAML of preset ``name``."""
+    """The parsed YAML of preset ``name`` (a file stem)."""
     if not isinstance(name, str) or name not in list_presets():
         raise ValueError(f"preset: unknown {name!r}; see --list-presets")
     doc = yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
@@ -34,8 +45,9 @@ def preset_document(name: str) -> dict:
 
 
 def load_preset(name: str, *, include_mtp: bool = False) -> ModelSpec:
-    """The ``ModelSpec`` of preset ``name`` (display name, source and parameter count attached)."""
-    doc = preset_document(name)
+    """The ``ModelSpec`` of preset ``name`` (stem or display name; display name, source and
+    parameter count attached)."""
+    doc = preset_document(preset_key(name))
     return from_hf_config(doc["config"], name=doc.get("name", name),
                           param_count=doc.get("param_count"), source=doc.get("source", ""),
                           include_mtp=include_mtp)

@@ -38,8 +38,8 @@ def full_config(name: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def count_parameters(config: dict) -> int:
-    """Unique parameters of the model class ``config['architectures'][0]`` built on meta."""
+def meta_model(config: dict):
+    """The model class ``config['architectures'][0]`` built on the meta device (shapes only)."""
     import torch
     import transformers
 
@@ -52,11 +52,25 @@ def count_parameters(config: dict) -> int:
         raise ValueError(f"architectures: transformers {transformers.__version__} has no class {arch!r}")
     hf_config = transformers.AutoConfig.for_model(model_type, **cfg)
     with torch.device("meta"):
-        model = cls(hf_config)
+        return cls(hf_config)
+
+
+def checkpoint_tensors(config: dict) -> dict:
+    """{name: tensor} as a checkpoint saves them: parameters and persistent buffers, each once
+    (tied embeddings are one object, so the first name is kept)."""
+    out, seen = {}, set()
+    for name, t in meta_model(config).state_dict(keep_vars=True).items():
+        if id(t) not in seen:
+            seen.add(id(t))
+            out[name] = t
+    return out
+
+
+def count_parameters(config: dict) -> int:
+    """Unique stored elements of the config's model class (see ``checkpoint_tensors``)."""
     # Parameters plus persistent buffers (what a checkpoint saves, e.g. DeepSeek-V3's per-expert
     # e_score_correction_bias), each tensor once: tied embeddings are one object.
-    tensors = {id(t): t for t in model.state_dict(keep_vars=True).values()}
-    return sum(t.numel() for t in tensors.values())
+    return sum(t.numel() for t in checkpoint_tensors(config).values())
 
 
 def count_all(names: list[str]) -> dict[str, int]:

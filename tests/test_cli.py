@@ -18,7 +18,9 @@ def run(*args):
 
 def readme_examples():
     text = (ROOT / "README.md").read_text()
-    return [line for line in re.findall(r"^python -m calculator.*$", text, re.M)]
+    # --hf-model examples need a hub: test_hub.py runs them against the local server.
+    return [line for line in re.findall(r"^python -m calculator.*$", text, re.M)
+            if "--hf-model" not in line]
 
 
 def test_readme_has_examples():
@@ -106,3 +108,37 @@ def test_malformed_and_huge_config_files(tmp_path):
 def test_weights_do_not_fit_message():
     out = run("--preset", "llama-3.1-405b", "--max-context", "--gpu", "H100 80GB")
     assert out.returncode == 0 and "weights alone do not fit" in out.stdout
+
+
+def test_display_name_is_a_preset_name_case_insensitively():
+    for name in ("Llama-3.1-8B", "LLAMA-3.1-8B", "llama-3.1-8b"):
+        d = json.loads(run("--preset", name, "--context", "1", "--format", "json").stdout)
+        assert d["model"] == "Llama-3.1-8B" and d["kv_bytes"] == 131_072  # 32 · 8 · 256 · 2 B
+
+
+def test_custom_config_capacity_with_params_and_name():
+    cfg = str(ROOT / "model_presets" / "configs" / "qwen3-8b.json")
+    out = run("--config", cfg, "--max-batch", "--context", "8k", "--gpu", "H100 80GB")
+    assert out.returncode == 2 and "--params" in out.stderr
+    out = run("--config", cfg, "--params", "8.19B", "--name", "my qwen", "--max-batch",
+              "--context", "8k", "--gpu", "H100 80GB")
+    assert out.returncode == 0, out.stderr
+    # budget floor(80 GiB · 0.9) = 77,309,411,328; weights 8.19e9 · 2 = 16,380,000,000;
+    # free 60,929,411,328 // (8192 tokens · 36 layers · 8 heads · 256 · 2 B = 1,207,959,552) = 50
+    assert out.stdout.startswith("my qwen on 1 × H100 80GB")
+    assert "weights: 16,380,000,000 bytes from 8,190,000,000 parameters × bf16" in out.stdout
+    assert "max batch at context 8,192: 50 sequences" in out.stdout
+
+
+def test_config_is_named_by_its_own_name_not_its_folder(tmp_path):
+    (tmp_path / "snapshot").mkdir()
+    cfg = tmp_path / "snapshot" / "config.json"
+    cfg.write_text(json.dumps({"_name_or_path": "org/real-name", "num_hidden_layers": 2,
+                               "hidden_size": 64, "num_attention_heads": 4,
+                               "max_position_embeddings": 128}))
+    assert json.loads(run("--config", str(cfg), "--context", "1", "--format", "json").stdout)["model"] == "org/real-name"
+    data = json.loads(cfg.read_text())
+    del data["_name_or_path"]
+    data["architectures"] = ["LlamaForCausalLM"]
+    cfg.write_text(json.dumps(data))
+    assert json.loads(run("--config", str(cfg), "--context", "1", "--format", "json").stdout)["model"] == "LlamaForCausalLM"

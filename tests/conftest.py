@@ -1,0 +1,23 @@
+"""Shared fixtures: a real local Hugging Face Hub server (tests never reach the internet)."""
+import pytest
+
+from tests.hub_server import HubServer
+
+
+@pytest.fixture(scope="session")
+def hub():
+    """The local hub, started once per session; ``hub.url`` goes into ``HF_ENDPOINT``."""
+    with HubServer() as server:
+        yield server
+
+
+@pytest.fixture
+def hub_env(hub, tmp_path, monkeypatch):
+    """Environment pointing huggingface_hub at the local server with an empty, private cache."""
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-home" / "hub"))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    for var in ("HF_TOKEN", "HF_HUB_OFFLINE", "HUGGING_FACE_HUB_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    return hub
