@@ -34,25 +34,33 @@ r2 = st.columns(5)
 tp_opts = [d for d in range(1, int(n_gpus) + 1) if n_gpus % d == 0]
 tp = r2[0].selectbox("Tensor parallel", tp_opts, index=len(tp_opts) - 1, key="c_tp",
                      help="Pipeline stages = GPUs / TP")
-weight_dtype = r2[1].selectbox("Weight dtype", c.WEIGHT_DTYPES, key="c_wdtype")
+model = c.resolve(choice)
+# Models with checkpoint bytes (from the Hub) get their own widget, defaulting to those bytes.
+w_opts = (["checkpoint"] if model.weight_bytes else []) + list(c.WEIGHT_DTYPES)
+weight_dtype = r2[1].selectbox("Weight dtype", w_opts,
+                               key="c_wdtype_ckpt" if model.weight_bytes else "c_wdtype",
+                               help="checkpoint = the exact bytes of the Hub checkpoint's safetensors "
+                                    "(packed formats such as MXFP4 included); others = parameters × dtype")
 kv_dtype = r2[2].selectbox("KV dtype", c.KV_DTYPES, key="c_kvdtype")
 util = r2[3].slider("Memory utilization", 0.50, 1.00, 0.90, 0.01, key="c_util",
                     help="Fraction of each GPU the engine may use (vLLM's gpu_memory_utilization)")
 layout = r2[4].selectbox("Layout", ("theoretical", "paged"), key="c_layout")
 c.sync_query(["c_model", "c_gpu", "c_gpus", "unit"])
 
-model = c.resolve(choice)
 gpu_bytes = custom_gib << 30 if gpu == "Custom" else gpu_memory(gpu)
 if model.param_count is None:
     st.error("param_count: this model has no parameter count; add one on the Custom model page")
     st.stop()
 cap = c.guarded(plan, model, gpu_bytes=gpu_bytes, gpus=int(n_gpus), tp=int(tp),
-                pp=int(n_gpus) // int(tp), mem_util=f"{util:.2f}", weight_dtype=weight_dtype,
+                pp=int(n_gpus) // int(tp), mem_util=f"{util:.2f}",
+                weight_dtype=None if weight_dtype == "checkpoint" else weight_dtype,
                 kv_dtype=kv_dtype, layout=layout)
 
 k1, k2, k3 = st.columns(3)
 k1.metric("Budget per GPU", c.fmt(cap.budget_per_gpu), help=f"{cap.budget_per_gpu:,} bytes")
-k2.metric("Weights per GPU", c.fmt(cap.weights_per_gpu), help=f"{cap.weights_per_gpu:,} bytes")
+k2.metric("Weights per GPU", c.fmt(cap.weights_per_gpu),
+          help=f"{cap.weights_per_gpu:,} bytes; the model's {cap.weights_bytes:,} bytes from "
+               f"{cap.weights_from}, split over {cap.gpus} GPU(s)")
 k3.metric("Free for KV per GPU", c.fmt(cap.free_per_gpu), help=f"{cap.free_per_gpu:,} bytes")
 if not cap.weights_fit:
     st.error(f"The weights alone don't fit: {c.fmt(cap.weights_per_gpu)} per GPU against a budget "

@@ -5,6 +5,8 @@ Pages only wire widgets to these and to ``calculator``; no arithmetic lives here
 """
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 
 import pandas as pd
@@ -97,6 +99,19 @@ def token_label(n: int) -> str:
     if n >= 1 << 20 and n % (1 << 20) == 0:
         return f"{n >> 20}M"
     return f"{n >> 10}k" if n % 1024 == 0 else str(n)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+
+
+def md_escape(text: object) -> str:
+    """Text shown as itself inside markdown: markdown and HTML specials backslash-escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def html_escape(text: object) -> str:
+    """Text shown as itself where HTML is rendered (Plotly legends and hover labels)."""
+    return html.escape(str(text), quote=True)
 
 
 def unit_name() -> str:

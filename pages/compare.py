@@ -10,6 +10,7 @@ import streamlit as st
 from calculator import gpu_memory, plan, weights_bytes
 from calculator.units import SCALES
 from pages import common as c
+from pages.hub_box import hub_box
 
 DEFAULT_MODELS = ["llama-3.1-8b", "llama-3.1-70b", "deepseek-v3", "mistral-7b-v0.1",
                   "gemma-3-27b", "qwen3-next-80b-a3b"]
@@ -57,6 +58,8 @@ if "ctx" not in st.session_state and "ctx" in st.query_params:
     if len(wanted) == 2 and all(v in CTX_STEPS for v in wanted) and wanted[0] < wanted[1]:
         ctx_default = tuple(wanted)
 
+with st.expander("Add a model from the Hugging Face Hub", icon=":material/cloud_download:"):
+    hub_box("cmp_hub", add_to="models")
 picked = st.multiselect("Models", choices, key="models", format_func=c.label,
                         help="Presets, plus any model you built on the Custom model page")
 col1, col2, col3, col4, col5 = st.columns(5)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from calculator import as_variant, get_dtype, kv_cache_bytes, per_token_bytes
-from calculator.specs import FullAttentionSpec, MLASpec
+from calculator import as_variant, kv_cache_bytes, per_token_bytes
+from calculator.formula import terms
+from calculator.specs import FullAttentionSpec
 from calculator.units import SCALES
 from pages import common as c
 
@@ -27,16 +28,29 @@ def divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
-def formula(variant, context: int, batch: int, dtype_bytes: str) -> str:
-    spec = next(g.spec for g in variant.groups if isinstance(g.spec, (FullAttentionSpec, MLASpec)))
-    n = sum(g.count for g in variant.groups if isinstance(g.spec, (FullAttentionSpec, MLASpec)))
-    if isinstance(spec, MLASpec):
-        return (rf"L \cdot B \cdot S \cdot (d_c + d_r) \cdot b = {n} \cdot {batch} \cdot {context:,}"
-                rf" \cdot ({spec.kv_lora_rank} + {spec.qk_rope_head_dim}) \cdot {dtype_bytes}").replace(",", "{,}")
-    dims = (f"2 \\cdot {spec.head_dim_k}" if spec.head_dim_k == spec.head_dim_v
-            else f"({spec.head_dim_k} + {spec.head_dim_v})")
-    return (rf"L \cdot B \cdot S \cdot n_{{kv}} \cdot 2 d_h \cdot b = {n} \cdot {batch} \cdot {context:,}"
-            rf" \cdot {spec.num_kv_heads} \cdot {dims} \cdot {dtype_bytes}").replace(",", "{,}")
+def per_token_text(variant, dtype: str) -> str:
+    """Bytes one more token adds: while every layer grows, and past the largest window."""
+    first = per_token_bytes(variant, dtype)
+    windows = [g.spec.window for g in variant.groups if g.spec.window]
+    if not windows:
+        return f"{first:,} bytes per token"
+    w = max(windows)
+    beyond = (kv_cache_bytes(variant, w + 1, 1, dtype).kv_bytes
+              - kv_cache_bytes(variant, w, 1, dtype).kv_bytes)
+    return f"{first:,} bytes per token up to {w:,} tokens, then {beyond:,} (windows full)"
+
+
+def arithmetic(kind: str, variant, context: int, batch: int, dtype: str) -> str:
+    """Markdown: one line per layer group whose written product is that group's bytes."""
+    parts = terms(variant, context, batch, dtype)
+    total = sum(t.value for t in parts)
+    lines = [f"**{kind}** = " + " + ".join(f"{t.value:,}" for t in parts) + f" = **{total:,} bytes**"
+             if len(parts) > 1 else f"**{kind}** = **{total:,} bytes**"]
+    for t in parts:
+        meaning = " · ".join(m for m, _ in t.factors)
+        lines.append(f"- {c.md_escape(t.label)}: {t.text()} = {t.value:,}  \n"
+                     f"  <small>({c.md_escape(meaning)})</small>")
+    return "\n".join(lines)
 
 
 st.title("Attention variants")
@@ -71,20 +85,20 @@ variants = {
 }
 sizes = {k: c.guarded(kv_cache_bytes, v, int(context), int(batch), dtype).kv_bytes
          for k, v in variants.items()}
-bits = get_dtype(dtype).bits_per_element
-b_text = str(bits / 8) if (bits / 8).denominator != 1 else str(int(bits / 8))
 cols = st.columns(4)
 for col, (kind, v) in zip(cols, variants.items()):
     with col:
         st.subheader(kind if kind != "GQA" else f"GQA (g = {g})")
         st.metric("KV cache", c.fmt(sizes[kind]), help=f"{sizes[kind]:,} bytes")
         share = "" if kind == "MHA" else f" · {sizes[kind] / sizes['MHA']:.1%} of MHA"
-        st.caption(f"{sizes[kind]:,} bytes · {per_token_bytes(v, dtype):,} bytes per token{share}")
+        st.caption(f"{sizes[kind]:,} bytes · {per_token_text(v, dtype)}{share}")
         st.write(WHY[kind])
-st.markdown("**The arithmetic** (L attention layers, B sequences, S tokens, b bytes per element)")
+st.markdown(f"**The arithmetic** at B = {int(batch):,}, S = {int(context):,} tokens, {dtype}: one "
+            "term per layer group, each product equal to that group's bytes (windowed layers hold "
+            "min(S, window) tokens; linear/SSM layers a constant state).")
 for kind, v in variants.items():
-    st.latex(rf"\text{{{kind}}}:\; " + formula(v, int(context), int(batch), b_text)
-             + rf" = {sizes[kind]:,}".replace(",", "{,}") + r"\text{ bytes}")
+    st.markdown(arithmetic(kind if kind != "GQA" else f"GQA (g = {g})", v, int(context), int(batch),
+                           dtype), unsafe_allow_html=True)
 
 fig = go.Figure(go.Bar(
     x=[k if k != "GQA" else f"GQA g={g}" for k in sizes], y=[s / SCALES[unit] for s in sizes.values()],

@@ -115,7 +115,8 @@ class HubServer:
 
     def __init__(self, repos: dict[str, dict] | None = None):
         self.repos = repos if repos is not None else build_repos()
-        self.requests: list[tuple[str, str, str | None]] = []  # (method, path, authorization)
+        # (method, path, Authorization header, Range header) of every request, in order
+        self.requests: list[tuple[str, str, str | None, str | None]] = []
         self._stop = threading.Event()
         server = self
 
@@ -164,7 +165,7 @@ class HubServer:
 
     def _answer(self, h, head: bool) -> None:
         auth = h.headers.get("Authorization")
-        self.requests.append(("HEAD" if head else "GET", h.path, auth))
+        self.requests.append(("HEAD" if head else "GET", h.path, auth, h.headers.get("Range")))
         parts = h.path.split("?")[0].strip("/").split("/")
         if len(parts) < 5 or parts[2] != "resolve":
             return self._error(h, 404, None, head)

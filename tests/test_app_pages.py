@@ -33,6 +33,10 @@ def page(name: str) -> AppTest:
     return AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=TIMEOUT)
 
 
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
 def ok(at: AppTest) -> AppTest:
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -102,7 +106,7 @@ def test_compare_with_no_models_says_so():
 
 def test_custom_form_builds_a_model_for_compare():
     at = ok(AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run())
-    ok(at.switch_page("pages/custom_model.py").run())
+    ok(at.switch_page("pages/custom.py").run())
     at.text_input(key="f_name").set_value("tiny")
     at.number_input(key="f_layers").set_value(4)
     at.number_input(key="f_heads").set_value(8)
@@ -110,7 +114,7 @@ def test_custom_form_builds_a_model_for_compare():
     at.number_input(key="f_hd").set_value(64)
     at.number_input(key="f_win").set_value(512)
     at.number_input(key="f_glob").set_value(2)
-    at.button[0].click()
+    button(at, "Build model").click()
     ok(at.run())
     assert "GQA + sliding 512 (2/4 layers)" in at.success[0].value
     model = at.session_state["custom_models"]["tiny"]
@@ -129,9 +133,9 @@ def test_custom_form_builds_a_model_for_compare():
     ("f_ctx", 0, "max_position_embeddings"),
 ])
 def test_custom_form_bad_input(field, value, message):
-    at = ok(page("custom_model").run())
+    at = ok(page("custom").run())
     at.number_input(key=field).set_value(value)
-    at.button[0].click()
+    button(at, "Build model").click()
     ok(at.run())
     assert message in at.error[0].value
 
@@ -146,8 +150,8 @@ def test_custom_form_bad_input(field, value, message):
     ('{"a": "' + "x" * (1 << 20) + '"}', "limit"),
 ])
 def test_custom_config_json_bad_input(text, message):
-    at = ok(page("custom_model").run())
-    at.tabs[1].text_area(key="j_text").set_value(text)
+    at = ok(page("custom").run())
+    at.text_area(key="j_text").set_value(text)
     at.button(key="j_go").click()
     ok(at.run())
     assert message in at.error[0].value
@@ -156,7 +160,7 @@ def test_custom_config_json_bad_input(text, message):
 def test_custom_config_json_good():
     cfg = {"model_type": "gemma2", "num_hidden_layers": 4, "num_attention_heads": 8,
            "num_key_value_heads": 4, "head_dim": 32, "hidden_size": 256, "sliding_window": 64}
-    at = ok(page("custom_model").run())
+    at = ok(page("custom").run())
     at.text_input(key="j_name").set_value("g2")
     at.text_area(key="j_text").set_value(json.dumps(cfg))
     at.button(key="j_go").click()

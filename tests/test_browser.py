@@ -34,12 +34,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(hub, tmp_path_factory):
     port = free_port()
+    home = tmp_path_factory.mktemp("hf-home")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_HUB_OFFLINE")}
+    env.update(HF_ENDPOINT=hub.url, HF_HOME=str(home), HF_HUB_CACHE=str(home / "hub"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -127,8 +130,30 @@ def test_shared_url_reopens_the_view(page, server):
     assert "GPT-2 (124M)" in text and "DeepSeek-V3" in text and "Llama" not in text
 
 
+def test_custom_model_page_hub_id(page, server):
+    open_page(page, server, "custom", ready="[data-testid='stTabs']")
+    field = page.get_by_role("textbox", name="Hugging Face model id", exact=True)
+    field.fill("openai/gpt-oss-20b")
+    field.press("Enter")
+    idle(page)
+    page.get_by_role("button", name="Fetch", exact=True).click()
+    idle(page)
+    page.get_by_text("13,761,264,768 bytes of weights", exact=False).wait_for()
+    page.screenshot(path=str(SHOTS / "custom-hub.png"), full_page=True)
+    page.locator("[data-testid='stDataFrame']").first.wait_for()
+    page.screenshot(path=str(SHOTS / "custom-hub.png"), full_page=True)
+    field.fill("acme/gated-llama")
+    field.press("Enter")
+    idle(page)
+    page.get_by_role("button", name="Fetch", exact=True).click()
+    idle(page)
+    page.locator("[data-testid='stAlert']").filter(has_text="acme/gated-llama is gated").wait_for()
+
+
 def test_custom_model_page(page, server):
-    open_page(page, server, "custom", ready="[data-testid='stForm']")
+    open_page(page, server, "custom", ready="[data-testid='stTabs']")
+    page.get_by_role("tab", name="Form").click()
+    page.locator("[data-testid='stForm']").wait_for()
     set_number(page, "Layers", 10)
     page.get_by_role("button", name="Build model").click()
     idle(page)

@@ -12,6 +12,7 @@ import streamlit as st
 from calculator import from_hf_config, kv_cache_bytes, per_token_bytes
 from calculator.load import MAX_CONFIG_BYTES, model_from_config_text
 from pages import common as c
+from pages.hub_box import hub_box
 
 ATTN = ("GQA", "MHA", "MQA", "MLA")
 
@@ -41,8 +42,8 @@ def form_config(v: dict) -> dict:
 
 
 def show_model(model) -> None:
-    st.success(f"Understood **{model.name}**: {model.describe()}, {model.num_layers} layers, "
-               f"max context {model.max_context:,}.")
+    st.success(f"Understood **{c.md_escape(model.name)}**: {model.describe()}, {model.num_layers} "
+               f"layers, max context {model.max_context:,}.")
     b = kv_cache_bytes(model, model.max_context, 1)
     st.dataframe(pd.DataFrame([{
         "layers": g.layers, "cache": g.label, "kind": g.kind,
@@ -58,9 +59,15 @@ def show_model(model) -> None:
 
 st.title("Custom model")
 c.unit()
-st.write("Describe a model with the form, or paste / upload its Hugging Face `config.json`. "
-         "It is kept for this session and appears on the Compare, Variants and Capacity pages.")
-form_tab, json_tab = st.tabs(["Form", "config.json"])
+st.write("Fetch a model by its Hugging Face id, describe one with the form, or paste / upload its "
+         "`config.json`. It is kept for this session and appears on the Compare, Variants and "
+         "Capacity pages.")
+hub_tab, form_tab, json_tab = st.tabs(["Hugging Face model id", "Form", "config.json"])
+
+with hub_tab:
+    fetched = hub_box("hub")
+    if fetched is not None:
+        show_model(fetched)
 
 with form_tab:
     with st.form("model_form"):
@@ -132,4 +139,4 @@ with json_tab:
 
 if c.custom_models():
     st.subheader("Models kept this session")
-    st.write(", ".join(f"`{n}`" for n in c.custom_models()))
+    st.write(", ".join(c.md_escape(n) for n in c.custom_models()))
