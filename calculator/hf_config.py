@@ -220,7 +220,7 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
     return ModelSpec(name=name, groups=group_layers(specs), num_attention_heads=heads,
                      hidden_size=hidden, max_context=max_ctx, param_count=param_count,
                      weight_bytes=weight_bytes, dtype=dtype, source=source,
-                     mtp_layers=0 if include_mtp else mtp)
+                     mtp_layers=0 if include_mtp else mtp, mtp_counted=mtp if include_mtp else 0)
 
 
 def _mla_fields(spec: MLASpec) -> dict[str, int]:

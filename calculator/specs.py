@@ -7,7 +7,7 @@ Summing over layers, sequences and ranks lives in ``totals.py``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import prod
 
 from .dtypes import KVDtype, get_dtype
@@ -163,7 +163,8 @@ class ModelSpec:
     weight_bytes: int | None = None  # exact checkpoint bytes (from safetensors headers) when known
     dtype: str = "bf16"
     source: str = ""
-    mtp_layers: int = 0
+    mtp_layers: int = 0      # MTP / next-n layers in the config that are NOT counted
+    mtp_counted: int = 0     # MTP layers included in ``groups`` (include_mtp)
 
     @property
     def num_layers(self) -> int:
@@ -200,7 +201,21 @@ class ModelSpec:
                 wins = sorted({g.spec.window for g in self.groups if g.spec.kind == kind and g.spec.window})
                 extra = f" {'/'.join(map(str, wins))}" if wins else ""
                 parts.append(f"{text}{extra} ({k}/{n} layers)")
+        if self.mtp_counted:
+            parts.append(f"{self.mtp_counted} MTP layer{'s' * (self.mtp_counted > 1)} counted")
+        elif self.mtp_layers:
+            parts.append(f"{self.mtp_layers} MTP layer{'s' * (self.mtp_layers > 1)} not counted")
         return " + ".join(parts)
+
+    def with_mtp_layers(self) -> "ModelSpec":
+        """The model with its MTP / next-n layers counted; each caches like a full-attention
+        (or MLA) layer, as ``from_hf_config(include_mtp=True)`` builds them."""
+        attn = next((g.spec for g in self.groups
+                     if g.spec.kind in ("full", "mla") and g.spec.window is None), None)
+        if not self.mtp_layers or attn is None:
+            return self
+        return replace(self, groups=group_layers(self.layer_specs() + [attn] * self.mtp_layers),
+                       mtp_layers=0, mtp_counted=self.mtp_counted + self.mtp_layers)
 
 
 def group_layers(specs: list[LayerSpec]) -> tuple[LayerGroup, ...]:

@@ -21,31 +21,43 @@ def heatmap(cap, contexts: tuple[int, ...], batches: tuple[int, ...]) -> list[li
 st.title("Capacity planner")
 unit = c.unit()
 choices = c.model_choices()
-c.init_from_query("c_model", "llama-3.1-70b", lambda v: v if v in choices else "llama-3.1-70b")
-c.init_from_query("c_gpu", "H100 80GB", lambda v: v if v in c.gpu_names() + ["Custom"] else "H100 80GB")
-c.init_from_query("c_gpus", 4, int)
+keys = c.url_state({
+    "c_model": ("llama-3.1-70b", c.choice(choices)),
+    "c_gpu": ("H100 80GB", c.choice(c.gpu_names() + ["Custom"])),
+    "c_custom": (96, c.int_in(1, 1 << 20)),
+    "c_gpus": (4, c.int_in(1, 4096)),
+    "c_tp": (None, c.int_in(1, 4096)),
+    "c_wdtype": ("bf16", c.choice(c.WEIGHT_DTYPES)),
+    "c_wdtype_ckpt": ("checkpoint", c.choice(("checkpoint",) + c.WEIGHT_DTYPES)),
+    "c_kvdtype": ("bf16", c.choice(c.KV_DTYPES)),
+    "c_util": (0.90, c.float_in(0.5, 1.0)),
+    "c_layout": ("theoretical", c.choice(("theoretical", "paged"))),
+    "c_batch": (8, c.int_in(1, 1 << 32)),
+    "c_ctx": (32768, c.int_in(1, 1 << 40)),
+})
 r1 = st.columns(4)
 choice = r1[0].selectbox("Model", choices, key="c_model", format_func=c.label)
 gpu = r1[1].selectbox("GPU", c.gpu_names() + ["Custom"], key="c_gpu")
-custom_gib = r1[2].number_input("Custom GPU memory (GiB)", min_value=1, max_value=1 << 20, value=96,
+custom_gib = r1[2].number_input("Custom GPU memory (GiB)", min_value=1, max_value=1 << 20,
                                 key="c_custom", disabled=gpu != "Custom")
 n_gpus = r1[3].number_input("GPUs per replica", min_value=1, max_value=4096, key="c_gpus")
 r2 = st.columns(5)
 tp_opts = [d for d in range(1, int(n_gpus) + 1) if n_gpus % d == 0]
-tp = r2[0].selectbox("Tensor parallel", tp_opts, index=len(tp_opts) - 1, key="c_tp",
-                     help="Pipeline stages = GPUs / TP")
+if st.session_state.get("c_tp") not in tp_opts:
+    st.session_state["c_tp"] = tp_opts[-1]
+tp = r2[0].selectbox("Tensor parallel", tp_opts, key="c_tp", help="Pipeline stages = GPUs / TP")
 model = c.resolve(choice)
 # Models with checkpoint bytes (from the Hub) get their own widget, defaulting to those bytes.
+wkey = "c_wdtype_ckpt" if model.weight_bytes else "c_wdtype"
 w_opts = (["checkpoint"] if model.weight_bytes else []) + list(c.WEIGHT_DTYPES)
-weight_dtype = r2[1].selectbox("Weight dtype", w_opts,
-                               key="c_wdtype_ckpt" if model.weight_bytes else "c_wdtype",
+weight_dtype = r2[1].selectbox("Weight dtype", w_opts, key=wkey,
                                help="checkpoint = the exact bytes of the Hub checkpoint's safetensors "
                                     "(packed formats such as MXFP4 included); others = parameters × dtype")
 kv_dtype = r2[2].selectbox("KV dtype", c.KV_DTYPES, key="c_kvdtype")
-util = r2[3].slider("Memory utilization", 0.50, 1.00, 0.90, 0.01, key="c_util",
+util = r2[3].slider("Memory utilization", 0.50, 1.00, step=0.01, key="c_util",
                     help="Fraction of each GPU the engine may use (vLLM's gpu_memory_utilization)")
 layout = r2[4].selectbox("Layout", ("theoretical", "paged"), key="c_layout")
-c.sync_query(["c_model", "c_gpu", "c_gpus", "unit"])
+c.sync_query([k for k in keys if k not in ("c_wdtype", "c_wdtype_ckpt")] + [wkey])
 
 gpu_bytes = custom_gib << 30 if gpu == "Custom" else gpu_memory(gpu)
 if model.param_count is None:
@@ -61,7 +73,9 @@ k1.metric("Budget per GPU", c.fmt(cap.budget_per_gpu), help=f"{cap.budget_per_gp
 k2.metric("Weights per GPU", c.fmt(cap.weights_per_gpu),
           help=f"{cap.weights_per_gpu:,} bytes; the model's {cap.weights_bytes:,} bytes from "
                f"{cap.weights_from}, split over {cap.gpus} GPU(s)")
-k3.metric("Free for KV per GPU", c.fmt(cap.free_per_gpu), help=f"{cap.free_per_gpu:,} bytes")
+k3.metric("Free for KV per GPU", c.fmt(cap.free_per_gpu) if cap.weights_fit else "none",
+          help=f"{cap.free_per_gpu:,} bytes" if cap.weights_fit else
+          f"the weights exceed the budget by {-cap.free_per_gpu:,} bytes")
 if not cap.weights_fit:
     st.error(f"The weights alone don't fit: {c.fmt(cap.weights_per_gpu)} per GPU against a budget "
              f"of {c.fmt(cap.budget_per_gpu)}. Add GPUs, quantize the weights or raise utilization.")
@@ -69,7 +83,7 @@ if not cap.weights_fit:
 
 q1, q2 = st.columns(2)
 with q1:
-    batch = st.number_input("Batch B", min_value=1, max_value=1 << 32, value=8, key="c_batch")
+    batch = st.number_input("Batch B", min_value=1, max_value=1 << 32, key="c_batch")
     mc = c.guarded(cap.max_context, int(batch))
     if mc is None:
         st.metric(f"Longest context at batch {batch}", "unbounded",
@@ -81,7 +95,7 @@ with q1:
         elif mc == 0:
             st.warning("Not even one token per sequence fits at this batch.")
 with q2:
-    ctx = st.number_input("Context C (tokens)", min_value=1, max_value=1 << 40, value=32768, key="c_ctx")
+    ctx = st.number_input("Context C (tokens)", min_value=1, max_value=1 << 40, key="c_ctx")
     mb = c.guarded(cap.max_batch, int(ctx))
     st.metric(f"Most concurrent sequences at {int(ctx):,} tokens", f"{mb:,}")
 
@@ -89,32 +103,45 @@ st.subheader("Fits / doesn't fit (per GPU)")
 used = heatmap(cap, tuple(CTX), tuple(BATCH))
 free = cap.free_per_gpu
 z = [[min(u / free, 2.0) for u in row] for row in used]
-text = [[("✓ " if u <= free else "✗ ") + c.fmt(u) for u in row] for row in used]
+marks = [["✓" if u <= free else "✗" for u in row] for row in used]
+sizes = [[f"{c.fmt(u)} ({u:,} bytes)" for u in row] for row in used]
 fig = go.Figure(go.Heatmap(
-    z=z, x=[c.token_label(x) for x in CTX], y=[str(b) for b in BATCH], text=text,
-    texttemplate="%{text}", textfont={"size": 9}, zmin=0, zmax=2,
+    z=z, x=[c.token_label(x) for x in CTX], y=[str(b) for b in BATCH], text=marks,
+    customdata=sizes, texttemplate="%{text}", textfont={"size": 12}, zmin=0, zmax=2,
     colorscale=[[0, "#2e7d32"], [0.5, "#c0ca33"], [0.5001, "#ef9a9a"], [1, "#b71c1c"]],
-    colorbar={"title": "used / free", "tickvals": [0, 0.5, 1, 1.5, 2],
-              "ticktext": ["0", "½", "1 (full)", "1½", "≥2"]},
-    hovertemplate="context %{x}, batch %{y}<br>%{text}<extra></extra>"))
-fig.update_layout(xaxis={"title": "context", "type": "category"},
-                  yaxis={"title": "batch (sequences)", "type": "category"}, height=460, margin={"t": 20})
+    colorbar={"title": {"text": "used / free", "side": "top"}, "tickvals": [0, 1, 2],
+              "ticktext": ["0", "1 (full)", "≥2"], "orientation": "h", "y": 1.02,
+              "yanchor": "bottom", "thickness": 12, "len": 0.6},
+    hovertemplate="context %{x}, batch %{y}<br>%{text} %{customdata} per GPU<extra></extra>"))
+fig.update_layout(xaxis={"title": "context (tokens)", "type": "category"},
+                  yaxis={"title": "batch (sequences)", "type": "category"}, height=500,
+                  margin={"t": 70, "l": 10, "r": 10})
 st.plotly_chart(fig, key="capacity_heatmap")
+st.caption("✓ fits, ✗ doesn't; hover a cell for the cache size per GPU.")
 
 st.subheader(f"Memory of one GPU at C = {int(ctx):,}, B = {int(batch)}")
 kv_used = cap.used_per_gpu(int(ctx), int(batch))
 scale = SCALES[unit]
-parts = [("weights", cap.weights_per_gpu, "#5c6bc0"), ("KV cache + state", kv_used, "#ef6c00"),
+overflow = max(kv_used - cap.free_per_gpu, 0)
+parts = [("weights", cap.weights_per_gpu, "#5c6bc0"),
+         ("KV cache + state", kv_used - overflow, "#ef6c00"),
          ("free", max(cap.free_per_gpu - kv_used, 0), "#9e9e9e"),
-         ("reserved (1 − utilization)", cap.gpu_bytes - cap.budget_per_gpu, "#424242")]
+         ("reserved (1 − utilization)", cap.gpu_bytes - cap.budget_per_gpu, "#424242"),
+         ("overflow: does not fit", overflow, "#d32f2f")]
 bar = go.Figure()
 for name, value, color in parts:
-    bar.add_trace(go.Bar(y=["GPU"], x=[value / scale], name=name, orientation="h",
-                         marker_color=color, text=c.fmt(value), textposition="inside",
-                         hovertemplate=f"{name}: {value:,} bytes<extra></extra>"))
-bar.update_layout(barmode="stack", height=200, xaxis_title=unit, margin={"t": 10},
-                  legend={"orientation": "h", "traceorder": "normal"})
-if kv_used > cap.free_per_gpu:
-    st.error(f"Doesn't fit: the cache needs {c.fmt(kv_used)} per GPU, {c.fmt(kv_used - cap.free_per_gpu)} "
-             "more than is free.")
+    if value or name != "overflow: does not fit":
+        bar.add_trace(go.Bar(y=["GPU"], x=[value / scale], name=name, orientation="h",
+                             marker_color=color, text=c.fmt(value), textposition="inside",
+                             insidetextanchor="middle", customdata=[f"{value:,}"],
+                             hovertemplate=f"{name}: %{{customdata}} bytes<extra></extra>"))
+bar.add_vline(x=cap.gpu_bytes / scale, line={"color": "#d32f2f" if overflow else "#616161",
+                                             "dash": "dash", "width": 2})
+bar.update_layout(barmode="stack", height=260, xaxis_title=unit, yaxis={"visible": False},
+                  margin={"t": 10, "l": 10, "r": 10},
+                  legend={"orientation": "h", "traceorder": "normal", "y": -0.45, "yanchor": "top"})
+if overflow:
+    st.error(f"Doesn't fit: the cache needs {c.fmt(kv_used)} per GPU, {c.fmt(overflow)} "
+             f"({overflow:,} bytes) more than is free; the red part lies past the GPU's "
+             f"{c.fmt(cap.gpu_bytes)} (dashed line).")
 st.plotly_chart(bar, key="capacity_bar")

@@ -5,14 +5,14 @@ Pages only wire widgets to these and to ``calculator``; no arithmetic lives here
 """
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Callable
 
-import pandas as pd
 import streamlit as st
 
-from calculator import ModelSpec, format_bytes, sweep
+from calculator import ModelSpec, format_bytes
 from calculator.gpus import GPUS
 from model_presets import list_presets, load_preset
 
@@ -23,21 +23,18 @@ KV_DTYPES = ("bf16", "fp16", "fp32", "fp8_e4m3", "fp8_e5m2", "int8", "q8_0", "q4
 WEIGHT_DTYPES = ("bf16", "fp16", "fp32", "fp8_e4m3", "int8", "q8_0", "q4_0", "int4_g128")
 
 
-@st.cache_data
+@functools.cache  # presets are files of the repo: fixed for the life of the process
+def _preset_names() -> tuple[str, ...]:
+    return tuple(list_presets())
+
+
 def preset_names() -> list[str]:
-    return list_presets()
+    return list(_preset_names())
 
 
-@st.cache_resource
+@functools.cache
 def preset(name: str) -> ModelSpec:
     return load_preset(name)
-
-
-@st.cache_data(max_entries=64)
-def cached_sweep(models: tuple[ModelSpec, ...], contexts: tuple[int, ...], batch: int,
-                 dtype: str, tp: int, layout: str, block_size: int, unit: str) -> pd.DataFrame:
-    return sweep(list(models), contexts, batches=[batch], dtypes=[dtype], tp=tp,
-                 layout=layout, block_size=block_size, unit=unit)
 
 
 def custom_models() -> dict[str, ModelSpec]:
@@ -59,39 +56,107 @@ def label(choice: str) -> str:
     return choice.removeprefix("custom:") + " (custom)" if choice.startswith("custom:") else resolve(choice).name
 
 
+def choice(options) -> Callable:
+    """URL parser: the option whose text is the value (options may be ints or strings)."""
+    def parse(value: str):
+        for option in options:
+            if str(option) == value:
+                return option
+        raise ValueError(value)
+    return parse
+
+
+def int_in(lo: int, hi: int) -> Callable:
+    def parse(value: str) -> int:
+        number = int(value)
+        if not lo <= number <= hi:
+            raise ValueError(value)
+        return number
+    return parse
+
+
+def float_in(lo: float, hi: float, digits: int = 2) -> Callable:
+    def parse(value: str) -> float:
+        number = round(float(value), digits)
+        if not lo <= number <= hi:
+            raise ValueError(value)
+        return number
+    return parse
+
+
+def boolean(value: str) -> bool:
+    return {"true": True, "false": False}[value.lower()]
+
+
 def init_from_query(key: str, default, parse: Callable = str, many: bool = False):
-    """Seed ``st.session_state[key]`` from the URL once, so a shared link restores the view."""
+    """Seed ``st.session_state[key]`` from the URL once, so a shared link restores the view.
+    With ``many``, values that do not parse are dropped and listed in ``url_rejected(key)``."""
     if key in st.session_state:
         return
     value = default
     if key in st.query_params:
-        try:
-            raw = st.query_params.get_all(key) if many else st.query_params[key]
-            value = [parse(v) for v in raw] if many else parse(raw)
-        except (ValueError, TypeError):
-            value = default
+        if many:
+            value, bad = [], []
+            for raw in st.query_params.get_all(key):
+                try:
+                    value.append(parse(raw))
+                except (ValueError, TypeError, KeyError):
+                    bad.append(raw)
+            st.session_state.setdefault("_url_rejected", {})[key] = bad
+        else:
+            try:
+                value = parse(st.query_params[key])
+            except (ValueError, TypeError, KeyError):
+                value = default
     st.session_state[key] = value
 
 
+def url_state(spec: dict[str, tuple]) -> list[str]:
+    """Seed every key of ``{key: (default, parse[, many])}`` from the URL; returns the keys for
+    ``sync_query``. Widgets then take their value from session state (no ``value=``)."""
+    for key, (default, parse, *many) in spec.items():
+        init_from_query(key, default, parse, many=bool(many and many[0]))
+    return list(spec)
+
+
+def url_rejected(key: str) -> list[str]:
+    """Values of ``key`` in the opening URL that named nothing known."""
+    return st.session_state.get("_url_rejected", {}).get(key, [])
+
+
+def _url_text(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def sync_query(keys: list[str]) -> None:
-    """Write the current widget values back into the URL."""
+    """Write the current widget values (and the unit) back into the URL."""
     params = {}
-    for key in keys:
+    for key in [*keys, "unit"]:
         value = st.session_state.get(key)
         if isinstance(value, (list, tuple)):
-            params[key] = [str(v) for v in value]
+            params[key] = [_url_text(v) for v in value]
         elif value is not None:
-            params[key] = str(value)
+            params[key] = _url_text(value)
     if params != {k: st.query_params.get_all(k) if isinstance(params.get(k), list)
                   else st.query_params.get(k) for k in params}:
         st.query_params.update(params)
 
 
+def _keep_unit() -> None:
+    # A click on the selected option deselects it (value None): keep the previous choice.
+    st.session_state["unit_pref"] = st.session_state.get("unit") or st.session_state.get("unit_pref", "GiB")
+
+
 def unit() -> str:
-    """The sidebar GiB / GB toggle (shared by all pages, kept in the URL)."""
-    init_from_query("unit", "GiB", lambda v: v if v in UNITS else "GiB")
-    return st.sidebar.segmented_control("Units", UNITS, key="unit", help=(
-        "GiB = 2³⁰ bytes (what nvidia-smi and PyTorch report); GB = 10⁹ bytes")) or "GiB"
+    """The sidebar GiB / GB toggle: one choice for every page of the session and in every URL.
+    The widget's own state is per page, so the choice lives in ``unit_pref`` and is copied in."""
+    if "unit_pref" not in st.session_state:
+        raw = st.query_params.get("unit")
+        st.session_state["unit_pref"] = raw if raw in UNITS else "GiB"
+    st.session_state["unit"] = st.session_state["unit_pref"]
+    st.sidebar.segmented_control("Units", UNITS, key="unit", on_change=_keep_unit, help=(
+        "GiB = 2³⁰ bytes (what nvidia-smi and PyTorch report); GB = 10⁹ bytes"))
+    return st.session_state["unit_pref"]
 
 
 def token_label(n: int) -> str:
@@ -115,7 +180,7 @@ def html_escape(text: object) -> str:
 
 
 def unit_name() -> str:
-    return st.session_state.get("unit") or "GiB"
+    return st.session_state.get("unit_pref") or "GiB"
 
 
 def fmt(n: int, u: str | None = None) -> str:

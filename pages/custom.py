@@ -59,6 +59,7 @@ def show_model(model) -> None:
 
 st.title("Custom model")
 c.unit()
+c.sync_query([])  # the unit travels in every URL
 st.write("Fetch a model by its Hugging Face id, describe one with the form, or paste / upload its "
          "`config.json`. It is kept for this session and appears on the Compare, Variants and "
          "Capacity pages.")

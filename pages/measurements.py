@@ -21,6 +21,7 @@ def load_results(path: str, mtime: float) -> pd.DataFrame:
 
 st.title("Measurements")
 c.unit()
+c.sync_query([])  # the unit travels in every URL
 st.write("`python -m measure` allocates each cache with torch in the layout an engine uses and "
          "compares the bytes with the calculator. Rows marked *extrapolated* were too big for "
          "the device: a subset was allocated, checked for linear scaling and scaled up.")

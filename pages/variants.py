@@ -56,10 +56,15 @@ def arithmetic(kind: str, variant, context: int, batch: int, dtype: str) -> str:
 st.title("Attention variants")
 unit = c.unit()
 choices = c.model_choices()
-c.init_from_query("v_model", "llama-3-70b", lambda v: v if v in choices else "llama-3-70b")
-c.init_from_query("v_batch", 8, int)
-c.init_from_query("v_ctx", 1000, int)
-c.init_from_query("v_dtype", "fp16", lambda v: v if v in c.KV_DTYPES else "fp16")
+keys = c.url_state({
+    "v_model": ("llama-3-70b", c.choice(choices)),
+    "v_batch": (8, c.int_in(1, 1_000_000)),
+    "v_ctx": (1000, c.int_in(1, 1 << 40)),
+    "v_dtype": ("fp16", c.choice(c.KV_DTYPES)),
+    "v_g": (None, c.int_in(1, 1 << 16)),
+    "v_dc": (512, c.int_in(1, 65536)),
+    "v_dr": (64, c.int_in(1, 4096)),
+})
 s1, s2, s3, s4 = st.columns(4)
 choice = s1.selectbox("Model", choices, key="v_model", format_func=c.label)
 batch = s2.number_input("Batch B", min_value=1, max_value=1_000_000, key="v_batch")
@@ -71,11 +76,12 @@ divs = divisors(heads)
 native = next((g.spec.num_kv_heads for g in model.groups if isinstance(g.spec, FullAttentionSpec)), 8)
 default_g = native if native in divs else divs[len(divs) // 2]
 m1, m2, m3 = st.columns([2, 1, 1])
-g = m1.select_slider("GQA: KV heads (divisors of the query heads only)", divs, value=default_g,
-                     key="v_g")
-d_c = m2.number_input("MLA d_c", min_value=1, max_value=65536, value=512, key="v_dc")
-d_r = m3.number_input("MLA d_r", min_value=1, max_value=4096, value=64, key="v_dr")
-c.sync_query(["v_model", "v_batch", "v_ctx", "v_dtype", "unit"])
+if st.session_state.get("v_g") not in divs:  # a new model, or a link with a bad g
+    st.session_state["v_g"] = default_g
+g = m1.select_slider("GQA: KV heads (divisors of the query heads only)", divs, key="v_g")
+d_c = m2.number_input("MLA d_c", min_value=1, max_value=65536, key="v_dc")
+d_r = m3.number_input("MLA d_r", min_value=1, max_value=4096, key="v_dr")
+c.sync_query(keys)
 
 variants = {
     "MHA": c.guarded(as_variant, model, "mha"),

@@ -94,7 +94,7 @@ def test_compare_restores_state_from_url():
     assert at.multiselect(key="models").value == ["gpt2", "mistral-7b-v0.1"]
     assert at.selectbox(key="dtype").value == "fp8_e4m3"
     assert at.number_input(key="batch").value == 1
-    assert at.dataframe[0].value["@ 8k"].iloc[1].endswith(" GB")
+    assert at.dataframe[0].value["@ 8k (total)"].iloc[1].endswith(" GB")
 
 
 def test_compare_with_no_models_says_so():
@@ -102,6 +102,7 @@ def test_compare_with_no_models_says_so():
     at.query_params["models"] = ["not-a-model"]
     ok(at.run())
     assert "Pick at least one model" in at.info[0].value
+    assert "Not found: not\\-a\\-model." in at.warning[0].value  # says which, as plain text
 
 
 def test_custom_form_builds_a_model_for_compare():

@@ -76,3 +76,94 @@ def test_terms_sum_to_the_total_for_every_preset(name, dtype):
         parts = terms(model, ctx, 2, dtype)
         assert all(prod(sum(s) for _, s in t.factors) == t.value for t in parts)
         assert sum(t.value for t in parts) == kv_cache_bytes(model, ctx, 2, dtype).total_bytes
+
+
+def app() -> AppTest:
+    return ok(AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run())
+
+
+def roundtrip(name: str, changes: dict) -> tuple[AppTest, AppTest]:
+    """Change widgets on a page, then open a fresh session with the URL that page wrote."""
+    at = ok(page(name).run())
+    for key, value in changes.items():
+        for kind in ("selectbox", "multiselect", "number_input", "slider", "select_slider",
+                     "checkbox", "text_input"):
+            try:
+                widget = getattr(at, kind)(key=key)
+            except KeyError:
+                continue
+            widget.set_value(value)
+            ok(at.run())
+            break
+        else:
+            raise AssertionError(f"no widget {key}")
+    fresh = page(name)
+    for k in at.query_params:
+        fresh.query_params[k] = at.query_params[k]
+    ok(fresh.run())
+    return at, fresh
+
+
+def widget_values(at: AppTest, keys) -> dict:
+    out = {}
+    for key in keys:
+        for kind in ("selectbox", "multiselect", "number_input", "slider", "select_slider", "checkbox"):
+            try:
+                out[key] = getattr(at, kind)(key=key).value
+                break
+            except KeyError:
+                continue
+    return out
+
+
+COMPARE_CHANGES = {"models": ["gpt2", "deepseek-v3"], "dtype": "q8_0", "batch": 3, "layout": "paged",
+                   "tp": 4, "block": 32, "gpu_lines": ["A100 40GB", "H200 141GB"], "util": 0.8,
+                   "minus_weights": True, "clip": False, "logy": False, "mtp": True,
+                   "table_ctx": [1024, 65536], "cap_gpu": "H200 141GB"}
+
+
+def test_compare_link_restores_every_setting():
+    at, fresh = roundtrip("compare", COMPARE_CHANGES)
+    assert widget_values(fresh, COMPARE_CHANGES) == COMPARE_CHANGES
+    assert fresh.dataframe[0].value.equals(at.dataframe[0].value)
+
+
+CAPACITY_CHANGES = {"c_model": "qwen3-8b", "c_gpu": "A100 80GB", "c_gpus": 2, "c_tp": 2,
+                    "c_wdtype": "fp8_e4m3", "c_kvdtype": "fp8_e4m3", "c_util": 0.85,
+                    "c_layout": "paged", "c_batch": 5, "c_ctx": 12345}
+
+
+def test_capacity_link_restores_every_setting():
+    at, fresh = roundtrip("capacity", CAPACITY_CHANGES)
+    assert widget_values(fresh, CAPACITY_CHANGES) == CAPACITY_CHANGES
+    assert [m.value for m in fresh.metric] == [m.value for m in at.metric]
+
+
+def test_capacity_fp8_tp2_link_shows_the_fp8_answer():
+    at = page("capacity")
+    for k, v in {"c_model": "llama-3.1-70b", "c_gpus": "2", "c_tp": "2", "c_kvdtype": "fp8_e4m3",
+                 "c_batch": "8"}.items():
+        at.query_params[k] = v
+    ok(at.run())
+    # free 6,759,108,096 B per GPU / (80 layers · 4 heads/GPU · 256 · 1 B · 8 seqs) = 10,308 tokens
+    assert any(m.value == "10,308 tokens" for m in at.metric)
+
+
+VARIANT_CHANGES = {"v_model": "gemma-3-27b", "v_batch": 2, "v_ctx": 40000, "v_dtype": "q4_0",
+                   "v_g": 4, "v_dc": 256, "v_dr": 32}
+
+
+def test_variants_link_restores_every_setting():
+    at, fresh = roundtrip("variants", VARIANT_CHANGES)
+    assert widget_values(fresh, VARIANT_CHANGES) == VARIANT_CHANGES
+
+
+def test_unit_persists_across_pages_and_links():
+    at = app()
+    at.sidebar.button_group(key="unit").set_value("GB").run()
+    assert at.query_params["unit"] == "GB"
+    for path in ("pages/capacity.py", "pages/variants.py", "pages/custom.py", "pages/compare.py"):
+        ok(at.switch_page(path).run())
+        assert at.sidebar.button_group(key="unit").value == "GB", path
+        assert at.query_params["unit"] == "GB", path
+    assert at.dataframe[0].value["@ 8k (total)"].iloc[0].endswith(" GB")

@@ -1,0 +1,148 @@
+"""Builders of the Compare page's chart and table, cached on cheap keys.
+
+Defined here rather than in the page script so the cached functions are created once per process
+(a page script re-runs its decorators on every rerun). Each takes one string key
+(``cache_key``) that names all its inputs; the other arguments are not hashed.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from calculator import ModelSpec, gpu_memory, plan, sweep
+from calculator.units import SCALES
+from pages import common as c
+
+POINTS = 256
+JS_EXACT = 1 << 53  # hover shows exact bytes as numbers below this, as text above
+
+
+def cache_key(choices: list[str], models: tuple[ModelSpec, ...], *rest) -> str:
+    """One string naming a build: hashing a short string is the cheapest cache lookup there is.
+    A model enters as its choice name and ``hash(model)``, so an edited custom model misses."""
+    return repr((tuple((ch, hash(m)) for ch, m in zip(choices, models)), *rest))
+
+
+def with_mtp(models: tuple[ModelSpec, ...], mtp: bool) -> list[ModelSpec]:
+    return [m.with_mtp_layers() for m in models] if mtp else list(models)
+
+
+def capacity(m: ModelSpec, gpu: str, tp: int, util: float, dtype: str, layout: str, block: int):
+    """The plan both the chart's 'minus weights' lines and the table's max context use."""
+    if m.param_count is None:
+        return None
+    return plan(m, gpu_bytes=gpu_memory(gpu), gpus=tp, mem_util=f"{util:.2f}", kv_dtype=dtype,
+                layout=layout, block_size=block)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def chart(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _s: tuple) -> go.Figure:
+    """The memory-vs-context figure. ``key`` (``cache_key``) names every other argument."""
+    labels, s = _labels, _s
+    (dtype, batch, layout, tp, block, lo, hi, gpus, util, minus_w, clip, logy, mtp, unit) = s
+    models = with_mtp(_models, mtp)
+    grid = {int(x) for x in np.geomspace(lo, hi, POINTS).round()}
+    grid |= {m.max_context for m in models if m.max_context and lo <= m.max_context <= hi}
+    contexts = sorted(grid)
+    table = sweep(models, contexts, batches=[batch], dtypes=[dtype], tp=tp, layout=layout,
+                  block_size=block, unit=unit)
+    scale, per_gpu = SCALES[unit], tp > 1
+    ycol = "per_gpu_total_bytes" if per_gpu else "total_bytes"
+    colors = px.colors.qualitative.Plotly
+    fig = go.Figure()
+    for i, (m, name) in enumerate(zip(models, labels)):
+        color, n = colors[i % len(colors)], len(contexts)
+        ys = table[ycol].to_numpy()[i * n:(i + 1) * n]
+        xs = np.asarray(contexts)
+        if clip and m.max_context:
+            keep = xs <= m.max_context
+            xs, ys = xs[keep], ys[keep]
+        if not len(xs):
+            continue
+        exact = [int(v) for v in ys]
+        # float64 holds every integer below 2**53 exactly (and travels as a compact typed array);
+        # beyond that the exact figure goes as text.
+        small = max(exact) < JS_EXACT
+        custom = np.asarray(exact, dtype=np.float64) if small else [f"{v:,}" for v in exact]
+        fmt = "%{customdata:,}" if small else "%{customdata}"
+        fig.add_trace(go.Scatter(
+            x=xs, y=np.asarray(exact, dtype=float) / scale, mode="lines", name=c.html_escape(name),
+            line={"color": color}, customdata=custom, legendgroup=str(i),
+            hovertemplate=f"<b>%{{fullData.name}}</b><br>%{{x:,}} tokens<br>{fmt} bytes"
+                          f"<br>%{{y:,.2f}} {unit}<extra></extra>"))
+        if m.max_context and m.max_context in set(xs.tolist()):
+            y_end = exact[xs.tolist().index(m.max_context)]
+            fig.add_trace(go.Scatter(
+                x=[m.max_context], y=[y_end / scale], mode="markers", showlegend=False,
+                name=c.html_escape(name), legendgroup=str(i),
+                marker={"symbol": "diamond", "size": 10, "color": color},
+                hovertemplate="<b>%{fullData.name}</b><br>max context %{x:,} tokens<extra></extra>"))
+        if minus_w:
+            for gpu in gpus:
+                cap = capacity(m, gpu, tp, util, dtype, layout, block)
+                if cap is not None and cap.free_per_gpu > 0:
+                    line(fig, cap.free_per_gpu, f"{gpu} at {util:.0%} − {name} weights", color,
+                         "dot", lo, hi, scale, str(i))
+    for gpu in gpus:
+        budget = gpu_memory(gpu) * round(util * 100) // 100
+        line(fig, budget, f"{gpu} at {util:.0%}", "gray", "dash", lo, hi, scale, "gpus")
+    fig.update_layout(
+        xaxis={"type": "log", "title": "context (tokens per sequence)", "dtick": 1,  # powers of 10 only
+               "minor": {"showgrid": False}},
+        yaxis={"type": "log" if logy else "linear", "dtick": 1 if logy else None,
+               "title": f"KV cache {f'per GPU (TP={tp})' if per_gpu else 'total'} ({unit}), batch {batch}"},
+        legend={"orientation": "h", "y": -0.18, "yanchor": "top", "x": 0},
+        margin={"t": 30, "l": 10, "r": 10}, height=560, hovermode="closest")
+    return fig
+
+
+def line(fig: go.Figure, value: int, name: str, color: str, dash: str, x0: int, x1: int,
+         scale: int, group: str) -> None:
+    """A labelled horizontal line as a legend entry (no in-plot text, so labels never overlap)."""
+    fig.add_trace(go.Scatter(
+        x=[x0, x1], y=[value / scale] * 2, mode="lines", name=c.html_escape(name), legendgroup=group,
+        line={"color": color, "dash": dash, "width": 1}, customdata=[f"{value:,}"] * 2,
+        hovertemplate="%{fullData.name}: %{customdata} bytes<extra></extra>"))
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def tables(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _s: tuple,
+           _table_ctx: tuple[int, ...], _cap_gpu: str):
+    """(display table, CSV text, JSON text). ``key`` (``cache_key``) names every other argument."""
+    labels, s, table_ctx, cap_gpu = _labels, _s, _table_ctx, _cap_gpu
+    (dtype, batch, layout, tp, block, lo, hi, gpus, util, minus_w, clip, logy, mtp, unit) = s
+    models = with_mtp(_models, mtp)
+    contexts = table_ctx or (lo,)
+    export = sweep(models, contexts, batches=[batch], dtypes=[dtype], tp=tp,
+                   layout=layout, block_size=block, unit=unit)
+    ycol = "per_gpu_total_bytes" if tp > 1 else "total_bytes"
+    scope = f"per GPU, TP={tp}" if tp > 1 else "total"
+    rows = []
+    for i, (m, name) in enumerate(zip(models, labels)):
+        r = export.iloc[i * len(contexts):(i + 1) * len(contexts)]  # sweep keeps model order
+        row = {"model": name, "attention": m.describe(), "layers": m.num_layers,
+               "model max context": f"{m.max_context:,}" if m.max_context else "unknown",
+               "bytes/token (whole model)": f"{int(r['per_token_bytes'].iloc[0]):,}"}
+        for ctx, value in zip(r["context"], r[ycol]):
+            row[f"@ {c.token_label(int(ctx))} ({scope})"] = c.format_bytes(int(value), unit)
+        row[f"max context on {tp}× {cap_gpu} at {util:.0%}"] = max_context_text(
+            m, capacity(m, cap_gpu, tp, util, dtype, layout, block), batch)
+        rows.append(row)
+    return (pd.DataFrame(rows), export.to_csv(index=False),
+            export.to_json(orient="records", indent=2))
+
+
+def max_context_text(m: ModelSpec, cap, batch: int) -> str:
+    if cap is None:
+        return "no parameter count"
+    if not cap.weights_fit:
+        return "weights don't fit"
+    mc = cap.max_context(batch)
+    if mc is None:
+        return "unbounded (windows cap the cache)"
+    if m.max_context and mc > m.max_context:
+        return f"{m.max_context:,} (model max; memory fits {mc:,})"
+    return f"{mc:,}"
