@@ -1,11 +1,15 @@
 """Dashboard entry point: page config and the page router. No logic lives here."""
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="KV-cache calculator", page_icon=":material/calculate:", layout="wide")
+# The favicon ships with the app (a Material icon would be fetched from the internet).
+ICON = Path(__file__).resolve().parent / ".streamlit" / "favicon.png"
+st.set_page_config(page_title="KV-cache calculator", page_icon=str(ICON), layout="wide")
 st.navigation([
-    st.Page("pages/compare.py", title="Compare", icon=":material/show_chart:", default=True, url_path="compare"),
-    st.Page("pages/custom.py", title="Custom model", icon=":material/build:", url_path="custom"),
-    st.Page("pages/variants.py", title="Attention variants", icon=":material/compare_arrows:", url_path="variants"),
-    st.Page("pages/capacity.py", title="Capacity planner", icon=":material/memory:", url_path="capacity"),
-    st.Page("pages/measurements.py", title="Measurements", icon=":material/science:", url_path="measurements"),
+    st.Page("views/compare.py", title="Compare", icon=":material/show_chart:", default=True, url_path="compare"),
+    st.Page("views/custom.py", title="Custom model", icon=":material/build:", url_path="custom"),
+    st.Page("views/variants.py", title="Attention variants", icon=":material/compare_arrows:", url_path="variants"),
+    st.Page("views/capacity.py", title="Capacity planner", icon=":material/memory:", url_path="capacity"),
+    st.Page("views/measurements.py", title="Measurements", icon=":material/science:", url_path="measurements"),
 ]).run()

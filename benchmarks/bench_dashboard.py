@@ -82,7 +82,7 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=15)
     p.add_argument("--no-browser", action="store_true")
     args = p.parse_args()
-    page, base = ROOT / "pages" / "compare.py", ROOT / "benchmarks" / "minimal_page.py"
+    page, base = ROOT / "views" / "compare.py", ROOT / "benchmarks" / "minimal_page.py"
     same = statistics.median(rerun_times(page, "batch", args.runs, {"models": MODELS}, change=False))
     m_same = statistics.median(rerun_times(base, "n", args.runs, change=False))
     new = statistics.median(rerun_times(page, "batch", args.runs, {"models": MODELS}))

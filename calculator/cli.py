@@ -123,8 +123,8 @@ def breakdown_json(b: Breakdown) -> dict:
 
 
 def _table(model: ModelSpec, rows: list[Breakdown], unit: str) -> str:
-    lines = [f"{model.name}: {model.describe()}, {model.num_layers} layers, "
-             f"max context {model.max_context:,}"]
+    known = f"{model.max_context:,}" if model.max_context else "unknown"
+    lines = [f"{model.name}: {model.describe()}, {model.num_layers} layers, max context {known}"]
     for g in rows[0].groups:
         lines.append(f"  {g.layers:>3} × {g.label}")
     head = f"{'context':>12} {'batch':>6} {'dtype':>9} {'KV bytes':>18} {'state bytes':>14} {'total':>12} {'per GPU':>12}"
@@ -155,12 +155,19 @@ def _capacity(args: argparse.Namespace, model: ModelSpec, tp: int | None) -> str
         if mc is None:
             out.append(f"max context at batch {args.batch}: unbounded (sliding windows cap the cache)")
         else:
-            beyond = " (beyond the model's max context)" if mc > model.max_context else ""
+            beyond = (" (beyond the model's max context)"
+                      if model.max_context and mc > model.max_context else "")
             out.append(f"max context at batch {args.batch}: {mc:,} tokens{beyond}")
     if args.max_batch:
-        for c in args.context or [model.max_context]:
+        for c in args.context or [default_context(model)]:
             out.append(f"max batch at context {c:,}: {cap.max_batch(c):,} sequences")
     return "\n".join(out)
+
+
+def default_context(model: ModelSpec) -> int:
+    if model.max_context is None:
+        raise UsageError("context: the config gives no max_position_embeddings; pass --context N")
+    return model.max_context
 
 
 def run(argv: list[str] | None) -> str:
@@ -172,7 +179,7 @@ def run(argv: list[str] | None) -> str:
     if args.max_context or args.max_batch:
         return _capacity(args, model, args.tp)
     tp = args.tp or 1
-    contexts = args.context or [model.max_context]
+    contexts = args.context or [default_context(model)]
     if args.format == "csv":
         return sweep([model], contexts, batches=[args.batch], dtypes=[args.kv_dtype], tp=tp,
                      pp=args.pp, layout=args.layout, block_size=args.block_size,

@@ -38,6 +38,10 @@ MODEL_TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
                "num_key_value_heads": 4, "head_dim": 256, "sliding_window": 4096,
                "max_position_embeddings": 8192},
     "falcon": {"max_position_embeddings": 2048},
+    # The original Falcon-7B/40B configs (model_type RefinedWebModel / RefinedWeb, remote code);
+    # transformers maps both to FalconConfig, whose default context is 2048.
+    "RefinedWebModel": {"max_position_embeddings": 2048},
+    "RefinedWeb": {"max_position_embeddings": 2048},
     "gpt2": {"num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12,
              "max_position_embeddings": 1024, "torch_dtype": "float32"},
 }
@@ -171,7 +175,8 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
     heads = _int(cfg, "num_attention_heads")
     hidden = _int(cfg, "hidden_size")
     kv_heads = _int(cfg, "num_key_value_heads")
-    max_ctx = _int(cfg, "max_position_embeddings", hi=1 << 40)
+    # A config without a max context still has an exact cache at any context: None = unknown.
+    max_ctx = _opt_int(cfg, "max_position_embeddings", hi=1 << 40)
     dtype = model_dtype_name(cfg.get("torch_dtype"))
     head_dim = _opt_int(cfg, "head_dim")
     if head_dim is None:

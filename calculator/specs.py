@@ -158,7 +158,7 @@ class ModelSpec:
     groups: tuple[LayerGroup, ...]
     num_attention_heads: int
     hidden_size: int
-    max_context: int
+    max_context: int | None  # None: the config does not say (the cache is still exact at any context)
     param_count: int | None = None
     weight_bytes: int | None = None  # exact checkpoint bytes (from safetensors headers) when known
     dtype: str = "bf16"

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def app(page: str | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     if page:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -65,7 +65,7 @@ def test_compare_adds_the_fetched_model(hub_env):
 
 def test_capacity_uses_checkpoint_bytes(hub_env):
     at = fetch(app("custom"), "hub", "openai/gpt-oss-20b")
-    at.switch_page("pages/capacity.py").run()
+    at.switch_page("views/capacity.py").run()
     at.selectbox(key="c_model").set_value("custom:openai/gpt-oss-20b").run()
     at.number_input(key="c_gpus").set_value(1).run()
     assert not at.exception

@@ -33,12 +33,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(hub, tmp_path_factory):
+def start_server(env: dict | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    home = tmp_path_factory.mktemp("hf-home")
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_HUB_OFFLINE")}
-    env.update(HF_ENDPOINT=hub.url, HF_HOME=str(home), HF_HUB_CACHE=str(home / "hub"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -49,27 +45,41 @@ def server(hub, tmp_path_factory):
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
                 if r.status == 200:
-                    break
+                    return proc, url
         except OSError:
             time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start within 60 s")
+    proc.kill()
+    pytest.fail("streamlit did not start within 60 s")
+
+
+@pytest.fixture(scope="module")
+def server(hub, tmp_path_factory):
+    home = tmp_path_factory.mktemp("hf-home")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_HUB_OFFLINE")}
+    env.update(HF_ENDPOINT=hub.url, HF_HOME=str(home), HF_HUB_CACHE=str(home / "hub"))
+    proc, url = start_server(env)
     yield url
     proc.terminate()
     proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser(server):
+    """One Chromium for the module (Playwright's sync API allows one instance at a time)."""
     from playwright.sync_api import sync_playwright
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 2200}, accept_downloads=True)
-        pg.set_default_timeout(30_000)
-        yield pg
-        browser.close()
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser):
+    pg = browser.new_page(viewport={"width": 1400, "height": 2200}, accept_downloads=True)
+    pg.set_default_timeout(30_000)
+    yield pg
+    pg.close()
 
 
 def open_page(page, server, path: str, ready: str = "[data-testid='stPlotlyChart']"):
@@ -163,7 +173,7 @@ def test_custom_model_page(page, server):
     page.get_by_role("button", name="Build model").click()
     idle(page)
     page.locator("[data-testid='stAlert']").filter(
-        has_text="num_key_value_heads: 5 does not divide num_attention_heads 32").wait_for()
+        has_text="KV heads (GQA): 5 does not divide Attention heads 32").wait_for()
     page.screenshot(path=str(SHOTS / "custom.png"), full_page=True)
 
 
@@ -204,3 +214,113 @@ def test_dark_theme_renders(page, server):
     page.screenshot(path=str(SHOTS / "compare-dark.png"), full_page=True)
     page.emulate_media(color_scheme="light")
     assert bg != "rgb(255, 255, 255)"
+
+
+# Elements of the main area that end past the right edge of the viewport (hidden elements, the
+# sliders' invisible accessibility inputs and the inside of data grids, which scroll by design,
+# excepted).
+CUT = """() => {
+  const w = window.innerWidth, out = [];
+  for (const el of document.querySelectorAll('[data-testid="stMain"] *')) {
+    if (el.closest('[data-testid="stDataFrame"] canvas, [data-testid="stDataFrameResizable"] > div > div')) continue;
+    if (el.closest('[inert]')) continue;
+    if (getComputedStyle(el).visibility === 'hidden') continue;
+    if (el.tagName === 'INPUT' && el.closest('[data-testid="stSlider"]')) continue;  // invisible a11y input on the thumb
+    if (el.closest('.draglayer')) continue;  // Plotly's invisible corner drag handles
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.right > w + 1) out.push((el.getAttribute('data-testid') || el.tagName) + ' ' + Math.round(r.right));
+  }
+  return out.slice(0, 10);
+}"""
+
+
+@pytest.fixture(scope="module")
+def phone(browser):
+    """A phone-width page (390 px); tall, so a screenshot holds the whole page."""
+    pg = browser.new_page(viewport={"width": 390, "height": 3000})
+    pg.set_default_timeout(30_000)
+    yield pg
+    pg.close()
+
+
+@pytest.mark.parametrize("path, ready", [
+    ("compare", "[data-testid='stPlotlyChart']"),
+    ("variants?v_model=gemma-3-27b&v_ctx=32768", "[data-testid='stPlotlyChart']"),
+    ("capacity", "[data-testid='stPlotlyChart']"),
+    ("custom", "[data-testid='stTabs']"),
+    ("measurements", "[data-testid='stDataFrame']"),
+])
+def test_phone_width_nothing_is_cut(phone, server, path, ready):
+    open_page(phone, server, path, ready=ready)
+    phone.wait_for_timeout(800)  # charts resize to the width
+    cut = phone.evaluate(CUT)
+    name = path.split("?")[0]
+    phone.screenshot(path=str(SHOTS / f"phone-{name}.png"))
+    assert cut == [], cut
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_link_with_every_setting_reopens_the_view(page, server):
+    link = ("capacity?c_model=llama-3.1-70b&c_gpu=H100+80GB&c_gpus=2&c_tp=2&c_kvdtype=fp8_e4m3"
+            "&c_util=0.9&c_layout=theoretical&c_batch=8&c_ctx=16384&c_wdtype=bf16&unit=GB")
+    open_page(page, server, link)
+    main = page.locator("[data-testid='stMain']")
+    # free 6,759,108,096 B per GPU / (80 layers · 4 heads · 256 · 1 B · 8 seqs) = 10,308 tokens
+    page.get_by_text("10,308 tokens").first.wait_for()
+    assert page.get_by_label("Context C (tokens)", exact=True).input_value() == "16384"
+    assert "GB" in main.inner_text() and "GiB" not in main.locator("[data-testid='stMetric']").first.inner_text()
+    for part in ("c_kvdtype=fp8_e4m3", "c_tp=2", "c_gpus=2", "c_ctx=16384", "unit=GB"):
+        assert part in page.url, part  # the page writes every setting back
+    page.goto(f"{server}/compare?models=gpt2&models=qwen3-8b&dtype=q4_0&tp=2&util=0.8&logy=false"
+              "&gpu_lines=A100+40GB&cap_gpu=A100+80GB&table_ctx=2048&mtp=true&unit=GB")
+    page.locator("[data-testid='stPlotlyChart']").first.wait_for()
+    idle(page)
+    text = main.inner_text()
+    assert "one GPU's share at TP=2" in text and "GPT-2 (124M)" in text and "Qwen3-8B" in text
+    assert "A100 40GB at 80%" in page.locator(".legend").first.text_content()
+    assert page.locator("[data-testid='stSlider']").filter(has_text="Memory utilization").inner_text().split()[2] == "0.80"
+    for part in ("dtype=q4_0", "tp=2", "util=0.8", "logy=false", "mtp=true", "cap_gpu=A100+80GB",
+                 "table_ctx=2048", "unit=GB"):
+        assert part in page.url, part
+
+
+def test_names_render_as_text(page, server):
+    name = "**bold** [link](http://e.com) <b>x</b> :red[y]"
+    open_page(page, server, "custom", ready="[data-testid='stTabs']")
+    page.get_by_role("tab", name="config.json").click()
+    page.get_by_label("Paste config.json").fill(
+        '{"_name_or_path": "%s", "num_hidden_layers": 2, "hidden_size": 64, '
+        '"num_attention_heads": 4}' % name.replace('"', '\\"'))
+    page.get_by_role("button", name="Read config").click()
+    idle(page)
+    banner = page.locator("[data-testid='stAlert']").filter(has_text="Understood").first
+    banner.wait_for()
+    idle(page)
+    page.screenshot(path=str(SHOTS / "custom-names.png"), full_page=True)
+    assert name in banner.inner_text()
+    assert banner.locator("b, a, strong").count() == 0  # no bold, no link, no <b>: the name as typed
+    assert banner.locator("code").inner_text() == name
+
+
+def test_favicon_is_served_by_the_app(page, server):
+    open_page(page, server, "")
+    href = page.evaluate("document.querySelector('link[rel*=icon]').href")
+    assert href.startswith(server), href
+
+
+def test_a_fresh_server_opened_on_a_shared_link_routes_through_app_py(browser):
+    """A first request for /capacity must run app.py's st.navigation (title, wide layout, the
+    five pages), not a page script alone with helper modules listed as pages (Streamlit's old
+    pages/-directory mode, which a folder named pages/ switches on)."""
+    proc, url = start_server()
+    try:
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        open_page(pg, url, "capacity")
+        nav = pg.locator("[data-testid='stSidebarNav']").inner_text()
+        assert "Capacity planner" in nav and "Custom model" in nav
+        assert "common" not in nav and "hub box" not in nav
+        assert pg.title() == "KV-cache calculator"
+        pg.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def page(name: str) -> AppTest:
-    return AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=60)
+    return AppTest.from_file(str(ROOT / "views" / f"{name}.py"), default_timeout=60)
 
 
 def ok(at: AppTest) -> AppTest:
@@ -162,8 +162,129 @@ def test_unit_persists_across_pages_and_links():
     at = app()
     at.sidebar.button_group(key="unit").set_value("GB").run()
     assert at.query_params["unit"] == "GB"
-    for path in ("pages/capacity.py", "pages/variants.py", "pages/custom.py", "pages/compare.py"):
+    for path in ("views/capacity.py", "views/variants.py", "views/custom.py", "views/compare.py"):
         ok(at.switch_page(path).run())
         assert at.sidebar.button_group(key="unit").value == "GB", path
         assert at.query_params["unit"] == "GB", path
     assert at.dataframe[0].value["@ 8k (total)"].iloc[0].endswith(" GB")
+
+
+# The original tiiuae/falcon-7b config.json (remote-code era): RefinedWebModel, no max context.
+FALCON_RW = {"alibi": False, "apply_residual_connection_post_layernorm": False,
+             "architectures": ["RWForCausalLM"], "attention_dropout": 0.0,
+             "auto_map": {"AutoConfig": "configuration_RW.RWConfig",
+                          "AutoModelForCausalLM": "modelling_RW.RWForCausalLM"},
+             "bias": False, "bos_token_id": 11, "eos_token_id": 11, "hidden_dropout": 0.0,
+             "hidden_size": 4544, "initializer_range": 0.02, "layer_norm_epsilon": 1e-05,
+             "model_type": "RefinedWebModel", "multi_query": True, "n_head": 71, "n_layer": 32,
+             "parallel_attn": True, "torch_dtype": "bfloat16", "transformers_version": "4.27.4",
+             "use_cache": True, "vocab_size": 65024}
+
+
+def test_falcon_refinedweb_config_reads_like_transformers():
+    from calculator import from_hf_config
+    m = from_hf_config(FALCON_RW)
+    assert m.max_context == 2048  # FalconConfig's default, as transformers reads RW configs
+    # 2048 tokens · 32 layers · 1 KV head (multi_query) · (64 + 64) · 2 B
+    assert kv_cache_bytes(m, 2048).kv_bytes == 2048 * 32 * 1 * 128 * 2 == 16_777_216
+
+
+def test_missing_max_context_never_blocks_the_arithmetic(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from calculator import from_hf_config
+    cfg = {"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4}
+    m = from_hf_config(cfg)
+    assert m.max_context is None and kv_cache_bytes(m, 100).kv_bytes == 2 * 100 * 4 * 32 * 2
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "calculator", "--config", str(path), *a],
+                                    capture_output=True, text=True, cwd=ROOT, timeout=60)
+    out = run()
+    assert out.returncode == 2 and "pass --context" in out.stderr
+    out = run("--context", "100")
+    assert out.returncode == 0 and "max context unknown" in out.stdout and "51,200" in out.stdout
+    # Capacity needs a context from the user: --max-batch at --context works, max context is bounded
+    out = run("--context", "100", "--params", "1M", "--max-batch", "--max-context", "--gpu", "24GiB")
+    assert out.returncode == 0 and "max batch at context 100" in out.stdout, out.stderr
+    at = ok(page("custom").run())
+    at.text_area(key="j_text").set_value(json.dumps(cfg))
+    at.button(key="j_go").click()
+    ok(at.run())
+    assert "max context unknown" in plain(at.success[0].value)
+
+
+NASTY = "**bold** [link](http://e.com) <b>x</b> :red[y]"
+
+
+def test_model_names_are_text_in_banners_and_plotly():
+    import json
+    cfg = {"_name_or_path": NASTY, "num_hidden_layers": 2, "hidden_size": 64,
+           "num_attention_heads": 4, "max_position_embeddings": 4096}
+    at = app()
+    ok(at.switch_page("views/custom.py").run())
+    at.text_area(key="j_text").set_value(json.dumps(cfg))
+    at.button(key="j_go").click()
+    ok(at.run())
+    banner = at.success[0].value
+    assert f"Understood `{NASTY}`:" in banner  # a code span: shown as typed
+    ok(at.switch_page("views/compare.py").run())
+    at.multiselect(key="models").set_value([f"custom:{NASTY}"])
+    ok(at.run())
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t.get("name", "") for t in spec["data"]]
+    assert "**bold** [link](http://e.com) &lt;b&gt;x&lt;/b&gt; :red[y] (custom)" in names
+    assert not any("<b>" in n for n in names)
+
+
+def test_upload_size_source_and_name():
+    import json
+    at = ok(page("custom").run())
+    big = b" " * (2 << 20)
+    at.file_uploader(key="j_file").set_value(("config.json", big, "application/json"))
+    at.button(key="j_go").click()
+    ok(at.run())
+    assert "the uploaded file is 2,097,152 bytes, over the 1,048,576-byte limit" in plain(at.error[0].value)
+    cfg = {"architectures": ["MyForCausalLM"], "num_hidden_layers": 2, "hidden_size": 64,
+           "num_attention_heads": 4, "max_position_embeddings": 128}
+    at.file_uploader(key="j_file").set_value(("config.json", json.dumps(cfg).encode(), "application/json"))
+    at.text_area(key="j_text").set_value('{"pasted": true}')
+    at.button(key="j_go").click()
+    ok(at.run())
+    assert "the pasted text was not used" in plain(at.info[0].value)
+    assert "MyForCausalLM" in at.session_state["custom_models"]  # the config's own name
+    assert at.file_uploader(key="j_file").proto.max_upload_size_mb == 1  # what the uploader says
+
+
+def test_mtp_layers_are_shown_and_can_be_counted():
+    at = page("compare")
+    at.query_params["models"] = ["deepseek-v3"]
+    ok(at.run())
+    table = at.dataframe[0].value
+    assert table["attention"].iloc[0] == "MLA + 1 MTP layer not counted" and table["layers"].iloc[0] == 61
+    at.checkbox(key="mtp").check()
+    ok(at.run())
+    table = at.dataframe[0].value
+    assert table["attention"].iloc[0] == "MLA + 1 MTP layer counted" and table["layers"].iloc[0] == 62
+    # 62 layers · 576 · 2 B = 71,424 bytes per token
+    assert table["bytes/token (whole model)"].iloc[0] == "71,424"
+
+
+def test_measurements_without_torch_says_what_to_install(monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "torch" else real(n, *a))
+    at = ok(page("measurements").run())
+    text = plain(at.info[-1].value)
+    assert "pip install -r requirements-dev.txt" in text and "or use this button" not in text
+    assert not [b for b in at.button if b.label == "Run measurement"]
+
+
+def test_readme_and_server_config():
+    readme = (ROOT / "README.md").read_text()
+    assert "Python ≥ 3.11" in readme and "python3 -m venv" in readme
+    config = (ROOT / ".streamlit" / "config.toml").read_text()
+    assert 'serverAddress = "localhost"' in config and "maxUploadSize = 1\n" in config
+    assert (ROOT / ".streamlit" / "favicon.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "favicon.png" in (ROOT / "app.py").read_text()

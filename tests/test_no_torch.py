@@ -9,11 +9,11 @@ import sys
 sys.modules["torch"] = None  # any "import torch" now raises ImportError
 from streamlit.testing.v1 import AppTest
 for name in ("compare", "custom", "variants", "capacity", "measurements"):
-    at = AppTest.from_file(f"pages/{name}.py", default_timeout=60).run()
+    at = AppTest.from_file(f"views/{name}.py", default_timeout=60).run()
     assert not at.exception, (name, [e.value for e in at.exception])
     if name == "measurements":
-        assert any("torch is not installed" in i.value for i in at.info)
-import calculator, model_presets, pages.common  # noqa: F401
+        assert any("needs torch" in i.value for i in at.info)
+import calculator, model_presets, views.common  # noqa: F401
 assert "torch" not in [m for m in sys.modules if sys.modules[m] is not None]
 print("ok")
 '''

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import common as c
-from pages.compare_chart import cache_key, chart, tables
-from pages.hub_box import hub_box
+from views import common as c
+from views.compare_chart import cache_key, chart, tables
+from views.hub_box import hub_box
 
 DEFAULT_MODELS = ["llama-3.1-8b", "llama-3.1-70b", "deepseek-v3", "mistral-7b-v0.1",
                   "gemma-3-27b", "qwen3-next-80b-a3b"]
@@ -81,7 +81,7 @@ c.sync_query(keys)
 
 missing = c.url_rejected("models")
 if missing:
-    st.warning("Not found: " + ", ".join(c.md_escape(m) for m in missing) + ". Custom and Hub models "
+    st.warning("Not found: " + ", ".join(c.md_code(m) for m in missing) + ". Custom and Hub models "
                "live in one browser session; fetch or rebuild them on the Custom model page.")
 if not picked:
     st.info("Pick at least one model above.")
@@ -105,10 +105,13 @@ cap_gpu = t2.selectbox("Max context on", c.gpu_names(), key="cap_gpu",
 table_ctx = tuple(sorted(table_ctx))
 shown, csv, json_text = c.guarded(tables, cache_key(picked, models, labels, settings, table_ctx, cap_gpu),
                                   models, labels, settings, table_ctx, cap_gpu)
-st.dataframe(shown, hide_index=True, key="compare_table")
+st.dataframe(shown, hide_index=True, key="compare_table",
+             column_config={"model": st.column_config.TextColumn(pinned=True)})
 st.caption("“bytes/token” is the whole model (all GPUs). The @-context columns are "
            + (f"one GPU's share at TP={tp}." if tp > 1 else "the whole batch.")
-           + " Max context caps at the model's own limit and says what memory alone would allow.")
+           + " Max context caps at the model's own limit and says what memory alone would allow."
+           + (" " + c.STATE_CONVENTION if any(g.spec.kind == "state" for m in models for g in m.groups)
+              else ""))
 e1, e2 = st.columns(2)
 e1.download_button("Download CSV (raw bytes + formatted)", csv,
                    file_name="kv_cache_comparison.csv", mime="text/csv", key="dl_csv")

@@ -159,6 +159,13 @@ def unit() -> str:
     return st.session_state["unit_pref"]
 
 
+STATE_CONVENTION = (
+    "Linear-attention / SSM state follows vLLM's convention: a conv state (kernel − 1) wide and the "
+    "recurrent state, both in the model's dtype. transformers 5.x keeps the full kernel width and "
+    "an fp32 recurrent state (cache_utils.LinearAttentionLayer; qwen3_next "
+    "torch_chunk_gated_delta_rule), about 2× more for Qwen3-Next and Jamba.")
+
+
 def token_label(n: int) -> str:
     """128k for 131,072, 1M for 1,048,576; other counts as plain integers."""
     if n >= 1 << 20 and n % (1 << 20) == 0:
@@ -172,6 +179,15 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
 def md_escape(text: object) -> str:
     """Text shown as itself inside markdown: markdown and HTML specials backslash-escaped."""
     return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def md_code(text: object) -> str:
+    """A name shown exactly as typed inside markdown: an inline code span (nothing in it is
+    markdown, HTML, a link or a colour directive), fenced longer than any backtick run in it."""
+    value = str(text).replace("\n", " ")
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", value)), default=0) + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
 
 
 def html_escape(text: object) -> str:

@@ -9,7 +9,7 @@ from calculator import as_variant, kv_cache_bytes, per_token_bytes
 from calculator.formula import terms
 from calculator.specs import FullAttentionSpec
 from calculator.units import SCALES
-from pages import common as c
+from views import common as c
 
 WHY = {
     "MHA": "Every query head has its own K and V head. Most expressive, largest cache: the baseline.",

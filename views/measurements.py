@@ -9,9 +9,18 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import common as c
+from views import common as c
 
 RESULTS = Path(__file__).resolve().parents[1] / "measure" / "results"
+
+
+def short_group(label: str) -> str:
+    """'attention 8 KV heads × (128+128), window 4096' -> 'window 4096'; MLA, state, full."""
+    if "window" in label:
+        return "window " + label.rsplit("window ", 1)[1]
+    if label.startswith("MLA"):
+        return "MLA"
+    return "state" if "state" in label else "full"
 
 
 @st.cache_data
@@ -53,25 +62,31 @@ else:
     if decode.exists():
         dd = load_results(str(decode), decode.stat().st_mtime)
         st.subheader("Decode step: achieved read bandwidth vs the device's copy bandwidth")
-        names = dd["model"] + " · " + dd["group"].str.replace("attention ", "", regex=False)
+        names = dd["model"] + " · " + dd["group"].map(short_group)  # short: phones are narrow
+        copy = float(dd["copy_gbps"].median())
         fig = go.Figure(go.Bar(
             x=dd["achieved_gbps"], y=names, orientation="h", name="achieved GB/s",
-            customdata=dd[["bytes_read", "median_s", "fraction_of_copy"]].to_numpy(),
-            hovertemplate="%{y}<br>%{customdata[0]:,} bytes in %{customdata[1]:.6f} s<br>"
-                          "%{x:.1f} GB/s = %{customdata[2]:.0%} of copy<extra></extra>"))
-        fig.add_vline(x=float(dd["copy_gbps"].median()), line_dash="dash",
-                      annotation_text=f"copy {dd['copy_gbps'].median():.1f} GB/s")
-        fig.update_layout(height=max(360, 22 * len(dd)), xaxis_title="GB/s (10⁹ bytes/s)",
-                          margin={"t": 20}, yaxis={"autorange": "reversed"})
+            customdata=dd[["bytes_read", "median_s", "fraction_of_copy", "group"]].to_numpy(),
+            hovertemplate="%{y}<br>%{customdata[3]}<br>%{customdata[0]:,} bytes in "
+                          "%{customdata[1]:.6f} s<br>%{x:.1f} GB/s = %{customdata[2]:.0%} of copy"
+                          "<extra></extra>"))
+        fig.add_trace(go.Scatter(x=[copy, copy], y=[names.iloc[0], names.iloc[-1]], mode="lines",
+                                 name=f"memory copy {copy:.1f} GB/s",
+                                 line={"dash": "dash", "color": "#616161"}, hoverinfo="name"))
+        fig.update_layout(height=max(360, 22 * len(dd)), xaxis_title="GB/s (10⁹ B/s)",
+                          margin={"t": 20, "l": 10, "r": 10}, yaxis={"autorange": "reversed"},
+                          legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0})
         st.plotly_chart(fig, key="m_decode")
         st.caption("On a CPU, small caches that fit in the processor's cache can beat the "
                    "memory-copy figure. The per-token floor is the whole cache ÷ copy bandwidth.")
 
 st.subheader("Measure on this machine")
 if importlib.util.find_spec("torch") is None:
-    st.info("torch is not installed here (the hosted app installs only requirements.txt). "
-            "Locally: `pip install -r requirements-dev.txt`, then `python -m measure --preset "
-            "llama-3.1-8b --context 8k` or use this button.")
+    st.info("Live measurement needs torch, which is not installed here (the hosted app installs "
+            "only requirements.txt). To measure on your machine: `pip install -r "
+            "requirements-dev.txt` (torch 2.13.0 CPU build), then restart this app to get a "
+            "**Run measurement** button here, or run `python -m measure --preset llama-3.1-8b "
+            "--context 8k` in a shell.")
 else:
     l1, l2, l3 = st.columns(3)
     name = l1.selectbox("Preset", c.preset_names(), key="m_preset",

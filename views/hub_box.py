@@ -10,7 +10,7 @@ import streamlit as st
 
 from calculator.hub import DEADLINE_S, model_from_hub
 from calculator.units import format_bytes
-from pages import common as c
+from views import common as c
 
 TOKEN_KEY = "hf_token"  # session state only
 

@@ -14,7 +14,7 @@ import streamlit as st
 
 from calculator import ModelSpec, gpu_memory, plan, sweep
 from calculator.units import SCALES
-from pages import common as c
+from views import common as c
 
 POINTS = 256
 JS_EXACT = 1 << 53  # hover shows exact bytes as numbers below this, as text above
@@ -123,13 +123,17 @@ def tables(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _
     rows = []
     for i, (m, name) in enumerate(zip(models, labels)):
         r = export.iloc[i * len(contexts):(i + 1) * len(contexts)]  # sweep keeps model order
-        row = {"model": name, "attention": m.describe(), "layers": m.num_layers,
-               "model max context": f"{m.max_context:,}" if m.max_context else "unknown",
-               "bytes/token (whole model)": f"{int(r['per_token_bytes'].iloc[0]):,}"}
+        # Numbers first, descriptions last: on a phone the pinned model column and the
+        # figures are what fits; the rest scrolls.
+        row = {"model": name}
         for ctx, value in zip(r["context"], r[ycol]):
             row[f"@ {c.token_label(int(ctx))} ({scope})"] = c.format_bytes(int(value), unit)
         row[f"max context on {tp}× {cap_gpu} at {util:.0%}"] = max_context_text(
             m, capacity(m, cap_gpu, tp, util, dtype, layout, block), batch)
+        row["bytes/token (whole model)"] = f"{int(r['per_token_bytes'].iloc[0]):,}"
+        row["model max context"] = f"{m.max_context:,}" if m.max_context else "unknown"
+        row["layers"] = m.num_layers
+        row["attention"] = m.describe()
         rows.append(row)
     return (pd.DataFrame(rows), export.to_csv(index=False),
             export.to_json(orient="records", indent=2))

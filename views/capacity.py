@@ -7,7 +7,7 @@ import streamlit as st
 
 from calculator import gpu_memory, plan
 from calculator.units import SCALES
-from pages import common as c
+from views import common as c
 
 CTX = [2**i for i in range(10, 21)]     # 1k … 1M
 BATCH = [2**i for i in range(0, 11)]    # 1 … 1024
@@ -90,7 +90,7 @@ with q1:
                   help="Every attention layer is windowed: the cache stops growing")
     else:
         st.metric(f"Longest context at batch {batch}", f"{mc:,} tokens")
-        if mc > model.max_context:
+        if model.max_context and mc > model.max_context:
             st.caption(f"Beyond the model's trained max context ({model.max_context:,}).")
         elif mc == 0:
             st.warning("Not even one token per sequence fits at this batch.")

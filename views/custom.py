@@ -6,15 +6,18 @@ a pasted config, so both are validated alike.
 """
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
 from calculator import from_hf_config, kv_cache_bytes, per_token_bytes
 from calculator.load import MAX_CONFIG_BYTES, model_from_config_text
-from pages import common as c
-from pages.hub_box import hub_box
+from views import common as c
+from views.hub_box import hub_box
 
 ATTN = ("GQA", "MHA", "MQA", "MLA")
+SHOW_CONTEXT = 8192  # shown when a config gives no max context
 
 
 def form_config(v: dict) -> dict:
@@ -22,6 +25,8 @@ def form_config(v: dict) -> dict:
     n = int(v["layers"])
     if int(v["head_dim"]) < 1:
         raise ValueError("head_dim: must be at least 1")
+    if int(v["max_ctx"]) < 1:
+        raise ValueError("max_position_embeddings: must be at least 1")
     cfg = {"num_hidden_layers": n, "num_attention_heads": int(v["heads"]),
            "hidden_size": int(v["heads"]) * int(v["head_dim"]), "head_dim": int(v["head_dim"]),
            "max_position_embeddings": int(v["max_ctx"]), "torch_dtype": v["dtype"]}
@@ -41,20 +46,43 @@ def form_config(v: dict) -> dict:
     return cfg
 
 
+# The form's labels for the config keys it writes, so errors name what the user sees.
+FORM_LABELS = {"num_hidden_layers": "Layers", "num_attention_heads": "Attention heads",
+               "num_key_value_heads": "KV heads (GQA)", "head_dim": "Head dim",
+               "kv_lora_rank": "MLA d_c", "qk_rope_head_dim": "MLA d_r",
+               "max_position_embeddings": "Max context", "sliding_window": "Sliding window",
+               "hidden_size": "Attention heads × Head dim"}
+
+
+def in_form_words(message: str) -> str:
+    """An importer message with each config key replaced by the form field's label."""
+    for key in sorted(FORM_LABELS, key=len, reverse=True):
+        message = re.sub(rf"\b{key}\b", FORM_LABELS[key], message)
+    return message
+
+
 def show_model(model) -> None:
-    st.success(f"Understood **{c.md_escape(model.name)}**: {model.describe()}, {model.num_layers} "
-               f"layers, max context {model.max_context:,}.")
-    b = kv_cache_bytes(model, model.max_context, 1)
+    known = f"{model.max_context:,}" if model.max_context else "unknown (the config does not say)"
+    st.success(f"Understood {c.md_code(model.name)}: {model.describe()}, {model.num_layers} "
+               f"layers, max context {known}.")
+    ctx = model.max_context or SHOW_CONTEXT
+    where = "max context" if model.max_context else f"{c.token_label(ctx)} tokens"
+    b = kv_cache_bytes(model, ctx, 1)
     st.dataframe(pd.DataFrame([{
         "layers": g.layers, "cache": g.label, "kind": g.kind,
-        "tokens held @ max context": f"{g.tokens_per_seq:,}",
+        f"tokens held @ {where}": f"{g.tokens_per_seq:,}",
         "bytes/token, whole group (bf16)": f"{g.kv_bytes // max(g.tokens_per_seq, 1):,}" if g.tokens_per_seq else "0",
-        "state bytes/seq": f"{g.state_bytes:,}", f"@ max context ({c.unit_name()})": c.fmt(g.kv_bytes + g.state_bytes),
+        "state bytes/seq": f"{g.state_bytes:,}", f"@ {where} ({c.unit_name()})": c.fmt(g.kv_bytes + g.state_bytes),
     } for g in b.groups]), hide_index=True, key="breakdown")
     m1, m2, m3 = st.columns(3)
     m1.metric("KV bytes per token (bf16)", f"{per_token_bytes(model):,}")
-    m2.metric("Per-sequence state", c.fmt(b.state_bytes))
-    m3.metric("One sequence at max context", c.fmt(b.total_bytes))
+    m2.metric("Per-sequence state", c.fmt(b.state_bytes), help=f"{b.state_bytes:,} bytes")
+    m3.metric(f"One sequence at {where}", c.fmt(b.total_bytes), help=f"{b.total_bytes:,} bytes")
+    if b.state_bytes:
+        st.caption(c.STATE_CONVENTION)
+    if model.mtp_layers:
+        st.caption(f"The config has {model.mtp_layers} MTP (next-n prediction) layer(s), left out here "
+                   "as published per-token figures do; Compare's “Count MTP layers” adds them.")
 
 
 st.title("Custom model")
@@ -105,39 +133,44 @@ with form_tab:
                 model = from_hf_config(form_config(values), name=name.strip(),
                                        param_count=params, source="custom form")
             except ValueError as exc:
-                st.error(str(exc))
+                st.error(c.md_escape(in_form_words(str(exc))))
             else:
                 c.custom_models()[model.name] = model
                 show_model(model)
 
 with json_tab:
-    cfg_name = st.text_input("Name", value="pasted-model", key="j_name")
+    cfg_name = st.text_input("Name", key="j_name", placeholder="the config's own name",
+                             help="Leave empty to use the config's _name_or_path, else its architecture")
     text = st.text_area("Paste config.json", height=220, key="j_text",
                         placeholder='{"num_hidden_layers": 32, "num_attention_heads": 32, ...}')
-    upload = st.file_uploader("…or upload it", type=["json"], key="j_file",
-                              help=f"At most {MAX_CONFIG_BYTES:,} bytes")
+    upload = st.file_uploader("…or upload it", type=["json"], key="j_file", max_upload_size=1,
+                              help=f"At most 1 MB; a config.json is a few KiB")
     jparams = st.number_input("Parameters (billions, for capacity)", min_value=0.0,
                               max_value=100_000.0, value=0.0, key="j_params")
     if st.button("Read config", key="j_go"):
         data = None
-        if upload is not None:
-            data = upload.getvalue() if upload.size <= MAX_CONFIG_BYTES else b" " * (MAX_CONFIG_BYTES + 1)
+        if upload is not None and upload.size > MAX_CONFIG_BYTES:
+            st.error(f"config: the uploaded file is {upload.size:,} bytes, over the "
+                     f"{MAX_CONFIG_BYTES:,}-byte limit (a config.json is a few KiB)")
+        elif upload is not None:
+            data = upload.getvalue()
+            if text.strip():
+                st.info(f"Read the uploaded file {c.md_escape(upload.name)} ({upload.size:,} bytes); "
+                        "the pasted text was not used. Remove the file to read the pasted text.")
         elif text.strip():
             data = text
-        if data is None:
-            st.error("config: paste a config.json or upload one")
-        elif not cfg_name.strip():
-            st.error("name: give the model a name")
         else:
+            st.error("config: paste a config.json or upload one")
+        if data is not None:
             try:
-                model = model_from_config_text(data, name=cfg_name.strip(),
+                model = model_from_config_text(data, name=cfg_name.strip() or None,
                                                param_count=round(jparams * 1e9) or None)
             except ValueError as exc:
-                st.error(str(exc))
+                st.error(c.md_escape(str(exc)))
             else:
                 c.custom_models()[model.name] = model
                 show_model(model)
 
 if c.custom_models():
     st.subheader("Models kept this session")
-    st.write(", ".join(c.md_escape(n) for n in c.custom_models()))
+    st.write(", ".join(c.md_code(n) for n in c.custom_models()))
