@@ -10,6 +10,8 @@ import sys
 from dataclasses import replace
 
 from .capacity import plan
+from .engines import ENGINES, static_cache_bytes
+from .engines.transformers_cache import TRANSFORMERS_VERSION
 from .gpus import GPUS, gpu_memory
 from .load import model_from_config_file
 from .specs import ModelSpec
@@ -67,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--context", action="append", type=token_count, metavar="N",
                    help="tokens per sequence; repeatable; 128k = 131072, 1M = 1048576")
     p.add_argument("--batch", type=positive_int, default=1, help="concurrent sequences (default 1)")
-    p.add_argument("--kv-dtype", default="bf16", help="bf16, fp16, fp32, fp8, int8, q8_0, q4_0, int4_g128 ...")
+    p.add_argument("--kv-dtype", help="bf16 (default), fp16, fp32, fp8, int8, q8_0, q4_0, int4_g128 ...")
     p.add_argument("--tp", type=positive_int, default=None, help="tensor-parallel ranks (default 1)")
     p.add_argument("--pp", type=positive_int, default=1, help="pipeline-parallel stages (default 1)")
     p.add_argument("--layout", choices=("theoretical", "paged"), default="theoretical")
@@ -78,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kv-heads", type=positive_int, help="KV heads for --attention gqa")
     p.add_argument("--kv-lora-rank", type=positive_int, default=512, help="d_c for --attention mla")
     p.add_argument("--rope-head-dim", type=positive_int, default=64, help="d_r for --attention mla")
+    p.add_argument("--engine", choices=ENGINES, default="theoretical",
+                   help="theoretical (default) or transformers: the StaticCache transformers "
+                        f"{TRANSFORMERS_VERSION} allocates for max_cache_len = --context")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--unit", choices=("GiB", "GB"), default="GiB", help="unit of formatted sizes")
     p.add_argument("--max-context", action="store_true", help="longest context at --batch that fits")
@@ -114,8 +119,8 @@ def load_model(args: argparse.Namespace) -> ModelSpec:
     return model
 
 
-def breakdown_json(b: Breakdown) -> dict:
-    return {"model": b.model, "context": b.context, "batch": b.batch, "kv_dtype": b.dtype,
+def breakdown_json(b: Breakdown, engine: str = "theoretical") -> dict:
+    return {"model": b.model, "engine": engine, "context": b.context, "batch": b.batch, "kv_dtype": b.dtype,
             "layout": b.layout, "tp": b.tp, "pp": b.pp, "kv_bytes": b.kv_bytes,
             "state_bytes": b.state_bytes, "total_bytes": b.total_bytes,
             "per_gpu_kv_bytes": b.per_gpu_kv_bytes, "per_gpu_total_bytes": b.per_gpu_total_bytes,
@@ -170,8 +175,25 @@ def default_context(model: ModelSpec) -> int:
     return model.max_context
 
 
+def _transformers(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> str:
+    """--engine transformers: StaticCache bytes (no TP/PP, no paging, the compute dtype)."""
+    if (args.tp or 1) != 1 or args.pp != 1:
+        raise UsageError("--tp/--pp: not available with --engine transformers (one device's StaticCache)")
+    if args.layout != "theoretical":
+        raise UsageError("--layout: transformers' StaticCache is contiguous; drop --layout")
+    if args.format == "csv":
+        raise UsageError("--format: csv is for the theoretical engine; use table or json")
+    dtype = args.kv_dtype_given  # None: the model's own compute dtype, as transformers runs it
+    rows = [static_cache_bytes(model, c, args.batch, dtype) for c in contexts]
+    if args.format == "json":
+        data = [breakdown_json(b, "transformers") for b in rows]
+        return json.dumps(data[0] if len(data) == 1 else data, indent=2)
+    return _table(model, rows, args.unit)
+
+
 def run(argv: list[str] | None) -> str:
     args = build_parser().parse_args(argv)
+    args.kv_dtype_given, args.kv_dtype = args.kv_dtype, args.kv_dtype or "bf16"
     if args.list_presets:
         from model_presets import list_presets
         return "\n".join(list_presets())
@@ -180,6 +202,8 @@ def run(argv: list[str] | None) -> str:
         return _capacity(args, model, args.tp)
     tp = args.tp or 1
     contexts = args.context or [default_context(model)]
+    if args.engine == "transformers":
+        return _transformers(args, model, contexts)
     if args.format == "csv":
         return sweep([model], contexts, batches=[args.batch], dtypes=[args.kv_dtype], tp=tp,
                      pp=args.pp, layout=args.layout, block_size=args.block_size,

@@ -151,7 +151,7 @@ def _state_spec(cfg: dict, kind: str, dtype: str, heads: int, head_dim: int) -> 
         d_conv = _int(cfg, "mamba_d_conv", lo=2, hi=1024)
         d_state = _int(cfg, "mamba_d_state", hi=MAX_DIM)
         return StateSpec(shapes=((d_inner, d_conv - 1), (d_inner, d_state)), dtype=dtype,
-                         mechanism="mamba")
+                         mechanism="mamba", conv_kernel=d_conv)
     if cfg.get("linear_num_value_heads") is not None:  # Qwen3-Next gated DeltaNet
         kh = _int(cfg, "linear_num_key_heads")
         vh = _int(cfg, "linear_num_value_heads")
@@ -160,7 +160,7 @@ def _state_spec(cfg: dict, kind: str, dtype: str, heads: int, head_dim: int) -> 
         k_conv = _int(cfg, "linear_conv_kernel_dim", lo=2, hi=1024)
         conv_dim = 2 * kh * kd + vh * vd
         return StateSpec(shapes=((conv_dim, k_conv - 1), (vh, kd, vd)), dtype=dtype,
-                         mechanism="gated DeltaNet")
+                         mechanism="gated DeltaNet", conv_kernel=k_conv)
     # Lightning / plain linear attention: one head_dim × head_dim state per head.
     return StateSpec(shapes=((heads, head_dim, head_dim),), dtype=dtype,
                      mechanism="linear attention")

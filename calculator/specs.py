@@ -111,6 +111,7 @@ class StateSpec(_HoldsNoTokens):
     shapes: tuple[tuple[int, ...], ...]
     dtype: str
     mechanism: str
+    conv_kernel: int = 0  # width of the conv kernel when shapes[0] is a conv state (kernel − 1 kept)
     kind: str = field(default="state", init=False)
     window: int | None = field(default=None, init=False)
 

@@ -41,7 +41,66 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decode", action="store_true", help="also time one decode step per layer group")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--out", help="write the CSV here ('results' = measure/results/<device>-<date>.csv)")
+    p.add_argument("--engine", choices=("shapes", "transformers"), default="shapes",
+                   help="shapes: caches in the calculator's own shapes (default); transformers: "
+                        "the StaticCache transformers allocates for a structural twin, compared "
+                        "with the calculator's transformers mode")
+    p.add_argument("--new-tokens", type=positive_int,
+                   help="with --engine transformers: generate this many tokens after a prompt of "
+                        "--context tokens and measure the DynamicCache generate leaves")
     return p
+
+
+def _configs(args) -> list[tuple[str, dict]]:
+    """(name, full config.json) pairs for --engine transformers."""
+    from model_presets import list_presets, preset_key
+    from model_presets.param_counts import full_config
+    from calculator.load import parse_config_text
+    if args.all_presets or args.preset:
+        names = list_presets() if args.all_presets else [preset_key(n) for n in args.preset]
+        return [(n, full_config(n)) for n in names]
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise UsageError(f"config: no such file {args.config!r}")
+        return [(path.parent.name or path.stem, parse_config_text(path.read_bytes()))]
+    raise UsageError("give --preset NAME, --config PATH or --all-presets")
+
+
+def run_library(args, dev) -> tuple[str, pd.DataFrame]:
+    """--engine transformers: expected (calculator) vs measured (transformers' own StaticCache)."""
+    import transformers
+    from .hf_library import measure_generate, measure_library
+    rows = []
+    for name, config in _configs(args):
+        for c in args.context or [300]:
+            found = (measure_generate(config, name=name, prompt=c, new_tokens=args.new_tokens,
+                                      batch=args.batch, device=str(dev)) if args.new_tokens else
+                     measure_library(config, name=name, context=c, batch=args.batch, device=str(dev)))
+            rows += [r.as_dict() for r in found]
+    table = pd.DataFrame(rows)
+    table.insert(0, "device_name", device_name(dev))
+    table["torch"], table["transformers"] = torch.__version__, transformers.__version__
+    table["date"] = dt.date.today().isoformat()
+    if args.out:
+        kind = "generate" if args.new_tokens else "static"
+        out = (RESULTS / f"transformers-{kind}-{table['device_name'][0]}-{table['date'][0]}.csv"
+               if args.out == "results" else Path(args.out))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
+    if args.format == "csv":
+        return table.to_csv(index=False).rstrip("\n"), table
+    if args.format == "json":
+        return table.to_json(orient="records", indent=2), table
+    lines = [f"device: {device_name(dev)}, torch {torch.__version__}, {rows[0]['library']} "
+             "of a structural twin"]
+    for r in rows:
+        lines.append(f"{r['model']:<20} {r['group'][:52]:<52} ctx {r['context']:>8,}  expected "
+                     f"{r['expected_bytes']:>14,}  measured {r['measured_bytes']:>14,}  "
+                     f"{'match' if r['match'] else 'MISMATCH'}")
+    totals = table[table["group"] == "total"]
+    lines.append(f"{int(totals['match'].sum())}/{len(totals)} model totals match to the byte")
+    return "\n".join(lines), table
 
 
 def _models(args):
@@ -63,8 +122,15 @@ def device_name(device: torch.device) -> str:
 
 def run(argv: list[str] | None) -> tuple[str, pd.DataFrame]:
     args = build_parser().parse_args(argv)
-    models = _models(args)
     dev = resolve_device(args.device)
+    if args.new_tokens and args.engine != "transformers":
+        raise UsageError("--new-tokens needs --engine transformers")
+    if args.engine == "transformers":
+        if args.decode or args.kv_dtype or args.layout:
+            raise UsageError("--engine transformers measures the model's own dtype and layout; "
+                             "drop --decode / --kv-dtype / --layout")
+        return run_library(args, dev)
+    models = _models(args)
     contexts = args.context or [8192]
     rows, decode = [], []
     for model in models:

@@ -23,6 +23,33 @@ def short_group(label: str) -> str:
     return "state" if "state" in label else "full"
 
 
+def by_design(totals: pd.DataFrame) -> pd.DataFrame:
+    """Theoretical bytes vs the transformers mode for each measured model, with the reason.
+    (For generate results the context is the tokens fed: prompt + new tokens − 1.)"""
+    from calculator import from_hf_config, kv_cache_bytes
+    from model_presets import list_presets
+    from model_presets.param_counts import full_config
+    rows = []
+    for r in totals.itertuples():
+        if r.model not in list_presets():
+            continue
+        m = from_hf_config(full_config(r.model))  # the config measured, with its own dtype
+        theory = kv_cache_bytes(m, int(r.context), int(r.batch), m.dtype).total_bytes
+        attn = sum(g.count for g in m.groups if g.spec.kind in ("full", "sliding", "mla"))
+        sliding = sum(g.count for g in m.groups if g.spec.window)
+        if "StaticCache" in r.library:
+            reasons = [f"{attn} position counters × 8 B (StaticLayer.cumulative_length)"]
+        else:
+            reasons = [f"sliding layers keep window − 1 tokens as a view of the last concatenation, "
+                       f"+ 8 B each ({sliding} layers)"] if sliding else ["none for attention"]
+        if any(g.spec.kind == "state" for g in m.groups):
+            reasons.append("conv state at the full kernel width and an fp32 recurrent state")
+        rows.append({"model": r.model, "context": int(r.context), "batch": int(r.batch),
+                     "theoretical_bytes": theory, "transformers_bytes": int(r.expected_bytes),
+                     "difference": int(r.expected_bytes) - theory, "why": "; ".join(reasons)})
+    return pd.DataFrame(rows)
+
+
 @st.cache_data
 def load_results(path: str, mtime: float) -> pd.DataFrame:
     return pd.read_csv(path)
@@ -35,7 +62,8 @@ st.write("`python -m measure` allocates each cache with torch in the layout an e
          "compares the bytes with the calculator. Rows marked *extrapolated* were too big for "
          "the device: a subset was allocated, checked for linear scaling and scaled up.")
 files = sorted(RESULTS.glob("*.csv"))
-alloc_files = [f for f in files if not f.stem.endswith("-decode")]
+alloc_files = [f for f in files if not f.stem.endswith("-decode") and not f.stem.startswith("transformers-")]
+library_files = sorted((f for f in files if f.stem.startswith("transformers-")), reverse=True)
 if not alloc_files:
     st.info("No committed results yet: run `python -m benchmarks.bench_measure --save`.")
 else:
@@ -79,6 +107,36 @@ else:
         st.plotly_chart(fig, key="m_decode")
         st.caption("On a CPU, small caches that fit in the processor's cache can beat the "
                    "memory-copy figure. The per-token floor is the whole cache ÷ copy bandwidth.")
+
+st.subheader("Caches transformers itself allocates")
+st.write("`python -m measure --engine transformers` lets transformers read each config with its "
+         "own config class and allocate its own `StaticCache` for a structural twin of the model "
+         "(every cache-shaping field kept, weights tiny), with real tensors, then compares the "
+         "bytes with the calculator's transformers mode, layer group by layer group. An "
+         "independent reading: a misread config would not match here.")
+if not library_files:
+    st.info("No committed library results yet: run `python -m measure --engine transformers "
+            "--all-presets --out results`.")
+else:
+    lib_name = st.selectbox("Library result file", [f.name for f in library_files],
+                            key="m_lib_file", help="static: StaticCache after one step; generate: "
+                            "the DynamicCache that generate leaves after a few tokens")
+    lib_path = RESULTS / lib_name
+    lib = load_results(str(lib_path), lib_path.stat().st_mtime)
+    lib_totals = lib[lib["group"] == "total"]
+    l1, l2 = st.columns(2)
+    l1.metric("Model totals matching to the byte", f"{int(lib_totals['match'].sum())} / {len(lib_totals)}",
+              help=f"{lib_path.name}: {lib['library'].iloc[0]}, torch {lib['torch'].iloc[0]}")
+    l2.metric("Layer groups matching", f"{int(lib['match'].sum())} / {len(lib)}")
+    st.dataframe(lib[["model", "group", "context", "batch", "expected_bytes", "measured_bytes",
+                      "match", "library"]], hide_index=True, key="m_library",
+                 column_config={k: st.column_config.NumberColumn(format="localized")
+                                for k in ("expected_bytes", "measured_bytes", "context")})
+    st.markdown("**Differences by design** between the theoretical figure and what transformers "
+                "allocates (both exact):")
+    st.dataframe(by_design(lib_totals), hide_index=True, key="m_by_design",
+                 column_config={k: st.column_config.NumberColumn(format="localized")
+                                for k in ("theoretical_bytes", "transformers_bytes", "difference")})
 
 st.subheader("Measure on this machine")
 if importlib.util.find_spec("torch") is None:

@@ -1,0 +1,10 @@
+"""Engine modes: what a serving engine or library really allocates for a ``ModelSpec``.
+
+``theoretical`` is ``calculator.totals.kv_cache_bytes``; each other module reproduces one engine's
+allocation rules, citing the file and function read, at the version read.
+"""
+from .transformers_cache import dynamic_cache_bytes, static_cache_bytes
+
+ENGINES = ("theoretical", "transformers")
+
+__all__ = ["ENGINES", "dynamic_cache_bytes", "static_cache_bytes"]

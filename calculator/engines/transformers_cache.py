@@ -1,0 +1,129 @@
+"""transformers' ``StaticCache`` and ``DynamicCache``, as transformers 5.23.0 allocates them.
+
+Rules, each from transformers/cache_utils.py unless said otherwise:
+- ``StaticCache.__init__`` picks one layer class per entry of ``layer_types``
+  (``get_layer_types_and_kwargs``; ``STATIC_LAYER_TYPE_MAPPING``).
+- Full attention, ``StaticLayer.lazy_initialization``: keys and values of shape
+  ``[batch, num_kv_heads, max_cache_len, head_dim]`` in the dtype of the key states (the model's
+  compute dtype): the theoretical figure at ``context = max_cache_len``.
+- Sliding / chunked attention, ``StaticSlidingWindowLayer.__init__``:
+  ``max_cache_len = min(sliding_window, max_cache_len)``.
+- MLA, models/deepseek_v3/modeling_deepseek_v3.py ``DeepseekV3Attention.forward``: the cache is
+  updated with the compressed latent (``kv_nope``: 1 × kv_lora_rank) as keys and the rotary key
+  (1 × qk_rope_head_dim) as values, so a layer holds ``kv_lora_rank + qk_rope_head_dim`` per token.
+- Linear attention (gated DeltaNet), ``LinearAttentionLayer.lazy_initialization`` keeps the conv
+  state at the full kernel width ``[batch, conv_dim, conv_kernel]`` in the compute dtype, and
+  models/qwen3_next/modeling_qwen3_next.py ``torch_chunk_gated_delta_rule`` computes the
+  recurrent state ``[batch, v_heads, k_dim, v_dim]`` in float32.
+- Every static attention layer (full, sliding, MLA) also holds ``StaticLayer.__init__``'s position
+  counter ``cumulative_length = torch.tensor(0, dtype=int)``: 8 bytes per layer, whatever the
+  batch; counted in the group's constant (``state_bytes``) column.
+- ``DynamicCache`` (what ``generate`` uses): ``DynamicLayer.update`` concatenates, so a full or MLA
+  layer holds exactly the tokens fed (prompt + new tokens − 1 after ``generate``);
+  ``DynamicSlidingWindowLayer.update`` keeps the last ``sliding_window − 1`` tokens as a *view* of
+  the concatenation, so its storage after an update of ``n`` tokens is
+  ``min(tokens before, sliding_window − 1) + n``, plus its 8-byte ``_sliding_window_tensor``.
+Other state mechanisms (mamba, lightning) are not modelled here and raise ``ValueError``.
+"""
+from __future__ import annotations
+
+from math import prod
+
+from ..dtypes import get_dtype
+from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SharedKVSpec, StateSpec
+from ..totals import Breakdown, GroupBytes, check_positive, MAX_BATCH, MAX_CONTEXT
+
+TRANSFORMERS_VERSION = "5.23.0"
+COMPUTE_DTYPES = ("bf16", "fp16", "fp32")
+COUNTER_BYTES = 8  # one int64 (StaticLayer.cumulative_length; DynamicSlidingWindowLayer._sliding_window_tensor)
+
+
+def _state_bytes(spec: StateSpec, compute_bytes: int) -> int:
+    if spec.mechanism != "gated DeltaNet" or not spec.conv_kernel:
+        raise ValueError(f"engine transformers: {spec.mechanism} state is not modelled for "
+                         f"transformers {TRANSFORMERS_VERSION}")
+    conv_dim = spec.shapes[0][0]
+    recurrent = prod(spec.shapes[1])
+    return conv_dim * spec.conv_kernel * compute_bytes + recurrent * 4
+
+
+def _label(spec, dtype: str) -> str:
+    if not isinstance(spec, StateSpec):
+        return spec.label()
+    return (f"{spec.mechanism} state: conv {spec.shapes[0][0]}×{spec.conv_kernel} ({dtype}) + "
+            f"recurrent {'×'.join(map(str, spec.shapes[1]))} (fp32)")
+
+
+def _compute_dtype(model: ModelSpec, dtype: str | None):
+    kv = get_dtype(dtype or model.dtype)
+    if kv.name not in COMPUTE_DTYPES:
+        raise ValueError(f"kv dtype: transformers' caches store the model's compute dtype "
+                         f"({', '.join(COMPUTE_DTYPES)}), not {kv.name}")
+    return kv
+
+
+def dynamic_tokens(window: int | None, updates: list[int]) -> int:
+    """Tokens of storage a DynamicCache layer holds after updates of these sizes."""
+    if window is None:
+        return sum(updates)
+    kept, storage = 0, 0
+    for n in updates:
+        storage = kept + n
+        kept = min(kept + n, window - 1)
+    return storage
+
+
+def _groups(model: ModelSpec, batch: int, kv, tokens_of, counter_of) -> list[GroupBytes]:
+    """Per group: attention layers hold ``tokens_of(spec)`` tokens and ``counter_of(spec)``
+    bookkeeping bytes per layer; state layers their constant state."""
+    b, out = kv.group_bytes, []
+    for g in model.groups:
+        spec, n = g.spec, g.count
+        tokens, kv_bytes, state = 0, 0, 0
+        if isinstance(spec, (MLASpec, FullAttentionSpec)):
+            tokens = tokens_of(spec)
+            per_token = (spec.kv_lora_rank + spec.qk_rope_head_dim if isinstance(spec, MLASpec)
+                         else spec.num_kv_heads * (spec.head_dim_k + spec.head_dim_v)) * b
+            kv_bytes = batch * n * tokens * per_token
+            state = n * counter_of(spec)
+        elif isinstance(spec, StateSpec):
+            state = batch * n * _state_bytes(spec, b)
+        elif not isinstance(spec, SharedKVSpec):
+            raise ValueError(f"engine transformers: layer kind {spec.kind!r} is not modelled")
+        out.append(GroupBytes(label=_label(spec, kv.name), kind=spec.kind, layers=n,
+                              tokens_per_seq=tokens, kv_bytes=kv_bytes, state_bytes=state))
+    return out
+
+
+def dynamic_cache_bytes(model: ModelSpec, prompt: int, new_tokens: int, batch: int = 1,
+                        dtype: str | None = None) -> Breakdown:
+    """Bytes of the DynamicCache ``generate`` leaves after ``new_tokens`` from a ``prompt``
+    (updates: the prompt, then one token per step except the last)."""
+    check_positive("prompt", prompt, MAX_CONTEXT)
+    check_positive("new_tokens", new_tokens, 1 << 20)
+    check_positive("batch", batch, MAX_BATCH)
+    kv = _compute_dtype(model, dtype)
+    updates = [prompt] + [1] * (new_tokens - 1)
+    groups = _groups(model, batch, kv, lambda spec: dynamic_tokens(spec.window, updates),
+                     lambda spec: COUNTER_BYTES if spec.window else 0)  # _sliding_window_tensor
+    return _breakdown(model, prompt + new_tokens - 1, batch, kv.name, "DynamicCache", groups)
+
+
+def _breakdown(model, context, batch, dtype, kind, groups) -> Breakdown:
+    kv_total = sum(x.kv_bytes for x in groups)
+    state_total = sum(x.state_bytes for x in groups)
+    return Breakdown(model=model.name, context=context, batch=batch, dtype=dtype,
+                     layout=f"transformers {TRANSFORMERS_VERSION} {kind}", tp=1, pp=1,
+                     groups=tuple(groups), kv_bytes=kv_total, state_bytes=state_total,
+                     per_gpu_kv_bytes=kv_total, per_gpu_state_bytes=state_total)
+
+
+def static_cache_bytes(model: ModelSpec, context: int, batch: int = 1,
+                       dtype: str | None = None) -> Breakdown:
+    """Bytes of ``StaticCache(config, max_cache_len=context)`` for ``batch`` sequences."""
+    check_positive("context", context, MAX_CONTEXT)
+    check_positive("batch", batch, MAX_BATCH)
+    kv = _compute_dtype(model, dtype)
+    groups = _groups(model, batch, kv, lambda spec: spec.tokens_held(context),
+                     lambda spec: COUNTER_BYTES)  # StaticLayer.cumulative_length
+    return _breakdown(model, context, batch, kv.name, "StaticCache", groups)

@@ -1,0 +1,114 @@
+"""measure --engine transformers: caches that transformers itself allocates (StaticCache of a
+structural twin, real tensors on CPU) against the calculator's transformers mode."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from calculator import kv_cache_bytes
+from calculator.engines import static_cache_bytes
+from calculator.engines import dynamic_cache_bytes
+from calculator.engines.transformers_cache import dynamic_tokens
+from measure.hf_library import measure_generate, measure_library, twin_config
+from model_presets import load_preset
+from model_presets.param_counts import full_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name, context", [
+    ("llama-3.1-8b", 300),        # GQA
+    ("gemma-3-27b", 1500),        # multimodal wrapper; sliding 1024 reached
+    ("gpt-oss-20b", 300),         # sliding 128 reached, attention sinks
+    ("deepseek-v2-lite", 300),    # MLA latent
+    ("qwen3-next-80b-a3b", 300),  # hybrid: gated DeltaNet state + attention
+])
+def test_library_allocation_matches_the_transformers_mode(name, context):
+    rows = measure_library(full_config(name), name=name, context=context, batch=2)
+    assert rows and all(r.match for r in rows), [(r.group, r.expected_bytes, r.measured_bytes) for r in rows]
+    assert rows[-1].group == "total" and rows[-1].measured_bytes > 0
+
+
+def test_transformers_mode_by_hand():
+    llama = load_preset("llama-3.1-8b")
+    # 2 seqs · 300 tokens · 32 layers · 8 heads · (128 + 128) · 2 B, plus 32 int64 position counters
+    assert static_cache_bytes(llama, 300, 2).total_bytes == 2 * 300 * 32 * 8 * 256 * 2 + 32 * 8
+    qwen = load_preset("qwen3-next-80b-a3b")
+    # 36 DeltaNet layers · 2 seqs · (conv 8192 × 4 · 2 B + recurrent 32 × 128 × 128 · 4 B)
+    assert static_cache_bytes(qwen, 300, 2).state_bytes == 36 * 2 * (8192 * 4 * 2 + 32 * 128 * 128 * 4) + 12 * 8
+    # vLLM's convention (the theoretical mode): conv kernel − 1 wide, bf16 recurrent state
+    assert kv_cache_bytes(qwen, 300, 2).state_bytes == 36 * 2 * (8192 * 3 * 2 + 32 * 128 * 128 * 2)
+    with pytest.raises(ValueError, match="compute dtype"):
+        static_cache_bytes(llama, 300, 2, "q8_0")
+
+
+def test_twin_keeps_the_cache_shaping_fields():
+    twin = twin_config(full_config("llama-3.1-405b"))
+    assert (twin.num_hidden_layers, twin.num_key_value_heads, twin.head_dim) == (126, 8, 128)
+    assert twin.hidden_size == 64 and twin.intermediate_size == 32 and twin.vocab_size == 256
+
+
+def test_cli_engine_transformers():
+    out = subprocess.run([sys.executable, "-m", "measure", "--engine", "transformers", "--preset",
+                          "gpt-oss-20b", "--context", "200"], capture_output=True, text=True,
+                         cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "1/1 model totals match to the byte" in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "measure", "--engine", "transformers", "--preset",
+                          "gpt2", "--kv-dtype", "q8_0"], capture_output=True, text=True, cwd=ROOT,
+                         timeout=300)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["gpt-oss-20b", "deepseek-v2-lite", "qwen3-next-80b-a3b"])
+def test_generate_leaves_the_cache_the_transformers_mode_predicts(name):
+    """GQA + sliding window, MLA, hybrid: generate 4 tokens after 200 on CPU and measure."""
+    rows = measure_generate(full_config(name), name=name, prompt=200, new_tokens=4, batch=2)
+    assert all(r.match for r in rows), [(r.group, r.expected_bytes, r.measured_bytes) for r in rows]
+
+
+def test_dynamic_cache_rules_by_hand():
+    # generate feeds 200, then 1, 1, 1 (the 4th new token is never fed): full layers hold 203
+    assert dynamic_tokens(None, [200, 1, 1, 1]) == 203
+    # window 128 keeps 127 tokens as a view of the last concatenation of 127 + 1 = 128 tokens
+    assert dynamic_tokens(128, [200, 1, 1, 1]) == 128
+    assert dynamic_tokens(128, [50, 1]) == 51  # below the window: everything
+    oss = load_preset("gpt-oss-20b")
+    # 2 seqs · 8 heads · 128 (64+64) · 2 B per token: 12 sliding layers × 128 tokens (+ 8 B each)
+    # and 12 full layers × 203 tokens
+    per_token = 2 * 8 * 128 * 2
+    assert dynamic_cache_bytes(oss, 200, 4, 2).total_bytes == 12 * 128 * per_token + 12 * 8 + 12 * 203 * per_token
+
+
+def test_calculator_cli_engine_transformers():
+    import json
+    run = lambda *a: subprocess.run([sys.executable, "-m", "calculator", *a], capture_output=True,
+                                    text=True, cwd=ROOT, timeout=60)
+    d = json.loads(run("--preset", "gpt2", "--engine", "transformers", "--context", "1k",
+                       "--format", "json").stdout)
+    # GPT-2 runs in fp32: 1024 tokens · 12 layers · 12 heads · (64 + 64) · 4 B + 12 counters · 8 B
+    assert d["engine"] == "transformers" and d["kv_dtype"] == "fp32"
+    assert d["total_bytes"] == 1024 * 12 * 12 * 128 * 4 + 12 * 8 == 75_497_568
+    t = json.loads(run("--preset", "gpt2", "--context", "1k", "--format", "json").stdout)
+    assert t["engine"] == "theoretical" and t["total_bytes"] == 1024 * 12 * 12 * 128 * 2
+    for bad in (["--tp", "2"], ["--layout", "paged"], ["--format", "csv"], ["--kv-dtype", "q4_0"]):
+        out = run("--preset", "gpt2", "--engine", "transformers", "--context", "1k", *bad)
+        assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, bad
+
+
+def test_measurements_page_shows_library_results():
+    import pandas as pd
+    from streamlit.testing.v1 import AppTest
+    files = sorted((ROOT / "measure" / "results").glob("transformers-*.csv"), reverse=True)
+    assert files, "commit the results of python -m measure --engine transformers --out results"
+    at = AppTest.from_file(str(ROOT / "views" / "measurements.py"), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = pd.read_csv(files[0])
+    totals = table[table["group"] == "total"]
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Model totals matching to the byte"] == f"{int(totals['match'].sum())} / {len(totals)}"
+    design = next(d.value for d in at.dataframe if "why" in d.value.columns)
+    assert len(design) == len(totals) and design["why"].str.len().min() > 0
+    # by design: transformers mode minus theoretical is never negative for these caches
+    assert (design["difference"] >= 0).all()
