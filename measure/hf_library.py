@@ -18,7 +18,7 @@ import torch
 
 from calculator.engines import dynamic_cache_bytes, static_cache_bytes
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
-from calculator.hf_config import from_hf_config, normalize
+from calculator.hf_config import from_hf_config
 from calculator.specs import ModelSpec
 
 TINY = 32

@@ -17,7 +17,6 @@ import argparse
 import json
 import re
 import sys
-from pathlib import Path
 
 from model_presets import PRESET_DIR, list_presets, preset_document
 

@@ -1,6 +1,5 @@
 """Presets against their full config.json files: same cache bytes, and parameter counts that
 transformers reproduces on the meta device (python -m model_presets.param_counts)."""
-import json
 
 import pytest
 
