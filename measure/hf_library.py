@@ -20,6 +20,7 @@ from calculator.engines import dynamic_cache_bytes, static_cache_bytes
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
 from calculator.hf_config import from_hf_config
 from calculator.specs import ModelSpec
+from model_presets.param_counts import DROP_KEYS, MODEL_TYPE_MAP  # remote-code configs, one place
 
 TINY = 32
 TORCH_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
@@ -29,8 +30,6 @@ SHRINK = {"intermediate_size": TINY, "moe_intermediate_size": TINY,
           "num_experts": 2, "n_routed_experts": 2, "num_experts_per_tok": 1, "experts_per_token": 1,
           "n_group": 1, "topk_group": 1, "q_lora_rank": None,
           "pad_token_id": None, "bos_token_id": None, "eos_token_id": None}
-# Weight-only fields of remote-code configs that transformers maps to a built-in class.
-MODEL_TYPE_MAP = {"kimi_k2": "deepseek_v3", "RefinedWebModel": "falcon", "RefinedWeb": "falcon"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,7 +57,7 @@ def twin_config(config: dict):
     import transformers
     outer = copy.deepcopy(config)
     text = outer.get("text_config") or outer
-    cfg = {k: v for k, v in text.items() if k not in ("auto_map", "quantization_config")}
+    cfg = {k: v for k, v in text.items() if k not in DROP_KEYS}
     if "text_config" in outer:  # multimodal wrapper: the language model alone holds the cache
         cfg.setdefault("model_type", {"gemma3": "gemma3_text"}.get(outer.get("model_type"), ""))
         cfg.setdefault("torch_dtype", outer.get("torch_dtype"))

@@ -24,7 +24,8 @@ CONFIG_DIR = PRESET_DIR / "configs"
 # model_type values whose code lives only in the model repo (remote code), mapped to the
 # transformers class that the repo's own config file subclasses. Kimi-K2's
 # configuration_deepseek.py defines DeepseekV3Config, so the shapes are deepseek_v3's.
-MODEL_TYPE_MAP = {"kimi_k2": "deepseek_v3"}
+# The original Falcon configs (RefinedWeb*) map to transformers' FalconConfig the same way.
+MODEL_TYPE_MAP = {"kimi_k2": "deepseek_v3", "RefinedWebModel": "falcon", "RefinedWeb": "falcon"}
 # Keys that must not reach the config class: remote-code pointers and checkpoint quantization.
 DROP_KEYS = ("auto_map", "quantization_config")
 
