@@ -4,6 +4,9 @@ bandwidth as a fraction of the device's copy bandwidth.
     python -m benchmarks.bench_measure [--device auto] [--save]
 
 --save writes measure/results/<device>-<date>.csv (and -decode.csv) for the dashboard.
+--whole-model (for GPUs) adds, per preset, one decode step over every attention layer with a
+cache of at least 1 GiB (the longest context the model takes, up to 128k, with batch raised until
+the cache reaches 1 GiB, halved while it exceeds what the device has free).
 """
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ def main() -> None:
     p.add_argument("--contexts", nargs="+", default=["8k", "128k"])
     p.add_argument("--decode-context", default="2k")
     p.add_argument("--decode-dtype", default=None, help="default: bf16 on cuda, fp32 on cpu")
+    p.add_argument("--whole-model", action="store_true",
+                   help="also time a whole-model decode step over a cache >= 1 GiB per preset")
     args = p.parse_args()
     common = ["--all-presets", "--device", args.device]
     ctx = [a for c in args.contexts for a in ("--context", c)]
@@ -54,6 +59,15 @@ def main() -> None:
     for r in rows:
         print(f"  {r.model:<20} {r.group[:46]:<46} {r.bytes_read:>12,} B  {r.median_s * 1e6:>10,.0f} us"
               f"  {r.achieved_gbps:6.1f} GB/s  {r.fraction_of_copy:6.1%}")
+    if args.whole_model:
+        whole = whole_model_rows(dtype, args.device)
+        fr = [r.fraction_of_copy for r in whole]
+        print(f"whole-model decode steps over caches >= 1 GiB: {len(whole)} presets; achieved / "
+              f"copy: median {statistics.median(fr):.1%}, min {min(fr):.1%}, max {max(fr):.1%}")
+        for r in whole:
+            print(f"  {r.model:<20} ctx {r.context:>7,} x{r.batch:<3} {r.bytes_read:>15,} B "
+                  f"{r.median_s * 1e3:>9.3f} ms {r.achieved_gbps:7.1f} GB/s {r.fraction_of_copy:6.1%}")
+        rows = rows + whole
     if args.save:
         import pandas as pd
         from measure.cli import RESULTS
@@ -62,6 +76,41 @@ def main() -> None:
             device_name=table["device_name"].iloc[0], torch=table["torch"].iloc[0],
             date=table["date"].iloc[0]).to_csv(RESULTS / f"{name}-{table['date'].iloc[0]}-decode.csv",
                                                index=False)
+
+
+GIB = 1 << 30
+
+
+def whole_model_rows(dtype: str, device: str) -> list:
+    """One whole-model decode row per preset, over a cache of at least 1 GiB (see docstring)."""
+    from calculator import get_dtype
+    from calculator.specs import FullAttentionSpec, MLASpec
+    from measure.check import free_bytes, resolve_device
+    from measure.decode import time_decode_model
+    from model_presets import list_presets, load_preset
+    kv, budget = get_dtype(dtype), free_bytes(resolve_device(device)) // 2
+    rows = []
+    for name in list_presets():
+        m = load_preset(name)
+        attn = [g for g in m.groups if isinstance(g.spec, (FullAttentionSpec, MLASpec))]
+
+        def size(c: int, b: int) -> int:
+            return sum(b * g.count * g.spec.tokens_held(c) * g.spec.per_token_bytes(kv) for g in attn)
+        context, batch = min(m.max_context or 131072, 131072), 1
+        if size(context, 1) == 0:
+            continue
+        batch = max(1, -(-GIB // size(context, 1)))
+        while size(context, batch) > budget and context > 1024:
+            context //= 2
+            batch = max(1, -(-GIB // size(context, 1)))
+        row = time_decode_model(m, context=context, batch=batch, dtype=dtype, device=device)
+        if row.timing == "cuda graph":  # the same step launched from Python, for comparison
+            eager = time_decode_model(m, context=context, batch=batch, dtype=dtype,
+                                      device=device, graph=False)
+            print(f"  {m.name:<20} eager {eager.median_s * 1e3:.3f} ms = "
+                  f"{eager.fraction_of_copy:.1%} of copy; graph {row.median_s * 1e3:.3f} ms")
+        rows.append(row)
+    return rows
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from calculator.load import model_from_config_file
 from calculator.units import format_bytes
 
 from .check import measure_model, resolve_device
-from .decode import time_decode
+from .decode import time_decode, time_decode_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--block-size", type=positive_int, default=16)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--decode", action="store_true", help="also time one decode step per layer group")
+    p.add_argument("--decode-model", action="store_true",
+                   help="also time one decode step over every attention layer of the model "
+                        "(the whole cache read once)")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--out", help="write the CSV here ('results' = measure/results/<device>-<date>.csv)")
     p.add_argument("--engine", choices=("shapes", "transformers"), default="shapes",
@@ -84,7 +87,7 @@ def run_library(args, dev) -> tuple[str, pd.DataFrame]:
     table["date"] = dt.date.today().isoformat()
     if args.out:
         kind = "generate" if args.new_tokens else "static"
-        out = (RESULTS / f"transformers-{kind}-{table['device_name'][0]}-{table['date'][0]}.csv"
+        out = (RESULTS / f"transformers-{kind}-{table['device_name'][0].replace(' ', '_')}-{table['date'][0]}.csv"
                if args.out == "results" else Path(args.out))
         out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(out, index=False)
@@ -126,9 +129,9 @@ def run(argv: list[str] | None) -> tuple[str, pd.DataFrame]:
     if args.new_tokens and args.engine != "transformers":
         raise UsageError("--new-tokens needs --engine transformers")
     if args.engine == "transformers":
-        if args.decode or args.kv_dtype or args.layout:
+        if args.decode or args.decode_model or args.kv_dtype or args.layout:
             raise UsageError("--engine transformers measures the model's own dtype and layout; "
-                             "drop --decode / --kv-dtype / --layout")
+                             "drop --decode / --decode-model / --kv-dtype / --layout")
         return run_library(args, dev)
     models = _models(args)
     contexts = args.context or [8192]
@@ -144,6 +147,9 @@ def run(argv: list[str] | None) -> tuple[str, pd.DataFrame]:
                 for c in contexts:
                     decode += [r.as_dict() for r in time_decode(model, context=c, batch=args.batch,
                                                                 dtype=dtype, device=str(dev))]
+            if args.decode_model and dtype in ("bf16", "fp16", "fp32"):
+                decode += [time_decode_model(model, context=c, batch=args.batch, dtype=dtype,
+                                             device=str(dev)).as_dict() for c in contexts]
     table = pd.DataFrame(rows)
     meta = {"device": device_name(dev), "torch": torch.__version__,
             "date": dt.date.today().isoformat()}

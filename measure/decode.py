@@ -1,9 +1,14 @@
 """Time one attention decode step (one new query token) over a real cache, and the device's copy
 bandwidth, to show how close a token's attention read runs to the memory limit.
 
+``time_decode`` times one layer per layer group; ``time_decode_model`` times one whole decode
+step: every attention layer of the model in turn, each over its own cache tensors, so the bytes
+read are the model's whole attention cache (GiBs at long contexts, far past any L2).
+
 Full / GQA / MQA / windowed layers use ``scaled_dot_product_attention`` (``enable_gqa``); MLA
 uses the absorbed form: scores and output are computed against the latent directly, so the cache
-is read without decompression. Timing: CUDA events on GPUs, ``perf_counter`` elsewhere; median
+is read without decompression (twice, in fact: once for the scores, once for the values; bytes
+read count it once, as a fused kernel would read it). Timing: CUDA events on GPUs, ``perf_counter`` elsewhere; median
 of many runs after warm-up.
 """
 from __future__ import annotations
@@ -40,6 +45,7 @@ class DecodeRow:
     copy_gbps: float
     fraction_of_copy: float
     model_floor_s: float     # whole model's cache / copy bandwidth: the per-token time floor
+    timing: str = "eager"    # "cuda graph": the step captured once and replayed (no launch gaps)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -135,3 +141,57 @@ def time_decode(model: ModelSpec, *, context: int, batch: int = 1, dtype: str = 
                               model_floor_s=total / bandwidth))
         del step
     return rows
+
+
+def time_decode_model(model: ModelSpec, *, context: int, batch: int = 1, dtype: str = "bf16",
+                      device: str = "auto", repeats: int | None = None,
+                      graph: bool = True) -> DecodeRow:
+    """One decode step over every attention layer (each with its own cache), timed as a whole;
+    on CUDA captured as one graph unless ``graph`` is false.
+
+    ``bytes_read`` is the sum of all layers' caches, which equals the calculator's attention
+    bytes for the model (state layers are not read by attention and are left out)."""
+    from .check import free_bytes
+    dev = resolve_device(device)
+    kv = get_dtype(dtype)
+    if kv.name not in FLOAT_DTYPES:
+        raise ValueError(f"kv dtype: decode timing needs fp32, fp16 or bf16, got {kv.name}")
+    groups = [g for g in model.groups if isinstance(g.spec, (FullAttentionSpec, MLASpec))]
+    want = sum(batch * g.count * g.spec.tokens_held(context) * g.spec.per_token_bytes(kv)
+               for g in groups)
+    limit = free_bytes(dev) if dev.type == "cuda" else CPU_LAYER_LIMIT
+    if want > limit:
+        raise ValueError(f"context: the whole cache needs {want:,} bytes; {dev} has {limit:,} to spare")
+    steps, nbytes = [], 0
+    for g in groups:
+        for _ in range(g.count):
+            step, n = _step(g.spec, model.num_attention_heads, batch, context,
+                            TORCH_DTYPES[kv.name], dev)
+            steps.append(step)
+            nbytes += n
+    assert nbytes == want, (nbytes, want)
+    bandwidth = copy_bandwidth(dev, 1 << 30 if dev.type == "cuda" else 1 << 26)
+
+    def whole():
+        for s in steps:
+            s()
+    timing = "eager"
+    with torch.inference_mode():
+        if dev.type == "cuda" and graph:  # one graph replay = the whole step, without Python launch gaps
+            whole()
+            torch.cuda.synchronize(dev)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                whole()
+            run, timing = graph.replay, "cuda graph"
+        else:
+            run = whole
+        seconds = _timed(run, dev, repeats or (20 if dev.type == "cuda" else 5))
+    layers = sum(g.count for g in groups)
+    row = DecodeRow(model=model.name, group=f"whole model: {layers} attention layers",
+                    device=str(dev), kv_dtype=kv.name, batch=batch, context=context,
+                    bytes_read=nbytes, median_s=seconds, achieved_gbps=nbytes / seconds / 1e9,
+                    copy_gbps=bandwidth / 1e9, fraction_of_copy=nbytes / seconds / bandwidth,
+                    model_floor_s=nbytes / bandwidth, timing=timing)
+    del steps, whole, run
+    return row

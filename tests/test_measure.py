@@ -132,3 +132,14 @@ def test_cli_cuda_missing_is_exit_2():
 def test_cli_bad_requests(args, needle):
     out = mrun(*args)
     assert out.returncode == 2 and needle in out.stderr and "Traceback" not in out.stderr
+
+
+def test_whole_model_decode_reads_the_whole_attention_cache():
+    from measure.decode import time_decode_model
+    m = load_preset("gemma-2-9b")
+    row = time_decode_model(m, context=300, batch=2, dtype="fp32", device="cpu", repeats=2)
+    # Gemma-2-9B: 42 layers (21 full + 21 window 4096, so all hold 300 tokens), 8 KV heads ×
+    # (256 + 256) fp32: 42 · 2 seq · 300 · 8 · 512 · 4 B = 412,876,800
+    assert row.bytes_read == 42 * 2 * 300 * 8 * 512 * 4 == 412_876_800
+    assert row.group == "whole model: 42 attention layers" and row.timing == "eager"
+    assert row.median_s > 0 and row.model_floor_s == row.bytes_read / (row.copy_gbps * 1e9)

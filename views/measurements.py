@@ -89,14 +89,18 @@ else:
     decode = path.with_name(path.stem + "-decode.csv")
     if decode.exists():
         dd = load_results(str(decode), decode.stat().st_mtime)
+        if "timing" not in dd:  # files written before whole-model rows: all eager
+            dd = dd.assign(timing="eager")
         st.subheader("Decode step: achieved read bandwidth vs the device's copy bandwidth")
         names = dd["model"] + " · " + dd["group"].map(short_group)  # short: phones are narrow
         copy = float(dd["copy_gbps"].median())
         fig = go.Figure(go.Bar(
             x=dd["achieved_gbps"], y=names, orientation="h", name="achieved GB/s",
-            customdata=dd[["bytes_read", "median_s", "fraction_of_copy", "group"]].to_numpy(),
-            hovertemplate="%{y}<br>%{customdata[3]}<br>%{customdata[0]:,} bytes in "
-                          "%{customdata[1]:.6f} s<br>%{x:.1f} GB/s = %{customdata[2]:.0%} of copy"
+            customdata=dd[["bytes_read", "median_s", "fraction_of_copy", "group", "timing",
+                           "context", "batch"]].to_numpy(),
+            hovertemplate="%{y}<br>%{customdata[3]}<br>context %{customdata[5]:,} × batch "
+                          "%{customdata[6]}<br>%{customdata[0]:,} bytes in %{customdata[1]:.6f} s "
+                          "(%{customdata[4]})<br>%{x:.1f} GB/s = %{customdata[2]:.0%} of copy"
                           "<extra></extra>"))
         fig.add_trace(go.Scatter(x=[copy, copy], y=[names.iloc[0], names.iloc[-1]], mode="lines",
                                  name=f"memory copy {copy:.1f} GB/s",
@@ -105,8 +109,11 @@ else:
                           margin={"t": 20, "l": 10, "r": 10}, yaxis={"autorange": "reversed"},
                           legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0})
         st.plotly_chart(fig, key="m_decode")
-        st.caption("On a CPU, small caches that fit in the processor's cache can beat the "
-                   "memory-copy figure. The per-token floor is the whole cache ÷ copy bandwidth.")
+        st.caption("One-layer rows read one layer's cache (small: launch-bound on a GPU). "
+                   "*Whole model* rows read every attention layer's cache in one step (≥ 1 GiB on "
+                   "GPUs, timed as one CUDA graph replay). On a CPU, small caches that fit in the "
+                   "processor's cache can beat the memory-copy figure. The per-token floor is the "
+                   "whole cache ÷ copy bandwidth.")
 
 st.subheader("Caches transformers itself allocates")
 st.write("`python -m measure --engine transformers` lets transformers read each config with its "
