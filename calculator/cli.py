@@ -12,6 +12,9 @@ from dataclasses import replace
 from .capacity import plan
 from .engines import ENGINES, static_cache_bytes
 from .engines.transformers_cache import TRANSFORMERS_VERSION
+from .engines.vllm import DEFAULT_MAX_NUM_BATCHED_TOKENS as VLLM_BATCHED_TOKENS
+from .engines.vllm import KV_CACHE_DTYPES as VLLM_KV_DTYPES
+from .engines.vllm import VLLM_VERSION
 from .gpus import GPUS, gpu_memory
 from .load import model_from_config_file
 from .specs import ModelSpec
@@ -81,9 +84,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kv-lora-rank", type=positive_int, default=512, help="d_c for --attention mla")
     p.add_argument("--rope-head-dim", type=positive_int, default=64, help="d_r for --attention mla")
     p.add_argument("--engine", choices=ENGINES, default="theoretical",
-                   help="theoretical (default) or transformers: the StaticCache transformers "
-                        f"{TRANSFORMERS_VERSION} allocates for max_cache_len = --context")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+                   help="theoretical (default); transformers: the StaticCache transformers "
+                        f"{TRANSFORMERS_VERSION} allocates for max_cache_len = --context; vllm: "
+                        f"the block pool {VLLM_VERSION} builds (max_model_len = --context)")
+    p.add_argument("--kv-memory", metavar="SIZE",
+                   help="with --engine vllm: memory the engine has for KV per GPU (37.5GiB or "
+                        "bytes, as its 'Available KV cache memory'): tokens, blocks, concurrency")
+    p.add_argument("--kv-cache-dtype", default="auto",
+                   help=f"with --engine vllm: {', '.join(VLLM_KV_DTYPES)} (default auto)")
+    p.add_argument("--max-num-batched-tokens", type=positive_int,
+                   default=VLLM_BATCHED_TOKENS,
+                   help=f"with --engine vllm: sizes sliding-window blocks (default "
+                        f"{VLLM_BATCHED_TOKENS})")
+    p.add_argument("--format", choices=("table", "csv", "json", "log"), default="table",
+                   help="log (with --engine vllm --kv-memory): the lines the engine prints")
     p.add_argument("--unit", choices=("GiB", "GB"), default="GiB", help="unit of formatted sizes")
     p.add_argument("--max-context", action="store_true", help="longest context at --batch that fits")
     p.add_argument("--max-batch", action="store_true", help="most sequences at --context that fit")
@@ -191,6 +205,63 @@ def _transformers(args: argparse.Namespace, model: ModelSpec, contexts: list[int
     return _table(model, rows, args.unit)
 
 
+def vllm_json(p, batch: int, tp: int, args) -> dict:
+    row = {"model": p.model, "engine": "vllm", "context": p.max_model_len, "batch": batch, "tp": tp,
+           "kv_cache_dtype": args.kv_cache_dtype, "block_size": args.block_size,
+           "page_size_bytes": p.page_size, "layers_per_group": p.group_size,
+           "kv_groups": len(p.groups), "padding_layers": p.padding_layers,
+           "blocks_per_request": p.blocks_per_request,
+           "total_bytes_per_gpu": p.request_bytes(batch)}
+    if p.kv_memory is not None:
+        row.update(kv_memory=p.kv_memory, num_blocks=p.num_blocks, engine_tokens=p.num_tokens,
+                   max_concurrency=p.max_concurrency)
+    return row
+
+
+def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> str:
+    """--engine vllm: the pool vLLM builds per GPU, and with --kv-memory its log lines."""
+    from .engines import vllm_plan
+    from .gpus import parse_memory
+    if args.pp != 1:
+        raise UsageError("--pp: the vllm engine mode models one pipeline stage; drop --pp")
+    if args.layout != "theoretical" or args.kv_dtype_given:
+        raise UsageError("--layout/--kv-dtype: vLLM pages its cache; use --block-size and "
+                         "--kv-cache-dtype")
+    if args.format == "csv":
+        raise UsageError("--format: csv is for the theoretical engine; use table, json or log")
+    memory = None if args.kv_memory is None else parse_memory(args.kv_memory, "--kv-memory")
+    if args.format == "log" and memory is None:
+        raise UsageError("--format log: vLLM prints its KV lines for a given memory; add --kv-memory")
+    tp = args.tp or 1
+    try:
+        plans = [vllm_plan(model, max_model_len=c, kv_memory=memory, block_size=args.block_size,
+                           kv_cache_dtype=args.kv_cache_dtype, tp=tp,
+                           max_num_batched_tokens=args.max_num_batched_tokens) for c in contexts]
+    except ValueError as exc:
+        field, _, rest = str(exc).partition(": ")
+        raise UsageError(f"--{field}: {rest}" if field in ("tp", "block-size", "kv-cache-dtype",
+                                                            "max-num-batched-tokens",
+                                                            "kv-memory") else str(exc)) from None
+    if args.format == "log":
+        return "\n".join(line for p in plans for line in p.log_lines())
+    if args.format == "json":
+        data = [vllm_json(p, args.batch, tp, args) for p in plans]
+        return json.dumps(data[0] if len(data) == 1 else data, indent=2)
+    out = [f"{model.name} · {VLLM_VERSION} · block {args.block_size} · kv {args.kv_cache_dtype}"
+           f" · tp {tp}"]
+    for p in plans:
+        kinds = ", ".join(f"{s.label()} × {n}" for s, n in p.groups)
+        out.append(f"max_model_len {p.max_model_len:,}: {len(p.groups)} KV group(s) of "
+                   f"{p.group_size} layers [{kinds}]; page {p.page_size:,} B; "
+                   f"{p.blocks_per_request:,} blocks per request; {args.batch} request(s) = "
+                   f"{format_bytes(p.request_bytes(args.batch), args.unit)} per GPU"
+                   + (f"; {p.padding_layers} padding layers" if p.padding_layers else ""))
+        if p.kv_memory is not None:
+            out.append(f"  {format_bytes(p.kv_memory, args.unit)} for KV → {p.num_blocks:,} blocks")
+            out += ["  " + line for line in p.log_lines()]
+    return "\n".join(out)
+
+
 def run(argv: list[str] | None) -> str:
     args = build_parser().parse_args(argv)
     args.kv_dtype_given, args.kv_dtype = args.kv_dtype, args.kv_dtype or "bf16"
@@ -202,6 +273,10 @@ def run(argv: list[str] | None) -> str:
         return _capacity(args, model, args.tp)
     tp = args.tp or 1
     contexts = args.context or [default_context(model)]
+    if args.engine == "vllm":
+        return _vllm(args, model, contexts)
+    if args.kv_memory is not None or args.format == "log":
+        raise UsageError("--kv-memory/--format log: need --engine vllm")
     if args.engine == "transformers":
         return _transformers(args, model, contexts)
     if args.format == "csv":

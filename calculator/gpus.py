@@ -35,11 +35,32 @@ def gpu_memory(name: str) -> int:
             if gpu.split()[0].lower() == key and sum(g.split()[0].lower() == key for g in GPUS) > 1:
                 raise ValueError(f"gpu: {name!r} is ambiguous; say e.g. 'A100 80GB'")
             return size
-    match = _SIZE.fullmatch(name.strip())
+    size = _size(name)
+    if size is not None:
+        return size
+    raise ValueError(f"gpu: unknown {name!r}; use one of {', '.join(GPUS)} or a size like '96GiB'")
+
+
+def _size(text: str) -> int | None:
+    match = _SIZE.fullmatch(text.strip())
     if match:
         whole, _, frac = match.group(1).partition(".")
         scale = _SCALE[match.group(2).lower()]
         size = int(whole) * scale + (int(frac) * scale // 10 ** len(frac) if frac else 0)
         if 0 < size <= 1 << 50:
             return size
-    raise ValueError(f"gpu: unknown {name!r}; use one of {', '.join(GPUS)} or a size like '96GiB'")
+    return None
+
+
+def parse_memory(text: object, field: str = "kv-memory") -> int:
+    """Bytes from '37.5GiB', '40GB', '512MiB' or a plain byte count (1 B to 1 PiB)."""
+    if isinstance(text, int) and not isinstance(text, bool) and 0 < text <= 1 << 50:
+        return text
+    if isinstance(text, str):
+        t = text.strip().replace(",", "").replace("_", "")
+        if t.isdigit() and 0 < int(t) <= 1 << 50:
+            return int(t)
+        size = _size(t)
+        if size is not None:
+            return size
+    raise ValueError(f"{field}: give a size like 37.5GiB, 40GB or a byte count, got {text!r}")

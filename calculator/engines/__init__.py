@@ -4,7 +4,9 @@
 allocation rules, citing the file and function read, at the version read.
 """
 from .transformers_cache import dynamic_cache_bytes, static_cache_bytes
+from .vllm import VllmPlan
+from .vllm import plan as vllm_plan
 
-ENGINES = ("theoretical", "transformers")
+ENGINES = ("theoretical", "transformers", "vllm")
 
-__all__ = ["ENGINES", "dynamic_cache_bytes", "static_cache_bytes"]
+__all__ = ["ENGINES", "VllmPlan", "dynamic_cache_bytes", "static_cache_bytes", "vllm_plan"]

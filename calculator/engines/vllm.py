@@ -1,0 +1,193 @@
+"""vLLM engine mode: the KV-cache pool vLLM (V1 engine) builds, and the lines it logs.
+
+Rules reproduced, read at vllm-project/vllm main @ 001cabc1 (2026):
+
+- ``vllm/v1/kv_cache_interface.py``: ``FullAttentionSpec.real_page_size_bytes`` (block_size ×
+  kv_heads × (head_size + head_size_v) × dtype bytes), ``MLAAttentionSpec.real_page_size_bytes``
+  (one latent: block_size × (kv_lora_rank + rope) × dtype bytes; ``fp8_ds_mla``: block_size ×
+  656), ``FullAttentionSpec.max_memory_usage_bytes`` (cdiv(max_model_len, block_size) pages),
+  ``SlidingWindowSpec.max_admission_blocks_per_request`` (cdiv(min(window − 1 +
+  max_num_batched_tokens, max_model_len), block_size) + 1 pages).
+- ``vllm/v1/core/kv_cache_utils.py``: ``get_kv_cache_groups`` (one group when every layer has
+  the same spec; ``UniformTypeKVCacheSpecs`` when all are full attention of different sizes;
+  otherwise ``unify_kv_cache_spec_page_size`` then ``_get_kv_cache_groups_uniform_page_size``:
+  group size = the fewest layers of one type, or the most when most < 1.5 × fewest, last group
+  of a type padded), ``get_num_blocks`` (available // page_size // group_size),
+  ``_report_kv_cache_config`` (tokens = num_blocks // groups × block_size) and
+  ``get_max_concurrency_for_kv_cache_config`` (num_blocks / cdiv(per-request bytes, block bytes)).
+- KV heads per rank: ``ModelConfig.get_num_kv_heads`` = max(1, kv_heads // tp); MLA latents are
+  replicated on every rank.
+
+Linear-attention / SSM state layers (vLLM's ``MambaSpec`` with attention block sizes raised to the
+mamba page) are not modelled: asking for them is a ``ValueError``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SlidingWindowSpec, StateSpec
+
+VLLM_VERSION = "vLLM main @ 001cabc1"
+BLOCK_SIZES = (1, 8, 16, 32, 64, 128, 256)  # CacheConfig.block_size: BlockSize literal
+KV_CACHE_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_ds_mla")
+DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192  # `vllm serve` default on large GPUs (EngineArgs)
+_AUTO_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One layer's vLLM KV-cache spec, per rank (hashable: equal specs share a group)."""
+
+    kind: str            # "full", "sliding" or "mla"
+    block_size: int
+    token_bytes: int     # bytes of one token of one layer on one rank
+    window: int | None = None
+
+    @property
+    def page_size_bytes(self) -> int:
+        return self.block_size * self.token_bytes
+
+    def max_memory_usage_bytes(self, max_model_len: int, max_num_batched_tokens: int) -> int:
+        if self.kind == "sliding":
+            assert self.window is not None
+            tokens = min(self.window - 1 + max_num_batched_tokens, max_model_len)
+            return (_cdiv(tokens, self.block_size) + 1) * self.page_size_bytes
+        return _cdiv(max_model_len, self.block_size) * self.page_size_bytes
+
+    def label(self) -> str:
+        w = f", window {self.window}" if self.window else ""
+        return f"{self.kind} ({self.token_bytes:,} B/token/layer, block {self.block_size}{w})"
+
+
+@dataclass(frozen=True)
+class VllmPlan:
+    """The pool vLLM builds from ``kv_memory`` bytes per rank, and what it logs."""
+
+    model: str
+    groups: tuple[tuple[PageSpec, int], ...]   # (spec, layers in this group), one per KV group
+    group_size: int           # layers per group = number of shared KV tensors
+    page_size: int            # bytes of one block of one layer
+    padding_layers: int
+    max_model_len: int
+    blocks_per_request: int   # blocks one request of max_model_len takes (all groups)
+    kv_memory: int | None
+    num_blocks: int | None
+    num_tokens: int | None
+    max_concurrency: float | None
+
+    def request_bytes(self, batch: int = 1) -> int:
+        """Bytes per rank that ``batch`` requests of max_model_len tokens take in vLLM's pool."""
+        return batch * self.blocks_per_request * self.page_size * self.group_size
+
+    def log_lines(self) -> list[str]:
+        if self.num_tokens is None or self.max_concurrency is None:
+            raise ValueError("kv-memory: vLLM prints its log lines only for a given KV memory")
+        return [f"GPU KV cache size: {self.num_tokens:,} tokens",
+                f"Maximum concurrency for {self.max_model_len:,} tokens per request: "
+                f"{self.max_concurrency:.2f}x"]
+
+
+def layer_specs(model: ModelSpec, *, block_size: int = 16, kv_cache_dtype: str = "auto",
+                tp: int = 1) -> list[PageSpec]:
+    """Each layer's spec on one rank, in layer order (shared-KV layers own no cache)."""
+    if block_size not in BLOCK_SIZES:
+        raise ValueError(f"block-size: vLLM allows {', '.join(map(str, BLOCK_SIZES))}, got {block_size}")
+    if kv_cache_dtype not in KV_CACHE_DTYPES:
+        raise ValueError(f"kv-cache-dtype: vLLM has {', '.join(KV_CACHE_DTYPES)}, got {kv_cache_dtype!r}")
+    if model.num_attention_heads % tp:
+        raise ValueError(f"tp: {model.num_attention_heads} attention heads are not divisible by "
+                         f"tensor parallel size {tp}")
+    if kv_cache_dtype == "auto":
+        if model.dtype not in _AUTO_BYTES:
+            raise ValueError(f"kv-cache-dtype: auto needs a float model dtype, not {model.dtype}")
+        item = _AUTO_BYTES[model.dtype]
+    else:
+        item = 1 if kv_cache_dtype.startswith("fp8") else 2
+    out: list[PageSpec] = []
+    for spec in model.layer_specs():
+        if isinstance(spec, StateSpec):
+            raise ValueError("engine vllm: linear-attention / SSM state layers are not modelled "
+                             "(vLLM resizes attention blocks to the mamba page); use --engine "
+                             "theoretical")
+        if isinstance(spec, MLASpec):
+            width = spec.kv_lora_rank + spec.qk_rope_head_dim
+            token = 656 if kv_cache_dtype == "fp8_ds_mla" else width * item
+            out.append(PageSpec("mla", block_size, token))
+            continue
+        if kv_cache_dtype == "fp8_ds_mla":
+            raise ValueError("kv-cache-dtype: fp8_ds_mla is for MLA models only")
+        if not isinstance(spec, FullAttentionSpec):
+            continue  # shared-KV layers read another layer's cache
+        kv = spec.num_kv_heads
+        if (kv >= tp and kv % tp) or (kv < tp and tp % kv):
+            raise ValueError(f"tp: {kv} KV heads cannot be split over tensor parallel size {tp}")
+        token = max(1, kv // tp) * (spec.head_dim_k + spec.head_dim_v) * item
+        if isinstance(spec, SlidingWindowSpec):
+            out.append(PageSpec("sliding", block_size, token, spec.window))
+        else:
+            out.append(PageSpec("full", block_size, token))
+    if not out:
+        raise ValueError("engine vllm: the model has no attention layer with a KV cache")
+    return out
+
+
+def _groups(specs: list[PageSpec]) -> tuple[list[tuple[PageSpec, int]], int, int, int, bool]:
+    """(groups, group_size, page_size, padding layers, uniform-type) as get_kv_cache_groups."""
+    if len(set(specs)) == 1:
+        return [(specs[0], len(specs))], len(specs), specs[0].page_size_bytes, 0, False
+    if all(s.kind != "sliding" for s in specs):  # UniformTypeKVCacheSpecs: one group, summed page
+        return [(specs[0], len(specs))], 1, sum(s.page_size_bytes for s in specs), 0, True
+    top = max(s.page_size_bytes for s in specs)
+    unified = []
+    for s in specs:  # unify_kv_cache_spec_page_size: raise the block size of smaller pages
+        if top % s.page_size_bytes:
+            raise ValueError("engine vllm: layer page sizes do not divide; vLLM cannot unify them")
+        unified.append(PageSpec(s.kind, s.block_size * (top // s.page_size_bytes), s.token_bytes,
+                                s.window))
+    by_type: dict[PageSpec, int] = {}
+    for s in unified:
+        by_type[s] = by_type.get(s, 0) + 1
+    fewest, most = min(by_type.values()), max(by_type.values())
+    group_size = most if most < fewest * 1.5 else fewest
+    groups, padding = [], 0
+    for s, n in by_type.items():
+        k = _cdiv(n, group_size)
+        padding += k * group_size - n
+        # layers[i::k]: group i holds ceil or floor of n / k layers
+        groups += [(s, len(range(i, n, k))) for i in range(k)]
+    return groups, group_size, top, padding, False
+
+
+def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
+         block_size: int = 16, kv_cache_dtype: str = "auto", tp: int = 1,
+         max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS) -> VllmPlan:
+    """vLLM's KV-cache configuration for ``model`` (per rank), with ``kv_memory`` bytes free."""
+    if max_model_len < 1:
+        raise ValueError(f"context: max_model_len must be at least 1, got {max_model_len}")
+    if max_num_batched_tokens < 1:
+        raise ValueError("max-num-batched-tokens: must be at least 1")
+    if kv_memory is not None and kv_memory <= 0:
+        raise ValueError("kv-memory: no available memory for the cache blocks")
+    specs = layer_specs(model, block_size=block_size, kv_cache_dtype=kv_cache_dtype, tp=tp)
+    groups, group_size, page, padding, uniform_type = _groups(specs)
+    if uniform_type:  # UniformTypeKVCacheSpecs.max_memory_usage_bytes: the longest layer's pages
+        per_request = max(_cdiv(s.max_memory_usage_bytes(max_model_len, max_num_batched_tokens),
+                                s.page_size_bytes) for s in specs)
+    else:
+        usage = sum(s.max_memory_usage_bytes(max_model_len, max_num_batched_tokens)
+                    for s, _ in groups)
+        per_request = _cdiv(group_size * usage, page * group_size)
+    num_blocks = num_tokens = concurrency = None
+    if kv_memory is not None:
+        num_blocks = kv_memory // page // group_size
+        block = min(s.block_size for s, _ in groups)
+        num_tokens = num_blocks // len(groups) * block
+        concurrency = num_blocks / per_request
+    return VllmPlan(model=model.name, groups=tuple(groups), group_size=group_size, page_size=page,
+                    padding_layers=padding, max_model_len=max_model_len,
+                    blocks_per_request=per_request, kv_memory=kv_memory, num_blocks=num_blocks,
+                    num_tokens=num_tokens, max_concurrency=concurrency)

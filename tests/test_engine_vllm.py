@@ -1,0 +1,188 @@
+"""vLLM engine mode: hand-computed rules, and log lines vLLM printed in public issues.
+
+vLLM prints "Available KV cache memory" rounded to 0.01 GiB, so a log's memory pins the block
+count only to a range; the tests check the logged count lies in the range our rule gives for that
+rounding interval, and that the concurrency and token lines follow from the logged count to the
+printed digit.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from calculator.engines.vllm import plan
+from calculator.hf_config import from_hf_config
+from model_presets import load_preset
+
+ROOT = Path(__file__).resolve().parent.parent
+GIB = 1 << 30
+
+# Qwen/Qwen3-14B config.json (the fields that shape the cache)
+QWEN3_14B = {"model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"], "num_hidden_layers": 40,
+             "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
+             "hidden_size": 5120, "max_position_embeddings": 40960, "torch_dtype": "bfloat16"}
+# neuralmagic/Meta-Llama-3.1-70B-Instruct-quantized.w8a8: Llama 3.1 70B shapes, bf16 KV
+LLAMA_70B = {"model_type": "llama", "num_hidden_layers": 80, "num_attention_heads": 64,
+             "num_key_value_heads": 8, "hidden_size": 8192, "max_position_embeddings": 131072,
+             "torch_dtype": "bfloat16"}
+
+
+def blocks_in(model, printed_gib: float, max_model_len: int, **kw) -> set[int]:
+    """Block counts for every memory (1 MiB apart) that vLLM would print as ``printed_gib``."""
+    lo, hi = int((printed_gib - 0.005) * GIB), int((printed_gib + 0.005) * GIB)
+    return {plan(model, max_model_len=max_model_len, kv_memory=m, **kw).num_blocks
+            for m in range(lo, hi, 1 << 20)}
+
+
+def at_blocks(model, blocks: int, max_model_len: int, **kw):
+    """The plan whose pool holds exactly ``blocks`` blocks."""
+    p0 = plan(model, max_model_len=max_model_len, **kw)
+    return plan(model, max_model_len=max_model_len, kv_memory=blocks * p0.page_size * p0.group_size,
+                **kw)
+
+
+# --- rules, by hand -------------------------------------------------------------------------
+
+def test_llama_uniform_pool():
+    m = load_preset("llama-3.1-8b")
+    p = plan(m, max_model_len=20000, kv_memory=4 * GIB)
+    # page: 16 tokens · 8 KV heads · (128 + 128) · 2 B = 65,536 B; 32 layers share one group
+    assert p.page_size == 16 * 8 * 256 * 2 == 65_536 and p.group_size == 32 and len(p.groups) == 1
+    # blocks: 4 GiB // 65,536 // 32 = 2,048; tokens 2,048 · 16 = 32,768
+    assert p.num_blocks == 4 * GIB // 65_536 // 32 == 2048 and p.num_tokens == 32_768
+    # one request: cdiv(20,000, 16) = 1,250 blocks; concurrency 2,048 / 1,250 = 1.6384
+    assert p.blocks_per_request == 1250 and p.max_concurrency == 2048 / 1250
+    assert p.request_bytes(3) == 3 * 1250 * 65_536 * 32
+
+
+def test_gemma3_hybrid_groups_padding_and_window_blocks():
+    m = load_preset("gemma-3-27b")  # 62 layers: 52 sliding (window 1024) + 10 full
+    p = plan(m, max_model_len=131072, kv_memory=40 * GIB)
+    # group size 10 (52 >= 1.5 · 10): 6 sliding groups (60 slots, 8 padding) + 1 full group
+    assert p.group_size == 10 and len(p.groups) == 7 and p.padding_layers == 8
+    # page 16 · 16 heads · 256 · 2 B = 131,072; blocks 40 GiB // 131,072 // 10 = 32,768
+    assert p.page_size == 131_072 and p.num_blocks == 32_768
+    # tokens: 32,768 // 7 groups · 16 = 4,681 · 16 = 74,896
+    assert p.num_tokens == 74_896
+    # per request: full cdiv(131,072, 16) = 8,192; sliding cdiv(min(1,023 + 8,192, 131,072), 16)
+    # + 1 = 577 per group, 6 groups: 8,192 + 3,462 = 11,654 blocks
+    assert p.blocks_per_request == 8192 + 6 * 577 == 11_654
+    assert p.log_lines() == ["GPU KV cache size: 74,896 tokens",
+                             "Maximum concurrency for 131,072 tokens per request: 2.81x"]
+
+
+def test_gpt_oss_even_split_and_batched_tokens_knob():
+    m = load_preset("gpt-oss-120b")  # 36 layers: 18 sliding (window 128) + 18 full
+    p = plan(m, max_model_len=131072, kv_memory=40 * GIB, max_num_batched_tokens=2048)
+    assert p.group_size == 18 and len(p.groups) == 2 and p.padding_layers == 0
+    # sliding: cdiv(127 + 2,048, 16) + 1 = 137; full: 8,192 → 8,329 blocks per request
+    assert p.blocks_per_request == 8192 + 137
+    # page 16 · 8 · 128 · 2 = 32,768; 40 GiB // 32,768 // 18 = 72,817 blocks; tokens 72,817 // 2 · 16
+    assert p.num_blocks == 72_817 and p.num_tokens == 36_408 * 16
+
+
+def test_mla_replicated_over_tp_and_fp8_ds_mla():
+    m = load_preset("deepseek-v3")  # 61 MLA layers, latent 512 + 64
+    p1, p8 = (plan(m, max_model_len=163840, tp=t) for t in (1, 8))
+    assert p1.page_size == p8.page_size == 16 * 576 * 2  # the latent is not split across ranks
+    assert plan(m, max_model_len=4096, kv_cache_dtype="fp8_ds_mla").page_size == 16 * 656
+
+
+def test_kv_heads_per_rank():
+    m = load_preset("llama-3.1-70b")  # 8 KV heads
+    assert plan(m, max_model_len=8, tp=4).page_size == 16 * 2 * 256 * 2   # 8 // 4 = 2 per rank
+    assert plan(m, max_model_len=8, tp=16).page_size == 16 * 1 * 256 * 2  # replicated: 1 per rank
+    assert plan(m, max_model_len=8, kv_cache_dtype="fp8").page_size == 16 * 8 * 256 * 1
+
+
+@pytest.mark.parametrize("kw, field", [({"block_size": 24}, "block-size"),
+                                       ({"kv_cache_dtype": "q4_0"}, "kv-cache-dtype"),
+                                       ({"tp": 3}, "tp"), ({"kv_memory": 0}, "kv-memory")])
+def test_engine_rejects(kw, field):
+    with pytest.raises(ValueError, match=f"^{field}: "):
+        plan(load_preset("llama-3.1-8b"), max_model_len=8192, **kw)
+
+
+def test_state_layers_not_modelled():
+    with pytest.raises(ValueError, match="not modelled"):
+        plan(load_preset("qwen3-next-80b-a3b"), max_model_len=8192)
+
+
+# --- real log lines -------------------------------------------------------------------------
+
+def test_log_vllm_issue_10517_llama31_8b_20k():
+    # https://github.com/vllm-project/vllm/issues/10517 (V0, RTX 3090, Llama-3.1-8B-Instruct):
+    # "kv_cache_size=3.81GiB", "# GPU blocks: 1952",
+    # "Maximum concurrency for 20000 tokens per request: 1.56x"
+    m = load_preset("llama-3.1-8b")
+    assert 1952 in blocks_in(m, 3.81, 20000)
+    p = at_blocks(m, 1952, 20000)
+    assert f"{p.max_concurrency:.2f}x" == "1.56x"
+
+
+def test_log_vllm_issue_10517_llama31_8b_29k():
+    # same issue, --max-model-len 29000: "kv_cache_size=2.89GiB", "# GPU blocks: 1478",
+    # "Maximum concurrency for 29000 tokens per request: 0.82x", and "the maximum number of
+    # tokens that can be stored in KV cache (23648)"
+    m = load_preset("llama-3.1-8b")
+    assert 1478 in blocks_in(m, 2.89, 29000)
+    p = at_blocks(m, 1478, 29000)
+    assert f"{p.max_concurrency:.2f}x" == "0.82x" and p.num_tokens == 23648
+
+
+def test_log_vllm_pr_12569_llama31_70b_w8a8():
+    # https://github.com/vllm-project/vllm/pull/12569: "# GPU blocks: 1381",
+    # "Maximum concurrency for 2048 tokens per request: 10.79x"
+    p = at_blocks(from_hf_config(LLAMA_70B, name="Llama-3.1-70B w8a8"), 1381, 2048)
+    assert f"{p.max_concurrency:.2f}x" == "10.79x"  # 1,381 / cdiv(2,048, 16) = 1,381 / 128
+
+
+def test_log_vllm_pr_13596_tokens_line():
+    # https://github.com/vllm-project/vllm/pull/13596: "# GPU blocks: 127626" became
+    # "GPU KV cache size: 2,042,016 tokens" / "Maximum concurrency for 2,048 tokens per request:
+    # 997.08x" (model not named; any uniform full-attention model gives the same lines)
+    p = at_blocks(load_preset("llama-3.1-8b"), 127626, 2048)
+    assert p.log_lines() == ["GPU KV cache size: 2,042,016 tokens",
+                             "Maximum concurrency for 2,048 tokens per request: 997.08x"]
+
+
+def test_log_lmcache_1739_qwen3_14b():
+    # https://github.com/LMCache/LMCache/issues/1739: Qwen3-14B, one GPU:
+    # "Available KV cache memory: 6.51 GiB", "GPU KV cache size: 42,656 tokens",
+    # "Maximum concurrency for 32,768 tokens per request: 1.30x"
+    m = from_hf_config(QWEN3_14B, name="Qwen3-14B")
+    assert 42656 // 16 in blocks_in(m, 6.51, 32768)
+    assert at_blocks(m, 42656 // 16, 32768).log_lines() == [
+        "GPU KV cache size: 42,656 tokens",
+        "Maximum concurrency for 32,768 tokens per request: 1.30x"]
+
+
+# --- CLI ------------------------------------------------------------------------------------
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "calculator", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+
+
+def test_cli_log_and_json():
+    r = cli("--preset", "gemma-3-27b", "--engine", "vllm", "--context", "128k",
+            "--kv-memory", "40GiB", "--format", "log")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["GPU KV cache size: 74,896 tokens",
+                                     "Maximum concurrency for 131,072 tokens per request: 2.81x"]
+    r = cli("--preset", "gemma-3-27b", "--engine", "vllm", "--context", "128k",
+            "--kv-memory", str(40 * GIB), "--format", "json")
+    row = json.loads(r.stdout)
+    assert (row["engine"], row["num_blocks"], row["engine_tokens"]) == ("vllm", 32768, 74896)
+    assert row["max_concurrency"] == 32768 / 11654
+
+
+@pytest.mark.parametrize("args, flag", [(["--block-size", "24"], "--block-size"),
+                                        (["--kv-cache-dtype", "int4"], "--kv-cache-dtype"),
+                                        (["--tp", "3"], "--tp"),
+                                        (["--format", "log"], "--format log")])
+def test_cli_rejects_with_one_line(args, flag):
+    r = cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--context", "8k", *args)
+    assert r.returncode == 2 and r.stderr.startswith(f"error: {flag}") and r.stderr.count("\n") == 1
