@@ -186,3 +186,21 @@ def test_cli_log_and_json():
 def test_cli_rejects_with_one_line(args, flag):
     r = cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--context", "8k", *args)
     assert r.returncode == 2 and r.stderr.startswith(f"error: {flag}") and r.stderr.count("\n") == 1
+
+
+def test_capacity_page_shows_vllm_log_lines():
+    from streamlit.testing.v1 import AppTest
+    from calculator import gpu_memory
+    from calculator import plan as capacity_plan
+    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
+    for k, v in {"c_model": "gemma-3-27b", "c_engine": "vllm", "c_gpus": "1", "c_ctx": "32768"}.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    cap = capacity_plan(load_preset("gemma-3-27b"), gpu_bytes=gpu_memory("H100 80GB"), gpus=1,
+                        tp=1, pp=1, mem_util="0.90", kv_dtype="bf16")
+    want = plan(load_preset("gemma-3-27b"), max_model_len=32768, kv_memory=cap.free_per_gpu)
+    assert at.code[0].value == "\n".join(want.log_lines())
+    assert {m.label: m.value for m in at.metric}["GPU blocks"] == f"{want.num_blocks:,}"
+    at.selectbox(key="c_kvdtype").set_value("q4_0").run()  # a cache vLLM does not have
+    assert any(e.value.startswith("kv-cache-dtype: vLLM has no q4_0") for e in at.error)

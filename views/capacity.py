@@ -1,11 +1,15 @@
 """Capacity planner page: on N GPUs next to the weights, the longest context at batch B, the most
-sequences at context C, a fits / doesn't-fit heatmap and the memory split of one GPU."""
+sequences at context C, a fits / doesn't-fit heatmap, the memory split of one GPU, and (engine
+vllm) the block pool vLLM builds in the free memory with the lines it logs."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from calculator import gpu_memory, plan
+from calculator.engines import vllm_plan
+from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
+from calculator.engines.vllm import VLLM_VERSION
 from calculator.units import SCALES
 from views import common as c
 
@@ -34,6 +38,9 @@ keys = c.url_state({
     "c_layout": ("theoretical", c.choice(("theoretical", "paged"))),
     "c_batch": (8, c.int_in(1, 1 << 32)),
     "c_ctx": (32768, c.int_in(1, 1 << 40)),
+    "c_engine": ("theoretical", c.choice(("theoretical", "vllm"))),
+    "c_block": (16, c.choice(VLLM_BLOCKS)),
+    "c_mnbt": (8192, c.int_in(1, 1 << 24)),
 })
 r1 = st.columns(4)
 choice = r1[0].selectbox("Model", choices, key="c_model", format_func=c.label)
@@ -145,3 +152,41 @@ if overflow:
              f"({overflow:,} bytes) more than is free; the red part lies past the GPU's "
              f"{c.fmt(cap.gpu_bytes)} (dashed line).")
 st.plotly_chart(bar, key="capacity_bar")
+
+st.subheader("What the engine does with the free memory")
+engine = st.radio("Engine", ("theoretical", "vllm"), key="c_engine", horizontal=True,
+                  help="theoretical: the figures above. vllm: the block pool vLLM builds in the "
+                       f"memory free for KV on one GPU, as {VLLM_VERSION} computes it")
+if engine == "theoretical":
+    st.caption("The figures above are the theoretical cache: every token's K and V (or latent, "
+               "or state), no blocks, no engine overhead. Pick *vllm* to see vLLM's own numbers.")
+elif int(n_gpus) // int(tp) != 1:
+    st.info("The vllm mode models one pipeline stage: set tensor parallel = GPUs per replica.")
+else:
+    e1, e2 = st.columns(2)
+    block = e1.selectbox("Block size (--block-size)", VLLM_BLOCKS, key="c_block")
+    mnbt = e2.number_input("--max-num-batched-tokens", min_value=1, max_value=1 << 24,
+                           key="c_mnbt", help="Sizes the blocks a sliding-window layer keeps")
+    vllm_dtype = {"bf16": "auto", "fp16": "auto", "fp32": "auto", "fp8_e4m3": "fp8_e4m3",
+                  "fp8_e5m2": "fp8_e5m2"}.get(kv_dtype)
+    if vllm_dtype is None:
+        st.error(f"kv-cache-dtype: vLLM has no {kv_dtype} KV cache; pick bf16, fp16 or fp8 above.")
+    else:
+        vp = c.guarded(vllm_plan, model, max_model_len=int(ctx), kv_memory=cap.free_per_gpu,
+                       block_size=int(block), kv_cache_dtype=vllm_dtype, tp=int(tp),
+                       max_num_batched_tokens=int(mnbt))
+        v1, v2, v3 = st.columns(3)
+        v1.metric("GPU blocks", f"{vp.num_blocks:,}",
+                  help=f"{cap.free_per_gpu:,} B // page {vp.page_size:,} B // {vp.group_size} "
+                       "layers per group")
+        v2.metric("KV cache size", f"{vp.num_tokens:,} tokens",
+                  help=f"{vp.num_blocks:,} blocks // {len(vp.groups)} KV group(s) × block size")
+        v3.metric(f"Max concurrency at {int(ctx):,} tokens", f"{vp.max_concurrency:.2f}x",
+                  help=f"{vp.num_blocks:,} blocks / {vp.blocks_per_request:,} blocks per request")
+        st.caption(f"vLLM will log (with {c.fmt(cap.free_per_gpu)} available for KV; vLLM "
+                   "measures that figure after profiling activations and CUDA graphs, so "
+                   "a real server has somewhat less):")
+        st.code("\n".join(vp.log_lines()), language=None, wrap_lines=True)
+        if vp.padding_layers:
+            st.caption(f"{vp.padding_layers} padding layer(s): vLLM rounds each attention type's "
+                       f"layers up to groups of {vp.group_size}, and the padding holds no tokens.")
