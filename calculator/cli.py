@@ -91,7 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --engine vllm: memory the engine has for KV per GPU (37.5GiB or "
                         "bytes, as its 'Available KV cache memory'): tokens, blocks, concurrency")
     p.add_argument("--kv-cache-dtype", default="auto",
-                   help=f"with --engine vllm: {', '.join(VLLM_KV_DTYPES)} (default auto)")
+                   help=f"with --engine vllm: {', '.join(VLLM_KV_DTYPES)}; sglang: auto, fp8_e5m2, "
+                        "fp8_e4m3 (default auto)")
+    p.add_argument("--page-size", type=positive_int, default=1,
+                   help="with --engine sglang: tokens per page (default 1)")
     p.add_argument("--max-num-batched-tokens", type=positive_int,
                    default=VLLM_BATCHED_TOKENS,
                    help=f"with --engine vllm: sizes sliding-window blocks (default "
@@ -262,6 +265,45 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
     return "\n".join(out)
 
 
+def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> str:
+    """--engine sglang: the token pool per GPU for --kv-memory (else for batch × context)."""
+    from .engines import sglang_pool
+    from .gpus import parse_memory
+    if args.pp != 1 or args.layout != "theoretical" or args.kv_dtype_given:
+        raise UsageError("--pp/--layout/--kv-dtype: not SGLang knobs; use --tp, --page-size and "
+                         "--kv-cache-dtype")
+    if args.format == "csv":
+        raise UsageError("--format: csv is for the theoretical engine; use table, json or log")
+    memory = None if args.kv_memory is None else parse_memory(args.kv_memory, "--kv-memory")
+    tp = args.tp or 1
+    try:
+        pools = ([sglang_pool(model, kv_memory=memory, page_size=args.page_size,
+                              kv_cache_dtype=args.kv_cache_dtype, tp=tp)] if memory is not None
+                 else [sglang_pool(model, tokens=c * args.batch, page_size=args.page_size,
+                                   kv_cache_dtype=args.kv_cache_dtype, tp=tp) for c in contexts])
+    except ValueError as exc:
+        field, _, rest = str(exc).partition(": ")
+        raise UsageError(f"--{field}: {rest}" if field in ("tp", "page-size", "kv-cache-dtype",
+                                                            "kv-memory") else str(exc)) from None
+    if args.format == "log":
+        return "\n".join(p.log_line() for p in pools)
+    if args.format == "json":
+        data = [{"model": p.model, "engine": "sglang", "tp": tp, "page_size": p.page_size,
+                 "kv_cache_dtype": args.kv_cache_dtype, "engine_tokens": p.tokens,
+                 "cell_size_bytes": p.cell_size, "k_bytes": p.k_bytes, "v_bytes": p.v_bytes,
+                 "total_bytes_per_gpu": p.total_bytes,
+                 **({"kv_memory": memory, "max_concurrency": p.tokens / c}
+                    if memory is not None else {})}
+                for p in pools for c in ([contexts[0]] if memory is not None else [1])]
+        return json.dumps(data[0] if len(data) == 1 else data, indent=2)
+    out = [f"{model.name} · SGLang token pool · page {args.page_size} · kv {args.kv_cache_dtype} · tp {tp}"]
+    for p in pools:
+        out.append(f"{p.tokens:,} tokens × {p.cell_size:,} B/token (+{p.page_size} padded slot(s)) = "
+                   f"{format_bytes(p.total_bytes, args.unit)} per GPU")
+        out.append("  " + p.log_line())
+    return "\n".join(out)
+
+
 def run(argv: list[str] | None) -> str:
     args = build_parser().parse_args(argv)
     args.kv_dtype_given, args.kv_dtype = args.kv_dtype, args.kv_dtype or "bf16"
@@ -275,8 +317,10 @@ def run(argv: list[str] | None) -> str:
     contexts = args.context or [default_context(model)]
     if args.engine == "vllm":
         return _vllm(args, model, contexts)
+    if args.engine == "sglang":
+        return _sglang(args, model, contexts)
     if args.kv_memory is not None or args.format == "log":
-        raise UsageError("--kv-memory/--format log: need --engine vllm")
+        raise UsageError("--kv-memory/--format log: need --engine vllm or sglang")
     if args.engine == "transformers":
         return _transformers(args, model, contexts)
     if args.format == "csv":

@@ -4,9 +4,12 @@
 allocation rules, citing the file and function read, at the version read.
 """
 from .transformers_cache import dynamic_cache_bytes, static_cache_bytes
+from .sglang import SglangPool
+from .sglang import pool as sglang_pool
 from .vllm import VllmPlan
 from .vllm import plan as vllm_plan
 
-ENGINES = ("theoretical", "transformers", "vllm")
+ENGINES = ("theoretical", "transformers", "vllm", "sglang")
 
-__all__ = ["ENGINES", "VllmPlan", "dynamic_cache_bytes", "static_cache_bytes", "vllm_plan"]
+__all__ = ["ENGINES", "SglangPool", "VllmPlan", "dynamic_cache_bytes", "sglang_pool",
+           "static_cache_bytes", "vllm_plan"]
