@@ -11,5 +11,6 @@ st.navigation([
     st.Page("views/custom.py", title="Custom model", icon=":material/build:", url_path="custom"),
     st.Page("views/variants.py", title="Attention variants", icon=":material/compare_arrows:", url_path="variants"),
     st.Page("views/capacity.py", title="Capacity planner", icon=":material/memory:", url_path="capacity"),
+    st.Page("views/engines.py", title="Engines", icon=":material/dns:", url_path="engines"),
     st.Page("views/measurements.py", title="Measurements", icon=":material/science:", url_path="measurements"),
 ]).run()

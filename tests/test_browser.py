@@ -249,6 +249,7 @@ def phone(browser):
     ("capacity", "[data-testid='stPlotlyChart']"),
     ("custom", "[data-testid='stTabs']"),
     ("measurements", "[data-testid='stDataFrame']"),
+    ("engines", "[data-testid='stDataFrame']"),
 ])
 def test_phone_width_nothing_is_cut(phone, server, path, ready):
     open_page(phone, server, path, ready=ready)

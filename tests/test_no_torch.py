@@ -8,7 +8,7 @@ SCRIPT = r'''
 import sys
 sys.modules["torch"] = None  # any "import torch" now raises ImportError
 from streamlit.testing.v1 import AppTest
-for name in ("compare", "custom", "variants", "capacity", "measurements"):
+for name in ("compare", "custom", "variants", "capacity", "engines", "measurements"):
     at = AppTest.from_file(f"views/{name}.py", default_timeout=60).run()
     assert not at.exception, (name, [e.value for e in at.exception])
     if name == "measurements":

@@ -1,0 +1,42 @@
+"""Engines page: the engines' figures for one model side by side, equal to the library's."""
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from calculator.engines import sglang_pool, vllm_plan
+from model_presets import load_preset
+
+ROOT = Path(__file__).resolve().parent.parent
+GIB = 1 << 30
+
+
+def run(**params):
+    at = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
+    for k, v in params.items():
+        at.query_params[k] = str(v)
+    return at.run()
+
+
+def test_gpt_oss_vllm_row_and_log_lines():
+    at = run(e_model="gpt-oss-120b", e_ctx=131072, e_mem=40)
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("engine")
+    want = vllm_plan(load_preset("gpt-oss-120b"), max_model_len=131072, kv_memory=40 * GIB)
+    vllm = table.loc[[e for e in table.index if e.startswith("vLLM")][0]]
+    # one request: 8,713 blocks · 32,768 B page · 18 layers per group
+    assert vllm["one request (bytes/GPU)"] == f"{8713 * 32768 * 18:,}" == f"{want.request_bytes(1):,}"
+    assert vllm["requests that fit"] == "8.36x"
+    assert at.code[0].value == "\n".join(want.log_lines())
+    # SGLang's SWA pool is not modelled: the row says so instead of a number
+    assert table.loc["SGLang", "status"] == "not modelled (below)"
+    assert any("SWA and hybrid pools are not" in i.value for i in at.info)
+
+
+def test_llama_sglang_row():
+    at = run(e_model="llama-3.1-8b", e_ctx=8192, e_mem=4)
+    table = at.dataframe[0].value.set_index("engine")
+    p = sglang_pool(load_preset("llama-3.1-8b"), kv_memory=4 * GIB)
+    # 4 GiB // 131,072 B = 32,768 tokens = 4.00 requests of 8,192
+    assert table.loc["SGLang", "requests that fit"] == "4.00x (token pool)" and p.tokens == 32768
+    assert table.loc["theoretical (bf16)", "one request (bytes/GPU)"] == f"{8192 * 131072:,}"
+    assert [c.value for c in at.code][-1] == p.log_line()
