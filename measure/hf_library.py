@@ -68,12 +68,23 @@ def twin_config(config: dict):
     for key, value in SHRINK.items():
         if key in cfg or getattr(real, key, None) is not None:
             cfg[key] = value
+    if "attn_type_list" in cfg and "layer_types" not in cfg:  # MiniMax: 1 softmax, 0 lightning
+        cfg["layer_types"] = ["full_attention" if t == 1 else "linear_attention"
+                              for t in cfg.pop("attn_type_list")]
     if model_type not in ("gpt2", "falcon"):  # these derive head_dim from hidden_size: keep it
         is_mla = getattr(real, "kv_lora_rank", None) is not None
-        cfg.update(hidden_size=64, num_attention_heads=1 if is_mla else kv, head_dim=head_dim)
+        # lightning state is per query head: keep the query heads there
+        q_heads = heads if model_type == "minimax" else (1 if is_mla else kv)
+        cfg.update(hidden_size=64, num_attention_heads=q_heads, head_dim=head_dim)
         if is_mla:
             cfg["num_key_value_heads"] = 1
-    if "layer_types" not in cfg and getattr(real, "layer_types", None) is not None:
+    if getattr(real, "mamba_expand", None) and model_type not in ("gpt2", "falcon"):
+        d_inner = real.mamba_expand * real.hidden_size  # the state's width: keep it at hidden 64
+        if d_inner % 64:
+            raise ValueError(f"config: mamba d_inner {d_inner} is not a multiple of 64; no twin")
+        cfg["mamba_expand"] = d_inner // 64
+    derived = isinstance(getattr(type(real), "layer_types", None), property)  # Jamba: computed
+    if "layer_types" not in cfg and not derived and getattr(real, "layer_types", None) is not None:
         cfg["layer_types"] = list(real.layer_types)  # what transformers derived from the real config
     cfg.pop("model_type", None)
     return transformers.AutoConfig.for_model(model_type, **cfg)
@@ -97,6 +108,9 @@ def _cache_tensors(cache) -> list[list[torch.Tensor]]:
         for value in vars(layer).values():  # private ones too: a counter is memory as well
             walk(value)
         out.append(found)
+    for i, state in enumerate(getattr(cache, "linear_cache", [])):  # MiniMaxCache keeps its own
+        if isinstance(state, torch.Tensor):
+            out[i].append(state)
     return out
 
 

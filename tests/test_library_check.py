@@ -112,3 +112,41 @@ def test_measurements_page_shows_library_results():
     assert len(design) == len(totals) and design["why"].str.len().min() > 0
     # by design: transformers mode minus theoretical is never negative for these caches
     assert (design["difference"] >= 0).all()
+
+
+JAMBA = {"model_type": "jamba", "architectures": ["JambaForCausalLM"], "num_hidden_layers": 32,
+         "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 8,
+         "attn_layer_period": 8, "attn_layer_offset": 4, "mamba_d_state": 16, "mamba_d_conv": 4,
+         "mamba_expand": 2, "max_position_embeddings": 262144, "torch_dtype": "bfloat16",
+         "intermediate_size": 14336, "num_experts": 16, "expert_layer_period": 2,
+         "expert_layer_offset": 1, "vocab_size": 65536}
+MINIMAX = {"model_type": "minimax", "architectures": ["MiniMaxForCausalLM"], "num_hidden_layers": 8,
+           "hidden_size": 1024, "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 64,
+           "attn_type_list": [0] * 7 + [1], "max_position_embeddings": 4096,
+           "torch_dtype": "bfloat16", "intermediate_size": 256, "num_local_experts": 4,
+           "vocab_size": 1000}
+
+
+def test_jamba_mamba_state_static_and_generate():
+    """Jamba's mamba layers: conv [B, d_inner, d_conv] bf16 + recurrent [B, d_inner, d_state] fp32."""
+    static = {r.group: r for r in measure_library(JAMBA, name="jamba", context=300, batch=2)}
+    # 28 mamba layers · 2 seqs · (8,192 · 4 · 2 B + 8,192 · 16 · 4 B) = 33,030,144
+    mamba = next(r for g, r in static.items() if g.startswith("mamba"))
+    assert mamba.measured_bytes == mamba.expected_bytes == 28 * 2 * (8192 * 4 * 2 + 8192 * 16 * 4)
+    # 4 attention layers · 2 seqs · 300 tokens · 8 heads · 256 · 2 B, plus 4 int64 counters
+    attn = next(r for g, r in static.items() if g.startswith("attention"))
+    assert attn.measured_bytes == attn.expected_bytes == 4 * 2 * 300 * 8 * 256 * 2 + 4 * 8
+    rows = measure_generate(JAMBA, name="jamba", prompt=12, new_tokens=2, batch=2)
+    assert all(r.match for r in rows), [(r.group, r.expected_bytes, r.measured_bytes) for r in rows]
+
+
+def test_minimax_lightning_state_generate_and_no_static_cache():
+    rows = {r.group: r for r in measure_generate(MINIMAX, name="minimax", prompt=40, new_tokens=3,
+                                                 batch=2)}
+    # 7 lightning layers · 2 seqs · 8 heads · 64 · 64 · 2 B = 917,504 (MiniMaxCache.linear_cache)
+    assert rows["lightning state 8×64×64 (bf16)"].measured_bytes == 7 * 2 * 8 * 64 * 64 * 2 == 917_504
+    assert all(r.match for r in rows.values())
+    # transformers refuses a StaticCache for MiniMax; the mode says so instead of a number
+    from calculator.hf_config import from_hf_config
+    with pytest.raises(ValueError, match="refuses a StaticCache"):
+        static_cache_bytes(from_hf_config(MINIMAX), 300)

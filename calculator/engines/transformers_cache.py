@@ -23,7 +23,14 @@ Rules, each from transformers/cache_utils.py unless said otherwise:
   ``DynamicSlidingWindowLayer.update`` keeps the last ``sliding_window − 1`` tokens as a *view* of
   the concatenation, so its storage after an update of ``n`` tokens is
   ``min(tokens before, sliding_window − 1) + n``, plus its 8-byte ``_sliding_window_tensor``.
-Other state mechanisms (mamba, lightning) are not modelled here and raise ``ValueError``.
+- Mamba (Jamba) layers use the same ``LinearAttentionLayer``: conv ``[B, d_inner, d_conv]`` in the
+  compute dtype and recurrent ``[B, d_inner, d_state]`` in fp32 (``models/jamba/modeling_jamba.py``,
+  ``JambaMambaMixer.forward`` → ``update_conv_state`` / ``update_recurrent_state``; the fp32 state
+  is what the PyTorch selective-scan path returns, measured without the ``mamba_ssm`` kernels).
+- Lightning attention (MiniMax) keeps ``[B, heads, head_dim, head_dim]`` in the compute dtype in
+  ``MiniMaxCache.linear_cache`` (``models/minimax/modeling_minimax.py``,
+  ``MiniMaxLightningAttention.forward``). MiniMax refuses a ``StaticCache`` ("MiniMax uses cache of
+  its own"), so ``static_cache_bytes`` raises for it, as transformers does.
 """
 from __future__ import annotations
 
@@ -39,7 +46,9 @@ COUNTER_BYTES = 8  # one int64 (StaticLayer.cumulative_length; DynamicSlidingWin
 
 
 def _state_bytes(spec: StateSpec, compute_bytes: int) -> int:
-    if spec.mechanism != "gated DeltaNet" or not spec.conv_kernel:
+    if spec.mechanism == "linear attention":  # MiniMaxCache.linear_cache: [B, heads, d, d]
+        return prod(spec.shapes[0]) * compute_bytes
+    if spec.mechanism not in ("gated DeltaNet", "mamba") or not spec.conv_kernel:
         raise ValueError(f"engine transformers: {spec.mechanism} state is not modelled for "
                          f"transformers {TRANSFORMERS_VERSION}")
     conv_dim = spec.shapes[0][0]
@@ -50,6 +59,8 @@ def _state_bytes(spec: StateSpec, compute_bytes: int) -> int:
 def _label(spec, dtype: str) -> str:
     if not isinstance(spec, StateSpec):
         return spec.label()
+    if spec.mechanism == "linear attention":
+        return f"lightning state {'×'.join(map(str, spec.shapes[0]))} ({dtype})"
     return (f"{spec.mechanism} state: conv {spec.shapes[0][0]}×{spec.conv_kernel} ({dtype}) + "
             f"recurrent {'×'.join(map(str, spec.shapes[1]))} (fp32)")
 
@@ -124,6 +135,10 @@ def static_cache_bytes(model: ModelSpec, context: int, batch: int = 1,
     check_positive("context", context, MAX_CONTEXT)
     check_positive("batch", batch, MAX_BATCH)
     kv = _compute_dtype(model, dtype)
+    if any(isinstance(g.spec, StateSpec) and g.spec.mechanism == "linear attention"
+           for g in model.groups):
+        raise ValueError("engine transformers: MiniMax (lightning attention) keeps its own "
+                         "MiniMaxCache; transformers refuses a StaticCache for it")
     groups = _groups(model, batch, kv, lambda spec: spec.tokens_held(context),
                      lambda spec: COUNTER_BYTES)  # StaticLayer.cumulative_length
     return _breakdown(model, context, batch, kv.name, "StaticCache", groups)
