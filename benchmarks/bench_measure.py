@@ -15,6 +15,7 @@ import statistics
 import time
 
 from measure import cli
+from measure.cli import file_stem
 
 
 def main() -> None:
@@ -53,17 +54,14 @@ def main() -> None:
         device=args.device)]
     print(f"decode steps ({dtype}, context {args.decode_context}): {len(rows)} layer groups in "
           f"{time.perf_counter() - t0:.1f} s; copy bandwidth {rows[0].copy_gbps:.1f} GB/s")
-    fr = [r.fraction_of_copy for r in rows]
-    print(f"achieved / copy bandwidth: median {statistics.median(fr):.1%}, min {min(fr):.1%}, "
-          f"max {max(fr):.1%}")
+    print(f"achieved / copy bandwidth: {spread(rows)}")
     for r in rows:
         print(f"  {r.model:<20} {r.group[:46]:<46} {r.bytes_read:>12,} B  {r.median_s * 1e6:>10,.0f} us"
               f"  {r.achieved_gbps:6.1f} GB/s  {r.fraction_of_copy:6.1%}")
     if args.whole_model:
         whole = whole_model_rows(dtype, args.device)
-        fr = [r.fraction_of_copy for r in whole]
         print(f"whole-model decode steps over caches >= 1 GiB: {len(whole)} presets; achieved / "
-              f"copy: median {statistics.median(fr):.1%}, min {min(fr):.1%}, max {max(fr):.1%}")
+              f"copy: {spread(whole)}")
         for r in whole:
             print(f"  {r.model:<20} ctx {r.context:>7,} x{r.batch:<3} {r.bytes_read:>15,} B "
                   f"{r.median_s * 1e3:>9.3f} ms {r.achieved_gbps:7.1f} GB/s {r.fraction_of_copy:6.1%}")
@@ -71,7 +69,7 @@ def main() -> None:
     if args.save:
         import pandas as pd
         from measure.cli import RESULTS
-        name = table["device_name"].iloc[0].replace(" ", "_")
+        name = file_stem(table["device_name"].iloc[0])
         pd.DataFrame([r.as_dict() for r in rows]).assign(
             device_name=table["device_name"].iloc[0], torch=table["torch"].iloc[0],
             date=table["date"].iloc[0]).to_csv(RESULTS / f"{name}-{table['date'].iloc[0]}-decode.csv",
@@ -81,21 +79,23 @@ def main() -> None:
 GIB = 1 << 30
 
 
+def spread(rows) -> str:
+    fr = [r.fraction_of_copy for r in rows]
+    return f"median {statistics.median(fr):.1%}, min {min(fr):.1%}, max {max(fr):.1%}"
+
+
 def whole_model_rows(dtype: str, device: str) -> list:
     """One whole-model decode row per preset, over a cache of at least 1 GiB (see docstring)."""
-    from calculator import get_dtype
-    from calculator.specs import FullAttentionSpec, MLASpec
     from measure.check import free_bytes, resolve_device
-    from measure.decode import time_decode_model
+    from measure.decode import attention_bytes, time_decode_model
     from model_presets import list_presets, load_preset
-    kv, budget = get_dtype(dtype), free_bytes(resolve_device(device)) // 2
+    budget = free_bytes(resolve_device(device)) // 2
     rows = []
     for name in list_presets():
         m = load_preset(name)
-        attn = [g for g in m.groups if isinstance(g.spec, (FullAttentionSpec, MLASpec))]
 
         def size(c: int, b: int) -> int:
-            return sum(b * g.count * g.spec.tokens_held(c) * g.spec.per_token_bytes(kv) for g in attn)
+            return attention_bytes(m, c, b, dtype)
         context, batch = min(m.max_context or 131072, 131072), 1
         if size(context, 1) == 0:
             continue

@@ -221,30 +221,42 @@ def vllm_json(p, batch: int, tp: int, args) -> dict:
     return row
 
 
+ENGINE_FLAGS = ("tp", "block-size", "page-size", "kv-cache-dtype", "max-num-batched-tokens",
+                "kv-memory")
+
+
+def _engine_call(fn, *args, **kwargs):
+    """Run an engine rule; its ``ValueError`` on a knob becomes a one-line error naming the flag."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as exc:
+        field, _, rest = str(exc).partition(": ")
+        raise UsageError(f"--{field}: {rest}" if field in ENGINE_FLAGS else str(exc)) from None
+
+
+def _engine_memory(args: argparse.Namespace) -> int | None:
+    """--kv-memory in bytes (None when not given); csv is for the theoretical engine only."""
+    from .gpus import parse_memory
+    if args.format == "csv":
+        raise UsageError("--format: csv is for the theoretical engine; use table, json or log")
+    return None if args.kv_memory is None else parse_memory(args.kv_memory, "--kv-memory")
+
+
 def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> str:
     """--engine vllm: the pool vLLM builds per GPU, and with --kv-memory its log lines."""
     from .engines import vllm_plan
-    from .gpus import parse_memory
     if args.pp != 1:
         raise UsageError("--pp: the vllm engine mode models one pipeline stage; drop --pp")
     if args.layout != "theoretical" or args.kv_dtype_given:
         raise UsageError("--layout/--kv-dtype: vLLM pages its cache; use --block-size and "
                          "--kv-cache-dtype")
-    if args.format == "csv":
-        raise UsageError("--format: csv is for the theoretical engine; use table, json or log")
-    memory = None if args.kv_memory is None else parse_memory(args.kv_memory, "--kv-memory")
+    memory = _engine_memory(args)
     if args.format == "log" and memory is None:
         raise UsageError("--format log: vLLM prints its KV lines for a given memory; add --kv-memory")
     tp = args.tp or 1
-    try:
-        plans = [vllm_plan(model, max_model_len=c, kv_memory=memory, block_size=args.block_size,
-                           kv_cache_dtype=args.kv_cache_dtype, tp=tp,
-                           max_num_batched_tokens=args.max_num_batched_tokens) for c in contexts]
-    except ValueError as exc:
-        field, _, rest = str(exc).partition(": ")
-        raise UsageError(f"--{field}: {rest}" if field in ("tp", "block-size", "kv-cache-dtype",
-                                                            "max-num-batched-tokens",
-                                                            "kv-memory") else str(exc)) from None
+    plans = [_engine_call(vllm_plan, model, max_model_len=c, kv_memory=memory,
+                          block_size=args.block_size, kv_cache_dtype=args.kv_cache_dtype, tp=tp,
+                          max_num_batched_tokens=args.max_num_batched_tokens) for c in contexts]
     if args.format == "log":
         return "\n".join(line for p in plans for line in p.log_lines())
     if args.format == "json":
@@ -268,33 +280,27 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
 def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> str:
     """--engine sglang: the token pool per GPU for --kv-memory (else for batch × context)."""
     from .engines import sglang_pool
-    from .gpus import parse_memory
     if args.pp != 1 or args.layout != "theoretical" or args.kv_dtype_given:
         raise UsageError("--pp/--layout/--kv-dtype: not SGLang knobs; use --tp, --page-size and "
                          "--kv-cache-dtype")
-    if args.format == "csv":
-        raise UsageError("--format: csv is for the theoretical engine; use table, json or log")
-    memory = None if args.kv_memory is None else parse_memory(args.kv_memory, "--kv-memory")
+    memory = _engine_memory(args)
     tp = args.tp or 1
-    try:
-        pools = ([sglang_pool(model, kv_memory=memory, page_size=args.page_size,
-                              kv_cache_dtype=args.kv_cache_dtype, tp=tp)] if memory is not None
-                 else [sglang_pool(model, tokens=c * args.batch, page_size=args.page_size,
-                                   kv_cache_dtype=args.kv_cache_dtype, tp=tp) for c in contexts])
-    except ValueError as exc:
-        field, _, rest = str(exc).partition(": ")
-        raise UsageError(f"--{field}: {rest}" if field in ("tp", "page-size", "kv-cache-dtype",
-                                                            "kv-memory") else str(exc)) from None
+    knobs = dict(page_size=args.page_size, kv_cache_dtype=args.kv_cache_dtype, tp=tp)
+    pools = ([_engine_call(sglang_pool, model, kv_memory=memory, **knobs)] if memory is not None
+             else [_engine_call(sglang_pool, model, tokens=c * args.batch, **knobs)
+                   for c in contexts])
     if args.format == "log":
         return "\n".join(p.log_line() for p in pools)
     if args.format == "json":
-        data = [{"model": p.model, "engine": "sglang", "tp": tp, "page_size": p.page_size,
-                 "kv_cache_dtype": args.kv_cache_dtype, "engine_tokens": p.tokens,
-                 "cell_size_bytes": p.cell_size, "k_bytes": p.k_bytes, "v_bytes": p.v_bytes,
-                 "total_bytes_per_gpu": p.total_bytes,
-                 **({"kv_memory": memory, "max_concurrency": p.tokens / c}
-                    if memory is not None else {})}
-                for p in pools for c in ([contexts[0]] if memory is not None else [1])]
+        data = []
+        for p in pools:
+            row = {"model": p.model, "engine": "sglang", "tp": tp, "page_size": p.page_size,
+                   "kv_cache_dtype": args.kv_cache_dtype, "engine_tokens": p.tokens,
+                   "cell_size_bytes": p.cell_size, "k_bytes": p.k_bytes, "v_bytes": p.v_bytes,
+                   "total_bytes_per_gpu": p.total_bytes}
+            if memory is not None:  # requests of the first --context the pool holds
+                row.update(kv_memory=memory, max_concurrency=p.tokens / contexts[0])
+            data.append(row)
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
     out = [f"{model.name} · SGLang token pool · page {args.page_size} · kv {args.kv_cache_dtype} · tp {tp}"]
     for p in pools:

@@ -87,7 +87,7 @@ def run_library(args, dev) -> tuple[str, pd.DataFrame]:
     table["date"] = dt.date.today().isoformat()
     if args.out:
         kind = "generate" if args.new_tokens else "static"
-        out = (RESULTS / f"transformers-{kind}-{table['device_name'][0].replace(' ', '_')}-{table['date'][0]}.csv"
+        out = (RESULTS / f"transformers-{kind}-{file_stem(table['device_name'][0])}-{table['date'][0]}.csv"
                if args.out == "results" else Path(args.out))
         out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(out, index=False)
@@ -115,6 +115,11 @@ def _models(args):
     if args.config:
         return [model_from_config_file(args.config)]
     raise UsageError("give --preset NAME, --config PATH or --all-presets")
+
+
+def file_stem(device_name: str) -> str:
+    """A device name as it appears in result file names ('NVIDIA H100' → 'NVIDIA_H100')."""
+    return device_name.replace(" ", "_")
 
 
 def device_name(device: torch.device) -> str:
@@ -157,7 +162,7 @@ def run(argv: list[str] | None) -> tuple[str, pd.DataFrame]:
     table["torch"], table["date"] = meta["torch"], meta["date"]
     dec = pd.DataFrame(decode)
     if args.out:
-        out = (RESULTS / f"{meta['device'].replace(' ', '_')}-{meta['date']}.csv"
+        out = (RESULTS / f"{file_stem(meta['device'])}-{meta['date']}.csv"
                if args.out == "results" else Path(args.out))
         out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(out, index=False)

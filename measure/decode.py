@@ -108,19 +108,34 @@ def _step(spec, heads: int, batch: int, context: int, dtype, device):
     return step, (k.numel() + v.numel()) * k.element_size()
 
 
+def _float_dtype(dtype: str):
+    kv = get_dtype(dtype)
+    if kv.name not in FLOAT_DTYPES:
+        raise ValueError(f"kv dtype: decode timing needs fp32, fp16 or bf16, got {kv.name}")
+    return kv
+
+
+def attention_groups(model: ModelSpec) -> list:
+    """The layer groups a decode step reads (attention and MLA; not state or shared-KV)."""
+    return [g for g in model.groups if isinstance(g.spec, (FullAttentionSpec, MLASpec))]
+
+
+def attention_bytes(model: ModelSpec, context: int, batch: int, dtype: str) -> int:
+    """Bytes one whole-model decode step reads: every attention layer's cache."""
+    kv = get_dtype(dtype)
+    return sum(batch * g.count * g.spec.tokens_held(context) * g.spec.per_token_bytes(kv)
+               for g in attention_groups(model))
+
+
 def time_decode(model: ModelSpec, *, context: int, batch: int = 1, dtype: str = "bf16",
                 device: str = "auto", repeats: int | None = None) -> list[DecodeRow]:
     """One row per attention layer group: a single layer's decode step, timed."""
     dev = resolve_device(device)
-    kv = get_dtype(dtype)
-    if kv.name not in FLOAT_DTYPES:
-        raise ValueError(f"kv dtype: decode timing needs fp32, fp16 or bf16, got {kv.name}")
+    kv = _float_dtype(dtype)
     total = kv_cache_bytes(model, context, batch, kv).kv_bytes
     repeats = repeats or (50 if dev.type == "cuda" else 10)
     rows, bandwidth = [], None
-    for g in model.groups:
-        if not isinstance(g.spec, (FullAttentionSpec, MLASpec)):
-            continue
+    for g in attention_groups(model):
         layer_bytes = batch * g.spec.tokens_held(context) * g.spec.per_token_bytes(kv)
         if dev.type != "cuda" and layer_bytes > CPU_LAYER_LIMIT:
             raise ValueError(f"context: decode on {dev} is for small caches; one layer needs "
@@ -153,12 +168,9 @@ def time_decode_model(model: ModelSpec, *, context: int, batch: int = 1, dtype: 
     bytes for the model (state layers are not read by attention and are left out)."""
     from .check import free_bytes
     dev = resolve_device(device)
-    kv = get_dtype(dtype)
-    if kv.name not in FLOAT_DTYPES:
-        raise ValueError(f"kv dtype: decode timing needs fp32, fp16 or bf16, got {kv.name}")
-    groups = [g for g in model.groups if isinstance(g.spec, (FullAttentionSpec, MLASpec))]
-    want = sum(batch * g.count * g.spec.tokens_held(context) * g.spec.per_token_bytes(kv)
-               for g in groups)
+    kv = _float_dtype(dtype)
+    groups = attention_groups(model)
+    want = attention_bytes(model, context, batch, kv.name)
     limit = free_bytes(dev) if dev.type == "cuda" else CPU_LAYER_LIMIT
     if want > limit:
         raise ValueError(f"context: the whole cache needs {want:,} bytes; {dev} has {limit:,} to spare")
