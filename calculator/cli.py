@@ -15,6 +15,8 @@ from .engines.transformers_cache import TRANSFORMERS_VERSION
 from .engines.vllm import DEFAULT_MAX_NUM_BATCHED_TOKENS as VLLM_BATCHED_TOKENS
 from .engines.vllm import KV_CACHE_DTYPES as VLLM_KV_DTYPES
 from .engines.vllm import VLLM_VERSION
+from .engines.llamacpp import CACHE_TYPES as LLAMACPP_TYPES
+from .engines.llamacpp import LLAMACPP_VERSION, MLA_MODES as LLAMACPP_MLA
 from .gpus import GPUS, gpu_memory
 from .load import model_from_config_file
 from .specs import ModelSpec
@@ -99,8 +101,27 @@ def build_parser() -> argparse.ArgumentParser:
                    default=VLLM_BATCHED_TOKENS,
                    help=f"with --engine vllm: sizes sliding-window blocks (default "
                         f"{VLLM_BATCHED_TOKENS})")
+    p.add_argument("--parallel", "-np", type=positive_int, default=1,
+                   help="with --engine llama.cpp: sequences (n_seq_max, default 1)")
+    p.add_argument("--kv-unified", action="store_true",
+                   help="with --engine llama.cpp: one KV stream shared by every sequence")
+    p.add_argument("--cache-type-k", "-ctk", default="f16",
+                   help=f"with --engine llama.cpp: {', '.join(LLAMACPP_TYPES)} (default f16)")
+    p.add_argument("--cache-type-v", "-ctv", default="f16", help="with --engine llama.cpp: as -ctk")
+    p.add_argument("--batch-size", "-b", type=positive_int, default=2048,
+                   help="with --engine llama.cpp: logical batch n_batch (default 2048)")
+    p.add_argument("--ubatch-size", "-ub", type=positive_int, default=512,
+                   help="with --engine llama.cpp: physical batch n_ubatch (default 512; sizes the SWA cache)")
+    p.add_argument("--swa-full", action="store_true",
+                   help="with --engine llama.cpp: full-size SWA cache")
+    p.add_argument("--no-flash-attn", action="store_true",
+                   help="with --engine llama.cpp: -fa off (V padded to the widest layer; no quantized V)")
+    p.add_argument("--mla-cache", choices=LLAMACPP_MLA, default="latent",
+                   help="with --engine llama.cpp: latent (current: K only), latent+v (older builds), "
+                        "mha (GGUFs converted without MLA tensors)")
     p.add_argument("--format", choices=("table", "csv", "json", "log"), default="table",
-                   help="log (with --engine vllm --kv-memory): the lines the engine prints")
+                   help="log (with --engine vllm/sglang --kv-memory, or llama.cpp): the lines the "
+                        "engine prints")
     p.add_argument("--unit", choices=("GiB", "GB"), default="GiB", help="unit of formatted sizes")
     p.add_argument("--max-context", action="store_true", help="longest context at --batch that fits")
     p.add_argument("--max-batch", action="store_true", help="most sequences at --context that fit")
@@ -222,7 +243,8 @@ def vllm_json(p, batch: int, tp: int, args) -> dict:
 
 
 ENGINE_FLAGS = ("tp", "block-size", "page-size", "kv-cache-dtype", "max-num-batched-tokens",
-                "kv-memory")
+                "kv-memory", "parallel", "cache-type-k", "cache-type-v", "batch-size", "ubatch-size",
+                "context", "mla-cache")
 
 
 def _engine_call(fn, *args, **kwargs):
@@ -310,6 +332,50 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
     return "\n".join(out)
 
 
+def _llamacpp(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> str:
+    """--engine llama.cpp: the caches llama.cpp allocates for -c (--context); with --kv-memory the
+    largest -c that fits."""
+    from .engines import llamacpp_max_context, llamacpp_plan
+    if (args.tp or 1) != 1 or args.pp != 1 or args.layout != "theoretical" or args.kv_dtype_given:
+        raise UsageError("--tp/--pp/--layout/--kv-dtype: not llama.cpp knobs; use --parallel, "
+                         "--cache-type-k/-v, --ubatch-size")
+    memory = _engine_memory(args)
+    knobs = dict(n_seq_max=args.parallel, kv_unified=args.kv_unified, cache_type_k=args.cache_type_k,
+                 cache_type_v=args.cache_type_v, n_batch=args.batch_size, n_ubatch=args.ubatch_size,
+                 swa_full=args.swa_full, flash_attn=not args.no_flash_attn, mla=args.mla_cache)
+    if memory is not None:
+        best = _engine_call(llamacpp_max_context, model, memory, **knobs)
+        if best is None:
+            raise UsageError(f"--kv-memory: not even -c 256 fits in {memory:,} bytes")
+        plans = [best]
+    else:
+        plans = [_engine_call(llamacpp_plan, model, n_ctx=c, **knobs) for c in args.context or [0]]
+    if args.format == "log":
+        return "\n".join(line for p in plans for line in p.log_lines())
+    if args.format == "json":
+        data = []
+        for p in plans:
+            row = {"model": p.model, "engine": "llama.cpp", "context": p.n_ctx, "n_ctx_seq": p.n_ctx_seq,
+                   "n_seq_max": p.n_seq_max, "kv_unified": args.kv_unified,
+                   "cache_type_k": args.cache_type_k, "cache_type_v": args.cache_type_v,
+                   "caches": [{"kind": c.kind, "cells": c.cells, "layers": c.layers,
+                               "k_bytes": c.k_bytes, "v_bytes": c.v_bytes} for c in p.caches],
+                   "total_bytes": p.total_bytes}
+            if memory is not None:
+                row.update(kv_memory=memory, engine_tokens=p.n_ctx)
+            data.append(row)
+        return json.dumps(data[0] if len(data) == 1 else data, indent=2)
+    out = [f"{model.name} · {LLAMACPP_VERSION} · -np {args.parallel}"
+           f"{' -kvu' if args.kv_unified else ''} · K {args.cache_type_k} / V {args.cache_type_v}"]
+    if memory is not None:
+        out.append(f"{format_bytes(memory, args.unit)} for KV → largest -c {plans[0].n_ctx:,}")
+    for p in plans:
+        out.append(f"n_ctx {p.n_ctx:,} (n_ctx_seq {p.n_ctx_seq:,}): "
+                   f"{format_bytes(p.total_bytes, args.unit)} in {len(p.caches)} cache(s)")
+        out += ["  " + line for line in p.log_lines()]
+    return "\n".join(out)
+
+
 def run(argv: list[str] | None) -> str:
     args = build_parser().parse_args(argv)
     args.kv_dtype_given, args.kv_dtype = args.kv_dtype, args.kv_dtype or "bf16"
@@ -320,13 +386,15 @@ def run(argv: list[str] | None) -> str:
     if args.max_context or args.max_batch:
         return _capacity(args, model, args.tp)
     tp = args.tp or 1
+    if args.engine == "llama.cpp":  # -c 0 means the model's own n_ctx_train, as llama.cpp reads it
+        return _llamacpp(args, model, args.context)
     contexts = args.context or [default_context(model)]
     if args.engine == "vllm":
         return _vllm(args, model, contexts)
     if args.engine == "sglang":
         return _sglang(args, model, contexts)
     if args.kv_memory is not None or args.format == "log":
-        raise UsageError("--kv-memory/--format log: need --engine vllm or sglang")
+        raise UsageError("--kv-memory/--format log: need --engine vllm, sglang or llama.cpp")
     if args.engine == "transformers":
         return _transformers(args, model, contexts)
     if args.format == "csv":
