@@ -39,4 +39,37 @@ def test_llama_sglang_row():
     # 4 GiB // 131,072 B = 32,768 tokens = 4.00 requests of 8,192
     assert table.loc["SGLang", "requests that fit"] == "4.00x (token pool)" and p.tokens == 32768
     assert table.loc["theoretical (bf16)", "one request (bytes/GPU)"] == f"{8192 * 131072:,}"
-    assert [c.value for c in at.code][-1] == p.log_line()
+    assert p.log_line() in [c.value for c in at.code]
+
+
+def test_llamacpp_row_counts_whole_sequences():
+    at = run(e_model="llama-3.1-8b", e_ctx=8192, e_mem=4)
+    table = at.dataframe[0].value.set_index("engine")
+    row = table.loc[[e for e in table.index if e.startswith("llama.cpp")][0]]
+    # 8192 cells · 131,072 B (f16, 32 layers · 8 heads · 128 · 2 · 2) = 1 GiB per sequence: 4 fit in 4 GiB
+    assert row["one request (bytes/GPU)"] == f"{8192 * 131072:,}" and row["requests that fit"] == "4 (-np 4 -c 32,768)"
+    assert any(c.value.startswith("llama_kv_cache: size = 4096.00 MiB (  8192 cells,  32 layers,  4/4 seqs)")
+               for c in at.code)
+
+
+def test_compare_engine_selector():
+    from calculator.engines import llamacpp_plan
+    at = AppTest.from_file(str(ROOT / "views" / "compare.py"), default_timeout=60)
+    at.query_params["models"] = ["llama-3.1-8b", "gpt-oss-20b"]
+    at.query_params["table_ctx"] = "8192"
+    at.query_params["engine"] = "llama.cpp"
+    at.run()
+    assert not at.exception and at.radio(key="engine").value == "llama.cpp"
+    row = at.dataframe[0].value.set_index("model").loc["gpt-oss-20b"]
+    # llama.cpp: 12 full layers · 8192 cells + 12 SWA layers · 768 cells (128 + 512 → 768), 2,048 B each
+    want = llamacpp_plan(load_preset("gpt-oss-20b"), n_ctx=8192).total_bytes
+    assert want == 12 * (8192 + 768) * 2048 == 220_200_960
+    assert row["@ 8k (total, llama.cpp)"] == f"{want / GIB:.2f} GiB" == "0.21 GiB"  # theoretical: 0.19
+    # an engine that lacks the chosen KV dtype says so instead of drawing a curve
+    at.query_params["engine"] = "vllm"
+    at.query_params["dtype"] = "q8_0"
+    at = AppTest.from_file(str(ROOT / "views" / "compare.py"), default_timeout=60)
+    for k, v in {"models": ["llama-3.1-8b"], "engine": "vllm", "dtype": "q8_0"}.items():
+        at.query_params[k] = v
+    at.run()
+    assert any("no vllm curve: vLLM has no q8" in i.value for i in at.info)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from views import common as c
-from views.compare_chart import cache_key, chart, tables
+from views.compare_chart import ENGINES, cache_key, chart, engine_note, tables
 from views.hub_box import hub_box
 
 DEFAULT_MODELS = ["llama-3.1-8b", "llama-3.1-70b", "deepseek-v3", "mistral-7b-v0.1",
@@ -35,6 +35,7 @@ keys = c.url_state({
     "mtp": (False, c.boolean),
     "table_ctx": ([8192, 32768, 131072], c.choice(TABLE_CTX), True),
     "cap_gpu": ("H100 80GB", c.choice(c.gpu_names())),
+    "engine": ("theoretical", c.choice(ENGINES)),
 })
 # A range slider seeded through session state comes back as one value (AppTest), so the range
 # is passed as the widget's value, read from the URL once.
@@ -61,6 +62,11 @@ tp = col4.selectbox("Tensor parallel", (1, 2, 4, 8, 16), key="tp",
                     help="Per-GPU bytes: ceil(KV heads / TP) heads per GPU; MLA latents are replicated")
 block = col5.number_input("Block size", min_value=1, max_value=4096, key="block",
                           disabled=layout != "paged")
+engine = st.radio("Engine", ENGINES, key="engine", horizontal=True,
+                  help="theoretical: the cache itself; vllm: whole blocks per request (block size "
+                       "above, KV dtype auto/fp8); llama.cpp: -c context·batch -np batch with "
+                       "-ctk/-ctv = the KV dtype (f16 for fp16), context padded to 256 cells. "
+                       "The Engines page shows each engine's own log lines.")
 lo, hi = st.select_slider("Context range (tokens, log axis)", CTX_STEPS, value=ctx_default,
                           key="ctx", format_func=c.token_label)
 g1, g2 = st.columns([2, 1])
@@ -90,7 +96,11 @@ if not picked:
 models = tuple(c.resolve(m) for m in picked)
 labels = tuple(c.label(m) for m in picked)
 settings = (dtype, int(batch), layout, int(tp), int(block), lo, hi, tuple(gpus), float(util),
-            bool(minus_w), bool(clip), bool(logy), bool(mtp), unit)
+            bool(minus_w), bool(clip), bool(logy), bool(mtp), unit, engine)
+for m, name in zip(models, labels):
+    note = engine_note(m, engine, lo, dtype, int(batch), int(tp), int(block))
+    if note:
+        st.info(f"{c.md_escape(name)}: no {engine} curve: {c.md_escape(note)}")
 fig = c.guarded(chart, cache_key(picked, models, labels, settings), models, labels, settings)
 st.plotly_chart(fig, key="compare_chart", config={"displaylogo": False})
 st.caption("Flat stretches are sliding-window layers that stopped growing; ◆ marks each model's "

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from calculator import ModelSpec, gpu_memory, plan, sweep
+from calculator.engines import llamacpp_plan, vllm_plan
 from calculator.units import SCALES
 from views import common as c
 
@@ -24,6 +25,44 @@ def cache_key(choices: list[str], models: tuple[ModelSpec, ...], *rest) -> str:
     """One string naming a build: hashing a short string is the cheapest cache lookup there is.
     A model enters as its choice name and ``hash(model)``, so an edited custom model misses."""
     return repr((tuple((ch, hash(m)) for ch, m in zip(choices, models)), *rest))
+
+
+ENGINES = ("theoretical", "vllm", "llama.cpp")
+VLLM_DTYPES = {"bf16": "auto", "fp16": "auto", "fp8_e4m3": "fp8_e4m3", "fp8_e5m2": "fp8_e5m2"}
+LLAMACPP_DTYPES = {"bf16": "bf16", "fp16": "f16", "fp32": "f32", "q8_0": "q8_0", "q4_0": "q4_0"}
+
+
+def engine_bytes(m: ModelSpec, engine: str, ctx: int, dtype: str, batch: int, tp: int, block: int) -> int:
+    """What ``engine`` allocates for ``batch`` sequences of ``ctx`` tokens (per GPU when TP > 1).
+
+    vllm: the blocks of ``batch`` requests at max_model_len = ctx (``VllmPlan.request_bytes``);
+    llama.cpp: the caches of ``-c ctx·batch -np batch`` with -ctk/-ctv = the KV dtype.
+    Raises ``ValueError`` (one line) where the engine refuses or the mode is not modelled."""
+    if engine == "vllm":
+        if dtype not in VLLM_DTYPES:
+            raise ValueError(f"vLLM has no {dtype} KV cache (pick bf16, fp16 or fp8)")
+        return vllm_plan(m, max_model_len=ctx, block_size=block, kv_cache_dtype=VLLM_DTYPES[dtype],
+                         tp=tp).request_bytes(batch)
+    if engine == "llama.cpp":
+        if dtype not in LLAMACPP_DTYPES:
+            raise ValueError(f"llama.cpp has no {dtype} cache type (pick bf16, fp16, fp32, q8_0 or q4_0)")
+        if tp != 1:
+            raise ValueError("llama.cpp splits layers across GPUs, not heads: set TP to 1")
+        t = LLAMACPP_DTYPES[dtype]
+        return llamacpp_plan(m, n_ctx=ctx * batch, n_seq_max=min(batch, 256), cache_type_k=t,
+                             cache_type_v=t).total_bytes
+    raise ValueError(f"unknown engine {engine!r}")
+
+
+def engine_note(m: ModelSpec, engine: str, ctx: int, dtype: str, batch: int, tp: int, block: int) -> str:
+    """'' when the engine sizes this model at ``ctx``, else why not (one line)."""
+    if engine == "theoretical":
+        return ""
+    try:
+        engine_bytes(m, engine, ctx, dtype, batch, tp, block)
+    except ValueError as exc:
+        return str(exc)
+    return ""
 
 
 def with_mtp(models: tuple[ModelSpec, ...], mtp: bool) -> list[ModelSpec]:
@@ -42,7 +81,7 @@ def capacity(m: ModelSpec, gpu: str, tp: int, util: float, dtype: str, layout: s
 def chart(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _s: tuple) -> go.Figure:
     """The memory-vs-context figure. ``key`` (``cache_key``) names every other argument."""
     labels, s = _labels, _s
-    (dtype, batch, layout, tp, block, lo, hi, gpus, util, minus_w, clip, logy, mtp, unit) = s
+    (dtype, batch, layout, tp, block, lo, hi, gpus, util, minus_w, clip, logy, mtp, unit, engine) = s
     models = with_mtp(_models, mtp)
     grid = {int(x) for x in np.geomspace(lo, hi, POINTS).round()}
     grid |= {m.max_context for m in models if m.max_context and lo <= m.max_context <= hi}
@@ -57,6 +96,10 @@ def chart(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _s
         color, n = colors[i % len(colors)], len(contexts)
         ys = table[ycol].to_numpy()[i * n:(i + 1) * n]
         xs = np.asarray(contexts)
+        if engine != "theoretical":
+            ys = np.asarray(_engine_curve(m, engine, contexts, dtype, batch, tp, block), dtype=object)
+            xs = xs[ys != None]  # noqa: E711  (points the engine refuses are left out)
+            ys = ys[ys != None]  # noqa: E711
         if clip and m.max_context:
             keep = xs <= m.max_context
             xs, ys = xs[keep], ys[keep]
@@ -93,7 +136,8 @@ def chart(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _s
         xaxis={"type": "log", "title": "context (tokens per sequence)", "dtick": 1,  # powers of 10 only
                "minor": {"showgrid": False}},
         yaxis={"type": "log" if logy else "linear", "dtick": 1 if logy else None,
-               "title": f"KV cache {f'per GPU (TP={tp})' if per_gpu else 'total'} ({unit}), batch {batch}"},
+               "title": f"KV cache {f'per GPU (TP={tp})' if per_gpu else 'total'} ({unit}), batch {batch}"
+                          + ("" if engine == "theoretical" else f", {engine}")},
         legend={"orientation": "h", "y": -0.18, "yanchor": "top", "x": 0},
         margin={"t": 30, "l": 10, "r": 10}, height=560, hovermode="closest")
     return fig
@@ -113,7 +157,7 @@ def tables(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _
            _table_ctx: tuple[int, ...], _cap_gpu: str):
     """(display table, CSV text, JSON text). ``key`` (``cache_key``) names every other argument."""
     labels, s, table_ctx, cap_gpu = _labels, _s, _table_ctx, _cap_gpu
-    (dtype, batch, layout, tp, block, lo, hi, gpus, util, minus_w, clip, logy, mtp, unit) = s
+    (dtype, batch, layout, tp, block, lo, hi, gpus, util, minus_w, clip, logy, mtp, unit, engine) = s
     models = with_mtp(_models, mtp)
     contexts = table_ctx or (lo,)
     export = sweep(models, contexts, batches=[batch], dtypes=[dtype], tp=tp,
@@ -126,8 +170,11 @@ def tables(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _
         # Numbers first, descriptions last: on a phone the pinned model column and the
         # figures are what fits; the rest scrolls.
         row = {"model": name}
-        for ctx, value in zip(r["context"], r[ycol]):
-            row[f"@ {c.token_label(int(ctx))} ({scope})"] = c.format_bytes(int(value), unit)
+        values = (r[ycol] if engine == "theoretical"
+                  else _engine_curve(m, engine, [int(x) for x in r["context"]], dtype, batch, tp, block))
+        for ctx, value in zip(r["context"], values):
+            label = f"@ {c.token_label(int(ctx))} ({scope}{'' if engine == 'theoretical' else ', ' + engine})"
+            row[label] = "—" if value is None else c.format_bytes(int(value), unit)
         row[f"max context on {tp}× {cap_gpu} at {util:.0%}"] = max_context_text(
             m, capacity(m, cap_gpu, tp, util, dtype, layout, block), batch)
         row["bytes/token (whole model)"] = f"{int(r['per_token_bytes'].iloc[0]):,}"
@@ -137,6 +184,17 @@ def tables(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _
         rows.append(row)
     return (pd.DataFrame(rows), export.to_csv(index=False),
             export.to_json(orient="records", indent=2))
+
+
+def _engine_curve(m: ModelSpec, engine: str, contexts, dtype: str, batch: int, tp: int,
+                  block: int) -> list[int | None]:
+    out = []
+    for x in contexts:
+        try:
+            out.append(engine_bytes(m, engine, int(x), dtype, batch, tp, block))
+        except ValueError:
+            out.append(None)
+    return out
 
 
 def max_context_text(m: ModelSpec, cap, batch: int) -> str:

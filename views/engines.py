@@ -1,12 +1,14 @@
 """Engines page: one model, one context, one GPU's KV memory: what the theoretical cache,
-transformers, vLLM and SGLang each allocate, how many requests fit, and the lines each prints."""
+transformers, vLLM, SGLang and llama.cpp each allocate, how many requests fit, and the lines each
+prints."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
 from calculator import kv_cache_bytes
-from calculator.engines import sglang_pool, static_cache_bytes, vllm_plan
+from calculator.engines import llamacpp_plan, sglang_pool, static_cache_bytes, vllm_plan
+from calculator.engines.llamacpp import LLAMACPP_VERSION
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
 from calculator.engines.vllm import VLLM_VERSION
 from views import common as c
@@ -43,10 +45,25 @@ def rows(model, ctx: int, memory: int, tp: int) -> list[dict]:
         p = sglang_pool(model, kv_memory=memory, tp=tp)
         return p.cell_size * ctx, f"{p.tokens / ctx:.2f}x (token pool)", p.log_line()
 
+    def llamacpp():
+        if tp != 1:
+            raise ValueError("llama.cpp: splits layers across GPUs rather than heads; set TP to 1")
+        one = llamacpp_plan(model, n_ctx=ctx)
+        lo, hi = 0, 256  # LLAMA_MAX_SEQ: the most sequences (-np) of ctx tokens each that fit
+        while lo < hi:
+            n = (lo + hi + 1) // 2
+            if llamacpp_plan(model, n_ctx=ctx * n, n_seq_max=n).total_bytes <= memory:
+                lo = n
+            else:
+                hi = n - 1
+        shown = llamacpp_plan(model, n_ctx=ctx * lo, n_seq_max=lo) if lo else one
+        return one.total_bytes, f"{lo} (-np {lo} -c {ctx * lo:,})", "\n".join(shown.log_lines())
+
     add("theoretical (bf16)", theoretical)
     add(f"transformers {TRANSFORMERS_VERSION} StaticCache", transformers)
     add(VLLM_VERSION, vllm)
     add("SGLang", sglang)
+    add(LLAMACPP_VERSION.split(" (")[0], llamacpp)
     return out
 
 
@@ -80,7 +97,10 @@ st.caption("One request = one sequence of the chosen context; requests that fit 
            "one request (for vLLM, its own Maximum concurrency figure). vLLM counts whole blocks per KV "
            "group, keeps max_num_batched_tokens (8,192) of slack in sliding-window layers and pads "
            "hybrid groups; SGLang sizes a flat token pool; transformers' StaticCache holds "
-           "max_cache_len for every full layer and the window for sliding ones.")
+           "max_cache_len for every full layer and the window for sliding ones; llama.cpp (f16 "
+           "cache, flash attention, -ub 512) pads the context to 256 cells, keeps window + "
+           "ubatch cells in sliding layers, and its figure is whole sequences (-np) of this "
+           "context.")
 for _, r in table.iterrows():
     if r["note"]:
         st.info(r["note"])
