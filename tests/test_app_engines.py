@@ -73,3 +73,23 @@ def test_compare_engine_selector():
         at.query_params[k] = v
     at.run()
     assert any("no vllm curve: vLLM has no q8" in i.value for i in at.info)
+
+
+def test_capacity_llamacpp_sequences_and_lines():
+    from calculator import gpu_memory, plan
+    from calculator.engines import llamacpp_plan
+    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
+    for k, v in {"c_model": "llama-3.1-8b", "c_gpus": 1, "c_tp": 1, "c_ctx": 32768,
+                 "c_engine": "llama.cpp"}.items():
+        at.query_params[k] = str(v)
+    at.run()
+    assert not at.exception
+    m = load_preset("llama-3.1-8b")
+    free = plan(m, gpu_bytes=gpu_memory("H100 80GB"), gpus=1, mem_util="0.90").free_per_gpu
+    n = int([x.value for x in at.metric if x.label.startswith("Sequences of 32,768")][0])
+    # each sequence: 32,768 cells · 131,072 B = 4 GiB; n fit in the free memory, n + 1 do not
+    assert n == free // (32768 * 131072) and n >= 1
+    assert llamacpp_plan(m, n_ctx=32768 * n, n_seq_max=n).total_bytes <= free
+    assert llamacpp_plan(m, n_ctx=32768 * (n + 1), n_seq_max=n + 1).total_bytes > free
+    assert at.code[-1].value.startswith(f"llama_kv_cache: size = {n * 4096:7.2f} MiB ( 32768 cells,  32 layers, "
+                                        f"{n:2d}/{n} seqs)")

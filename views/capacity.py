@@ -1,13 +1,15 @@
 """Capacity planner page: on N GPUs next to the weights, the longest context at batch B, the most
 sequences at context C, a fits / doesn't-fit heatmap, the memory split of one GPU, and (engine
-vllm) the block pool vLLM builds in the free memory with the lines it logs."""
+vllm) the block pool vLLM builds in the free memory with the lines it logs, or (llama.cpp) the
+sequences of that context its caches hold and the lines it logs."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from calculator import gpu_memory, plan
-from calculator.engines import vllm_plan
+from calculator.engines import llamacpp_max_sequences, vllm_plan
+from calculator.engines.llamacpp import LLAMACPP_VERSION
 from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.engines.vllm import VLLM_VERSION
 from calculator.units import SCALES
@@ -38,7 +40,7 @@ keys = c.url_state({
     "c_layout": ("theoretical", c.choice(("theoretical", "paged"))),
     "c_batch": (8, c.int_in(1, 1 << 32)),
     "c_ctx": (32768, c.int_in(1, 1 << 40)),
-    "c_engine": ("theoretical", c.choice(("theoretical", "vllm"))),
+    "c_engine": ("theoretical", c.choice(("theoretical", "vllm", "llama.cpp"))),
     "c_block": (16, c.choice(VLLM_BLOCKS)),
     "c_mnbt": (8192, c.int_in(1, 1 << 24)),
 })
@@ -154,12 +156,30 @@ if overflow:
 st.plotly_chart(bar, key="capacity_bar")
 
 st.subheader("What the engine does with the free memory")
-engine = st.radio("Engine", ("theoretical", "vllm"), key="c_engine", horizontal=True,
+engine = st.radio("Engine", ("theoretical", "vllm", "llama.cpp"), key="c_engine", horizontal=True,
                   help="theoretical: the figures above. vllm: the block pool vLLM builds in the "
-                       f"memory free for KV on one GPU, as {VLLM_VERSION} computes it")
+                       f"memory free for KV on one GPU, as {VLLM_VERSION} computes it. llama.cpp: "
+                       f"how many sequences (-np) of this context its caches hold ({LLAMACPP_VERSION})")
 if engine == "theoretical":
     st.caption("The figures above are the theoretical cache: every token's K and V (or latent, "
                "or state), no blocks, no engine overhead. Pick *vllm* to see vLLM's own numbers.")
+elif engine == "llama.cpp":
+    types = {"bf16": "bf16", "fp16": "f16", "fp32": "f32", "q8_0": "q8_0", "q4_0": "q4_0"}
+    if int(n_gpus) != 1 or int(tp) != 1:
+        st.info("The llama.cpp mode models one GPU: set GPUs and tensor parallel to 1.")
+    elif kv_dtype not in types:
+        st.error(f"cache-type-k: llama.cpp has no {kv_dtype} cache; pick bf16, fp16, fp32, q8_0 or q4_0.")
+    else:
+        t = types[kv_dtype]
+        n, lp = c.guarded(llamacpp_max_sequences, model, int(ctx), cap.free_per_gpu,
+                          cache_type_k=t, cache_type_v=t)
+        l1, l2 = st.columns(2)
+        l1.metric(f"Sequences of {int(ctx):,} tokens (-np)", f"{n:,}",
+                  help="The most n for which -c context·n -np n fits, f16 cells padded to 256, "
+                       "flash attention on, -ub 512")
+        l2.metric("Caches for that -np", c.fmt(lp.total_bytes), help=f"{lp.total_bytes:,} bytes")
+        st.caption(f"llama.cpp will log (with -c {lp.n_ctx:,} -np {lp.n_seq_max} -ctk {t} -ctv {t}):")
+        st.code("\n".join(lp.log_lines()), language=None, wrap_lines=True)
 elif int(n_gpus) // int(tp) != 1:
     st.info("The vllm mode models one pipeline stage: set tensor parallel = GPUs per replica.")
 else:

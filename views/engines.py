@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from calculator import kv_cache_bytes
-from calculator.engines import llamacpp_plan, sglang_pool, static_cache_bytes, vllm_plan
+from calculator.engines import llamacpp_max_sequences, llamacpp_plan, sglang_pool, static_cache_bytes, vllm_plan
 from calculator.engines.llamacpp import LLAMACPP_VERSION
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
 from calculator.engines.vllm import VLLM_VERSION
@@ -49,15 +49,8 @@ def rows(model, ctx: int, memory: int, tp: int) -> list[dict]:
         if tp != 1:
             raise ValueError("llama.cpp: splits layers across GPUs rather than heads; set TP to 1")
         one = llamacpp_plan(model, n_ctx=ctx)
-        lo, hi = 0, 256  # LLAMA_MAX_SEQ: the most sequences (-np) of ctx tokens each that fit
-        while lo < hi:
-            n = (lo + hi + 1) // 2
-            if llamacpp_plan(model, n_ctx=ctx * n, n_seq_max=n).total_bytes <= memory:
-                lo = n
-            else:
-                hi = n - 1
-        shown = llamacpp_plan(model, n_ctx=ctx * lo, n_seq_max=lo) if lo else one
-        return one.total_bytes, f"{lo} (-np {lo} -c {ctx * lo:,})", "\n".join(shown.log_lines())
+        n, shown = llamacpp_max_sequences(model, ctx, memory)
+        return one.total_bytes, f"{n} (-np {n} -c {ctx * n:,})", "\n".join(shown.log_lines())
 
     add("theoretical (bf16)", theoretical)
     add(f"transformers {TRANSFORMERS_VERSION} StaticCache", transformers)

@@ -239,5 +239,18 @@ def max_context(model: ModelSpec, kv_memory: int, **knobs) -> LlamaCppPlan | Non
     return best
 
 
+def max_sequences(model: ModelSpec, ctx: int, kv_memory: int, **knobs) -> tuple[int, LlamaCppPlan]:
+    """The most sequences (``-np n -c ctx·n``) of ``ctx`` tokens each whose caches fit in
+    ``kv_memory``, with the plan for that many (for one sequence when none fits)."""
+    lo, hi = 0, 256  # LLAMA_MAX_SEQ
+    while lo < hi:
+        n = (lo + hi + 1) // 2
+        if plan(model, n_ctx=ctx * n, n_seq_max=n, **knobs).total_bytes <= kv_memory:
+            lo = n
+        else:
+            hi = n - 1
+    return lo, plan(model, n_ctx=ctx * max(lo, 1), n_seq_max=max(lo, 1), **knobs)
+
+
 __all__ = ["CACHE_TYPES", "LLAMACPP_VERSION", "LlamaCppCache", "LlamaCppPlan",
-           "max_context", "plan"]
+           "max_context", "max_sequences", "plan"]
