@@ -59,3 +59,17 @@ def test_cli_log_line():
     # K = V = 32 · 32,769 · 1,024 · 2 B = 2,147,549,184 B = 2.00006 GiB
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "KV Cache is allocated. #tokens: 32768, K size: 2.00 GB, V size: 2.00 GB"
+
+
+def test_log_xinference_issue_3481_qwen3_14b_one_gpu():
+    # https://github.com/xorbitsai/inference/issues/3481: SGLang, Qwen3-14B, one GPU:
+    # "KV Cache is allocated. #tokens: 91749, K size: 7.00 GB, V size: 7.00 GB"
+    # Qwen3-14B's config.json: 40 layers, 8 KV heads × 128 (hidden 5120, 40 query heads)
+    cfg = {"model_type": "qwen3", "num_hidden_layers": 40, "hidden_size": 5120,
+           "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
+           "max_position_embeddings": 40960, "torch_dtype": "bfloat16"}
+    from calculator.hf_config import from_hf_config
+    p = pool(from_hf_config(cfg, name="Qwen3-14B"), tokens=91749)
+    # K: 40 layers · (91,749 + 1) · 8 · 128 · 2 B = 7,516,160,000 B = 6.99999 GiB → "7.00"
+    assert p.k_bytes == 40 * 91_750 * 8 * 128 * 2 == 7_516_160_000
+    assert p.log_line() == "KV Cache is allocated. #tokens: 91749, K size: 7.00 GB, V size: 7.00 GB"
