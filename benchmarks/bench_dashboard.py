@@ -1,8 +1,9 @@
 """Benchmark interaction speed of the dashboard.
 
-1. Median server-side rerun time of the Compare page after a widget change (batch size, so the
-   sweep is recomputed) with 8 models × 256 context points, next to a minimal page with one
-   Plotly chart measured in the same run (the ratio is the figure). Uses streamlit's AppTest.
+1. Median server-side rerun time of the Compare page (8 models × 256 context points), with the
+   batch input set to its own value (nothing to rebuild) and to a new one (the sweep is
+   recomputed), next to a minimal page with one Plotly chart and a dataframe, the two pages'
+   reruns interleaved; the figure is the median of the paired ratios. Uses streamlit's AppTest.
 2. Time to first render in headless Chromium (page load until the chart is drawn), cold and warm.
 
     python -m benchmarks.bench_dashboard [--runs 15] [--no-browser]
@@ -21,21 +22,34 @@ MODELS = ["llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b", "deepseek-v3", "mis
           "gemma-3-27b", "qwen3-next-80b-a3b", "gpt-oss-120b"]
 
 
-def rerun_times(script: Path, key: str, runs: int, params: dict | None = None,
-                change: bool = True) -> list[float]:
-    """Server-side rerun times; ``change``: a new value each time (caches miss), else the same."""
+def _app(script: Path, params: dict | None) -> AppTest:
     at = AppTest.from_file(str(script), default_timeout=120)
     for k, v in (params or {}).items():
         at.query_params[k] = v
     at.run()
     assert not at.exception, at.exception
-    times = []
+    return at
+
+
+def _rerun(at: AppTest, key: str, value: int) -> float:
+    at.number_input(key=key).set_value(value)
+    t0 = time.perf_counter()
+    at.run()
+    elapsed = time.perf_counter() - t0
+    assert not at.exception, at.exception
+    return elapsed
+
+
+def paired_times(pages: list[tuple[Path, str, dict | None]], runs: int,
+                 change: bool) -> list[list[float]]:
+    """Server-side rerun times of several pages, interleaved run by run so that drift in the
+    machine's speed hits them alike; ``change``: a new value each time (caches miss), else the
+    same value (nothing to rebuild)."""
+    apps = [(_app(script, params), key) for script, key, params in pages]
+    times: list[list[float]] = [[] for _ in apps]
     for i in range(runs):
-        at.number_input(key=key).set_value(i + 2 if change else 1)
-        t0 = time.perf_counter()
-        at.run()
-        times.append(time.perf_counter() - t0)
-        assert not at.exception, at.exception
+        for j, (at, key) in enumerate(apps):
+            times[j].append(_rerun(at, key, i + 2 if change else 1))
     return times
 
 
@@ -82,17 +96,19 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=15)
     p.add_argument("--no-browser", action="store_true")
     args = p.parse_args()
-    page, base = ROOT / "views" / "compare.py", ROOT / "benchmarks" / "minimal_page.py"
-    same = statistics.median(rerun_times(page, "batch", args.runs, {"models": MODELS}, change=False))
-    m_same = statistics.median(rerun_times(base, "n", args.runs, change=False))
-    new = statistics.median(rerun_times(page, "batch", args.runs, {"models": MODELS}))
-    m_new = statistics.median(rerun_times(base, "n", args.runs))
+    pages = [(ROOT / "views" / "compare.py", "batch", {"models": MODELS}),
+             (ROOT / "benchmarks" / "minimal_page.py", "n", None)]
+    same, m_same = paired_times(pages, args.runs, change=False)
+    new, m_new = paired_times(pages, args.runs, change=True)
+    med = statistics.median
+    ratio_same = med(a / b for a, b in zip(same, m_same))
+    ratio_new = med(a / b for a, b in zip(new, m_new))
     print(f"Minimal page (one 8-trace chart + a 2,048-row dataframe): rerun median "
-          f"{m_same * 1000:.1f} ms unchanged, {m_new * 1000:.1f} ms after a change")
+          f"{med(m_same) * 1000:.1f} ms unchanged, {med(m_new) * 1000:.1f} ms after a change")
     print(f"Compare (8 models × 256 contexts), rerun with nothing changed: median "
-          f"{same * 1000:.1f} ms = {same / m_same:.2f}x the minimal page")
+          f"{med(same) * 1000:.1f} ms; median paired ratio {ratio_same:.2f}x the minimal page")
     print(f"Compare after a batch change (sweep, figure and table rebuilt): median "
-          f"{new * 1000:.1f} ms = {new / m_new:.2f}x the minimal page")
+          f"{med(new) * 1000:.1f} ms; median paired ratio {ratio_new:.2f}x the minimal page")
     if not args.no_browser:
         cold, warm = first_render(6)
         print(f"Chromium time to first render of Compare (chart drawn): cold {cold:.2f} s, "

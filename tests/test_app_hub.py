@@ -57,7 +57,9 @@ def test_token_field_reaches_private_models_and_stays_out_of_the_url(hub_env):
 
 
 def test_compare_adds_the_fetched_model(hub_env):
-    at = fetch(app(), "cmp_hub", "openai/gpt-oss-20b")
+    at = app()
+    at.session_state["cmp_hub_open"] = True  # the Hub box is built only while its expander is open
+    at = fetch(at.run(), "cmp_hub", "openai/gpt-oss-20b")
     assert "custom:openai/gpt-oss-20b" in at.multiselect(key="models").value
     table = at.dataframe[0].value
     assert "openai/gpt-oss-20b (custom)" in list(table["model"])

@@ -48,11 +48,16 @@ if "ctx" not in st.session_state and "ctx" in st.query_params:
 keys.append("ctx")
 st.session_state["models"] = [m for m in st.session_state["models"] if m in choices]
 
-with st.expander("Add a model from the Hugging Face Hub", icon=":material/cloud_download:"):
-    hub_box("cmp_hub", add_to="models")
+# A lazy expander: its box is built only while it is open, so a rerun with it closed costs nothing.
+with st.expander("Add a model from the Hugging Face Hub", icon=":material/cloud_download:",
+                 key="cmp_hub_open", on_change="rerun") as hub_panel:
+    if hub_panel.open:
+        hub_box("cmp_hub", add_to="models")
 picked = st.multiselect("Models", choices, key="models", format_func=c.label,
                         help="Presets, plus any model you built or fetched on the Custom model page")
-col1, col2, col3, col4, col5 = st.columns(5)
+# Rows are horizontal containers: one block each (a row of n columns is n + 1), so a rerun sends
+# fewer messages; they wrap on a narrow screen.
+col1 = col2 = col3 = col4 = col5 = st.container(horizontal=True)
 dtype = col1.selectbox("KV dtype", c.KV_DTYPES, key="dtype",
                        help="q8_0/q4_0 and int4/int2 count their per-group scales")
 batch = col2.number_input("Batch (sequences)", min_value=1, max_value=1_000_000, step=1, key="batch")
@@ -69,12 +74,12 @@ engine = st.radio("Engine", ENGINES, key="engine", horizontal=True,
                        "The Engines page shows each engine's own log lines.")
 lo, hi = st.select_slider("Context range (tokens, log axis)", CTX_STEPS, value=ctx_default,
                           key="ctx", format_func=c.token_label)
-g1, g2 = st.columns([2, 1])
+g1 = g2 = st.container(horizontal=True)
 gpus = g1.multiselect("GPU memory lines", c.gpu_names(), key="gpu_lines")
 util = g2.slider("Memory utilization", 0.50, 1.00, step=0.01, key="util",
                  help="The share of each GPU the engine may use (vLLM's gpu_memory_utilization): "
                       "the GPU lines, the minus-weights lines and the table's max context all use it")
-h1, h2, h3, h4 = st.columns(4)
+h1 = h2 = h3 = h4 = st.container(horizontal=True)  # one row, cheaper than four columns
 minus_w = h1.checkbox("Minus weights", key="minus_weights",
                       help="Each model's weights split over the TP GPUs, subtracted from each GPU line "
                            "(checkpoint bytes for Hub models, else parameters × model dtype)")
@@ -108,7 +113,7 @@ st.caption("Flat stretches are sliding-window layers that stopped growing; ◆ m
            + (f"With TP={tp} the curves are one GPU's share." if tp > 1 else "Curves are the whole batch."))
 
 st.subheader("Comparison table")
-t1, t2 = st.columns([3, 1])
+t1 = t2 = st.container(horizontal=True)
 table_ctx = t1.multiselect("Contexts in the table", TABLE_CTX, format_func=c.token_label, key="table_ctx")
 cap_gpu = t2.selectbox("Max context on", c.gpu_names(), key="cap_gpu",
                        help="TP GPUs of this kind at the utilization above, next to the weights")
@@ -122,7 +127,7 @@ st.caption("“bytes/token” is the whole model (all GPUs). The @-context colum
            + " Max context caps at the model's own limit and says what memory alone would allow."
            + (" " + c.STATE_CONVENTION if any(g.spec.kind == "state" for m in models for g in m.groups)
               else ""))
-e1, e2 = st.columns(2)
+e1 = e2 = st.container(horizontal=True)
 e1.download_button("Download CSV (raw bytes + formatted)", csv,
                    file_name="kv_cache_comparison.csv", mime="text/csv", key="dl_csv")
 e2.download_button("Download JSON", json_text,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
@@ -19,6 +20,22 @@ from views import common as c
 
 POINTS = 256
 JS_EXACT = 1 << 53  # hover shows exact bytes as numbers below this, as text above
+
+
+class FrozenFigure(go.Figure):
+    """A finished figure whose ``to_dict`` is computed once.
+
+    ``st.plotly_chart`` calls ``to_dict()`` on every rerun (validating every trace and
+    base64-encoding every array: most of an unchanged rerun's time); a cached chart hands it the
+    dict it already made. The dict is read, never written, by ``plotly.io.to_json``."""
+
+    def freeze(self) -> "FrozenFigure":
+        self._frozen = super().to_dict()
+        return self
+
+    def to_dict(self):
+        frozen = getattr(self, "_frozen", None)
+        return frozen if frozen is not None else super().to_dict()
 
 
 def cache_key(choices: list[str], models: tuple[ModelSpec, ...], *rest) -> str:
@@ -91,7 +108,7 @@ def chart(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _s
     scale, per_gpu = SCALES[unit], tp > 1
     ycol = "per_gpu_total_bytes" if per_gpu else "total_bytes"
     colors = px.colors.qualitative.Plotly
-    fig = go.Figure()
+    fig = FrozenFigure()
     for i, (m, name) in enumerate(zip(models, labels)):
         color, n = colors[i % len(colors)], len(contexts)
         ys = table[ycol].to_numpy()[i * n:(i + 1) * n]
@@ -140,7 +157,7 @@ def chart(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _s
                           + ("" if engine == "theoretical" else f", {engine}")},
         legend={"orientation": "h", "y": -0.18, "yanchor": "top", "x": 0},
         margin={"t": 30, "l": 10, "r": 10}, height=560, hovermode="closest")
-    return fig
+    return fig.freeze()
 
 
 def line(fig: go.Figure, value: int, name: str, color: str, dash: str, x0: int, x1: int,
@@ -182,8 +199,9 @@ def tables(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _
         row["layers"] = m.num_layers
         row["attention"] = m.describe()
         rows.append(row)
-    return (pd.DataFrame(rows), export.to_csv(index=False),
-            export.to_json(orient="records", indent=2))
+    # An Arrow table: st.dataframe serializes it as is, where a DataFrame is converted every rerun.
+    return (pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False),
+            export.to_csv(index=False), export.to_json(orient="records", indent=2))
 
 
 def _engine_curve(m: ModelSpec, engine: str, contexts, dtype: str, batch: int, tp: int,
