@@ -105,9 +105,54 @@ def test_engine_rejects(kw, field):
         plan(load_preset("llama-3.1-8b"), max_model_len=8192, **kw)
 
 
-def test_state_layers_not_modelled():
-    with pytest.raises(ValueError, match="not modelled"):
-        plan(load_preset("qwen3-next-80b-a3b"), max_model_len=8192)
+def test_hybrid_state_pages_by_hand():
+    # Qwen3-Next, TP 1: a gated-DeltaNet layer's state = conv 8,192 × 3 × 2 B + 32 × 128 × 128 × 2 B
+    # = 49,152 + 1,048,576 = 1,097,728 B; attention: 2 KV heads × 256 × (K + V) × 2 B = 2,048 B/token
+    p = plan(load_preset("qwen3-next-80b-a3b"), max_model_len=8192, kv_memory=40 * GIB)
+    # block = 16 · cdiv(1,097,728, 16 · 2,048) = 16 · 34 = 544; page = 544 · 2,048 = 1,114,112 B
+    assert p.page_size == 544 * 2048 == 1_114_112
+    # 12 attention + 36 state layers → groups of 12: 1 attention + 3 state groups, no padding
+    assert (p.group_size, len(p.groups), p.padding_layers) == (12, 4, 0)
+    # one request: cdiv(8192, 544) = 16 attention blocks + 1 page per state group = 19
+    assert p.blocks_per_request == 16 + 3
+    assert p.num_blocks == 40 * GIB // 1_114_112 // 12 == 3212
+    assert p.log_lines() == [
+        "Setting attention block size to 544 tokens to ensure that attention page size is >= mamba page size.",
+        # (1,114,112 − 1,097,728) / 1,097,728 = 1.4925 %
+        "Padding mamba page size by 1.49% to ensure that mamba page size and attention page size are exactly equal.",
+        f"GPU KV cache size: {3212 // 4 * 544:,} tokens",
+        f"Maximum concurrency for 8,192 tokens per request: {3212 / 19:.2f}x"]
+
+
+def test_log_qwen3_next_tp2_vllm_0_10_2():
+    # vLLM 0.10.2 api_server log, Qwen3-Next-80B-A3B-Instruct --tensor-parallel-size 2, H200 (a
+    # public log file found by the code search; its repository path was not resolvable):
+    #   Setting attention block size to 544 tokens to ensure that attention page size is >= mamba page size.
+    #   Padding mamba page size by 1.49% to ensure that mamba page size and attention page size are exactly equal.
+    #   Available KV cache memory: 44.59 GiB
+    #   GPU KV cache size: 973,760 tokens
+    #   Maximum concurrency for 262,144 tokens per request: 14.77x
+    # TP 2: 1 KV head per rank (1,024 B/token); state 4,096 × 3 × 2 + 16 × 128 × 128 × 2 = 548,864 B
+    # → block 16 · cdiv(548,864, 16,384) = 544, page 557,056 B; 44.59 GiB // 557,056 // 12 = 7,162
+    # blocks; tokens 7,162 // 4 groups · 544 = 973,760; concurrency 7,162 / (482 + 3) = 14.767
+    p = plan(load_preset("qwen3-next-80b-a3b"), max_model_len=262144, tp=2,
+             kv_memory=int(44.59 * GIB))
+    assert p.page_size == 557_056 and p.num_blocks == 7162 and p.blocks_per_request == 485
+    assert p.log_lines() == [
+        "Setting attention block size to 544 tokens to ensure that attention page size is >= mamba page size.",
+        "Padding mamba page size by 1.49% to ensure that mamba page size and attention page size are exactly equal.",
+        "GPU KV cache size: 973,760 tokens",
+        "Maximum concurrency for 262,144 tokens per request: 14.77x"]
+
+
+def test_lightning_state_not_modelled():
+    from calculator.specs import FullAttentionSpec, LayerGroup, ModelSpec, StateSpec
+    m = ModelSpec(name="lightning", num_attention_heads=8, hidden_size=512, max_context=4096, groups=(
+        LayerGroup(spec=FullAttentionSpec(num_kv_heads=8, head_dim_k=64, head_dim_v=64), layers=(0,)),
+        LayerGroup(spec=StateSpec(shapes=((8, 64, 64),), dtype="bf16", mechanism="linear attention"),
+                   layers=(1,))))
+    with pytest.raises(ValueError, match="linear attention state is not modelled"):
+        plan(m, max_model_len=4096)
 
 
 # --- real log lines -------------------------------------------------------------------------

@@ -18,12 +18,20 @@ Rules reproduced, read at vllm-project/vllm main @ 001cabc1 (2026):
 - KV heads per rank: ``ModelConfig.get_num_kv_heads`` = max(1, kv_heads // tp); MLA latents are
   replicated on every rank.
 
-Linear-attention / SSM state layers (vLLM's ``MambaSpec`` with attention block sizes raised to the
-mamba page) are not modelled: asking for them is a ``ValueError``.
+Hybrid models with linear-attention / SSM state layers (Qwen3-Next's gated DeltaNet, Jamba's
+mamba), as vLLM 0.10.2 sizes them (``vllm/model_executor/models/config.py``,
+``HybridAttentionMambaModelConfig.verify_and_update_config``; ``vllm/v1/kv_cache_interface.py``,
+``MambaSpec``): a state layer's page is one request's whole state (``sum(prod(shape) × dtype
+bytes)``, shapes split over TP, in the model dtype); the attention block size becomes
+``16 × cdiv(mamba page, 16 × attention bytes per token)`` (or the user's, if larger), the mamba page
+is padded to the attention page, and each state layer takes one page per request
+(``MambaSpec.max_memory_usage_bytes``; its block size is max_model_len). Newer vLLM moved the same
+rule to ``Platform.update_block_size_for_backend`` with the backend's kernel block size for 16.
+MLA + state models and lightning-attention state are refused with a ``ValueError``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SlidingWindowSpec, StateSpec
 
@@ -42,16 +50,21 @@ def _cdiv(a: int, b: int) -> int:
 class PageSpec:
     """One layer's vLLM KV-cache spec, per rank (hashable: equal specs share a group)."""
 
-    kind: str            # "full", "sliding" or "mla"
+    kind: str            # "full", "sliding", "mla" or "mamba"
     block_size: int
-    token_bytes: int     # bytes of one token of one layer on one rank
+    token_bytes: int     # bytes of one token of one layer on one rank (mamba: one request's state)
     window: int | None = None
+    padded_page: int = 0  # mamba: the page after padding to the attention page (0: unpadded)
 
     @property
     def page_size_bytes(self) -> int:
+        if self.kind == "mamba":
+            return self.padded_page or self.token_bytes
         return self.block_size * self.token_bytes
 
     def max_memory_usage_bytes(self, max_model_len: int, max_num_batched_tokens: int) -> int:
+        if self.kind == "mamba":  # one page per request (no speculative blocks, no prefix cache)
+            return self.page_size_bytes
         if self.kind == "sliding":
             assert self.window is not None
             tokens = min(self.window - 1 + max_num_batched_tokens, max_model_len)
@@ -59,6 +72,8 @@ class PageSpec:
         return _cdiv(max_model_len, self.block_size) * self.page_size_bytes
 
     def label(self) -> str:
+        if self.kind == "mamba":
+            return f"mamba state ({self.token_bytes:,} B/request/layer, page {self.page_size_bytes:,} B)"
         w = f", window {self.window}" if self.window else ""
         return f"{self.kind} ({self.token_bytes:,} B/token/layer, block {self.block_size}{w})"
 
@@ -78,6 +93,7 @@ class VllmPlan:
     num_blocks: int | None
     num_tokens: int | None
     max_concurrency: float | None
+    hybrid_lines: tuple[str, ...] = ()  # what vLLM logs when it resizes blocks for state layers
 
     def request_bytes(self, batch: int = 1) -> int:
         """Bytes per rank that ``batch`` requests of max_model_len tokens take in vLLM's pool."""
@@ -86,7 +102,7 @@ class VllmPlan:
     def log_lines(self) -> list[str]:
         if self.num_tokens is None or self.max_concurrency is None:
             raise ValueError("kv-memory: vLLM prints its log lines only for a given KV memory")
-        return [f"GPU KV cache size: {self.num_tokens:,} tokens",
+        return [*self.hybrid_lines, f"GPU KV cache size: {self.num_tokens:,} tokens",
                 f"Maximum concurrency for {self.max_model_len:,} tokens per request: "
                 f"{self.max_concurrency:.2f}x"]
 
@@ -110,9 +126,14 @@ def layer_specs(model: ModelSpec, *, block_size: int = 16, kv_cache_dtype: str =
     out: list[PageSpec] = []
     for spec in model.layer_specs():
         if isinstance(spec, StateSpec):
-            raise ValueError("engine vllm: linear-attention / SSM state layers are not modelled "
-                             "(vLLM resizes attention blocks to the mamba page); use --engine "
-                             "theoretical")
+            if spec.mechanism not in ("gated DeltaNet", "mamba") or not spec.conv_kernel:
+                raise ValueError(f"engine vllm: the {spec.mechanism} state is not modelled; use "
+                                 "--engine theoretical")
+            if any(s[0] % tp for s in spec.shapes):
+                raise ValueError(f"tp: the {spec.mechanism} state does not split over tensor "
+                                 f"parallel size {tp}")
+            out.append(PageSpec("mamba", 0, spec.state_bytes(tp)))
+            continue
         if isinstance(spec, MLASpec):
             width = spec.kv_lora_rank + spec.qk_rope_head_dim
             token = 656 if kv_cache_dtype == "fp8_ds_mla" else width * item
@@ -130,24 +151,50 @@ def layer_specs(model: ModelSpec, *, block_size: int = 16, kv_cache_dtype: str =
             out.append(PageSpec("sliding", block_size, token, spec.window))
         else:
             out.append(PageSpec("full", block_size, token))
-    if not out:
+    if not any(s.kind != "mamba" for s in out):
         raise ValueError("engine vllm: the model has no attention layer with a KV cache")
     return out
+
+
+def _hybrid_block(specs: list[PageSpec], block_size: int,
+                  max_model_len: int) -> tuple[list[PageSpec], tuple[str, ...]]:
+    """HybridAttentionMambaModelConfig.verify_and_update_config: raise the attention block size
+    so an attention page holds a mamba page, then pad the mamba page to the attention page."""
+    attn = {s for s in specs if s.kind != "mamba"}
+    if len(attn) != 1 or next(iter(attn)).kind != "full":
+        raise ValueError("engine vllm: hybrid state models are modelled with one kind of full "
+                         "attention only (not MLA or sliding windows)")
+    per_token = next(iter(attn)).token_bytes
+    mamba_page = max(s.token_bytes for s in specs if s.kind == "mamba")
+    if len({s.token_bytes for s in specs if s.kind == "mamba"}) != 1:
+        raise ValueError("engine vllm: state layers of different sizes are not modelled")
+    lines = []
+    need = 16 * _cdiv(mamba_page, 16 * per_token)
+    if block_size < need:
+        block_size = need
+        lines.append(f"Setting attention block size to {need} tokens to ensure that attention page "
+                     "size is >= mamba page size.")
+    page = block_size * per_token
+    if page != mamba_page:
+        lines.append(f"Padding mamba page size by {100 * (page - mamba_page) / mamba_page:.2f}% to "
+                     "ensure that mamba page size and attention page size are exactly equal.")
+    out = [replace(s, block_size=max_model_len, padded_page=page) if s.kind == "mamba"
+           else replace(s, block_size=block_size) for s in specs]
+    return out, tuple(lines)
 
 
 def _groups(specs: list[PageSpec]) -> tuple[list[tuple[PageSpec, int]], int, int, int, bool]:
     """(groups, group_size, page_size, padding layers, uniform-type) as get_kv_cache_groups."""
     if len(set(specs)) == 1:
         return [(specs[0], len(specs))], len(specs), specs[0].page_size_bytes, 0, False
-    if all(s.kind != "sliding" for s in specs):  # UniformTypeKVCacheSpecs: one group, summed page
+    if all(s.kind in ("full", "mla") for s in specs):  # UniformTypeKVCacheSpecs: one group, summed page
         return [(specs[0], len(specs))], 1, sum(s.page_size_bytes for s in specs), 0, True
     top = max(s.page_size_bytes for s in specs)
     unified = []
     for s in specs:  # unify_kv_cache_spec_page_size: raise the block size of smaller pages
         if top % s.page_size_bytes:
             raise ValueError("engine vllm: layer page sizes do not divide; vLLM cannot unify them")
-        unified.append(PageSpec(s.kind, s.block_size * (top // s.page_size_bytes), s.token_bytes,
-                                s.window))
+        unified.append(replace(s, block_size=s.block_size * (top // s.page_size_bytes)))
     by_type: dict[PageSpec, int] = {}
     for s in unified:
         by_type[s] = by_type.get(s, 0) + 1
@@ -173,6 +220,9 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
     if kv_memory is not None and kv_memory <= 0:
         raise ValueError("kv-memory: no available memory for the cache blocks")
     specs = layer_specs(model, block_size=block_size, kv_cache_dtype=kv_cache_dtype, tp=tp)
+    hybrid_lines: tuple[str, ...] = ()
+    if any(s.kind == "mamba" for s in specs):
+        specs, hybrid_lines = _hybrid_block(specs, block_size, max_model_len)
     groups, group_size, page, padding, uniform_type = _groups(specs)
     if uniform_type:  # UniformTypeKVCacheSpecs.max_memory_usage_bytes: the longest layer's pages
         per_request = max(_cdiv(s.max_memory_usage_bytes(max_model_len, max_num_batched_tokens),
@@ -190,4 +240,4 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
     return VllmPlan(model=model.name, groups=tuple(groups), group_size=group_size, page_size=page,
                     padding_layers=padding, max_model_len=max_model_len,
                     blocks_per_request=per_request, kv_memory=kv_memory, num_blocks=num_blocks,
-                    num_tokens=num_tokens, max_concurrency=concurrency)
+                    num_tokens=num_tokens, max_concurrency=concurrency, hybrid_lines=hybrid_lines)
