@@ -73,3 +73,14 @@ def test_log_xinference_issue_3481_qwen3_14b_one_gpu():
     # K: 40 layers · (91,749 + 1) · 8 · 128 · 2 B = 7,516,160,000 B = 6.99999 GiB → "7.00"
     assert p.k_bytes == 40 * 91_750 * 8 * 128 * 2 == 7_516_160_000
     assert p.log_line() == "KV Cache is allocated. #tokens: 91749, K size: 7.00 GB, V size: 7.00 GB"
+
+
+def test_log_sglang_pr_11716_tp8_80_layer_gqa():
+    # https://github.com/sgl-project/sglang/pull/11716 (TP 8 server log):
+    # "KV Cache is allocated. #tokens: 2795207, K size: 53.31 GB, V size: 53.31 GB"
+    # The excerpt does not name the model; the bytes pin an 80-layer model with 8 KV heads × 128
+    # (1 head per rank at TP 8), which Llama-3.1-70B is (Qwen2.5-72B gives the same pool).
+    p = pool(load_preset("llama-3.1-70b"), tokens=2795207, tp=8)
+    # K: 80 layers · (2,795,207 + 1) · 1 · 128 · 2 B = 57,245,859,840 B = 53.3137 GiB
+    assert p.k_bytes == 80 * 2_795_208 * 128 * 2 == 57_245_859_840
+    assert p.log_line() == "KV Cache is allocated. #tokens: 2795207, K size: 53.31 GB, V size: 53.31 GB"
