@@ -87,7 +87,7 @@ def roundtrip(name: str, changes: dict) -> tuple[AppTest, AppTest]:
     at = ok(page(name).run())
     for key, value in changes.items():
         for kind in ("selectbox", "multiselect", "number_input", "slider", "select_slider",
-                     "checkbox", "text_input"):
+                     "checkbox", "text_input", "button_group", "radio"):
             try:
                 widget = getattr(at, kind)(key=key)
             except KeyError:
@@ -107,7 +107,8 @@ def roundtrip(name: str, changes: dict) -> tuple[AppTest, AppTest]:
 def widget_values(at: AppTest, keys) -> dict:
     out = {}
     for key in keys:
-        for kind in ("selectbox", "multiselect", "number_input", "slider", "select_slider", "checkbox"):
+        for kind in ("selectbox", "multiselect", "number_input", "slider", "select_slider", "checkbox",
+                     "button_group", "radio"):
             try:
                 out[key] = getattr(at, kind)(key=key).value
                 break
@@ -118,13 +119,16 @@ def widget_values(at: AppTest, keys) -> dict:
 
 COMPARE_CHANGES = {"models": ["gpt2", "deepseek-v3"], "dtype": "q8_0", "batch": 3, "layout": "paged",
                    "tp": 4, "block": 32, "gpu_lines": ["A100 40GB", "H200 141GB"], "util": 0.8,
-                   "minus_weights": True, "clip": False, "logy": False, "mtp": True,
-                   "table_ctx": [1024, 65536], "cap_gpu": "H200 141GB"}
+                   "chart_opts": ["minus_weights", "mtp"],  # clip and log-y off: the defaults are on
+                   "table_ctx": [1024, 65536], "cap_gpu": "H200 141GB", "engine": "llama.cpp"}
 
 
 def test_compare_link_restores_every_setting():
     at, fresh = roundtrip("compare", COMPARE_CHANGES)
     assert widget_values(fresh, COMPARE_CHANGES) == COMPARE_CHANGES
+    # the four chart switches travel as their own booleans
+    for part in (("minus_weights", "true"), ("clip", "false"), ("logy", "false"), ("mtp", "true")):
+        assert at.query_params[part[0]] == part[1], part
     assert fresh.dataframe[0].value.equals(at.dataframe[0].value)
 
 
@@ -263,7 +267,7 @@ def test_mtp_layers_are_shown_and_can_be_counted():
     ok(at.run())
     table = at.dataframe[0].value
     assert table["attention"].iloc[0] == "MLA + 1 MTP layer not counted" and table["layers"].iloc[0] == 61
-    at.checkbox(key="mtp").check()
+    at.button_group(key="chart_opts").set_value(["clip", "logy", "mtp"])
     ok(at.run())
     table = at.dataframe[0].value
     assert table["attention"].iloc[0] == "MLA + 1 MTP layer counted" and table["layers"].iloc[0] == 62

@@ -15,6 +15,14 @@ DEFAULT_MODELS = ["llama-3.1-8b", "llama-3.1-70b", "deepseek-v3", "mistral-7b-v0
                   "gemma-3-27b", "qwen3-next-80b-a3b"]
 CTX_STEPS = [2**i for i in range(7, 23)]  # 128 … 4M tokens
 TABLE_CTX = [2**i for i in range(10, 21)]  # 1k … 1M
+CHART_OPTS = {"minus_weights": "Minus weights", "clip": "Stop at max context", "logy": "Log y axis",
+              "mtp": "Count MTP layers"}
+
+
+def _chart_opts_changed() -> None:
+    chosen = set(st.session_state.get("chart_opts") or ())
+    for key in CHART_OPTS:
+        st.session_state[key] = key in chosen
 
 
 st.title("KV-cache memory vs context")
@@ -74,20 +82,22 @@ engine = st.radio("Engine", ENGINES, key="engine", horizontal=True,
                        "The Engines page shows each engine's own log lines.")
 lo, hi = st.select_slider("Context range (tokens, log axis)", CTX_STEPS, value=ctx_default,
                           key="ctx", format_func=c.token_label)
-g1 = g2 = st.container(horizontal=True)
-gpus = g1.multiselect("GPU memory lines", c.gpu_names(), key="gpu_lines")
-util = g2.slider("Memory utilization", 0.50, 1.00, step=0.01, key="util",
+gpus = st.multiselect("GPU memory lines", c.gpu_names(), key="gpu_lines")
+util = st.slider("Memory utilization", 0.50, 1.00, step=0.01, key="util",
                  help="The share of each GPU the engine may use (vLLM's gpu_memory_utilization): "
                       "the GPU lines, the minus-weights lines and the table's max context all use it")
-h1 = h2 = h3 = h4 = st.container(horizontal=True)  # one row, cheaper than four columns
-minus_w = h1.checkbox("Minus weights", key="minus_weights",
-                      help="Each model's weights split over the TP GPUs, subtracted from each GPU line "
-                           "(checkpoint bytes for Hub models, else parameters × model dtype)")
-clip = h2.checkbox("Stop at max context", key="clip", help="End each curve at the model's own max context")
-logy = h3.checkbox("Log y axis", key="logy")
-mtp = h4.checkbox("Count MTP layers", key="mtp",
-                  help="MTP / next-n prediction layers (DeepSeek-V3, GLM-4.5) are left out by default, "
-                       "as published per-token figures do; each counts as one more attention layer")
+# The four chart switches are one pills widget (one element, not a row of four); each switch
+# stays its own boolean in session state and in the URL.
+st.session_state["chart_opts"] = [k for k in CHART_OPTS if st.session_state[k]]
+st.pills("Chart options", list(CHART_OPTS), selection_mode="multi", key="chart_opts",
+         format_func=CHART_OPTS.get, on_change=_chart_opts_changed,
+         help="**Minus weights**: each model's weights split over the TP GPUs, subtracted from each "
+              "GPU line (checkpoint bytes for Hub models, else parameters × model dtype). "
+              "**Stop at max context**: end each curve at the model's own max context. "
+              "**Count MTP layers**: MTP / next-n prediction layers (DeepSeek-V3, GLM-4.5) are left "
+              "out by default, as published per-token figures do; each counts as one more "
+              "attention layer.")
+minus_w, clip, logy, mtp = (bool(st.session_state[k]) for k in CHART_OPTS)
 c.sync_query(keys)
 
 missing = c.url_rejected("models")
@@ -113,9 +123,8 @@ st.caption("Flat stretches are sliding-window layers that stopped growing; ◆ m
            + (f"With TP={tp} the curves are one GPU's share." if tp > 1 else "Curves are the whole batch."))
 
 st.subheader("Comparison table")
-t1 = t2 = st.container(horizontal=True)
-table_ctx = t1.multiselect("Contexts in the table", TABLE_CTX, format_func=c.token_label, key="table_ctx")
-cap_gpu = t2.selectbox("Max context on", c.gpu_names(), key="cap_gpu",
+table_ctx = st.multiselect("Contexts in the table", TABLE_CTX, format_func=c.token_label, key="table_ctx")
+cap_gpu = st.selectbox("Max context on", c.gpu_names(), key="cap_gpu",
                        help="TP GPUs of this kind at the utilization above, next to the weights")
 table_ctx = tuple(sorted(table_ctx))
 shown, csv, json_text = c.guarded(tables, cache_key(picked, models, labels, settings, table_ctx, cap_gpu),
