@@ -88,10 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=ENGINES, default="theoretical",
                    help="theoretical (default); transformers: the StaticCache transformers "
                         f"{TRANSFORMERS_VERSION} allocates for max_cache_len = --context; vllm: "
-                        f"the block pool {VLLM_VERSION} builds (max_model_len = --context)")
+                        f"the block pool {VLLM_VERSION} builds (max_model_len = --context); sglang: "
+                        "its token pool; llama.cpp: the caches llama.cpp allocates for -c = --context")
     p.add_argument("--kv-memory", metavar="SIZE",
-                   help="with --engine vllm: memory the engine has for KV per GPU (37.5GiB or "
-                        "bytes, as its 'Available KV cache memory'): tokens, blocks, concurrency")
+                   help="with --engine vllm/sglang/llama.cpp: memory the engine has for KV per GPU "
+                        "(37.5GiB or bytes, as vLLM's 'Available KV cache memory'): tokens, blocks, "
+                        "concurrency (llama.cpp: the largest -c that fits)")
     p.add_argument("--kv-cache-dtype", default="auto",
                    help=f"with --engine vllm: {', '.join(VLLM_KV_DTYPES)}; sglang: auto, fp8_e5m2, "
                         "fp8_e4m3 (default auto)")
