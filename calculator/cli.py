@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "fp8_e4m3 (default auto)")
     p.add_argument("--page-size", type=positive_int, default=1,
                    help="with --engine sglang: tokens per page (default 1)")
+    p.add_argument("--swa-full-tokens-ratio", type=float, default=0.8,
+                   help="with --engine sglang: SWA pool tokens per full-pool token, for gpt-oss, "
+                        "Llama 4, MiMo-V2 and other hybrid-SWA models (default 0.8)")
+    p.add_argument("--log-style", choices=("current", "legacy"), default="current",
+                   help="with --engine sglang --format log: current SGLang lines (with 'dtype: "
+                        "torch.bfloat16,'), or legacy (older builds, without it)")
     p.add_argument("--max-num-batched-tokens", type=positive_int,
                    default=VLLM_BATCHED_TOKENS,
                    help=f"with --engine vllm: sizes sliding-window blocks (default "

@@ -37,7 +37,7 @@ def vllm_json(p, batch: int, tp: int, args) -> dict:
 
 ENGINE_FLAGS = ("tp", "block-size", "page-size", "kv-cache-dtype", "max-num-batched-tokens",
                 "kv-memory", "parallel", "cache-type-k", "cache-type-v", "batch-size", "ubatch-size",
-                "context", "mla-cache")
+                "context", "mla-cache", "swa-full-tokens-ratio")
 
 
 def _engine_call(fn, *args, **kwargs):
@@ -100,12 +100,13 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
                          "--kv-cache-dtype")
     memory = _engine_memory(args)
     tp = args.tp or 1
-    knobs = dict(page_size=args.page_size, kv_cache_dtype=args.kv_cache_dtype, tp=tp)
+    knobs = dict(page_size=args.page_size, kv_cache_dtype=args.kv_cache_dtype, tp=tp,
+                 swa_full_tokens_ratio=args.swa_full_tokens_ratio)
     pools = ([_engine_call(sglang_pool, model, kv_memory=memory, **knobs)] if memory is not None
              else [_engine_call(sglang_pool, model, tokens=c * args.batch, **knobs)
                    for c in contexts])
     if args.format == "log":
-        return "\n".join(p.log_line() for p in pools)
+        return "\n".join(p.log_line(args.log_style) for p in pools)
     if args.format == "json":
         data = []
         for p in pools:
@@ -113,15 +114,23 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
                    "kv_cache_dtype": args.kv_cache_dtype, "engine_tokens": p.tokens,
                    "cell_size_bytes": p.cell_size, "k_bytes": p.k_bytes, "v_bytes": p.v_bytes,
                    "total_bytes_per_gpu": p.total_bytes}
-            if memory is not None:  # requests of the first --context the pool holds
-                row.update(kv_memory=memory, max_concurrency=p.tokens / contexts[0])
+            if p.swa_tokens is not None:
+                row.update(swa_tokens=p.swa_tokens, swa_full_tokens_ratio=args.swa_full_tokens_ratio)
+            if memory is not None:  # requests of the first --context the pools hold
+                row.update(kv_memory=memory, max_concurrency=p.max_requests(contexts[0]))
             data.append(row)
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
     out = [f"{model.name} · SGLang token pool · page {args.page_size} · kv {args.kv_cache_dtype} · tp {tp}"]
     for p in pools:
-        out.append(f"{p.tokens:,} tokens × {p.cell_size:,} B/token (+{p.page_size} padded slot(s)) = "
-                   f"{format_bytes(p.total_bytes, args.unit)} per GPU")
-        out.append("  " + p.log_line())
+        if p.swa_tokens is None:
+            out.append(f"{p.tokens:,} tokens × {p.cell_size:,} B/token (+{p.page_size} padded "
+                       f"slot(s)) = {format_bytes(p.total_bytes, args.unit)} per GPU")
+        else:
+            swa, full = p.buffers
+            out.append(f"full pool {p.tokens:,} tokens × {full.token_bytes:,} B + SWA pool "
+                       f"{p.swa_tokens:,} tokens × {swa.token_bytes:,} B (+{p.page_size} padded "
+                       f"slot(s) each) = {format_bytes(p.total_bytes, args.unit)} per GPU")
+        out += ["  " + line for line in p.log_lines(args.log_style)]
     return "\n".join(out)
 
 

@@ -26,6 +26,7 @@ ALIASES = {
                                 "max_seq_len", "n_ctx"),
     "num_key_value_heads": ("num_kv_heads", "n_head_kv", "n_kv_heads"),
     "head_dim": ("kv_channels",),
+    "sliding_window": ("sliding_window_size",),
     "torch_dtype": ("dtype",),
 }
 
@@ -128,6 +129,11 @@ def layer_kinds(cfg: dict[str, Any], n: int) -> list[str]:
         period = _int(cfg, "attn_layer_period", hi=MAX_LAYERS)
         offset = _int(cfg, "attn_layer_offset", lo=0, hi=period - 1)
         return ["full_attention" if i % period == offset else "mamba" for i in range(n)]
+    if cfg.get("hybrid_layer_pattern") is not None:  # MiMo-V2-Flash: 1 = sliding window, 0 = global
+        pattern = cfg["hybrid_layer_pattern"]
+        if not isinstance(pattern, list) or len(pattern) != n or any(t not in (0, 1) for t in pattern):
+            raise ValueError(f"hybrid_layer_pattern: expected {n} entries of 0 or 1")
+        return ["sliding_attention" if t == 1 else "full_attention" for t in pattern]
     if cfg.get("full_attention_interval") is not None:  # Qwen3-Next
         every = _int(cfg, "full_attention_interval", hi=MAX_LAYERS)
         return ["linear_attention" if (i + 1) % every else "full_attention" for i in range(n)]
@@ -202,9 +208,15 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
         if heads % kv_heads:
             raise ValueError(f"num_key_value_heads: {kv_heads} does not divide "
                              f"num_attention_heads {heads}")
-        attn = FullAttentionSpec(num_kv_heads=kv_heads, head_dim_k=head_dim, head_dim_v=head_dim)
-        local = (SlidingWindowSpec(num_kv_heads=kv_heads, head_dim_k=head_dim,
-                                   head_dim_v=head_dim, window=window) if window else attn)
+        # MiMo-V2-Flash: V heads narrower than K (v_head_dim), and the sliding layers have a
+        # geometry of their own (swa_num_key_value_heads, swa_head_dim, swa_v_head_dim).
+        v_dim = _opt_int(cfg, "v_head_dim") or head_dim
+        attn = FullAttentionSpec(num_kv_heads=kv_heads, head_dim_k=head_dim, head_dim_v=v_dim)
+        swa_kv = _opt_int(cfg, "swa_num_key_value_heads") or kv_heads
+        swa_k = _opt_int(cfg, "swa_head_dim") or head_dim
+        swa_v = _opt_int(cfg, "swa_v_head_dim") or v_dim
+        local = (SlidingWindowSpec(num_kv_heads=swa_kv, head_dim_k=swa_k,
+                                   head_dim_v=swa_v, window=window) if window else attn)
     specs: list = []
     for kind in kinds:
         if kind == "full_attention":
@@ -225,7 +237,8 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
     return ModelSpec(name=name, groups=group_layers(specs), num_attention_heads=heads,
                      hidden_size=hidden, max_context=max_ctx, param_count=param_count,
                      weight_bytes=weight_bytes, dtype=dtype, source=source,
-                     mtp_layers=0 if include_mtp else mtp, mtp_counted=mtp if include_mtp else 0)
+                     mtp_layers=0 if include_mtp else mtp, mtp_counted=mtp if include_mtp else 0,
+                     model_type=cfg.get("model_type") or "")
 
 
 def _mla_fields(spec: MLASpec) -> dict[str, int]:

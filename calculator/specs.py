@@ -166,6 +166,7 @@ class ModelSpec:
     source: str = ""
     mtp_layers: int = 0      # MTP / next-n layers in the config that are NOT counted
     mtp_counted: int = 0     # MTP layers included in ``groups`` (include_mtp)
+    model_type: str = ""     # config.json's model_type: engines that pick a pool by architecture read it
 
     @property
     def num_layers(self) -> int:

@@ -27,9 +27,14 @@ def test_gpt_oss_vllm_row_and_log_lines():
     assert vllm["one request (bytes/GPU)"] == f"{8713 * 32768 * 18:,}" == f"{want.request_bytes(1):,}"
     assert vllm["requests that fit"] == "8.36x"
     assert at.code[0].value == "\n".join(want.log_lines())
-    # SGLang's SWA pool is not modelled: the row says so instead of a number
-    assert table.loc["SGLang", "status"] == "not modelled (below)"
-    assert any("SWA and hybrid pools are not" in i.value for i in at.info)
+    # SGLang: gpt-oss is a hybrid-SWA architecture. 40 GiB → 647,268 full + 517,814 SWA tokens
+    # (tests/test_engine_sglang.py); one request of 131,072 holds all of them in the 18 full
+    # layers (2,048 B/token each: 8 heads · 128 · 2 B) and the 128-token window in the 18 SWA ones.
+    sg = sglang_pool(load_preset("gpt-oss-120b"), kv_memory=40 * GIB)
+    assert table.loc["SGLang", "one request (bytes/GPU)"] == f"{18 * 2048 * (131072 + 128):,}"
+    # min(647,268 / 131,072, 517,814 / 128) = 4.938...
+    assert table.loc["SGLang", "requests that fit"] == "4.94x (full + SWA pools)"
+    assert sg.log_line() in [c.value for c in at.code]
 
 
 def test_llama_sglang_row():
@@ -93,3 +98,4 @@ def test_capacity_llamacpp_sequences_and_lines():
     assert llamacpp_plan(m, n_ctx=32768 * (n + 1), n_seq_max=n + 1).total_bytes > free
     assert at.code[-1].value.startswith(f"llama_kv_cache: size = {n * 4096:7.2f} MiB ( 32768 cells,  32 layers, "
                                         f"{n:2d}/{n} seqs)")
+

@@ -134,6 +134,26 @@ def test_kv_sharing_layers_add_nothing():
     assert per_token_bytes(m) == 2 * 2 * 128 * 2  # two layers · 2 heads · (64+64) · 2 B
 
 
+def test_mimo_v2_hybrid_pattern_narrow_v_and_swa_geometry():
+    # MiMo-V2-Flash: hybrid_layer_pattern 1 = sliding; global layers 4 KV heads, sliding 8;
+    # K 192, V 128 wide; the window given as sliding_window_size.
+    pattern = [0] + [1] * 4 + ([0] + [1] * 5) * 7 + [0]
+    cfg = {"model_type": "mimo_v2_flash", "num_hidden_layers": 48, "hidden_size": 4096,
+           "num_attention_heads": 64, "num_key_value_heads": 4, "head_dim": 192, "v_head_dim": 128,
+           "swa_num_key_value_heads": 8, "swa_head_dim": 192, "swa_v_head_dim": 128,
+           "sliding_window_size": 128, "hybrid_layer_pattern": pattern, "torch_dtype": "bfloat16"}
+    m = from_hf_config(cfg)
+    full, = [g for g in m.groups if g.spec.kind == "full"]
+    swa, = [g for g in m.groups if g.spec.kind == "sliding"]
+    assert (full.count, swa.count, m.model_type) == (9, 39, "mimo_v2_flash")
+    assert (full.spec.num_kv_heads, full.spec.head_dim_k, full.spec.head_dim_v) == (4, 192, 128)
+    assert (swa.spec.num_kv_heads, swa.spec.window) == (8, 128)
+    # 4,096 tokens, bf16: 9 · 4,096 · 4 · (192 + 128) · 2 + 39 · 128 · 8 · 320 · 2 B
+    assert kv_cache_bytes(m, 4096, 1, "bf16").total_bytes == 9 * 4096 * 4 * 640 + 39 * 128 * 8 * 640
+    with pytest.raises(ValueError, match="^hybrid_layer_pattern"):
+        from_hf_config({**cfg, "hybrid_layer_pattern": pattern[:-1]})
+
+
 @pytest.mark.parametrize("cfg, field", [
     ({k: v for k, v in BASE.items() if k != "num_hidden_layers"}, "num_hidden_layers"),
     ({**BASE, "num_key_value_heads": 3}, "num_key_value_heads"),

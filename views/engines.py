@@ -43,7 +43,8 @@ def rows(model, ctx: int, memory: int, tp: int) -> list[dict]:
 
     def sglang():
         p = sglang_pool(model, kv_memory=memory, tp=tp)
-        return p.cell_size * ctx, f"{p.tokens / ctx:.2f}x (token pool)", p.log_line()
+        pools = "token pool" if p.swa_tokens is None else "full + SWA pools"
+        return p.request_bytes(ctx), f"{p.max_requests(ctx):.2f}x ({pools})", p.log_line()
 
     def llamacpp():
         if tp != 1:
@@ -89,7 +90,8 @@ st.dataframe(table[["engine", "one request", "one request (bytes/GPU)", "request
 st.caption("One request = one sequence of the chosen context; requests that fit = KV memory ÷ "
            "one request (for vLLM, its own Maximum concurrency figure). vLLM counts whole blocks per KV "
            "group, keeps max_num_batched_tokens (8,192) of slack in sliding-window layers and pads "
-           "hybrid groups; SGLang sizes a flat token pool; transformers' StaticCache holds "
+           "hybrid groups; SGLang sizes a flat token pool (gpt-oss-style models: a full pool and a SWA "
+           "pool of 0.8× its tokens, where a request keeps only its window); transformers' StaticCache holds "
            "max_cache_len for every full layer and the window for sliding ones; llama.cpp (f16 "
            "cache, flash attention, -ub 512) pads the context to 256 cells, keeps window + "
            "ubatch cells in sliding layers, and its figure is whole sequences (-np) of this "

@@ -1,91 +1,239 @@
-"""SGLang engine mode: the token-to-KV pool SGLang allocates per GPU, and the line it logs.
+"""SGLang engine mode: the token-to-KV pools SGLang allocates per GPU, and the lines it logs.
 
-Rules reproduced, read at sgl-project/sglang (python/sglang/srt):
+Rules reproduced, read at sgl-project/sglang 001ccef0 (python/sglang/srt):
 
-- ``model_executor/model_runner.py``, ``ModelRunner.profile_max_num_token``: one token's cell is
-  kv_heads_per_rank × head_dim × layers × 2 × element size (MLA: (kv_lora_rank + rope) × layers
-  × element size, replicated on every rank); the pool holds int(rest_memory · 2³⁰ // cell)
-  tokens, rest_memory being the GiB left under ``--mem-fraction-static``.
+- ``model_executor/model_runner_kv_cache_mixin.py``, ``get_cell_size_per_token`` and
+  ``profile_max_num_token``: one token's cell is kv_heads_per_rank × (head_dim + v_head_dim) ×
+  layers × element size (MLA: (kv_lora_rank + rope) × layers × element size, replicated on every
+  rank; hybrid SWA models: full layers at their geometry plus SWA layers at theirs); the pool holds
+  int(rest_memory · 2³⁰) // cell tokens, rest_memory being the GiB left under
+  ``--mem-fraction-static``. ``init_memory`` rounds that down to a multiple of ``--page-size``.
+- same file, ``set_num_tokens_hybrid_swa``: for the hybrid-SWA architectures of
+  ``configs/model_config.py`` ``is_hybrid_swa_model`` (gpt-oss, Llama 4, MiMo-V2, Step-3.5,
+  Gemma 4) the memory is split so that SWA tokens = ``--swa-full-tokens-ratio`` (0.8) × full
+  tokens, both rounded down to the page size, and it logs ``Use sliding window memory pool.
+  full_layer_tokens=F, swa_layer_tokens=S``. Every other model with windows (Gemma 2/3,
+  Mistral) gets the plain pool over all layers: SGLang applies their windows in attention only.
 - ``mem_cache/memory_pool.py``, ``MHATokenToKVPool._create_buffers`` / ``MLATokenToKVPool``:
   each layer's K and V buffers hold ``size + page_size`` tokens (slot 0 is a padded dummy), and
-  the constructor logs ``KV Cache is allocated. #tokens: N, K size: X GB, V size: Y GB`` (MLA:
-  ``KV size``) with GB = 1024³ bytes.
+  ``_finalize_allocation_log`` logs ``KV Cache is allocated. dtype: torch.bfloat16, #tokens: N,
+  K size: X GB, V size: Y GB`` (MLA: ``KV size``) with GB = 1024³ bytes. Builds before the dtype
+  field print the same line without ``dtype: …,`` (``style="legacy"``).
+- ``mem_cache/swa_memory_pool.py`` (at 00381c02), ``SWAKVPool``: the SWA layers' pool is built (and logged)
+  first, then the full layers' pool, then ``SWAKVPool mem usage: X GB, swa size: S, full size: F``.
 
-Models whose attention layers differ (sliding windows, hybrid state) use SGLang's SWA and hybrid
+Hybrid state models (Mamba, gated DeltaNet) use SGLang's Mamba pool, and shared-KV layers other
 pools, which are not modelled here: asking for them is a ``ValueError``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SlidingWindowSpec, StateSpec
+from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SlidingWindowSpec
 
-SGLANG_VERSION = "SGLang (model_runner.profile_max_num_token, memory_pool.py)"
+SGLANG_VERSION = "SGLang 001ccef0 (profile_max_num_token, memory_pool.py, swa_memory_pool.py)"
 KV_CACHE_DTYPES = ("auto", "fp8_e5m2", "fp8_e4m3")
+LOG_STYLES = ("current", "legacy")
 GB = 1024 ** 3
-_AUTO_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
+SWA_FULL_TOKENS_RATIO = 0.8  # server_args.py default of --swa-full-tokens-ratio
+# configs/model_config.py is_hybrid_swa_model, by the config's model_type (Gemma 4 added later)
+HYBRID_SWA_TYPES = frozenset({"gpt_oss", "llama4", "llama4_text", "mimo_v2_flash", "step3p5",
+                              "gemma4", "gemma4_text"})
+_AUTO = {"bf16": (2, "torch.bfloat16"), "fp16": (2, "torch.float16"), "fp32": (4, "torch.float32")}
+_FP8 = {"fp8_e5m2": "torch.float8_e5m2", "fp8_e4m3": "torch.float8_e4m3fn"}
+
+
+@dataclass(frozen=True)
+class SglangBuffers:
+    """One ``MHATokenToKVPool`` / ``MLATokenToKVPool``: ``layers`` K and V buffers of
+    ``tokens + page_size`` rows, each row ``k_width`` (``v_width``) elements of ``item`` bytes."""
+
+    tokens: int
+    layers: int
+    k_width: int   # elements per token per layer: heads per rank × head_dim (MLA: the latent)
+    v_width: int   # 0 for MLA
+    item: int
+    page_size: int
+
+    @property
+    def k_bytes(self) -> int:
+        return self.layers * (self.tokens + self.page_size) * self.k_width * self.item
+
+    @property
+    def v_bytes(self) -> int:
+        return self.layers * (self.tokens + self.page_size) * self.v_width * self.item
+
+    @property
+    def token_bytes(self) -> int:
+        """Bytes one token takes over this pool's layers."""
+        return self.layers * (self.k_width + self.v_width) * self.item
+
+    def log_line(self, dtype_name: str, style: str = "current") -> str:
+        head = "KV Cache is allocated. " + (f"dtype: {dtype_name}, " if style == "current" else "")
+        if self.v_width == 0:
+            return f"{head}#tokens: {self.tokens}, KV size: {self.k_bytes / GB:.2f} GB"
+        return (f"{head}#tokens: {self.tokens}, K size: {self.k_bytes / GB:.2f} GB, "
+                f"V size: {self.v_bytes / GB:.2f} GB")
 
 
 @dataclass(frozen=True)
 class SglangPool:
     model: str
-    tokens: int            # #tokens: the pool's usable size
+    tokens: int            # #tokens of the full-attention pool (max_total_num_tokens)
     page_size: int
     mla: bool
     cell_size: int         # bytes of one token over all layers (K + V, or the latent)
-    k_bytes: int           # K buffers (MLA: the latent buffers)
-    v_bytes: int           # V buffers (MLA: 0)
+    dtype_name: str        # the torch dtype SGLang prints
+    buffers: tuple[SglangBuffers, ...]  # in the order SGLang builds them (SWA pool first)
+    swa_tokens: int | None = None       # hybrid SWA models: the SWA layers' pool size
+    window: int | None = None           # hybrid SWA models: the sliding window
+
+    def request_bytes(self, context: int) -> int:
+        """Bytes one request of ``context`` tokens holds: every token in the full pool and, with
+        a SWA pool, only the last ``window`` there (SGLang frees SWA slots behind the window)."""
+        if self.swa_tokens is None:
+            return self.cell_size * context
+        swa, full = self.buffers
+        return full.token_bytes * context + swa.token_bytes * min(context, self.window or context)
+
+    def max_requests(self, context: int) -> float:
+        """Requests of ``context`` tokens the pools hold at once (the scarcer pool decides)."""
+        if self.swa_tokens is None:
+            return self.tokens / context
+        return min(self.tokens / context, self.swa_tokens / min(context, self.window or context))
+
+    @property
+    def k_bytes(self) -> int:
+        return sum(b.k_bytes for b in self.buffers)
+
+    @property
+    def v_bytes(self) -> int:
+        return sum(b.v_bytes for b in self.buffers)
 
     @property
     def total_bytes(self) -> int:
         return self.k_bytes + self.v_bytes
 
-    def log_line(self) -> str:
-        if self.mla:
-            return f"KV Cache is allocated. #tokens: {self.tokens}, KV size: {self.k_bytes / GB:.2f} GB"
-        return (f"KV Cache is allocated. #tokens: {self.tokens}, K size: {self.k_bytes / GB:.2f} GB, "
-                f"V size: {self.v_bytes / GB:.2f} GB")
+    def log_lines(self, style: str = "current") -> list[str]:
+        if style not in LOG_STYLES:
+            raise ValueError(f"log-style: one of {', '.join(LOG_STYLES)}, got {style!r}")
+        lines = [b.log_line(self.dtype_name, style) for b in self.buffers]
+        if self.swa_tokens is None:
+            return lines
+        split = (f"Use sliding window memory pool. full_layer_tokens={self.tokens}, "
+                 f"swa_layer_tokens={self.swa_tokens}")
+        usage = (f"SWAKVPool mem usage: {self.total_bytes / GB:.2f} GB, swa size: {self.swa_tokens}, "
+                 f"full size: {self.tokens}")
+        return [split, *lines] + ([usage] if style == "current" else [])
+
+    def log_line(self, style: str = "current") -> str:
+        return "\n".join(self.log_lines(style))
 
 
-def _shape(model: ModelSpec, kv_cache_dtype: str, tp: int) -> tuple[bool, int, int, int]:
-    """(mla, layers, elements per token per layer per K-or-latent, element bytes)."""
+@dataclass(frozen=True)
+class _Geometry:
+    layers: int
+    k_width: int
+    v_width: int
+
+
+def _element(model: ModelSpec, kv_cache_dtype: str) -> tuple[int, str]:
     if kv_cache_dtype not in KV_CACHE_DTYPES:
         raise ValueError(f"kv-cache-dtype: SGLang has {', '.join(KV_CACHE_DTYPES)}, got {kv_cache_dtype!r}")
-    if kv_cache_dtype == "auto":
-        if model.dtype not in _AUTO_BYTES:
-            raise ValueError(f"kv-cache-dtype: auto needs a float model dtype, not {model.dtype}")
-        item = _AUTO_BYTES[model.dtype]
-    else:
-        item = 1
+    if kv_cache_dtype != "auto":
+        return 1, _FP8[kv_cache_dtype]
+    if model.dtype not in _AUTO:
+        raise ValueError(f"kv-cache-dtype: auto needs a float model dtype, not {model.dtype}")
+    return _AUTO[model.dtype]
+
+
+def _heads(spec: FullAttentionSpec, tp: int) -> int:
+    return max(1, spec.num_kv_heads // tp)  # model_config.get_num_kv_heads
+
+
+def _geometry(model: ModelSpec, tp: int) -> tuple[bool, _Geometry, _Geometry | None]:
+    """(mla, full-layer geometry, SWA-layer geometry or None for one plain pool)."""
     specs = [g.spec for g in model.groups]
-    if any(isinstance(s, (StateSpec, SlidingWindowSpec)) for s in specs) or len(set(specs)) > 1:
-        raise ValueError("engine sglang: only models whose attention layers are all alike are "
-                         "modelled (SGLang's SWA and hybrid pools are not); use --engine theoretical")
-    spec, layers = specs[0], model.num_layers
-    if isinstance(spec, MLASpec):
-        return True, layers, spec.kv_lora_rank + spec.qk_rope_head_dim, item
-    assert isinstance(spec, FullAttentionSpec)
-    if spec.head_dim_k != spec.head_dim_v:
-        raise ValueError("engine sglang: K and V head dims differ; not modelled")
+    if not all(isinstance(s, (FullAttentionSpec, MLASpec)) for s in specs):
+        raise ValueError("engine sglang: hybrid state (Mamba / linear attention) and shared-KV "
+                         "layers use pools not modelled here; use --engine theoretical or vllm")
+    if any(isinstance(s, MLASpec) for s in specs):
+        if len(set(specs)) > 1:
+            raise ValueError("engine sglang: MLA models with windowed layers are not modelled")
+        s = specs[0]
+        return True, _Geometry(model.num_layers, s.kv_lora_rank + s.qk_rope_head_dim, 0), None
     if model.num_attention_heads % tp:
         raise ValueError(f"tp: {model.num_attention_heads} attention heads are not divisible by "
                          f"tensor parallel size {tp}")
-    return False, layers, max(1, spec.num_kv_heads // tp) * spec.head_dim_k, item
+
+    def geometry(kind_specs: list[FullAttentionSpec], what: str) -> _Geometry:
+        shapes = {(s.num_kv_heads, s.head_dim_k, s.head_dim_v) for s in kind_specs}
+        if len(shapes) > 1:
+            raise ValueError(f"engine sglang: {what} layers of different shapes are not modelled")
+        s = kind_specs[0]
+        n = sum(g.count for g in model.groups if g.spec in kind_specs)
+        return _Geometry(n, _heads(s, tp) * s.head_dim_k, _heads(s, tp) * s.head_dim_v)
+
+    sliding = [s for s in specs if isinstance(s, SlidingWindowSpec)]
+    if sliding and model.model_type in HYBRID_SWA_TYPES:
+        full = [s for s in specs if not isinstance(s, SlidingWindowSpec)]
+        if not full:
+            raise ValueError("engine sglang: a hybrid SWA model whose every layer is windowed "
+                             "(SGLang's all-SWA pool) is not modelled")
+        return False, geometry(full, "full-attention"), geometry(sliding, "SWA")
+    # The plain pool: every layer, windowed or not, at one shape (MHATokenToKVPool passes
+    # head_dim for V too, so a narrower V is not what it allocates).
+    g = geometry(specs, "attention")
+    if g.k_width != g.v_width:
+        raise ValueError("engine sglang: K and V head dims differ outside the hybrid SWA pool; "
+                         "not modelled")
+    return False, g, None
 
 
 def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None = None,
-         page_size: int = 1, kv_cache_dtype: str = "auto", tp: int = 1) -> SglangPool:
-    """SGLang's pool for ``tokens`` (its #tokens), or for the ``kv_memory`` bytes left per GPU."""
+         page_size: int = 1, kv_cache_dtype: str = "auto", tp: int = 1,
+         swa_full_tokens_ratio: float = SWA_FULL_TOKENS_RATIO) -> SglangPool:
+    """SGLang's pools for ``tokens`` (its #tokens, of the full layers when the model has a SWA
+    pool), or for the ``kv_memory`` bytes left per GPU."""
     if page_size < 1:
         raise ValueError("page-size: must be at least 1")
-    mla, layers, width, item = _shape(model, kv_cache_dtype, tp)
-    cell = width * layers * item * (1 if mla else 2)
+    if not 0 < swa_full_tokens_ratio <= 1:
+        raise ValueError(f"swa-full-tokens-ratio: must be in (0, 1], got {swa_full_tokens_ratio}")
+    item, dtype_name = _element(model, kv_cache_dtype)
+    mla, full, swa = _geometry(model, tp)
+    per_token = [(g.k_width + g.v_width) * g.layers for g in (full, swa) if g is not None]
+    cell = sum(per_token) * item
     if tokens is None:
         if kv_memory is None or kv_memory <= 0:
             raise ValueError("kv-memory: give the memory SGLang has for the pool")
-        tokens = kv_memory // cell
+        tokens = kv_memory // cell // page_size * page_size
         if tokens <= 0:
-            raise ValueError("kv-memory: not enough memory for one token; SGLang would stop here")
-    buffer = layers * (tokens + page_size) * width * item  # every layer: size + page_size rows
-    return SglangPool(model=model.name, tokens=tokens, page_size=page_size, mla=mla, cell_size=cell,
-                      k_bytes=buffer, v_bytes=0 if mla else buffer)
+            raise ValueError("kv-memory: not enough memory for one page of tokens; SGLang stops here")
+        if swa is not None:
+            tokens = _split_swa(tokens, full, swa, item, page_size, swa_full_tokens_ratio)
+    elif tokens < 1:
+        raise ValueError("tokens: must be at least 1")
+
+    def buffers(g: _Geometry, n: int) -> SglangBuffers:
+        return SglangBuffers(tokens=n, layers=g.layers, k_width=g.k_width, v_width=g.v_width,
+                             item=item, page_size=page_size)
+
+    if swa is None:
+        return SglangPool(model=model.name, tokens=tokens, page_size=page_size, mla=mla,
+                          cell_size=cell, dtype_name=dtype_name, buffers=(buffers(full, tokens),))
+    swa_tokens = int(tokens * swa_full_tokens_ratio) // page_size * page_size
+    window = min(g.spec.window for g in model.groups if isinstance(g.spec, SlidingWindowSpec))
+    return SglangPool(model=model.name, tokens=tokens, page_size=page_size, mla=False,
+                      cell_size=cell, dtype_name=dtype_name, swa_tokens=swa_tokens, window=window,
+                      buffers=(buffers(swa, swa_tokens), buffers(full, tokens)))
+
+
+def _split_swa(total: int, full: _Geometry, swa: _Geometry, item: int, page_size: int,
+               ratio: float) -> int:
+    """``set_num_tokens_hybrid_swa``: the full layers' token count from the profiled total, with
+    SGLang's float arithmetic (the SWA count is ``int(full × ratio)``, page-aligned, in ``pool``)."""
+    full_per_token = (full.k_width + full.v_width) * item
+    swa_per_token = (swa.k_width + swa.v_width) * item
+    total_memory = total * (full_per_token * full.layers + swa_per_token * swa.layers)
+    denominator = full_per_token * full.layers + ratio * swa_per_token * swa.layers
+    return int(total_memory / denominator) // page_size * page_size
