@@ -99,3 +99,39 @@ def test_capacity_llamacpp_sequences_and_lines():
     assert at.code[-1].value.startswith(f"llama_kv_cache: size = {n * 4096:7.2f} MiB ( 32768 cells,  32 layers, "
                                         f"{n:2d}/{n} seqs)")
 
+
+def test_capacity_sglang_mode_pools_and_lines():
+    from calculator import gpu_memory, plan
+    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
+    for k, v in {"c_model": "gpt-oss-20b", "c_gpus": 1, "c_tp": 1, "c_ctx": 131072,
+                 "c_engine": "sglang", "c_page": 64}.items():
+        at.query_params[k] = str(v)
+    at.run()
+    assert not at.exception
+    m = load_preset("gpt-oss-20b")
+    free = plan(m, gpu_bytes=gpu_memory("H100 80GB"), gpus=1, mem_util="0.90").free_per_gpu
+    want = sglang_pool(m, kv_memory=free, page_size=64)
+    metrics = {x.label: x.value for x in at.metric}
+    assert metrics["#tokens (max_total_num_tokens)"] == f"{want.tokens:,}" and want.tokens % 64 == 0
+    assert metrics["SWA pool"] == f"{want.swa_tokens:,} tokens"
+    assert at.code[-1].value == want.log_line()
+    # fp16 on a bf16 model is no SGLang cache type: one line naming the flag
+    at.selectbox(key="c_kvdtype").set_value("fp16").run()
+    assert any(e.value.startswith("kv-cache-dtype: SGLang stores KV as auto") for e in at.error)
+
+
+def test_compare_sglang_engine_pools_gemma2_in_full():
+    at = AppTest.from_file(str(ROOT / "views" / "compare.py"), default_timeout=60)
+    for k, v in {"models": ["gemma-2-9b", "gpt-oss-20b"], "table_ctx": "8192", "engine": "sglang"}.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    rows = at.dataframe[0].value.set_index("model")
+    # Gemma 2 in SGLang's plain pool: all 42 layers at 8 · (256 + 256) · 2 B, 8,192 tokens + 1 slot
+    assert rows.loc["Gemma-2-9B", "@ 8k (total, sglang)"] == f"{42 * 8193 * 8192 / GIB:.2f} GiB" == "2.63 GiB"
+    # gpt-oss-20b: 12 full layers hold 8,192 (+1) and 12 SWA layers int(8,192 · 0.8) = 6,553 (+1),
+    # 8 heads · (64 + 64) · 2 B = 2,048 B per token per layer
+    assert rows.loc["gpt-oss-20b", "@ 8k (total, sglang)"] == f"{12 * (8193 + 6554) * 2048 / GIB:.2f} GiB"
+    # theoretical: 21 windowed layers hold 4,096: 21 · (8,192 + 4,096) · 8,192 B = 1.97 GiB
+    at.radio(key="engine").set_value("theoretical").run()
+    assert at.dataframe[0].value.set_index("model").loc["Gemma-2-9B", "@ 8k (total)"] == "1.97 GiB"

@@ -1,15 +1,17 @@
 """Capacity planner page: on N GPUs next to the weights, the longest context at batch B, the most
 sequences at context C, a fits / doesn't-fit heatmap, the memory split of one GPU, and (engine
-vllm) the block pool vLLM builds in the free memory with the lines it logs, or (llama.cpp) the
-sequences of that context its caches hold and the lines it logs."""
+vllm) the block pool vLLM builds in the free memory with the lines it logs, (sglang) the token
+pools SGLang sizes there with its lines, or (llama.cpp) the sequences of that context its caches
+hold and the lines it logs."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from calculator import gpu_memory, plan
-from calculator.engines import llamacpp_max_sequences, vllm_plan
+from calculator.engines import llamacpp_max_sequences, sglang_pool, vllm_plan
 from calculator.engines.llamacpp import LLAMACPP_VERSION
+from calculator.engines.sglang import SGLANG_VERSION
 from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.engines.vllm import VLLM_VERSION
 from calculator.units import SCALES
@@ -17,6 +19,7 @@ from views import common as c
 
 CTX = [2**i for i in range(10, 21)]     # 1k … 1M
 BATCH = [2**i for i in range(0, 11)]    # 1 … 1024
+ENGINES = ("theoretical", "vllm", "sglang", "llama.cpp")
 
 
 @st.cache_data(max_entries=32)
@@ -40,7 +43,8 @@ keys = c.url_state({
     "c_layout": ("theoretical", c.choice(("theoretical", "paged"))),
     "c_batch": (8, c.int_in(1, 1 << 32)),
     "c_ctx": (32768, c.int_in(1, 1 << 40)),
-    "c_engine": ("theoretical", c.choice(("theoretical", "vllm", "llama.cpp"))),
+    "c_engine": ("theoretical", c.choice(ENGINES)),
+    "c_page": (1, c.int_in(1, 4096)),
     "c_block": (16, c.choice(VLLM_BLOCKS)),
     "c_mnbt": (8192, c.int_in(1, 1 << 24)),
 })
@@ -156,10 +160,11 @@ if overflow:
 st.plotly_chart(bar, key="capacity_bar")
 
 st.subheader("What the engine does with the free memory")
-engine = st.radio("Engine", ("theoretical", "vllm", "llama.cpp"), key="c_engine", horizontal=True,
+engine = st.radio("Engine", ENGINES, key="c_engine", horizontal=True,
                   help="theoretical: the figures above. vllm: the block pool vLLM builds in the "
-                       f"memory free for KV on one GPU, as {VLLM_VERSION} computes it. llama.cpp: "
-                       f"how many sequences (-np) of this context its caches hold ({LLAMACPP_VERSION})")
+                       f"memory free for KV on one GPU, as {VLLM_VERSION} computes it. sglang: the "
+                       f"token pools SGLang sizes there ({SGLANG_VERSION}). llama.cpp: how many "
+                       f"sequences (-np) of this context its caches hold ({LLAMACPP_VERSION})")
 if engine == "theoretical":
     st.caption("The figures above are the theoretical cache: every token's K and V (or latent, "
                "or state), no blocks, no engine overhead. Pick *vllm* to see vLLM's own numbers.")
@@ -181,7 +186,30 @@ elif engine == "llama.cpp":
         st.caption(f"llama.cpp will log (with -c {lp.n_ctx:,} -np {lp.n_seq_max} -ctk {t} -ctv {t}):")
         st.code("\n".join(lp.log_lines()), language=None, wrap_lines=True)
 elif int(n_gpus) // int(tp) != 1:
-    st.info("The vllm mode models one pipeline stage: set tensor parallel = GPUs per replica.")
+    st.info(f"The {engine} mode models one pipeline stage: set tensor parallel = GPUs per replica.")
+elif engine == "sglang":
+    page = st.number_input("Page size (--page-size)", min_value=1, max_value=4096, key="c_page")
+    # SGLang's --kv-cache-dtype: auto (the model's dtype), fp8_e5m2 or fp8_e4m3
+    sg_dtype = kv_dtype if kv_dtype.startswith("fp8") else "auto" if kv_dtype == model.dtype else None
+    if sg_dtype is None:
+        st.error(f"kv-cache-dtype: SGLang stores KV as auto (the model's {model.dtype}), fp8_e5m2 "
+                 f"or fp8_e4m3; pick {model.dtype} or an fp8 type above, not {kv_dtype}.")
+    else:
+        sp = c.guarded(sglang_pool, model, kv_memory=cap.free_per_gpu, page_size=int(page),
+                       kv_cache_dtype=sg_dtype, tp=int(tp))
+        s1, s2, s3 = st.columns(3)
+        s1.metric("#tokens (max_total_num_tokens)", f"{sp.tokens:,}",
+                  help=f"{cap.free_per_gpu:,} B // {sp.cell_size:,} B per token"
+                       + (", split between the full and SWA pools" if sp.swa_tokens else "")
+                       + f", rounded down to the page of {int(page)}")
+        s2.metric("SWA pool", "—" if sp.swa_tokens is None else f"{sp.swa_tokens:,} tokens",
+                  help="Hybrid-SWA models (gpt-oss, Llama 4, MiMo-V2): 0.8 × the full pool's tokens")
+        s3.metric(f"Requests of {int(ctx):,} tokens", f"{sp.max_requests(int(ctx)):.2f}x",
+                  help="The pool's tokens ÷ the context (with a SWA pool: the scarcer pool; a "
+                       "request keeps only its window there)")
+        st.caption(f"SGLang will log (with {c.fmt(cap.free_per_gpu)} left for KV; SGLang takes "
+                   "that from --mem-fraction-static after loading the weights):")
+        st.code(sp.log_line(), language=None, wrap_lines=True)
 else:
     e1, e2 = st.columns(2)
     block = e1.selectbox("Block size (--block-size)", VLLM_BLOCKS, key="c_block")

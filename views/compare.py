@@ -77,7 +77,8 @@ block = col5.number_input("Block size", min_value=1, max_value=4096, key="block"
                           disabled=layout != "paged")
 engine = st.radio("Engine", ENGINES, key="engine", horizontal=True,
                   help="theoretical: the cache itself; vllm: whole blocks per request (block size "
-                       "above, KV dtype auto/fp8); llama.cpp: -c context·batch -np batch with "
+                       "above, KV dtype auto/fp8); sglang: the token pool (and gpt-oss-style SWA pool) that "
+                       "holds context·batch tokens; llama.cpp: -c context·batch -np batch with "
                        "-ctk/-ctv = the KV dtype (f16 for fp16), context padded to 256 cells. "
                        "The Engines page shows each engine's own log lines.")
 lo, hi = st.select_slider("Context range (tokens, log axis)", CTX_STEPS, value=ctx_default,

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from calculator import ModelSpec, gpu_memory, plan, sweep
-from calculator.engines import llamacpp_plan, vllm_plan
+from calculator.engines import llamacpp_plan, sglang_pool, vllm_plan
 from calculator.units import SCALES
 from views import common as c
 
@@ -44,7 +44,7 @@ def cache_key(choices: list[str], models: tuple[ModelSpec, ...], *rest) -> str:
     return repr((tuple((ch, hash(m)) for ch, m in zip(choices, models)), *rest))
 
 
-ENGINES = ("theoretical", "vllm", "llama.cpp")
+ENGINES = ("theoretical", "vllm", "sglang", "llama.cpp")
 VLLM_DTYPES = {"bf16": "auto", "fp16": "auto", "fp8_e4m3": "fp8_e4m3", "fp8_e5m2": "fp8_e5m2"}
 LLAMACPP_DTYPES = {"bf16": "bf16", "fp16": "f16", "fp32": "f32", "q8_0": "q8_0", "q4_0": "q4_0"}
 
@@ -53,13 +53,23 @@ def engine_bytes(m: ModelSpec, engine: str, ctx: int, dtype: str, batch: int, tp
     """What ``engine`` allocates for ``batch`` sequences of ``ctx`` tokens (per GPU when TP > 1).
 
     vllm: the blocks of ``batch`` requests at max_model_len = ctx (``VllmPlan.request_bytes``);
-    llama.cpp: the caches of ``-c ctx·batch -np batch`` with -ctk/-ctv = the KV dtype.
+    sglang: the pools that hold ctx·batch tokens (``--kv-cache-dtype`` auto or fp8; hybrid-SWA
+    models add a SWA pool of 0.8× those tokens); llama.cpp: the caches of ``-c ctx·batch -np
+    batch`` with -ctk/-ctv = the KV dtype.
     Raises ``ValueError`` (one line) where the engine refuses or the mode is not modelled."""
     if engine == "vllm":
         if dtype not in VLLM_DTYPES:
             raise ValueError(f"vLLM has no {dtype} KV cache (pick bf16, fp16 or fp8)")
         return vllm_plan(m, max_model_len=ctx, block_size=block, kv_cache_dtype=VLLM_DTYPES[dtype],
                          tp=tp).request_bytes(batch)
+    if engine == "sglang":
+        if dtype.startswith("fp8"):
+            kv = dtype
+        elif dtype == m.dtype or {dtype, m.dtype} <= {"bf16", "fp16"}:
+            kv = "auto"  # the model's dtype, and the same bytes
+        else:
+            raise ValueError(f"SGLang stores KV as auto (the model's {m.dtype}) or fp8, not {dtype}")
+        return sglang_pool(m, tokens=ctx * batch, kv_cache_dtype=kv, tp=tp).total_bytes
     if engine == "llama.cpp":
         if dtype not in LLAMACPP_DTYPES:
             raise ValueError(f"llama.cpp has no {dtype} cache type (pick bf16, fp16, fp32, q8_0 or q4_0)")
