@@ -115,9 +115,10 @@ def test_capacity_sglang_mode_pools_and_lines():
     assert metrics["#tokens (max_total_num_tokens)"] == f"{want.tokens:,}" and want.tokens % 64 == 0
     assert metrics["SWA pool"] == f"{want.swa_tokens:,} tokens"
     assert at.code[-1].value == want.log_line()
-    # fp16 on a bf16 model is no SGLang cache type: one line naming the flag
-    at.selectbox(key="c_kvdtype").set_value("fp16").run()
-    assert any(e.value.startswith("kv-cache-dtype: SGLang stores KV as auto") for e in at.error)
+    # q8_0 is no SGLang cache type: one line naming the flag
+    at.selectbox(key="c_kvdtype").set_value("q8_0").run()
+    assert any(e.value.startswith("kv-cache-dtype: SGLang has no q8_0 KV cache for a bf16 model")
+               for e in at.error)
 
 
 def test_compare_sglang_engine_pools_gemma2_in_full():

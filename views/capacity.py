@@ -18,6 +18,14 @@ from calculator.units import SCALES
 from views import common as c
 
 CTX = [2**i for i in range(10, 21)]     # 1k … 1M
+
+
+def kv_flag(engine: str, kv_dtype: str, model_dtype: str) -> str:
+    """--kv-cache-dtype for the KV dtype above, or a ValueError naming that flag."""
+    try:
+        return c.auto_or_fp8(engine, kv_dtype, model_dtype)
+    except ValueError as exc:
+        raise ValueError(f"kv-cache-dtype: {exc}") from None
 BATCH = [2**i for i in range(0, 11)]    # 1 … 1024
 ENGINES = ("theoretical", "vllm", "sglang", "llama.cpp")
 
@@ -189,52 +197,43 @@ elif int(n_gpus) // int(tp) != 1:
     st.info(f"The {engine} mode models one pipeline stage: set tensor parallel = GPUs per replica.")
 elif engine == "sglang":
     page = st.number_input("Page size (--page-size)", min_value=1, max_value=4096, key="c_page")
-    # SGLang's --kv-cache-dtype: auto (the model's dtype), fp8_e5m2 or fp8_e4m3
-    sg_dtype = kv_dtype if kv_dtype.startswith("fp8") else "auto" if kv_dtype == model.dtype else None
-    if sg_dtype is None:
-        st.error(f"kv-cache-dtype: SGLang stores KV as auto (the model's {model.dtype}), fp8_e5m2 "
-                 f"or fp8_e4m3; pick {model.dtype} or an fp8 type above, not {kv_dtype}.")
-    else:
-        sp = c.guarded(sglang_pool, model, kv_memory=cap.free_per_gpu, page_size=int(page),
-                       kv_cache_dtype=sg_dtype, tp=int(tp))
-        s1, s2, s3 = st.columns(3)
-        s1.metric("#tokens (max_total_num_tokens)", f"{sp.tokens:,}",
-                  help=f"{cap.free_per_gpu:,} B // {sp.cell_size:,} B per token"
-                       + (", split between the full and SWA pools" if sp.swa_tokens else "")
-                       + f", rounded down to the page of {int(page)}")
-        s2.metric("SWA pool", "—" if sp.swa_tokens is None else f"{sp.swa_tokens:,} tokens",
-                  help="Hybrid-SWA models (gpt-oss, Llama 4, MiMo-V2): 0.8 × the full pool's tokens")
-        s3.metric(f"Requests of {int(ctx):,} tokens", f"{sp.max_requests(int(ctx)):.2f}x",
-                  help="The pool's tokens ÷ the context (with a SWA pool: the scarcer pool; a "
-                       "request keeps only its window there)")
-        st.caption(f"SGLang will log (with {c.fmt(cap.free_per_gpu)} left for KV; SGLang takes "
-                   "that from --mem-fraction-static after loading the weights):")
-        st.code(sp.log_line(), language=None, wrap_lines=True)
+    sg_dtype = c.guarded(kv_flag, "SGLang", kv_dtype, model.dtype)
+    sp = c.guarded(sglang_pool, model, kv_memory=cap.free_per_gpu, page_size=int(page),
+                   kv_cache_dtype=sg_dtype, tp=int(tp))
+    s1, s2, s3 = st.columns(3)
+    s1.metric("#tokens (max_total_num_tokens)", f"{sp.tokens:,}",
+              help=f"{cap.free_per_gpu:,} B // {sp.cell_size:,} B per token"
+                   + (", split between the full and SWA pools" if sp.swa_tokens else "")
+                   + f", rounded down to the page of {int(page)}")
+    s2.metric("SWA pool", "—" if sp.swa_tokens is None else f"{sp.swa_tokens:,} tokens",
+              help="Hybrid-SWA models (gpt-oss, Llama 4, MiMo-V2): 0.8 × the full pool's tokens")
+    s3.metric(f"Requests of {int(ctx):,} tokens", f"{sp.max_requests(int(ctx)):.2f}x",
+              help="The pool's tokens ÷ the context (with a SWA pool: the scarcer pool; a "
+                   "request keeps only its window there)")
+    st.caption(f"SGLang will log (with {c.fmt(cap.free_per_gpu)} left for KV; SGLang takes "
+               "that from --mem-fraction-static after loading the weights):")
+    st.code(sp.log_line(), language=None, wrap_lines=True)
 else:
     e1, e2 = st.columns(2)
     block = e1.selectbox("Block size (--block-size)", VLLM_BLOCKS, key="c_block")
     mnbt = e2.number_input("--max-num-batched-tokens", min_value=1, max_value=1 << 24,
                            key="c_mnbt", help="Sizes the blocks a sliding-window layer keeps")
-    vllm_dtype = {"bf16": "auto", "fp16": "auto", "fp32": "auto", "fp8_e4m3": "fp8_e4m3",
-                  "fp8_e5m2": "fp8_e5m2"}.get(kv_dtype)
-    if vllm_dtype is None:
-        st.error(f"kv-cache-dtype: vLLM has no {kv_dtype} KV cache; pick bf16, fp16 or fp8 above.")
-    else:
-        vp = c.guarded(vllm_plan, model, max_model_len=int(ctx), kv_memory=cap.free_per_gpu,
-                       block_size=int(block), kv_cache_dtype=vllm_dtype, tp=int(tp),
-                       max_num_batched_tokens=int(mnbt))
-        v1, v2, v3 = st.columns(3)
-        v1.metric("GPU blocks", f"{vp.num_blocks:,}",
-                  help=f"{cap.free_per_gpu:,} B // page {vp.page_size:,} B // {vp.group_size} "
-                       "layers per group")
-        v2.metric("KV cache size", f"{vp.num_tokens:,} tokens",
-                  help=f"{vp.num_blocks:,} blocks // {len(vp.groups)} KV group(s) × block size")
-        v3.metric(f"Max concurrency at {int(ctx):,} tokens", f"{vp.max_concurrency:.2f}x",
-                  help=f"{vp.num_blocks:,} blocks / {vp.blocks_per_request:,} blocks per request")
-        st.caption(f"vLLM will log (with {c.fmt(cap.free_per_gpu)} available for KV; vLLM "
-                   "measures that figure after profiling activations and CUDA graphs, so "
-                   "a real server has somewhat less):")
-        st.code("\n".join(vp.log_lines()), language=None, wrap_lines=True)
-        if vp.padding_layers:
-            st.caption(f"{vp.padding_layers} padding layer(s): vLLM rounds each attention type's "
-                       f"layers up to groups of {vp.group_size}, and the padding holds no tokens.")
+    vllm_dtype = c.guarded(kv_flag, "vLLM", kv_dtype, model.dtype)
+    vp = c.guarded(vllm_plan, model, max_model_len=int(ctx), kv_memory=cap.free_per_gpu,
+                   block_size=int(block), kv_cache_dtype=vllm_dtype, tp=int(tp),
+                   max_num_batched_tokens=int(mnbt))
+    v1, v2, v3 = st.columns(3)
+    v1.metric("GPU blocks", f"{vp.num_blocks:,}",
+              help=f"{cap.free_per_gpu:,} B // page {vp.page_size:,} B // {vp.group_size} "
+                   "layers per group")
+    v2.metric("KV cache size", f"{vp.num_tokens:,} tokens",
+              help=f"{vp.num_blocks:,} blocks // {len(vp.groups)} KV group(s) × block size")
+    v3.metric(f"Max concurrency at {int(ctx):,} tokens", f"{vp.max_concurrency:.2f}x",
+              help=f"{vp.num_blocks:,} blocks / {vp.blocks_per_request:,} blocks per request")
+    st.caption(f"vLLM will log (with {c.fmt(cap.free_per_gpu)} available for KV; vLLM "
+               "measures that figure after profiling activations and CUDA graphs, so "
+               "a real server has somewhat less):")
+    st.code("\n".join(vp.log_lines()), language=None, wrap_lines=True)
+    if vp.padding_layers:
+        st.caption(f"{vp.padding_layers} padding layer(s): vLLM rounds each attention type's "
+                   f"layers up to groups of {vp.group_size}, and the padding holds no tokens.")

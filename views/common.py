@@ -214,3 +214,15 @@ def guarded(fn: Callable, *args, **kwargs):
     except ValueError as exc:
         st.error(str(exc))
         st.stop()
+
+
+def auto_or_fp8(engine: str, kv_dtype: str, model_dtype: str) -> str:
+    """vLLM's and SGLang's ``--kv-cache-dtype`` for the dashboard's KV dtype: an fp8 type as it
+    is; the model's own dtype (or the other 2-byte float: the same bytes) as ``auto``. Anything
+    else is a one-line ``ValueError``: neither engine stores KV wider than the model or in q8_0."""
+    if kv_dtype in ("fp8_e4m3", "fp8_e5m2"):
+        return kv_dtype
+    if kv_dtype == model_dtype or {kv_dtype, model_dtype} <= {"bf16", "fp16"}:
+        return "auto"
+    raise ValueError(f"{engine} has no {kv_dtype} KV cache for a {model_dtype} model "
+                     f"(auto = {model_dtype}, or fp8_e4m3 / fp8_e5m2)")

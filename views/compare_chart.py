@@ -45,7 +45,6 @@ def cache_key(choices: list[str], models: tuple[ModelSpec, ...], *rest) -> str:
 
 
 ENGINES = ("theoretical", "vllm", "sglang", "llama.cpp")
-VLLM_DTYPES = {"bf16": "auto", "fp16": "auto", "fp8_e4m3": "fp8_e4m3", "fp8_e5m2": "fp8_e5m2"}
 LLAMACPP_DTYPES = {"bf16": "bf16", "fp16": "f16", "fp32": "f32", "q8_0": "q8_0", "q4_0": "q4_0"}
 
 
@@ -58,17 +57,11 @@ def engine_bytes(m: ModelSpec, engine: str, ctx: int, dtype: str, batch: int, tp
     batch`` with -ctk/-ctv = the KV dtype.
     Raises ``ValueError`` (one line) where the engine refuses or the mode is not modelled."""
     if engine == "vllm":
-        if dtype not in VLLM_DTYPES:
-            raise ValueError(f"vLLM has no {dtype} KV cache (pick bf16, fp16 or fp8)")
-        return vllm_plan(m, max_model_len=ctx, block_size=block, kv_cache_dtype=VLLM_DTYPES[dtype],
+        kv = c.auto_or_fp8("vLLM", dtype, m.dtype)
+        return vllm_plan(m, max_model_len=ctx, block_size=block, kv_cache_dtype=kv,
                          tp=tp).request_bytes(batch)
     if engine == "sglang":
-        if dtype.startswith("fp8"):
-            kv = dtype
-        elif dtype == m.dtype or {dtype, m.dtype} <= {"bf16", "fp16"}:
-            kv = "auto"  # the model's dtype, and the same bytes
-        else:
-            raise ValueError(f"SGLang stores KV as auto (the model's {m.dtype}) or fp8, not {dtype}")
+        kv = c.auto_or_fp8("SGLang", dtype, m.dtype)
         return sglang_pool(m, tokens=ctx * batch, kv_cache_dtype=kv, tp=tp).total_bytes
     if engine == "llama.cpp":
         if dtype not in LLAMACPP_DTYPES:
