@@ -4,9 +4,11 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from calculator.engines import sglang_pool, vllm_plan
+from calculator.engines.sglang import SGLANG_VERSION
 from model_presets import load_preset
 
 ROOT = Path(__file__).resolve().parent.parent
+SGLANG = SGLANG_VERSION.split(" (")[0]  # the Engines page's row label
 GIB = 1 << 30
 
 
@@ -31,9 +33,9 @@ def test_gpt_oss_vllm_row_and_log_lines():
     # (tests/test_engine_sglang.py); one request of 131,072 holds all of them in the 18 full
     # layers (2,048 B/token each: 8 heads · 128 · 2 B) and the 128-token window in the 18 SWA ones.
     sg = sglang_pool(load_preset("gpt-oss-120b"), kv_memory=40 * GIB)
-    assert table.loc["SGLang", "one request (bytes/GPU)"] == f"{18 * 2048 * (131072 + 128):,}"
+    assert table.loc[SGLANG, "one request (bytes/GPU)"] == f"{18 * 2048 * (131072 + 128):,}"
     # min(647,268 / 131,072, 517,814 / 128) = 4.938...
-    assert table.loc["SGLang", "requests that fit"] == "4.94x (full + SWA pools)"
+    assert table.loc[SGLANG, "requests that fit"] == "4.94x (full + SWA pools)"
     assert sg.log_line() in [c.value for c in at.code]
 
 
@@ -42,7 +44,7 @@ def test_llama_sglang_row():
     table = at.dataframe[0].value.set_index("engine")
     p = sglang_pool(load_preset("llama-3.1-8b"), kv_memory=4 * GIB)
     # 4 GiB // 131,072 B = 32,768 tokens = 4.00 requests of 8,192
-    assert table.loc["SGLang", "requests that fit"] == "4.00x (token pool)" and p.tokens == 32768
+    assert table.loc[SGLANG, "requests that fit"] == "4.00x (token pool)" and p.tokens == 32768
     assert table.loc["theoretical (bf16)", "one request (bytes/GPU)"] == f"{8192 * 131072:,}"
     assert p.log_line() in [c.value for c in at.code]
 

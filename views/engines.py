@@ -9,6 +9,7 @@ import streamlit as st
 from calculator import kv_cache_bytes
 from calculator.engines import llamacpp_max_sequences, llamacpp_plan, sglang_pool, static_cache_bytes, vllm_plan
 from calculator.engines.llamacpp import LLAMACPP_VERSION
+from calculator.engines.sglang import SGLANG_VERSION
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
 from calculator.engines.vllm import VLLM_VERSION
 from views import common as c
@@ -56,7 +57,7 @@ def rows(model, ctx: int, memory: int, tp: int) -> list[dict]:
     add("theoretical (bf16)", theoretical)
     add(f"transformers {TRANSFORMERS_VERSION} StaticCache", transformers)
     add(VLLM_VERSION, vllm)
-    add("SGLang", sglang)
+    add(SGLANG_VERSION.split(" (")[0], sglang)
     add(LLAMACPP_VERSION.split(" (")[0], llamacpp)
     return out
 
