@@ -120,7 +120,8 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
                 row.update(kv_memory=memory, max_concurrency=p.max_requests(contexts[0]))
             data.append(row)
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
-    out = [f"{model.name} · SGLang token pool · page {args.page_size} · kv {args.kv_cache_dtype} · tp {tp}"]
+    kind = "token pool" if pools[0].swa_tokens is None else "full + SWA token pools"
+    out = [f"{model.name} · SGLang {kind} · page {args.page_size} · kv {args.kv_cache_dtype} · tp {tp}"]
     for p in pools:
         if p.swa_tokens is None:
             out.append(f"{p.tokens:,} tokens × {p.cell_size:,} B/token (+{p.page_size} padded "
