@@ -111,7 +111,9 @@ KEYS = st.sampled_from(["num_hidden_layers", "num_attention_heads", "num_key_val
                         "attn_type_list", "attn_layer_period", "attn_layer_offset", "multi_query",
                         "full_attention_interval", "sliding_window_pattern", "model_type",
                         "torch_dtype", "num_kv_shared_layers", "use_sliding_window", "n_layer",
-                        "linear_num_value_heads", "mamba_d_state", "num_nextn_predict_layers"])
+                        "linear_num_value_heads", "mamba_d_state", "num_nextn_predict_layers",
+                        "hybrid_layer_pattern", "v_head_dim", "swa_num_key_value_heads",
+                        "swa_head_dim", "swa_v_head_dim", "sliding_window_size"])
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
@@ -138,3 +140,23 @@ def test_json_round_trip_of_preset_configs():
     for name in list_presets():
         cfg = preset_document(name)["config"]
         assert from_hf_config(json.loads(json.dumps(cfg))).groups == from_hf_config(cfg).groups
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(configs(), st.sampled_from(["", "gpt_oss", "mimo_v2_flash", "gemma2"]),
+       st.integers(1, 4), st.integers(1, 8), st.integers(1, 16), st.integers(0, 1 << 36),
+       st.floats(0.01, 1.0), st.sampled_from(["auto", "fp8_e5m2", "fp8_e4m3", "int4"]))
+def test_engines_raise_only_value_error(cfg, model_type, swa_kv, tp, page, memory, ratio, kv):
+    """Every engine mode, on any valid model and knobs, answers or refuses in one line."""
+    from calculator.engines import llamacpp_plan, sglang_pool, vllm_plan
+    cfg = {**cfg, "model_type": model_type, "swa_num_key_value_heads": swa_kv, "v_head_dim": 64}
+    m = from_hf_config(cfg)
+    for call in (lambda: sglang_pool(m, kv_memory=memory, tp=tp, page_size=page, kv_cache_dtype=kv,
+                                     swa_full_tokens_ratio=ratio),
+                 lambda: sglang_pool(m, tokens=memory % 100_000 + 1, tp=tp, page_size=page),
+                 lambda: vllm_plan(m, max_model_len=memory % 100_000 + 1, kv_memory=memory, tp=tp),
+                 lambda: llamacpp_plan(m, n_ctx=memory % 100_000 + 1, n_seq_max=page)):
+        try:
+            call()
+        except ValueError:
+            pass
