@@ -107,7 +107,8 @@ def test_log_llms_in_clouds_qwq_32b_tp4():
     # https://github.com/didier-durand/llms-in-clouds/blob/b001c8690e894d234cf3a2e2345d259173acf293/docs/sglang.md
     # (SGLang 0.4.3.post4, Qwen/QwQ-32B, --tensor-parallel-size 4 on 4 × L4):
     # "KV Cache is allocated. #tokens: 46611, K size: 1.42 GB, V size: 1.42 GB"
-    # QwQ-32B's config.json: 64 layers, 40 query heads, 8 KV heads × 128 → 2 per rank
+    # QwQ-32B's config.json: 64 layers, 40 query heads, 8 KV heads × 128 → 2 per rank (the
+    # context, which the pool does not depend on, as the same log's context_len=131072)
     cfg = {"model_type": "qwen2", "num_hidden_layers": 64, "hidden_size": 5120,
            "num_attention_heads": 40, "num_key_value_heads": 8, "max_position_embeddings": 131072,
            "torch_dtype": "bfloat16"}

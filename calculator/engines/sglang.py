@@ -19,8 +19,9 @@ Rules reproduced, read at sgl-project/sglang 001ccef0 (python/sglang/srt):
   ``_finalize_allocation_log`` logs ``KV Cache is allocated. dtype: torch.bfloat16, #tokens: N,
   K size: X GB, V size: Y GB`` (MLA: ``KV size``) with GB = 1024³ bytes. Builds before the dtype
   field print the same line without ``dtype: …,`` (``style="legacy"``).
-- ``mem_cache/swa_memory_pool.py`` (at 00381c02), ``SWAKVPool``: the SWA layers' pool is built (and logged)
-  first, then the full layers' pool, then ``SWAKVPool mem usage: X GB, swa size: S, full size: F``.
+- ``mem_cache/swa_memory_pool.py`` (at 00381c02), ``SWAKVPool``: the SWA layers' pool is built
+  (and logged) first, then the full layers' pool, then ``SWAKVPool mem usage: X GB, swa size: S,
+  full size: F``.
 
 Hybrid state models (Mamba, gated DeltaNet) use SGLang's Mamba pool, and shared-KV layers other
 pools, which are not modelled here: asking for them is a ``ValueError``.
