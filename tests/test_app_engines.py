@@ -138,3 +138,35 @@ def test_compare_sglang_engine_pools_gemma2_in_full():
     # theoretical: 21 windowed layers hold 4,096: 21 · (8,192 + 4,096) · 8,192 B = 1.97 GiB
     at.radio(key="engine").set_value("theoretical").run()
     assert at.dataframe[0].value.set_index("model").loc["Gemma-2-9B", "@ 8k (total)"] == "1.97 GiB"
+
+
+def test_compare_and_capacity_transformers_mode():
+    at = AppTest.from_file(str(ROOT / "views" / "compare.py"), default_timeout=60)
+    for k, v in {"models": ["qwen3-next-80b-a3b"], "table_ctx": "8192", "engine": "transformers"}.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    # StaticCache(max_cache_len=8192), bf16: 12 attention layers · 8,192 · 2 heads · 256 · 2 (K, V)
+    # · 2 B + 36 gated DeltaNet layers · (conv 8,192 × 4 full kernel · 2 B + state 32 × 128 × 128
+    # · 4 B) + 12 position counters · 8 B = 279,183,456 B
+    want = 12 * 8192 * 2 * 256 * 2 * 2 + 36 * (8192 * 4 * 2 + 32 * 128 * 128 * 4) + 12 * 8
+    assert want == 279_183_456
+    cell = at.dataframe[0].value.set_index("model").iloc[0]["@ 8k (total, transformers)"]
+    assert cell == f"{want / GIB:.2f} GiB" == "0.26 GiB"
+
+    from calculator import gpu_memory, plan
+    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
+    for k, v in {"c_model": "llama-3.1-8b", "c_gpus": 1, "c_tp": 1, "c_ctx": 32768,
+                 "c_engine": "transformers"}.items():
+        at.query_params[k] = str(v)
+    at.run()
+    assert not at.exception
+    free = plan(load_preset("llama-3.1-8b"), gpu_bytes=gpu_memory("H100 80GB"), gpus=1,
+                mem_util="0.90").free_per_gpu
+    # one sequence: 32 layers · 32,768 · 8 · 128 · 2 · 2 B = 4 GiB; the 32 counters (256 B) once
+    n = (free - 256) // (4 * GIB)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Sequences of 32,768 tokens (batch)"] == f"{n:,}" and n >= 1
+    assert metrics["StaticCache for that batch"] == f"{(n * 4 * GIB + 256) / GIB:.2f} GiB"
+    at.selectbox(key="c_kvdtype").set_value("q8_0").run()  # not a compute dtype
+    assert any(e.value.startswith("kv dtype: transformers' caches store") for e in at.error)

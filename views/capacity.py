@@ -1,6 +1,7 @@
 """Capacity planner page: on N GPUs next to the weights, the longest context at batch B, the most
 sequences at context C, a fits / doesn't-fit heatmap, the memory split of one GPU, and (engine
-vllm) the block pool vLLM builds in the free memory with the lines it logs, (sglang) the token
+transformers) the batch one StaticCache holds there, (vllm) the block pool vLLM builds in the free
+memory with the lines it logs, (sglang) the token
 pools SGLang sizes there with its lines, or (llama.cpp) the sequences of that context its caches
 hold and the lines it logs."""
 from __future__ import annotations
@@ -9,9 +10,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from calculator import gpu_memory, plan
-from calculator.engines import llamacpp_max_sequences, sglang_pool, vllm_plan
+from calculator.engines import llamacpp_max_sequences, sglang_pool, static_cache_bytes, vllm_plan
 from calculator.engines.llamacpp import LLAMACPP_VERSION
 from calculator.engines.sglang import SGLANG_VERSION
+from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
 from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.engines.vllm import VLLM_VERSION
 from calculator.units import SCALES
@@ -27,7 +29,7 @@ def kv_flag(engine: str, kv_dtype: str, model_dtype: str) -> str:
     except ValueError as exc:
         raise ValueError(f"kv-cache-dtype: {exc}") from None
 BATCH = [2**i for i in range(0, 11)]    # 1 … 1024
-ENGINES = ("theoretical", "vllm", "sglang", "llama.cpp")
+ENGINES = ("theoretical", "transformers", "vllm", "sglang", "llama.cpp")
 
 
 @st.cache_data(max_entries=32)
@@ -169,13 +171,37 @@ st.plotly_chart(bar, key="capacity_bar")
 
 st.subheader("What the engine does with the free memory")
 engine = st.radio("Engine", ENGINES, key="c_engine", horizontal=True,
-                  help="theoretical: the figures above. vllm: the block pool vLLM builds in the "
+                  help="theoretical: the figures above. transformers: how many sequences of this "
+                       f"context one StaticCache (transformers {TRANSFORMERS_VERSION}) holds there. "
+                       "vllm: the block pool vLLM builds in the "
                        f"memory free for KV on one GPU, as {VLLM_VERSION} computes it. sglang: the "
                        f"token pools SGLang sizes there ({SGLANG_VERSION}). llama.cpp: how many "
                        f"sequences (-np) of this context its caches hold ({LLAMACPP_VERSION})")
 if engine == "theoretical":
     st.caption("The figures above are the theoretical cache: every token's K and V (or latent, "
                "or state), no blocks, no engine overhead. Pick *vllm* to see vLLM's own numbers.")
+elif engine == "transformers":
+    if int(n_gpus) != 1 or int(tp) != 1:
+        st.info("The transformers mode models one device's StaticCache: set GPUs and tensor "
+                "parallel to 1.")
+    else:
+        # StaticCache bytes = batch × per-sequence bytes + 8-byte counters that do not grow
+        one = c.guarded(static_cache_bytes, model, int(ctx), 1, kv_dtype).total_bytes
+        per = static_cache_bytes(model, int(ctx), 2, kv_dtype).total_bytes - one
+        fixed = one - per
+        n = max(0, (cap.free_per_gpu - fixed) // per)
+        if n == 0:
+            st.error(f"One sequence's StaticCache ({c.fmt(one)}) is more than the "
+                     f"{c.fmt(max(cap.free_per_gpu, 0))} free.")
+        else:
+            held = static_cache_bytes(model, int(ctx), n, kv_dtype).total_bytes
+            t1, t2 = st.columns(2)
+            t1.metric(f"Sequences of {int(ctx):,} tokens (batch)", f"{n:,}",
+                      help=f"({cap.free_per_gpu:,} B − {fixed:,} B of position counters) // "
+                           f"{per:,} B per sequence")
+            t2.metric("StaticCache for that batch", c.fmt(held), help=f"{held:,} bytes")
+        st.caption("transformers logs nothing when it allocates a cache; the Measurements page "
+                   "checks these bytes against the StaticCache transformers itself allocates.")
 elif engine == "llama.cpp":
     types = {"bf16": "bf16", "fp16": "f16", "fp32": "f32", "q8_0": "q8_0", "q4_0": "q4_0"}
     if int(n_gpus) != 1 or int(tp) != 1:

@@ -76,7 +76,9 @@ tp = col4.selectbox("Tensor parallel", (1, 2, 4, 8, 16), key="tp",
 block = col5.number_input("Block size", min_value=1, max_value=4096, key="block",
                           disabled=layout != "paged")
 engine = st.radio("Engine", ENGINES, key="engine", horizontal=True,
-                  help="theoretical: the cache itself; vllm: whole blocks per request (block size "
+                  help="theoretical: the cache itself; transformers: StaticCache(max_cache_len = "
+                       "context) in the KV dtype (bf16, fp16 or fp32; TP 1), with its 8-byte "
+                       "position counters; vllm: whole blocks per request (block size "
                        "above, KV dtype auto/fp8); sglang: the token pool (and gpt-oss-style SWA pool) that "
                        "holds context·batch tokens; llama.cpp: -c context·batch -np batch with "
                        "-ctk/-ctv = the KV dtype (f16 for fp16), context padded to 256 cells. "

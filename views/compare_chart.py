@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from calculator import ModelSpec, gpu_memory, plan, sweep
-from calculator.engines import llamacpp_plan, sglang_pool, vllm_plan
+from calculator.engines import llamacpp_plan, sglang_pool, static_cache_bytes, vllm_plan
 from calculator.units import SCALES
 from views import common as c
 
@@ -44,18 +44,24 @@ def cache_key(choices: list[str], models: tuple[ModelSpec, ...], *rest) -> str:
     return repr((tuple((ch, hash(m)) for ch, m in zip(choices, models)), *rest))
 
 
-ENGINES = ("theoretical", "vllm", "sglang", "llama.cpp")
+ENGINES = ("theoretical", "transformers", "vllm", "sglang", "llama.cpp")
 LLAMACPP_DTYPES = {"bf16": "bf16", "fp16": "f16", "fp32": "f32", "q8_0": "q8_0", "q4_0": "q4_0"}
 
 
 def engine_bytes(m: ModelSpec, engine: str, ctx: int, dtype: str, batch: int, tp: int, block: int) -> int:
     """What ``engine`` allocates for ``batch`` sequences of ``ctx`` tokens (per GPU when TP > 1).
 
+    transformers: ``StaticCache(max_cache_len=ctx)`` for ``batch`` sequences, in the KV dtype
+    (the model's compute dtype: bf16, fp16 or fp32), one device;
     vllm: the blocks of ``batch`` requests at max_model_len = ctx (``VllmPlan.request_bytes``);
     sglang: the pools that hold ctx·batch tokens (``--kv-cache-dtype`` auto or fp8; hybrid-SWA
     models add a SWA pool of 0.8× those tokens); llama.cpp: the caches of ``-c ctx·batch -np
     batch`` with -ctk/-ctv = the KV dtype.
     Raises ``ValueError`` (one line) where the engine refuses or the mode is not modelled."""
+    if engine == "transformers":
+        if tp != 1:
+            raise ValueError("transformers' StaticCache is one device's: set TP to 1")
+        return static_cache_bytes(m, ctx, batch, dtype).total_bytes
     if engine == "vllm":
         kv = c.auto_or_fp8("vLLM", dtype, m.dtype)
         return vllm_plan(m, max_model_len=ctx, block_size=block, kv_cache_dtype=kv,
