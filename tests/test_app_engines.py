@@ -12,11 +12,22 @@ SGLANG = SGLANG_VERSION.split(" (")[0]  # the Engines page's row label
 GIB = 1 << 30
 
 
-def run(**params):
-    at = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
+def run(page="engines", **params):
+    at = AppTest.from_file(str(ROOT / "views" / f"{page}.py"), default_timeout=60)
     for k, v in params.items():
         at.query_params[k] = str(v)
     return at.run()
+
+
+def capacity(model: str, ctx: int, engine: str, **params):
+    """The Capacity page for ``model`` on one H100 80GB (TP 1) at ``ctx``, and the bytes it leaves
+    free for KV there (the planner's own figure, utilization 0.90)."""
+    from calculator import gpu_memory, plan
+    at = run("capacity", c_model=model, c_gpus=1, c_tp=1, c_ctx=ctx, c_engine=engine, **params)
+    assert not at.exception
+    free = plan(load_preset(model), gpu_bytes=gpu_memory("H100 80GB"), gpus=1,
+                mem_util="0.90").free_per_gpu
+    return at, free
 
 
 def test_gpt_oss_vllm_row_and_log_lines():
@@ -83,16 +94,9 @@ def test_compare_engine_selector():
 
 
 def test_capacity_llamacpp_sequences_and_lines():
-    from calculator import gpu_memory, plan
     from calculator.engines import llamacpp_plan
-    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
-    for k, v in {"c_model": "llama-3.1-8b", "c_gpus": 1, "c_tp": 1, "c_ctx": 32768,
-                 "c_engine": "llama.cpp"}.items():
-        at.query_params[k] = str(v)
-    at.run()
-    assert not at.exception
+    at, free = capacity("llama-3.1-8b", 32768, "llama.cpp")
     m = load_preset("llama-3.1-8b")
-    free = plan(m, gpu_bytes=gpu_memory("H100 80GB"), gpus=1, mem_util="0.90").free_per_gpu
     n = int([x.value for x in at.metric if x.label.startswith("Sequences of 32,768")][0])
     # each sequence: 32,768 cells · 131,072 B = 4 GiB; n fit in the free memory, n + 1 do not
     assert n == free // (32768 * 131072) and n >= 1
@@ -103,15 +107,8 @@ def test_capacity_llamacpp_sequences_and_lines():
 
 
 def test_capacity_sglang_mode_pools_and_lines():
-    from calculator import gpu_memory, plan
-    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
-    for k, v in {"c_model": "gpt-oss-20b", "c_gpus": 1, "c_tp": 1, "c_ctx": 131072,
-                 "c_engine": "sglang", "c_page": 64}.items():
-        at.query_params[k] = str(v)
-    at.run()
-    assert not at.exception
+    at, free = capacity("gpt-oss-20b", 131072, "sglang", c_page=64)
     m = load_preset("gpt-oss-20b")
-    free = plan(m, gpu_bytes=gpu_memory("H100 80GB"), gpus=1, mem_util="0.90").free_per_gpu
     want = sglang_pool(m, kv_memory=free, page_size=64)
     metrics = {x.label: x.value for x in at.metric}
     assert metrics["#tokens (max_total_num_tokens)"] == f"{want.tokens:,}" and want.tokens % 64 == 0
@@ -154,15 +151,7 @@ def test_compare_and_capacity_transformers_mode():
     cell = at.dataframe[0].value.set_index("model").iloc[0]["@ 8k (total, transformers)"]
     assert cell == f"{want / GIB:.2f} GiB" == "0.26 GiB"
 
-    from calculator import gpu_memory, plan
-    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
-    for k, v in {"c_model": "llama-3.1-8b", "c_gpus": 1, "c_tp": 1, "c_ctx": 32768,
-                 "c_engine": "transformers"}.items():
-        at.query_params[k] = str(v)
-    at.run()
-    assert not at.exception
-    free = plan(load_preset("llama-3.1-8b"), gpu_bytes=gpu_memory("H100 80GB"), gpus=1,
-                mem_util="0.90").free_per_gpu
+    at, free = capacity("llama-3.1-8b", 32768, "transformers")
     # one sequence: 32 layers · 32,768 · 8 · 128 · 2 · 2 B = 4 GiB; the 32 counters (256 B) once
     n = (free - 256) // (4 * GIB)
     metrics = {m.label: m.value for m in at.metric}

@@ -16,6 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 GIB = 1 << 30
 
 
+def gqa(name: str, model_type: str, layers: int, hidden: int, heads: int, kv_heads: int,
+        max_position: int, head_dim: int | None = None):
+    """A model from the config.json fields that set its cache (bf16)."""
+    from calculator.hf_config import from_hf_config
+    cfg = {"model_type": model_type, "num_hidden_layers": layers, "hidden_size": hidden,
+           "num_attention_heads": heads, "num_key_value_heads": kv_heads,
+           "max_position_embeddings": max_position, "torch_dtype": "bfloat16"}
+    if head_dim is not None:
+        cfg["head_dim"] = head_dim
+    return from_hf_config(cfg, name=name)
+
+
 def test_log_vllm_issue_21348_qwen3_235b_tp4():
     # https://github.com/vllm-project/vllm/issues/21348: Qwen3-235B-A22B-FP8, --tp 4, SGLang:
     # "KV Cache is allocated. #tokens: 367404, K size: 8.23 GB, V size: 8.23 GB"
@@ -82,11 +94,7 @@ def test_log_xinference_issue_3481_qwen3_14b_one_gpu():
     # https://github.com/xorbitsai/inference/issues/3481: SGLang, Qwen3-14B, one GPU:
     # "KV Cache is allocated. #tokens: 91749, K size: 7.00 GB, V size: 7.00 GB"
     # Qwen3-14B's config.json: 40 layers, 8 KV heads × 128 (hidden 5120, 40 query heads)
-    cfg = {"model_type": "qwen3", "num_hidden_layers": 40, "hidden_size": 5120,
-           "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
-           "max_position_embeddings": 40960, "torch_dtype": "bfloat16"}
-    from calculator.hf_config import from_hf_config
-    p = pool(from_hf_config(cfg, name="Qwen3-14B"), tokens=91749)
+    p = pool(gqa("Qwen3-14B", "qwen3", 40, 5120, 40, 8, 40960, head_dim=128), tokens=91749)
     # K: 40 layers · (91,749 + 1) · 8 · 128 · 2 B = 7,516,160,000 B = 6.99999 GiB → "7.00"
     assert p.k_bytes == 40 * 91_750 * 8 * 128 * 2 == 7_516_160_000
     assert p.log_line("legacy") == "KV Cache is allocated. #tokens: 91749, K size: 7.00 GB, V size: 7.00 GB"
@@ -109,11 +117,7 @@ def test_log_llms_in_clouds_qwq_32b_tp4():
     # "KV Cache is allocated. #tokens: 46611, K size: 1.42 GB, V size: 1.42 GB"
     # QwQ-32B's config.json: 64 layers, 40 query heads, 8 KV heads × 128 → 2 per rank (the
     # context, which the pool does not depend on, as the same log's context_len=131072)
-    cfg = {"model_type": "qwen2", "num_hidden_layers": 64, "hidden_size": 5120,
-           "num_attention_heads": 40, "num_key_value_heads": 8, "max_position_embeddings": 131072,
-           "torch_dtype": "bfloat16"}
-    from calculator.hf_config import from_hf_config
-    p = pool(from_hf_config(cfg, name="QwQ-32B"), tokens=46611, tp=4)
+    p = pool(gqa("QwQ-32B", "qwen2", 64, 5120, 40, 8, 131072), tokens=46611, tp=4)
     # K: 64 layers · (46,611 + 1) · 2 · 128 · 2 B = 1,527,382,016 B = 1.42249 GiB
     assert p.k_bytes == 64 * 46_612 * 2 * 128 * 2 == 1_527_382_016
     assert p.log_line("legacy") == "KV Cache is allocated. #tokens: 46611, K size: 1.42 GB, V size: 1.42 GB"
@@ -133,11 +137,8 @@ def test_log_sglang_pr_18263_qwen3_30b_a3b_with_dtype():
     # weights, one MI355X; a 2026 build that prints the dtype):
     # "KV Cache is allocated. dtype: torch.bfloat16, #tokens: 1669816, K size: 76.44 GB, V size: 76.44 GB"
     # Qwen3-30B-A3B's config.json: 48 layers, 32 query heads, 4 KV heads × 128
-    cfg = {"model_type": "qwen3_moe", "num_hidden_layers": 48, "hidden_size": 2048,
-           "num_attention_heads": 32, "num_key_value_heads": 4, "head_dim": 128,
-           "max_position_embeddings": 40960, "torch_dtype": "bfloat16"}
-    from calculator.hf_config import from_hf_config
-    p = pool(from_hf_config(cfg, name="Qwen3-30B-A3B"), tokens=1669816)
+    p = pool(gqa("Qwen3-30B-A3B", "qwen3_moe", 48, 2048, 32, 4, 40960, head_dim=128),
+             tokens=1669816)
     # K: 48 layers · (1,669,816 + 1) · 4 · 128 · 2 B = 82,074,845,184 B = 76.438 GiB
     assert p.k_bytes == 48 * 1_669_817 * 4 * 128 * 2 == 82_074_845_184
     assert p.log_line() == ("KV Cache is allocated. dtype: torch.bfloat16, #tokens: 1669816, "

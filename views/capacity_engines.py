@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from calculator.engines import llamacpp_max_sequences, sglang_pool, static_cache_bytes, vllm_plan
+from calculator.engines import ENGINES, llamacpp_max_sequences, sglang_pool, static_cache_bytes, vllm_plan
 from calculator.engines.llamacpp import LLAMACPP_VERSION
 from calculator.engines.sglang import SGLANG_VERSION
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
@@ -12,13 +12,11 @@ from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.engines.vllm import VLLM_VERSION
 from views import common as c
 
-ENGINES = ("theoretical", "transformers", "vllm", "sglang", "llama.cpp")
 HELP = ("theoretical: the figures above. transformers: how many sequences of this context one "
         f"StaticCache (transformers {TRANSFORMERS_VERSION}) holds there. vllm: the block pool "
         f"vLLM builds in the memory free for KV on one GPU, as {VLLM_VERSION} computes it. "
         f"sglang: the token pools SGLang sizes there ({SGLANG_VERSION}). llama.cpp: how many "
         f"sequences (-np) of this context its caches hold ({LLAMACPP_VERSION})")
-LLAMACPP_TYPES = {"bf16": "bf16", "fp16": "f16", "fp32": "f32", "q8_0": "q8_0", "q4_0": "q4_0"}
 
 
 def kv_flag(engine: str, kv_dtype: str, model_dtype: str) -> str:
@@ -71,11 +69,11 @@ def _transformers(model, cap, ctx: int, kv_dtype: str) -> None:
 
 
 def _llamacpp(model, cap, ctx: int, kv_dtype: str) -> None:
-    if kv_dtype not in LLAMACPP_TYPES:
+    if kv_dtype not in c.LLAMACPP_CACHE_TYPES:
         st.error(f"cache-type-k: llama.cpp has no {kv_dtype} cache; pick bf16, fp16, fp32, q8_0 "
                  "or q4_0.")
     else:
-        t = LLAMACPP_TYPES[kv_dtype]
+        t = c.LLAMACPP_CACHE_TYPES[kv_dtype]
         n, lp = c.guarded(llamacpp_max_sequences, model, ctx, cap.free_per_gpu,
                           cache_type_k=t, cache_type_v=t)
         l1, l2 = st.columns(2)

@@ -216,6 +216,10 @@ def guarded(fn: Callable, *args, **kwargs):
         st.stop()
 
 
+# The dashboard's KV dtype as llama.cpp's -ctk / -ctv cache type (the ones llama.cpp has).
+LLAMACPP_CACHE_TYPES = {"bf16": "bf16", "fp16": "f16", "fp32": "f32", "q8_0": "q8_0", "q4_0": "q4_0"}
+
+
 def auto_or_fp8(engine: str, kv_dtype: str, model_dtype: str) -> str:
     """vLLM's and SGLang's ``--kv-cache-dtype`` for the dashboard's KV dtype: an fp8 type as it
     is; the model's own dtype (or the other 2-byte float: the same bytes) as ``auto``. Anything

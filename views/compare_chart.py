@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from calculator import ModelSpec, gpu_memory, plan, sweep
-from calculator.engines import llamacpp_plan, sglang_pool, static_cache_bytes, vllm_plan
+from calculator.engines import ENGINES, llamacpp_plan, sglang_pool, static_cache_bytes, vllm_plan
 from calculator.units import SCALES
 from views import common as c
 
@@ -44,8 +44,6 @@ def cache_key(choices: list[str], models: tuple[ModelSpec, ...], *rest) -> str:
     return repr((tuple((ch, hash(m)) for ch, m in zip(choices, models)), *rest))
 
 
-ENGINES = ("theoretical", "transformers", "vllm", "sglang", "llama.cpp")
-LLAMACPP_DTYPES = {"bf16": "bf16", "fp16": "f16", "fp32": "f32", "q8_0": "q8_0", "q4_0": "q4_0"}
 
 
 def engine_bytes(m: ModelSpec, engine: str, ctx: int, dtype: str, batch: int, tp: int, block: int) -> int:
@@ -70,11 +68,11 @@ def engine_bytes(m: ModelSpec, engine: str, ctx: int, dtype: str, batch: int, tp
         kv = c.auto_or_fp8("SGLang", dtype, m.dtype)
         return sglang_pool(m, tokens=ctx * batch, kv_cache_dtype=kv, tp=tp).total_bytes
     if engine == "llama.cpp":
-        if dtype not in LLAMACPP_DTYPES:
+        if dtype not in c.LLAMACPP_CACHE_TYPES:
             raise ValueError(f"llama.cpp has no {dtype} cache type (pick bf16, fp16, fp32, q8_0 or q4_0)")
         if tp != 1:
             raise ValueError("llama.cpp splits layers across GPUs, not heads: set TP to 1")
-        t = LLAMACPP_DTYPES[dtype]
+        t = c.LLAMACPP_CACHE_TYPES[dtype]
         return llamacpp_plan(m, n_ctx=ctx * batch, n_seq_max=min(batch, 256), cache_type_k=t,
                              cache_type_v=t).total_bytes
     raise ValueError(f"unknown engine {engine!r}")
