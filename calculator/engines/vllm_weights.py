@@ -1,0 +1,224 @@
+"""What one GPU holds after vLLM loads a checkpoint: "Model loading took X GiB".
+
+vLLM builds each layer sharded for tensor parallelism and loads the checkpoint into it; the line
+``Model loading took X GiB memory`` (``v1/worker/gpu_model_runner.py`` · ``load_model``) is the
+growth of ``torch.cuda.max_memory_allocated`` over the load (``utils/mem_utils.py`` ·
+``DeviceMemoryProfiler``). Read at vLLM main @ 007d5005 (``model_executor/layers/``):
+
+- ``linear.py``: ``QKVParallelLinear`` splits query heads by TP and keeps
+  ``max(1, kv_heads / tp)`` KV heads per rank (replicated past ``tp = kv_heads``);
+  ``MergedColumnParallelLinear`` (gate_up) and ``ColumnParallelLinear`` split rows;
+  ``RowParallelLinear`` splits columns and keeps its bias whole; ``ReplicatedLinear`` (routers,
+  MLA's down projections) is whole on every rank. q/k/v and gate/up are one tensor each
+  (the checkpoint's are copied into it), and quantized formats store their packed weights, scales
+  and zeros per merged tensor in the same layout as the checkpoint.
+- ``vocab_parallel_embedding.py``: the vocabulary is padded to a multiple of 64
+  (``DEFAULT_VOCAB_PADDING_SIZE``) and split by TP, for the embedding and for an untied lm_head.
+- ``fused_moe/layer.py`` · ``FusedMoE``: experts are two tensors per layer, w13 ``[E, 2·I/tp, H]``
+  and w2 ``[E, H, I/tp]`` (with ``--enable-expert-parallel``: ``E/tp`` whole experts).
+  ``quantization/mxfp4.py`` · ``Mxfp4MoEMethod.create_weights``: the Marlin backend (GPUs below
+  compute capability 9.0, and where FlashInfer / triton_kernels are absent) pads I to a multiple
+  of 128 and H to 256; uint8 blocks ``[E, 2I, H/2]``, uint8 scales ``[E, 2I, H/32]`` and bf16
+  biases; the Triton backend pads I to 64.
+- ``rotary_embedding/``: ``get_rope`` caches one ``cos_sin_cache`` buffer
+  ``[max_position, rotary_dim]`` per distinct rope (YaRN: ``original_max_position × factor``
+  positions), in the model dtype unless the model asks for float32 (gpt-oss).
+
+Each tensor is counted as PyTorch's CUDA caching allocator (c10 ``CUDACachingAllocator.cpp``)
+books a fresh allocation: sizes round up to 512 B; a request of 10 MiB or more gets a segment
+rounded up to 2 MiB, and the rest stays in the block (counted as allocated) unless it is over
+1 MiB. That rule is what makes gpt-oss-20b's Marlin scales cost 18.9 MB more than their bytes.
+
+Not modelled (refused with one line): MLA models (vLLM adds absorbed ``W_UK``/``W_UV`` copies),
+linear-attention / mamba layers, bitsandbytes, pipeline parallelism.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..hf_config import normalize
+from ..model.quant import Checkpoint, MODEL_ST, ST_BITS, checkpoint, quant_method
+from ..model.shapes import Param, param_shapes
+
+GiB = 1 << 30
+MiB = 1 << 20
+VOCAB_PAD = 64
+MERGED = {"q_proj": "qkv_proj", "k_proj": "qkv_proj", "v_proj": "qkv_proj",
+          "gate_proj": "gate_up_proj", "up_proj": "gate_up_proj",
+          "q_a_proj": "fused_qkv_a_proj", "kv_a_proj_with_mqa": "fused_qkv_a_proj",
+          "c_attn": "c_attn"}
+MXFP4_BACKENDS = ("marlin", "triton")
+
+
+def allocated_bytes(size: int) -> int:
+    """Bytes the CUDA caching allocator books for one fresh allocation of ``size`` bytes."""
+    if size <= 0:
+        return 0
+    rounded = max(512, -(-size // 512) * 512)
+    if rounded < 10 * MiB:
+        return rounded  # small pool / 20 MiB segment: the block is split at the rounded size
+    segment = -(-rounded // (2 * MiB)) * (2 * MiB)
+    return segment if segment - rounded <= MiB else rounded
+
+
+@dataclass(frozen=True, kw_only=True)
+class VllmLoad:
+    """One GPU's weights as vLLM allocates them."""
+
+    tensors: tuple[tuple[str, int], ...]   # (name, bytes) per allocation, rope caches included
+    weight_bytes: int                      # tensor bytes, before allocator rounding
+    rope_bytes: int
+    allocated: int                         # what vLLM's "Model loading took" measures
+    tp: int
+    note: str
+
+    @property
+    def log_line(self) -> str:
+        return f"Model loading took {round(self.allocated / GiB, 2):.2f} GiB memory"
+
+
+def _tp_shape(p: Param, cfg: dict, tp: int, ep: bool) -> tuple[int, ...] | None:
+    """The logical shape of ``p`` on one rank (None: the tensor is not on this rank at all)."""
+    shape = p.shape
+    if p.split == "vocab":
+        rows = -(-shape[0] // VOCAB_PAD) * VOCAB_PAD
+        return (-(-rows // tp),) + shape[1:]
+    if p.role == "expert" or (p.part == "experts" and p.count > 1):
+        if ep:
+            return shape
+        if p.split == "col":
+            return _div(p, shape[0], tp) + shape[1:]
+        if p.split == "row":
+            return (shape[0],) + _div(p, shape[1], tp) if len(shape) > 1 else shape
+        return shape
+    if p.split == "qkv":
+        heads = cfg["num_attention_heads"]
+        kv = cfg["num_key_value_heads"]
+        short = p.name.rsplit(".", 2)[-2] if p.name.endswith((".weight", ".bias")) else ""
+        if short in ("k_proj", "v_proj"):
+            per = max(1, kv // tp) if tp < kv or tp % kv == 0 else None
+            if per is None or kv % min(tp, kv):
+                raise ValueError(f"tp: {tp} does not divide {kv} KV heads, nor the reverse")
+            return (shape[0] // kv * per,) + shape[1:]
+        if heads % tp:
+            raise ValueError(f"tp: {tp} does not divide {heads} attention heads")
+        return _div(p, shape[0], tp) + shape[1:]
+    if p.split == "col":
+        return _div(p, shape[0], tp) + shape[1:]
+    if p.split == "row":
+        return (shape[0],) + _div(p, shape[1], tp) if len(shape) > 1 else shape
+    return shape
+
+
+def _div(p: Param, n: int, tp: int) -> tuple[int]:
+    if n % tp:
+        raise ValueError(f"tp: {tp} does not divide {p.name.replace('{e}', 'E')} ({n})")
+    return (n // tp,)
+
+
+def _module_key(name: str) -> tuple[str, str]:
+    """(merged module, tensor suffix) of a checkpoint tensor name; experts merge per layer."""
+    if "{e}." in name:  # model.layers.3.mlp.experts.{e}.gate_proj.weight -> w13 / w2
+        head, tail = name.split("{e}.")
+        module, _, suffix = tail.partition(".")
+        return head + ("w2" if module in ("down_proj", "w2") else "w13"), suffix
+    if ".experts.gate_up_proj" in name or ".experts.down_proj" in name:
+        head, _, tail = name.rpartition(".experts.")
+        return head + ".experts." + ("w13" if tail.startswith("gate_up") else "w2"), tail.split("_", 2)[-1]
+    parts = name.split(".")
+    for i, part in enumerate(parts):
+        if part in MERGED:
+            return ".".join(parts[:i] + [MERGED[part]]), ".".join(parts[i + 1:])
+    return name, ""
+
+
+def _rope_caches(cfg: dict, mtype: str) -> list[tuple[str, int]]:
+    """The ``cos_sin_cache`` buffers ``get_rope`` creates for the model (one per distinct rope)."""
+    if mtype == "gpt2":
+        return []
+    heads = cfg["num_attention_heads"]
+    head_dim = cfg.get("head_dim") or cfg["hidden_size"] // heads
+    rotary = int(head_dim * float(cfg.get("partial_rotary_factor") or 1.0))
+    positions = int(cfg.get("max_position_embeddings") or 0)
+    scaling = cfg.get("rope_scaling") or {}
+    kind = str(scaling.get("rope_type") or scaling.get("type") or "") if isinstance(scaling, dict) else ""
+    if kind == "yarn":
+        positions = int(scaling["original_max_position_embeddings"] * scaling["factor"])
+    item = 4 if mtype == "gpt_oss" else ST_BITS[MODEL_ST[_dtype(cfg)]] // 8
+    caches = [("rotary_emb.cos_sin_cache", positions * rotary * item)]
+    if mtype == "gemma3_text":  # local layers use their own base (rope_local_base_freq), unscaled
+        caches.append(("rotary_emb_local.cos_sin_cache", positions * rotary * item))
+    return caches
+
+
+def _dtype(cfg: dict) -> str:
+    from ..dtypes import model_dtype_name
+    return model_dtype_name(cfg.get("torch_dtype"))
+
+
+def _pad_mxfp4(params: list[Param], backend: str) -> list[Param]:
+    """gpt-oss experts as ``Mxfp4MoEMethod.create_weights`` pads them for the backend."""
+    if backend not in MXFP4_BACKENDS:
+        raise ValueError(f"mxfp4-backend: {backend!r} is not one of {', '.join(MXFP4_BACKENDS)}")
+    i_align, h_align = (128, 256) if backend == "marlin" else (64, 1)
+    up = lambda n, a: -(-n // a) * a  # noqa: E731
+    out = []
+    for p in params:
+        if p.part == "experts" and p.count > 1 and ".experts." in p.name:
+            if p.name.endswith("gate_up_proj"):
+                p = replace(p, shape=(up(p.shape[0] // 2, i_align) * 2, up(p.shape[1], h_align)))
+            elif p.name.endswith("down_proj"):
+                p = replace(p, shape=(up(p.shape[0], h_align), up(p.shape[1], i_align)))
+            elif p.name.endswith("gate_up_proj_bias"):
+                p = replace(p, shape=(up(p.shape[0] // 2, i_align) * 2,))
+            elif p.name.endswith("down_proj_bias"):
+                p = replace(p, shape=(up(p.shape[0], h_align),))
+        out.append(p)
+    return out
+
+
+def vllm_load(config: object, *, tp: int = 1, expert_parallel: bool = False,
+              mxfp4_backend: str = "marlin") -> VllmLoad:
+    """One GPU's weights under vLLM with tensor parallel size ``tp``."""
+    if not isinstance(config, dict):
+        raise ValueError("config: expected a JSON object")
+    if isinstance(tp, bool) or not isinstance(tp, int) or not 1 <= tp <= 1024:
+        raise ValueError(f"tp: must be an integer between 1 and 1024, got {tp!r}")
+    cfg = normalize(config)
+    mtype = str(cfg.get("model_type") or "")
+    if cfg.get("kv_lora_rank") is not None:
+        raise ValueError("engine vllm: MLA weights on the GPU are not modelled (vLLM adds absorbed "
+                         "W_UK / W_UV copies at load)")
+    params = param_shapes(config)
+    if any(".linear_attn." in p.name for p in params):
+        raise ValueError("engine vllm: linear-attention layers' load is not modelled")
+    method = quant_method(config)
+    if method == "bitsandbytes":
+        raise ValueError("engine vllm: bitsandbytes loading is not modelled")
+    ranked = []
+    for p in params:
+        shape = _tp_shape(p, cfg, tp, expert_parallel)
+        count = p.count
+        if expert_parallel and p.count > 1:
+            if p.count % tp:
+                raise ValueError(f"tp: {tp} does not divide {p.count} experts")
+            count = p.count // tp
+        ranked.append(replace(p, shape=shape, count=count))
+    note = ""
+    if method == "mxfp4":  # padding applies to the per-rank intermediate size
+        ranked = _pad_mxfp4(ranked, mxfp4_backend)
+        note = f"MXFP4 experts padded for the {mxfp4_backend} backend"
+    ck: Checkpoint = checkpoint(config, ranked)
+    merged: dict[str, int] = {}
+    for t in ck.tensors:
+        if method == "compressed-tensors" and t.name.endswith(("weight_scale", "input_scale")) \
+                and t.dtype in ("BF16", "F16"):
+            # compressed_tensors_w8a8_fp8.py · create_weights: vLLM holds these scales in float32
+            t = replace(t, dtype="F32")
+        module, suffix = _module_key(t.name)
+        key = f"{module}.{suffix}" if suffix else module
+        merged[key] = merged.get(key, 0) + t.nbytes
+    ropes = _rope_caches(cfg, mtype)
+    allocs = tuple(merged.items()) + tuple(ropes)
+    return VllmLoad(tensors=allocs, weight_bytes=ck.weight_bytes, rope_bytes=sum(b for _, b in ropes),
+                    allocated=sum(allocated_bytes(b) for _, b in allocs), tp=tp, note=note)

@@ -1,0 +1,1 @@
+"""A model's weights from its config.json: tensor shapes, checkpoint formats, per-GPU shares."""

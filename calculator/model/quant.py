@@ -1,0 +1,384 @@
+"""Checkpoint bytes: how each shipped format stores a model's tensors, from ``quantization_config``.
+
+``checkpoint(params, config)`` turns the logical tensors of ``shapes.param_shapes`` into the
+tensors a checkpoint of that format holds (safetensors dtype and shape, scales and zero points
+included) and sums their exact bytes. Only ``linear`` and ``expert`` weights are quantized, and
+only where the format's own exclusion list does not name them; embeddings, lm_head, routers,
+norms and biases stay in the model dtype. Each format follows its own source:
+
+- ``fp8`` (transformers ``FineGrainedFP8Config``, DeepSeek-V3 / Qwen3-FP8): F8_E4M3 weight plus an
+  F32 ``weight_scale_inv`` per ``weight_block_size`` block (transformers
+  ``integrations/finegrained_fp8.py`` · ``FP8Linear``); static activations add an F32 ``input_scale``.
+- ``compressed-tensors`` (llm-compressor): ``float-quantized`` / ``int-quantized`` weights at 8 bits
+  with a ``weight_scale`` of the strategy's shape in the model dtype (tensor [1], channel
+  [out, 1], group [out, in/g], block [out/b0, in/b1]); ``pack-quantized`` int4/int8 packed into
+  int32 ``weight_packed`` [out, in·bits/32] with ``weight_shape``; ``nvfp4-pack-quantized`` U8
+  ``weight_packed`` [out, in/2], F8 ``weight_scale`` per 16 and F32 global scales
+  (compressed_tensors ``quantization/lifecycle/initialize.py``, ``compressors/``).
+- ``awq`` (AutoAWQ ``WQLinear_GEMM``): int32 ``qweight`` [in, out·bits/32], ``qzeros``
+  [in/g, out·bits/32], ``scales`` [in/g, out] in the model dtype.
+- ``gptq`` (AutoGPTQ / GPTQModel ``QuantLinear``): int32 ``qweight`` [in·bits/32, out], ``qzeros``
+  [groups, out·bits/32], ``scales`` [groups, out], int32 ``g_idx`` [in]; lm_head only with
+  ``lm_head: true``.
+- ``mxfp4`` (gpt-oss, transformers ``integrations/mxfp4.py``): experts as U8 ``_blocks``
+  [E, out, in/32, 16] and U8 e8m0 ``_scales`` [E, out, in/32].
+- ``modelopt`` (TensorRT Model Optimizer): ``FP8`` F8 weight + F32 scalar ``weight_scale`` and
+  ``input_scale``; ``NVFP4`` U8 [out, in/2] + F8 ``weight_scale`` [out, in/16] + F32
+  ``weight_scale_2`` and ``input_scale``.
+- ``bitsandbytes`` 8-bit (``Int8Params``): I8 weight + F32 ``SCB`` [out] + U8 ``weight_format``.
+
+A format this module cannot price raises one ``ValueError`` naming the method, never a silent
+16-bit guess.
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from math import prod
+
+from ..dtypes import model_dtype_name
+from ..hf_config import normalize
+from .shapes import Param, param_count, param_shapes
+
+# Bits per element of each safetensors dtype.
+ST_BITS = {"F64": 64, "I64": 64, "F32": 32, "I32": 32, "F16": 16, "BF16": 16, "I16": 16,
+           "F8_E4M3": 8, "F8_E5M2": 8, "F8_E8M0": 8, "I8": 8, "U8": 8, "BOOL": 8}
+MODEL_ST = {"bf16": "BF16", "fp16": "F16", "fp32": "F32"}
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stored:
+    """One tensor as the checkpoint stores it (``count`` identical ones for per-expert tensors)."""
+
+    name: str
+    dtype: str                 # safetensors dtype
+    shape: tuple[int, ...]
+    count: int
+    source: Param              # the logical tensor it stores (or a scale / zero point of)
+
+    @property
+    def nbytes(self) -> int:
+        return self.count * _cdiv(prod(self.shape) * ST_BITS[self.dtype], 8)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Checkpoint:
+    """A model's checkpoint: format label, logical parameter count and stored tensors."""
+
+    format: str
+    param_count: int
+    tensors: tuple[Stored, ...]
+    model_dtype: str
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(t.nbytes for t in self.tensors)
+
+    def by_part(self) -> dict[str, int]:
+        """Bytes per part (embeddings, attention, mlp, experts, vision, other)."""
+        out: dict[str, int] = {}
+        for t in self.tensors:
+            out[t.source.part] = out.get(t.source.part, 0) + t.nbytes
+        return out
+
+    def by_dtype(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in self.tensors:
+            out[t.dtype] = out.get(t.dtype, 0) + t.nbytes
+        return out
+
+
+def _module(p: Param) -> str:
+    """The module a weight belongs to, as exclusion lists name it (expert index 0 stands for all)."""
+    name = p.name.replace("{e}", "0")
+    for suffix in (".weight", ".bias"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _quantizable(p: Param) -> bool:
+    return p.role in ("linear", "expert") and len(p.shape) == 2
+
+
+def _list(qc: dict, key: str) -> list[str]:
+    value = qc.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"quantization_config.{key}: expected a list of module names")
+    return value
+
+
+def _qint(qc: dict, key: str, default: int | None = None, *, allowed: tuple[int, ...] = ()) -> int:
+    value = qc.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or (allowed and value not in allowed):
+        want = f" one of {', '.join(map(str, allowed))}" if allowed else " an integer"
+        raise ValueError(f"quantization_config.{key}: expected{want}, got {value!r}")
+    return value
+
+
+def _plain(p: Param, model_st: str) -> list[Stored]:
+    dtype = MODEL_ST[p.dtype] if p.dtype else model_st
+    return [Stored(name=p.name, dtype=dtype, shape=p.shape, count=p.count, source=p)]
+
+
+def _t(p: Param, suffix: str, dtype: str, shape: tuple[int, ...]) -> Stored:
+    base = p.name[: -len(".weight")] if p.name.endswith(".weight") else p.name
+    return Stored(name=f"{base}.{suffix}" if p.name.endswith(".weight") else f"{base}_{suffix}",
+                  dtype=dtype, shape=shape, count=p.count, source=p)
+
+
+# ---- one function per format: (param, config, model safetensors dtype) -> stored tensors ----
+
+def _fp8(p: Param, qc: dict, model_st: str) -> list[Stored]:
+    out, inn = p.shape
+    block = qc.get("weight_block_size")
+    ts = [_t(p, "weight", "F8_E4M3", (out, inn))]
+    if block is not None:
+        if (not isinstance(block, list) or len(block) != 2
+                or not all(isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in block)):
+            raise ValueError(f"quantization_config.weight_block_size: expected [rows, cols], got {block!r}")
+        ts.append(_t(p, "weight_scale_inv", "F32", (_cdiv(out, block[0]), _cdiv(inn, block[1]))))
+    else:
+        ts.append(_t(p, "weight_scale", "F32", ()))
+    if qc.get("activation_scheme") == "static":
+        ts.append(_t(p, "input_scale", "F32", ()))
+    return ts
+
+
+def _awq(p: Param, qc: dict, model_st: str) -> list[Stored]:
+    bits = _qint(qc, "bits", qc.get("w_bit", 4), allowed=(4,))
+    group = _qint(qc, "group_size", qc.get("q_group_size", 128))
+    version = str(qc.get("version", "gemm")).lower()
+    if version != "gemm":
+        raise ValueError(f"quantization_config.version: AWQ {version!r} packing is not priced "
+                         "(only 'gemm', what AutoAWQ ships by default)")
+    out, inn = p.shape
+    groups = inn if group == -1 else _cdiv(inn, group)
+    groups = 1 if group == -1 else groups
+    pack = 32 // bits
+    return [_t(p, "qweight", "I32", (inn, out // pack)),
+            _t(p, "qzeros", "I32", (groups, out // pack)),
+            _t(p, "scales", model_st, (groups, out))]
+
+
+def _gptq(p: Param, qc: dict, model_st: str) -> list[Stored]:
+    bits = _qint(qc, "bits", 4, allowed=(2, 3, 4, 8))
+    group = _qint(qc, "group_size", 128)
+    out, inn = p.shape
+    groups = 1 if group == -1 else _cdiv(inn, group)
+    return [_t(p, "qweight", "I32", (inn * bits // 32, out)),
+            _t(p, "qzeros", "I32", (groups, out * bits // 32)),
+            _t(p, "scales", model_st, (groups, out)),
+            _t(p, "g_idx", "I32", (inn,))]
+
+
+def _mxfp4(p: Param, qc: dict, model_st: str) -> list[Stored]:
+    out, inn = p.shape
+    if inn % 32:
+        raise ValueError(f"quantization_config: MXFP4 needs in_features divisible by 32 ({p.name}: {inn})")
+    return [Stored(name=f"{p.name}_blocks", dtype="U8", shape=(out, inn // 32, 16), count=p.count,
+                   source=p),
+            Stored(name=f"{p.name}_scales", dtype="U8", shape=(out, inn // 32), count=p.count,
+                   source=p)]
+
+
+def _modelopt(p: Param, qc: dict, model_st: str) -> list[Stored]:
+    algo = str(qc.get("quant_algo", "")).upper()
+    out, inn = p.shape
+    if algo == "FP8":
+        return [_t(p, "weight", "F8_E4M3", (out, inn)), _t(p, "weight_scale", "F32", ()),
+                _t(p, "input_scale", "F32", ())]
+    if algo == "NVFP4":
+        group = _qint(qc, "group_size", 16)
+        return [_t(p, "weight", "U8", (out, inn // 2)),
+                _t(p, "weight_scale", "F8_E4M3", (out, _cdiv(inn, group))),
+                _t(p, "weight_scale_2", "F32", ()), _t(p, "input_scale", "F32", ())]
+    raise ValueError(f"quantization_config.quant_algo: modelopt {algo or 'None'!r} is not priced "
+                     "(FP8 and NVFP4 are)")
+
+
+def _bnb(p: Param, qc: dict, model_st: str) -> list[Stored]:
+    if qc.get("load_in_4bit"):
+        raise ValueError("quantization_config: bitsandbytes 4-bit stores a JSON quant state per "
+                         "tensor whose length depends on the weights' values; not priced from the "
+                         "config (8-bit is)")
+    out, inn = p.shape
+    return [_t(p, "weight", "I8", (out, inn)), _t(p, "SCB", "F32", (out,)),
+            _t(p, "weight_format", "U8", ())]
+
+
+def _ct_scheme(p: Param, qc: dict) -> dict | None:
+    """The compressed-tensors weight scheme that targets this module (None: left unquantized)."""
+    module = _module(p)
+    for pattern in _list(qc, "ignore"):
+        if _ct_match(module, pattern):
+            return None
+    groups = qc.get("config_groups")
+    if not isinstance(groups, dict) or not groups:
+        raise ValueError("quantization_config.config_groups: missing (compressed-tensors)")
+    for group in groups.values():
+        if not isinstance(group, dict):
+            raise ValueError("quantization_config.config_groups: each group must be an object")
+        targets = group.get("targets") or []
+        if any(t == "Linear" or _ct_match(module, t) for t in targets if isinstance(t, str)):
+            return group
+    return None
+
+
+def _ct_match(module: str, pattern: str) -> bool:
+    if pattern.startswith("re:"):
+        return re.match(pattern[3:], module) is not None
+    return module == pattern or module.endswith("." + pattern)
+
+
+CT_SCALE_SHAPES = ("tensor", "channel", "group", "block", "tensor_group")
+
+
+def _compressed(p: Param, qc: dict, model_st: str, group: dict) -> list[Stored]:
+    w = group.get("weights")
+    if not isinstance(w, dict):
+        raise ValueError("quantization_config.config_groups: a group has no 'weights' scheme")
+    fmt = str(group.get("format") or qc.get("format") or "")
+    bits = _qint(w, "num_bits", 8, allowed=(4, 8))
+    kind = w.get("type", "int")
+    strategy = w.get("strategy", "tensor")
+    if strategy not in CT_SCALE_SHAPES:
+        raise ValueError(f"quantization_config: compressed-tensors strategy {strategy!r} is not priced")
+    out, inn = p.shape
+    gsize = w.get("group_size") or 0
+    if strategy in ("group", "tensor_group"):
+        gsize = _qint(w, "group_size")
+        scale_shape: tuple[int, ...] = (out, _cdiv(inn, gsize))
+    elif strategy == "block":
+        block = w.get("block_structure")
+        if not isinstance(block, list) or len(block) != 2:
+            raise ValueError("quantization_config: block strategy needs block_structure [rows, cols]")
+        scale_shape = (_cdiv(out, block[0]), _cdiv(inn, block[1]))
+    elif strategy == "channel":
+        scale_shape = (out, 1)
+    else:
+        scale_shape = (1,)
+    acts = group.get("input_activations")
+    static_in = isinstance(acts, dict) and acts.get("dynamic") is False
+    if fmt == "nvfp4-pack-quantized":
+        ts = [_t(p, "weight_packed", "U8", (out, inn // 2)),
+              _t(p, "weight_scale", "F8_E4M3", (out, _cdiv(inn, gsize or 16))),
+              _t(p, "weight_global_scale", "F32", (1,))]
+        if isinstance(acts, dict):
+            ts.append(_t(p, "input_global_scale", "F32", (1,)))
+        return ts
+    if fmt == "pack-quantized":
+        ts = [_t(p, "weight_packed", "I32", (out, _cdiv(inn * bits, 32))),
+              _t(p, "weight_scale", model_st, scale_shape), _t(p, "weight_shape", "I64", (2,))]
+        if w.get("symmetric") is False:
+            ts.append(_t(p, "weight_zero_point", "I32", (_cdiv(out * bits, 32),) + scale_shape[1:]))
+        if w.get("actorder") == "group":
+            ts.append(_t(p, "weight_g_idx", "I32", (inn,)))
+        return ts
+    if fmt in ("float-quantized", "int-quantized", "naive-quantized") and bits == 8:
+        ts = [_t(p, "weight", "F8_E4M3" if kind == "float" else "I8", (out, inn)),
+              _t(p, "weight_scale", model_st, scale_shape)]
+        if w.get("symmetric") is False:
+            ts.append(_t(p, "weight_zero_point", "I8", scale_shape))
+        if static_in:
+            ts.append(_t(p, "input_scale", model_st, (1,)))
+        return ts
+    raise ValueError(f"quantization_config.format: compressed-tensors {fmt or 'None'!r} at "
+                     f"{bits} bits is not priced")
+
+
+FORMATS = {"fp8": _fp8, "awq": _awq, "gptq": _gptq, "mxfp4": _mxfp4, "modelopt": _modelopt,
+           "bitsandbytes": _bnb}
+
+
+def quant_method(config: dict) -> str | None:
+    """The checkpoint's quantization method, lower-cased (None for plain 16/32-bit weights)."""
+    qc = config.get("quantization_config")
+    if qc is None and isinstance(config.get("text_config"), dict):
+        qc = config["text_config"].get("quantization_config")
+    if qc is None:
+        return None
+    if not isinstance(qc, dict):
+        raise ValueError("quantization_config: expected a JSON object")
+    method = qc.get("quant_method")
+    if not isinstance(method, str) or not method:
+        raise ValueError("quantization_config.quant_method: missing")
+    return method.lower().replace("_", "-") if method.lower() == "compressed_tensors" else method.lower()
+
+
+def _excluded(p: Param, method: str, qc: dict) -> bool:
+    module = _module(p)
+    if method in ("fp8", "awq", "mxfp4", "bitsandbytes"):
+        skip = (_list(qc, "modules_to_not_convert") + _list(qc, "llm_int8_skip_modules")
+                + _list(qc, "ignored_layers"))
+        # transformers / AutoAWQ match a listed name as a part of the module name or, with '*',
+        # as a glob (gpt-oss lists "model.layers.*.self_attn").
+        return any(fnmatch.fnmatchcase(module, s) or fnmatch.fnmatchcase(module, s + ".*")
+                   or (("*" not in s) and (s == module or s in module.split(".")
+                                           or module.startswith(s + ".")))
+                   for s in skip)
+    if method == "modelopt":
+        skip = _list(qc, "exclude_modules") or _list(qc, "ignore")
+        return any(fnmatch.fnmatchcase(module, s) or module.startswith(s.rstrip("*")) and "*" in s
+                   or module == s for s in skip)
+    return False
+
+
+def checkpoint(config: object, params: list[Param] | None = None) -> Checkpoint:
+    """The checkpoint a config.json describes: each tensor in its shipped format, exact bytes."""
+    if not isinstance(config, dict):
+        raise ValueError("config: expected a JSON object")
+    params = param_shapes(config) if params is None else params
+    dtype = model_dtype_name(normalize(config).get("torch_dtype"))
+    if dtype not in MODEL_ST:
+        raise ValueError(f"torch_dtype: weights in {dtype!r} are not a checkpoint dtype")
+    model_st = MODEL_ST[dtype]
+    method = quant_method(config)
+    count = param_count(params)
+    if method is None:
+        tensors = [t for p in params for t in _plain(p, model_st)]
+        return Checkpoint(format=dtype, param_count=count, tensors=tuple(tensors), model_dtype=dtype)
+    qc = config.get("quantization_config") or config["text_config"]["quantization_config"]
+    if method == "gptq" and qc.get("checkpoint_format") not in (None, "gptq", "gptq_v2"):
+        raise ValueError(f"quantization_config.checkpoint_format: GPTQ {qc.get('checkpoint_format')!r} "
+                         "is not priced (gptq and gptq_v2 are)")
+    if method not in FORMATS and method != "compressed-tensors":
+        raise ValueError(f"quantization_config.quant_method: {method!r} checkpoints cannot be "
+                         "priced from the config; give a parameter count and a weight dtype")
+    tensors: list[Stored] = []
+    for p in params:
+        if method == "compressed-tensors":
+            group = _ct_scheme(p, qc) if _quantizable(p) else None
+            tensors += _plain(p, model_st) if group is None else _compressed(p, qc, model_st, group)
+            continue
+        quantize = _quantizable(p) and not _excluded(p, method, qc)
+        if method == "gptq" and p.role == "lm_head" and qc.get("lm_head") is True:
+            quantize = True
+        tensors += FORMATS[method](p, qc, model_st) if quantize else _plain(p, model_st)
+    return Checkpoint(format=format_label(method, qc), param_count=count, tensors=tuple(tensors),
+                      model_dtype=dtype)
+
+
+def format_label(method: str, qc: dict) -> str:
+    """A short name for the checkpoint format, e.g. 'fp8 128×128 blocks', 'awq int4 g128'."""
+    if method == "fp8":
+        block = qc.get("weight_block_size")
+        return f"fp8 {block[0]}×{block[1]} blocks" if block else "fp8 per-tensor"
+    if method == "awq":
+        return f"awq int{qc.get('bits', qc.get('w_bit', 4))} g{qc.get('group_size', qc.get('q_group_size', 128))}"
+    if method == "gptq":
+        return f"gptq int{qc.get('bits', 4)} g{qc.get('group_size', 128)}"
+    if method == "modelopt":
+        return f"modelopt {str(qc.get('quant_algo', '')).lower()}"
+    if method == "bitsandbytes":
+        return "bitsandbytes int8"
+    if method == "compressed-tensors":
+        return f"compressed-tensors {qc.get('format', '')}".strip()
+    return method
