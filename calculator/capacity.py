@@ -1,11 +1,14 @@
 """Capacity planning: what fits on the GPUs next to the weights.
 
 Each of the ``tp × pp`` GPUs that hold one model replica gets ``floor(memory × utilization)``
-bytes; the weights are split evenly across them; the KV cache and state of the busiest GPU must
-fit in what remains. Weights are the checkpoint's exact bytes when the model came from the Hub
-with safetensors headers (and no other weight dtype is asked for), else parameters × weight dtype.
-Answers are exact ints found by bisection (context) or division (batch, since bytes are linear in
-the number of sequences).
+bytes; the KV cache and state of the busiest GPU must fit in what the weights leave. The weights
+are, in order of preference: parameters × ``weight_dtype`` when one is asked for (split evenly);
+the checkpoint's exact bytes (safetensors headers of a Hub model, split evenly; or priced from
+config.json by ``calculator.model``, where one GPU holds its tensor-parallel share as
+``model/sharding.py`` cuts it: replicated norms and KV heads, padded vocabulary); parameters × the
+model dtype for an unquantized model whose shapes are unknown. A quantized checkpoint that cannot
+be priced is refused with its reason, never priced as 16-bit. Answers are exact ints found by
+bisection (context) or division (batch, since bytes are linear in the number of sequences).
 """
 from __future__ import annotations
 
@@ -17,11 +20,43 @@ from .specs import ModelSpec
 from .totals import MAX_BATCH, MAX_CONTEXT, check_positive, kv_cache_bytes
 
 
-def weights_bytes(param_count: int, weight_dtype: str | KVDtype = "bf16") -> int:
-    """Bytes of ``param_count`` weights stored as ``weight_dtype`` (group scales included)."""
+# Weight-only formats that are no KV dtype: 32 FP4 values + one e8m0 scale (MXFP4, gpt-oss),
+# 16 FP4 values + one FP8 scale (NVFP4; the per-tensor global scale not counted).
+WEIGHT_ONLY = {d.name: d for d in (
+    KVDtype(name="mxfp4", group_size=32, group_bytes=17, scale_bytes=1,
+            description="MXFP4: 32 e2m1 values + 1 e8m0 scale = 4.25 bits"),
+    KVDtype(name="nvfp4", group_size=16, group_bytes=9, scale_bytes=1,
+            description="NVFP4: 16 e2m1 values + 1 e4m3 scale = 4.5 bits"),
+)}
+
+
+def weight_format(name: object) -> KVDtype:
+    """A format for weights: any KV format, or a weight-only one (mxfp4, nvfp4)."""
+    if isinstance(name, str) and name.strip().lower() in WEIGHT_ONLY:
+        return WEIGHT_ONLY[name.strip().lower()]
+    try:
+        return get_dtype(name)
+    except ValueError:
+        known = ", ".join(["bf16", "fp16", "fp32", "fp8", "int8", "q8_0", "q4_0", "int4_gN"]
+                          + list(WEIGHT_ONLY))
+        raise ValueError(f"weight-dtype: unknown {name!r}; known: {known}") from None
+
+
+def weights_bytes(param_count: int, weight_dtype_name: str | KVDtype = "bf16") -> int:
+    """Bytes of ``param_count`` weights stored as ``weight_dtype_name`` (group scales included)."""
     check_positive("param_count", param_count, 1 << 50)
-    dt = get_dtype(weight_dtype)
+    dt = weight_format(weight_dtype_name)
     return -(-param_count * dt.group_bytes // dt.group_size)
+
+
+def _sharded_weights(model: ModelSpec, tp: int) -> int | None:
+    """One GPU's checkpoint bytes under ``tp`` (None when the split does not apply)."""
+    from .model.quant import checkpoint
+    from .model.sharding import sharded_params
+    try:
+        return checkpoint(model.config, sharded_params(model.config, tp)).weight_bytes
+    except ValueError:
+        return None
 
 
 def _utilization(value: object) -> Fraction:
@@ -102,20 +137,31 @@ def plan(model: ModelSpec, *, gpu_bytes: int, gpus: int = 1, tp: int | None = No
     check_positive("tp", tp, 4096)
     if tp * pp != gpus:
         raise ValueError(f"gpus: {gpus} GPUs but tp × pp = {tp} × {pp} = {tp * pp}")
-    if model.param_count is None:
-        raise ValueError("param_count: the model has no parameter count; give one (--params 8.03e9 "
-                         "in the CLI, the parameters field in the dashboard)")
     get_dtype(kv_dtype)
     kv_cache_bytes(model, 1, 1, kv_dtype, tp, pp, layout, block_size)  # validates the rest
+    per_gpu = None
     if weight_dtype is None and model.weight_bytes is not None:
-        weights, weights_from = model.weight_bytes, "checkpoint bytes (safetensors headers)"
+        weights, weights_from = model.weight_bytes, model.weights_from or "checkpoint bytes"
+        if model.config is not None and pp == 1 and tp > 1 and weights_from.startswith("config.json"):
+            per_gpu = _sharded_weights(model, tp)
+            if per_gpu is not None:
+                weights_from += f"; one GPU holds its TP {tp} share (norms, routers and KV heads " \
+                                "replicated as engines do)"
+    elif weight_dtype is None and model.quant_method:
+        raise ValueError(model.weights_error or f"weight-dtype: the checkpoint is "
+                         f"{model.quant_method}-quantized; with a stated parameter count, name the "
+                         "format to price them in (--weight-dtype, or the weight dtype choice)")
     else:
-        wdt = get_dtype(weight_dtype or model.dtype).name
+        if model.param_count is None:
+            raise ValueError("param_count: the model has no parameter count; give one (--params "
+                             "8.03e9 in the CLI, the parameters field in the dashboard)")
+        wdt = weight_format(weight_dtype or model.dtype).name
         weights = weights_bytes(model.param_count, wdt)
         weights_from = f"{model.param_count:,} parameters × {wdt}"
     util = _utilization(mem_util)
     budget = gpu_bytes * util.numerator // util.denominator
     return CapacityPlan(model=model, gpu_bytes=gpu_bytes, gpus=gpus, tp=tp, pp=pp,
                         kv_dtype=get_dtype(kv_dtype).name, layout=layout, block_size=block_size,
-                        budget_per_gpu=budget, weights_per_gpu=-(-weights // gpus),
+                        budget_per_gpu=budget,
+                        weights_per_gpu=-(-weights // gpus) if per_gpu is None else per_gpu,
                         weights_bytes=weights, weights_from=weights_from)

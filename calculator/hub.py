@@ -18,10 +18,11 @@ import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .hf_config import from_hf_config
+from .model.weights import with_weights
 from .load import parse_config_text
 from .specs import ModelSpec
 
@@ -279,4 +280,7 @@ def model_from_hub(model_id: str, *, token: str | None = None, include_mtp: bool
                                weight_bytes=hub.weights.weight_bytes if hub.weights else None)
     except ValueError as exc:
         raise ValueError(f"hf-model: config.json of {hub.repo_id}: {exc}") from None
+    model = with_weights(model, hub.config, keep_exact=hub.weights is not None)
+    if hub.weights is not None:
+        model = replace(model, weights_from="checkpoint bytes (safetensors headers)")
     return model, hub

@@ -9,7 +9,10 @@ import json
 
 from pathlib import Path
 
+from dataclasses import replace
+
 from .hf_config import from_hf_config
+from .model.weights import with_weights
 from .specs import ModelSpec
 
 MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: real config.json files are a few KiB
@@ -64,5 +67,9 @@ def model_from_config_text(text: str | bytes, *, name: str | None = None,
                            source: str = "pasted config.json") -> ModelSpec:
     """Parse and import in one step; ``name`` defaults to the config's own (``config_name``)."""
     config = parse_config_text(text)
-    return from_hf_config(config, name=name or config_name(config), param_count=param_count,
-                          source=source, include_mtp=include_mtp)
+    model = from_hf_config(config, name=name or config_name(config), param_count=param_count,
+                           source=source, include_mtp=include_mtp)
+    model = with_weights(model, config)
+    if param_count is not None:  # a stated count is what capacity prices (× a weight dtype)
+        model = replace(model, param_count=param_count, weight_bytes=None, weights_from="")
+    return model

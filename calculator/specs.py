@@ -161,7 +161,14 @@ class ModelSpec:
     hidden_size: int
     max_context: int | None  # None: the config does not say (the cache is still exact at any context)
     param_count: int | None = None
-    weight_bytes: int | None = None  # exact checkpoint bytes (from safetensors headers) when known
+    weight_bytes: int | None = None  # exact checkpoint bytes (safetensors headers, or config.json)
+    weights_from: str = ""           # where weight_bytes came from, in words
+    weights_error: str = ""          # why the weights cannot be priced (one line), when they can't
+    quant_method: str = ""           # quantization_config.quant_method of the checkpoint ('' = none)
+    weight_parts: tuple[tuple[str, int], ...] = ()  # (part, bytes): embeddings, attention, mlp ...
+    # The config.json the model was read from (None for a form-built model): engines that shard
+    # the weights (vLLM's "Model loading took") read the shapes from it.
+    config: dict | None = field(default=None, compare=False, hash=False, repr=False)
     dtype: str = "bf16"
     source: str = ""
     mtp_layers: int = 0      # MTP / next-n layers in the config that are NOT counted

@@ -6,12 +6,15 @@ pasted config (``calculator.from_hf_config``), so presets and user configs are v
 """
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
 from calculator.hf_config import from_hf_config
+from calculator.model.weights import with_weights
 from calculator.specs import ModelSpec
 
 PRESET_DIR = Path(__file__).resolve().parent
@@ -44,10 +47,54 @@ def preset_document(name: str) -> dict:
     return doc
 
 
-def load_preset(name: str, *, include_mtp: bool = False) -> ModelSpec:
+def preset_checkpoints(name: str) -> list[str]:
+    """Names of the preset's published checkpoints (its own first, then e.g. FP8 and AWQ ones)."""
+    stem = preset_key(name)
+    doc = preset_document(stem)
+    own = doc.get("checkpoint")
+    if own is None:  # the shipped format: the quantization method, else the served dtype
+        raw = json.loads((PRESET_DIR / "configs" / f"{stem}.json").read_text(encoding="utf-8"))
+        method = (raw.get("quantization_config") or {}).get("quant_method")
+        own = method or str(doc["config"].get("torch_dtype") or raw.get("torch_dtype") or "bfloat16")
+        own = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(own, own)
+    return [str(own)] + [str(c["name"]) for c in doc.get("checkpoints") or []]
+
+
+def full_config(name: str, checkpoint: str | None = None) -> dict:
+    """The preset's full config.json (``configs/<stem>.json``) as the chosen checkpoint ships it:
+    the preset's served dtype, and for another published checkpoint its own
+    ``quantization_config``, ``torch_dtype`` and any shape fields it changes."""
+    stem = preset_key(name)
+    doc = preset_document(stem)
+    path = PRESET_DIR / "configs" / f"{stem}.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    served = doc["config"].get("torch_dtype")
+    target = config["text_config"] if isinstance(config.get("text_config"), dict) else config
+    if served:
+        config["torch_dtype"] = served
+    names = preset_checkpoints(stem)
+    if checkpoint is None or checkpoint == names[0]:
+        return config
+    for entry in doc.get("checkpoints") or []:
+        if entry["name"] == checkpoint:
+            config.pop("quantization_config", None)
+            target.update(entry.get("config") or {})
+            config["quantization_config"] = entry["quantization_config"]
+            config["torch_dtype"] = entry.get("torch_dtype", config.get("torch_dtype"))
+            return config
+    raise ValueError(f"checkpoint: {name} has no checkpoint {checkpoint!r}; known: {', '.join(names)}")
+
+
+def load_preset(name: str, *, include_mtp: bool = False, checkpoint: str | None = None) -> ModelSpec:
     """The ``ModelSpec`` of preset ``name`` (stem or display name; display name, source and
-    parameter count attached)."""
-    doc = preset_document(preset_key(name))
-    return from_hf_config(doc["config"], name=doc.get("name", name),
-                          param_count=doc.get("param_count"), source=doc.get("source", ""),
-                          include_mtp=include_mtp)
+    parameter count attached), with the weights of its checkpoint (``checkpoint``: one of
+    ``preset_checkpoints``; default its own) priced from the full config.json."""
+    stem = preset_key(name)
+    doc = preset_document(stem)
+    model = from_hf_config(doc["config"], name=doc.get("name", name),
+                           param_count=doc.get("param_count"), source=doc.get("source", ""),
+                           include_mtp=include_mtp)
+    model = with_weights(model, full_config(stem, checkpoint))
+    if checkpoint is not None and checkpoint != preset_checkpoints(stem)[0]:
+        model = replace(model, name=f"{model.name} ({checkpoint})")
+    return model

@@ -8,7 +8,8 @@ Clients reach it through ``HF_ENDPOINT``; nothing in the client library is patch
 Fixtures are real: config.json files as published (``model_presets/configs``) and header-only
 safetensors files whose tensor names, shapes and dtypes are those of the real checkpoints, built
 from the model class transformers defines for the config (on the meta device; gpt-oss experts
-re-shaped into the MXFP4 blocks and scales the checkpoint stores).
+re-shaped into the MXFP4 blocks and scales the checkpoint stores; Qwen3-8B-FP8's decoder Linears
+as F8 with 128×128 F32 block scales; Qwen2.5-7B-Instruct-AWQ's as AutoAWQ GEMM int32 packs).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "model_presets" / "configs"
 TOKEN = "hf_local_test_token"
-BITS = {"BF16": 16, "F32": 32, "F16": 16, "U8": 8}
+BITS = {"BF16": 16, "F32": 32, "F16": 16, "U8": 8, "I32": 32, "F8_E4M3": 8}
 
 
 def meta_tensors(config: dict) -> dict[str, tuple[str, list[int]]]:
@@ -43,6 +44,42 @@ def mxfp4_experts(tensors: dict[str, tuple[str, list[int]]]) -> dict[str, tuple[
             out[f"{name}_scales"] = ("U8", [e, d_out, d_in // 32])
         else:
             out[name] = (dtype, shape)
+    return out
+
+
+def _decoder_linear(name: str) -> bool:
+    """A Linear weight inside a decoder layer: what weight-only formats quantize."""
+    return name.startswith("model.layers.") and name.endswith("_proj.weight")
+
+
+def fp8_block_linears(tensors: dict[str, tuple[str, list[int]]],
+                      block: int = 128) -> dict[str, tuple[str, list[int]]]:
+    """Qwen3-FP8 / DeepSeek-V3 style checkpoints (transformers ``FP8Linear``): each decoder Linear
+    [out, in] as F8_E4M3 plus an F32 ``weight_scale_inv`` [ceil(out/128), ceil(in/128)]."""
+    out = {}
+    for name, (dtype, shape) in tensors.items():
+        out[name] = ("F8_E4M3", shape) if _decoder_linear(name) else (dtype, shape)
+        if _decoder_linear(name):
+            rows, cols = shape
+            out[name + "_scale_inv"] = ("F32", [-(-rows // block), -(-cols // block)])
+    return out
+
+
+def awq_gemm_linears(tensors: dict[str, tuple[str, list[int]]],
+                     group: int = 128) -> dict[str, tuple[str, list[int]]]:
+    """AutoAWQ ``WQLinear_GEMM`` checkpoints (fp16): each decoder Linear [out, in] becomes int32
+    ``qweight`` [in, out/8], int32 ``qzeros`` [in/group, out/8] and F16 ``scales`` [in/group, out];
+    everything else is F16."""
+    out = {}
+    for name, (_, shape) in tensors.items():
+        if _decoder_linear(name):
+            rows, cols = shape
+            base = name.removesuffix(".weight")
+            out[base + ".qweight"] = ("I32", [cols, rows // 8])
+            out[base + ".qzeros"] = ("I32", [cols // group, rows // 8])
+            out[base + ".scales"] = ("F16", [cols // group, rows])
+        else:
+            out[name] = ("F16", shape)
     return out
 
 
@@ -89,6 +126,17 @@ def build_repos() -> dict[str, dict]:
     gemma_cfg = json.loads((CONFIGS / "gemma-3-27b.json").read_text())
     llama = sharded_repo(llama_cfg, meta_tensors(llama_cfg), 4)
     oss = sharded_repo(oss_cfg, mxfp4_experts(meta_tensors(oss_cfg)), 3)
+    qwen3_cfg = json.loads((CONFIGS / "qwen3-8b.json").read_text())
+    fp8_cfg = {**qwen3_cfg, "quantization_config": {  # Qwen/Qwen3-8B-FP8's quantization_config
+        "activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+        "weight_block_size": [128, 128]}}
+    fp8 = sharded_repo(fp8_cfg, fp8_block_linears(meta_tensors(qwen3_cfg)), 2)
+    qwen25_cfg = json.loads((CONFIGS / "qwen2.5-7b.json").read_text())
+    awq_cfg = {**qwen25_cfg, "torch_dtype": "float16", "max_position_embeddings": 32768,
+               "quantization_config": {  # Qwen/Qwen2.5-7B-Instruct-AWQ's quantization_config
+                   "bits": 4, "group_size": 128, "modules_to_not_convert": None,
+                   "quant_method": "awq", "version": "gemm", "zero_point": True}}
+    awq = sharded_repo(awq_cfg, awq_gemm_linears(meta_tensors(qwen25_cfg)), 2)
     gpt2_cfg = json.loads((CONFIGS / "gpt2.json").read_text())
     gpt2 = {"config.json": json.dumps(gpt2_cfg).encode(),
             "model.safetensors": safetensors_header(meta_tensors(gpt2_cfg))}
@@ -96,6 +144,8 @@ def build_repos() -> dict[str, dict]:
         "meta-llama/Llama-3.1-8B": {"files": llama, "revisions": ("main", "v1.0")},
         "openai/gpt-oss-20b": {"files": oss},
         "openai-community/gpt2": {"files": gpt2},
+        "Qwen/Qwen3-8B-FP8": {"files": fp8},
+        "Qwen/Qwen2.5-7B-Instruct-AWQ": {"files": awq},
         "google/gemma-3-27b-it": {"files": {"config.json": json.dumps(gemma_cfg).encode(),
                                             "pytorch_model.bin": b"\0" * 64}},
         "acme/private-llama": {"files": llama, "private": True},

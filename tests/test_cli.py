@@ -119,7 +119,11 @@ def test_display_name_is_a_preset_name_case_insensitively():
 def test_custom_config_capacity_with_params_and_name():
     cfg = str(ROOT / "model_presets" / "configs" / "qwen3-8b.json")
     out = run("--config", cfg, "--max-batch", "--context", "8k", "--gpu", "H100 80GB")
-    assert out.returncode == 2 and "--params" in out.stderr
+    assert out.returncode == 0, out.stderr
+    # priced from config.json alone: 8,190,735,360 parameters, all bf16 = 16,381,470,720 B;
+    # free 77,309,411,328 − 16,381,470,720 = 60,927,940,608 // 1,207,959,552 = 50
+    assert "weights: 16,381,470,720 bytes from config.json (bf16 checkpoint)" in out.stdout
+    assert "max batch at context 8,192: 50 sequences" in out.stdout
     out = run("--config", cfg, "--params", "8.19B", "--name", "my qwen", "--max-batch",
               "--context", "8k", "--gpu", "H100 80GB")
     assert out.returncode == 0, out.stderr

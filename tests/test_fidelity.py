@@ -133,7 +133,7 @@ def test_compare_link_restores_every_setting():
 
 
 CAPACITY_CHANGES = {"c_model": "qwen3-8b", "c_gpu": "A100 80GB", "c_gpus": 2, "c_tp": 2,
-                    "c_wdtype": "fp8_e4m3", "c_kvdtype": "fp8_e4m3", "c_util": 0.85,
+                    "c_wdtype_ckpt": "fp8_e4m3", "c_kvdtype": "fp8_e4m3", "c_util": 0.85,
                     "c_layout": "paged", "c_batch": 5, "c_ctx": 12345}
 
 
@@ -149,8 +149,12 @@ def test_capacity_fp8_tp2_link_shows_the_fp8_answer():
                  "c_batch": "8"}.items():
         at.query_params[k] = v
     ok(at.run())
-    # free 6,759,108,096 B per GPU / (80 layers · 4 heads/GPU · 256 · 1 B · 8 seqs) = 10,308 tokens
-    assert any(m.value == "10,308 tokens" for m in at.metric)
+    # one GPU's TP 2 share of the bf16 checkpoint: vocabulary halves 2 · 64,128 · 8192 · 2 B
+    # + 80 layers · (q 4096·8192 + k, v 2·512·8192 + o 8192·4096 + 3 · 14336·8192 + 2 norms · 8192) · 2 B
+    # + final norm 8192 · 2 B = 70,555,025,408 B (norms whole on both GPUs);
+    # free 77,309,411,328 − 70,555,025,408 = 6,754,385,920 B
+    # / (80 layers · 4 heads/GPU · 256 · 1 B · 8 seqs) = 10,306 tokens
+    assert any(m.value == "10,306 tokens" for m in at.metric)
 
 
 VARIANT_CHANGES = {"v_model": "gemma-3-27b", "v_batch": 2, "v_ctx": 40000, "v_dtype": "q4_0",

@@ -13,6 +13,7 @@ import pytest
 
 from calculator import kv_cache_bytes, plan
 from calculator.hub import model_from_hub, parse_model_id, weights_from_headers
+from calculator.model.quant import checkpoint
 from calculator.load import model_from_config_text
 from calculator.units import parse_count
 from model_presets import load_preset
@@ -73,7 +74,9 @@ def test_single_file_checkpoint_and_revision(hub_env):
 
 def test_no_safetensors_still_gives_the_cache(hub_env):
     model, hub = model_from_hub("google/gemma-3-27b-it")
-    assert model.param_count is None and "no safetensors" in hub.weights_note
+    assert "no safetensors" in hub.weights_note
+    # the weights then come from config.json alone: transformers' own count of Gemma 3 27B
+    assert model.param_count == 27_432_406_640 and model.weights_from.startswith("config.json")
     assert kv_cache_bytes(model, 32768).kv_bytes == kv_cache_bytes(load_preset("gemma-3-27b"), 32768).kv_bytes
 
 
@@ -210,3 +213,27 @@ def test_parse_count(text, expected):
 def test_parse_count_rejects(text):
     with pytest.raises(ValueError, match="^params: "):
         parse_count(text)
+
+
+@pytest.mark.parametrize("repo, expected", [
+    # 8,030,261,248 bf16 parameters × 2 B
+    ("meta-llama/Llama-3.1-8B", 16_060_522_496),
+    # see test_mxfp4_checkpoint_counts_its_real_bytes
+    ("openai/gpt-oss-20b", 13_761_264_768),
+    # Qwen3-8B-FP8: 36 layers · 192,937,984 Linear weights at 1 B (q, o 4096·4096; k, v
+    # 1024·4096; gate, up, down 12288·4096) + F32 scales per 128×128 block: q 32·32, k 8·32,
+    # v 8·32, o 32·32, gate, up 96·32, down 32·96 (11,776 blocks · 4 B = 47,104 B per layer)
+    # + embed, lm_head 2 · 151,936 · 4096 · 2 B + norms (36 · (2 · 4096 + 2 · 128) + 4096) · 2 B
+    ("Qwen/Qwen3-8B-FP8",
+     36 * (192_937_984 + 47_104) + 2 * 151_936 * 4096 * 2 + (36 * (2 * 4096 + 2 * 128) + 4096) * 2),
+    # Qwen2.5-7B-Instruct-AWQ: 28 layers · 233,046,016 Linear weights · 133/256 B (AWQ GEMM g128)
+    # + fp16 q/k/v biases 28 · 4608 · 2 B + embed, lm_head 2 · 152,064 · 3584 · 2 B
+    # + norms (28 · 2 + 1) · 3584 · 2 B; vLLM logs this checkpoint as "Checkpoint size: 5.19 GiB"
+    ("Qwen/Qwen2.5-7B-Instruct-AWQ",
+     28 * 233_046_016 * 133 // 256 + 28 * 4608 * 2 + 2 * 152_064 * 3584 * 2 + 57 * 3584 * 2),
+])
+def test_config_alone_prices_what_the_safetensors_headers_hold(hub_env, repo, expected):
+    model, hub = model_from_hub(repo)
+    assert hub.weights.weight_bytes == expected  # the headers' own total
+    assert checkpoint(hub.config).weight_bytes == expected  # config.json alone, no headers
+    assert model.weight_bytes == expected and model.weights_from.endswith("(safetensors headers)")

@@ -39,10 +39,10 @@ from dataclasses import dataclass, replace
 from ..hf_config import normalize
 from ..model.quant import Checkpoint, MODEL_ST, ST_BITS, checkpoint, quant_method
 from ..model.shapes import Param, param_shapes
+from ..model.sharding import VOCAB_PAD, sharded_params
 
 GiB = 1 << 30
 MiB = 1 << 20
-VOCAB_PAD = 64
 MERGED = {"q_proj": "qkv_proj", "k_proj": "qkv_proj", "v_proj": "qkv_proj",
           "gate_proj": "gate_up_proj", "up_proj": "gate_up_proj",
           "q_a_proj": "fused_qkv_a_proj", "kv_a_proj_with_mqa": "fused_qkv_a_proj",
@@ -75,45 +75,6 @@ class VllmLoad:
     @property
     def log_line(self) -> str:
         return f"Model loading took {round(self.allocated / GiB, 2):.2f} GiB memory"
-
-
-def _tp_shape(p: Param, cfg: dict, tp: int, ep: bool) -> tuple[int, ...] | None:
-    """The logical shape of ``p`` on one rank (None: the tensor is not on this rank at all)."""
-    shape = p.shape
-    if p.split == "vocab":
-        rows = -(-shape[0] // VOCAB_PAD) * VOCAB_PAD
-        return (-(-rows // tp),) + shape[1:]
-    if p.role == "expert" or (p.part == "experts" and p.count > 1):
-        if ep:
-            return shape
-        if p.split == "col":
-            return _div(p, shape[0], tp) + shape[1:]
-        if p.split == "row":
-            return (shape[0],) + _div(p, shape[1], tp) if len(shape) > 1 else shape
-        return shape
-    if p.split == "qkv":
-        heads = cfg["num_attention_heads"]
-        kv = cfg["num_key_value_heads"]
-        short = p.name.rsplit(".", 2)[-2] if p.name.endswith((".weight", ".bias")) else ""
-        if short in ("k_proj", "v_proj"):
-            per = max(1, kv // tp) if tp < kv or tp % kv == 0 else None
-            if per is None or kv % min(tp, kv):
-                raise ValueError(f"tp: {tp} does not divide {kv} KV heads, nor the reverse")
-            return (shape[0] // kv * per,) + shape[1:]
-        if heads % tp:
-            raise ValueError(f"tp: {tp} does not divide {heads} attention heads")
-        return _div(p, shape[0], tp) + shape[1:]
-    if p.split == "col":
-        return _div(p, shape[0], tp) + shape[1:]
-    if p.split == "row":
-        return (shape[0],) + _div(p, shape[1], tp) if len(shape) > 1 else shape
-    return shape
-
-
-def _div(p: Param, n: int, tp: int) -> tuple[int]:
-    if n % tp:
-        raise ValueError(f"tp: {tp} does not divide {p.name.replace('{e}', 'E')} ({n})")
-    return (n // tp,)
 
 
 def _module_key(name: str) -> tuple[str, str]:
@@ -195,15 +156,7 @@ def vllm_load(config: object, *, tp: int = 1, expert_parallel: bool = False,
     method = quant_method(config)
     if method == "bitsandbytes":
         raise ValueError("engine vllm: bitsandbytes loading is not modelled")
-    ranked = []
-    for p in params:
-        shape = _tp_shape(p, cfg, tp, expert_parallel)
-        count = p.count
-        if expert_parallel and p.count > 1:
-            if p.count % tp:
-                raise ValueError(f"tp: {tp} does not divide {p.count} experts")
-            count = p.count // tp
-        ranked.append(replace(p, shape=shape, count=count))
+    ranked = sharded_params(config, tp, expert_parallel=expert_parallel, params=params)
     note = ""
     if method == "mxfp4":  # padding applies to the per-rank intermediate size
         ranked = _pad_mxfp4(ranked, mxfp4_backend)

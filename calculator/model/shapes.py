@@ -296,10 +296,12 @@ def _gpt2(cfg: dict) -> list[Param]:
     inner = cfg.get("n_inner") or 4 * d
 
     def conv1d(name: str, in_f: int, out_f: int, split: str) -> list[Param]:
-        # GPT-2's Conv1D stores its weight as [in, out]; roles and splits are the Linear's.
-        return [Param(name=f"{name}.weight", shape=(in_f, out_f), role="linear", part="attention"
+        # GPT-2's Conv1D stores the transpose, [in, out]; kept here as the Linear's [out, in]
+        # (same elements and bytes) so that splits and formats read it like any Linear.
+        return [Param(name=f"{name}.weight", shape=(out_f, in_f), role="linear", part="attention"
                       if ".attn." in name else "mlp", split=split),
-                Param(name=f"{name}.bias", shape=(out_f,), role="bias", part="other")]
+                Param(name=f"{name}.bias", shape=(out_f,), role="bias", part="other",
+                      split="col" if split in ("col", "qkv") else "rep")]
 
     def ln(name: str) -> list[Param]:
         return [Param(name=f"{name}.{k}", shape=(d,), role="norm", part="other") for k in ("weight", "bias")]

@@ -1,0 +1,277 @@
+"""Weights from config.json alone: shapes against transformers, bytes of every shipped format by
+hand, and vLLM's "Model loading took X GiB" reproduced from public logs."""
+import re
+from collections import defaultdict
+
+import pytest
+
+from calculator import plan
+from calculator.capacity import weights_bytes
+from calculator.engines.vllm_weights import allocated_bytes, vllm_load
+from calculator.load import model_from_config_text
+from calculator.model.quant import checkpoint
+from calculator.model.shapes import param_count, param_shapes
+from model_presets import full_config, list_presets, load_preset, preset_checkpoints, preset_document
+from model_presets.param_counts import checkpoint_tensors
+
+GiB = 1 << 30
+
+
+@pytest.mark.parametrize("name", list_presets())
+def test_parameter_count_equals_transformers_for_every_preset(name):
+    # the stored counts are transformers' own on the meta device (tests/test_presets.py reruns it)
+    assert param_count(param_shapes(full_config(name))) == preset_document(name)["param_count"]
+
+
+def _per_layer(named_sizes) -> dict[str, int]:
+    """Elements per decoder layer (by index) and per top-level tensor outside the layers."""
+    out: dict[str, int] = defaultdict(int)
+    for name, size in named_sizes:
+        m = re.search(r"layers\.(\d+)\.", name)
+        out[f"layer {m.group(1)}" if m else name] += size
+    return dict(out)
+
+
+@pytest.mark.parametrize("name", ["llama-3.1-8b", "qwen2.5-7b", "qwen3-8b", "mixtral-8x7b",
+                                  "deepseek-v2-lite", "gpt-oss-20b", "qwen3-next-80b-a3b",
+                                  "gemma-2-9b", "gemma-3-27b", "gpt2"])
+def test_shapes_match_transformers_layer_by_layer(name):
+    config = full_config(name)
+    ours = _per_layer((p.name, p.numel) for p in param_shapes(config))
+    ref = _per_layer((n, t.numel()) for n, t in checkpoint_tensors(config).items())
+    assert ours == ref
+
+
+# A toy Llama for hand arithmetic: hidden 256, 2 layers, 4 heads of 64 (2 KV heads), MLP 512,
+# vocabulary 1000, untied. Per layer: q, o 256·256; k, v 128·256; gate, up 512·256; down 256·512
+# = 589,824 Linear weights + 2 norms · 256. Outside: embed and lm_head 1000·256, final norm 256.
+TOY = {"model_type": "llama", "hidden_size": 256, "num_hidden_layers": 2,
+       "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 512,
+       "vocab_size": 1000, "tie_word_embeddings": False, "max_position_embeddings": 4096,
+       "torch_dtype": "bfloat16"}
+LINEAR = 2 * 589_824          # quantized by every format
+REST_BF16 = (2 * 256_000 + 2 * 512 + 256) * 2  # embed, lm_head, norms in bf16 = 1,026,560
+
+
+def test_toy_counts_and_bf16_bytes():
+    # 2 · 256,000 + 2 · (589,824 + 512) + 256 = 1,692,928 parameters, 2 B each
+    assert param_count(param_shapes(TOY)) == 1_692_928
+    assert checkpoint(TOY).weight_bytes == 3_385_856
+    assert REST_BF16 == 1_026_560
+
+
+@pytest.mark.parametrize("qc, expected", [
+    # AWQ GEMM int4 g128 (fp16 scales): qweight in·out/2 + qzeros in·out/256 + scales in·out/64
+    # = 133/256 B per weight: 1,179,648 · 133 / 256 = 612,864
+    ({"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm"}, 612_864 + REST_BF16),
+    # GPTQ int4 g128: the same three tensors + int32 g_idx per input column:
+    # 2 layers · (6 · 256 + 512) inputs · 4 B = 16,384
+    ({"quant_method": "gptq", "bits": 4, "group_size": 128}, 612_864 + 16_384 + REST_BF16),
+    # fp8 128×128 blocks: 1 B per weight + F32 scales, per layer q 2·2, k 1·2, v 1·2, o 2·2,
+    # gate 4·2, up 4·2, down 2·4 = 36 blocks · 4 B = 144
+    ({"quant_method": "fp8", "activation_scheme": "dynamic", "weight_block_size": [128, 128]},
+     LINEAR + 2 * 144 + REST_BF16),
+    # modelopt NVFP4: 1/2 B per weight + one F8 scale per 16 + 2 F32 scalars per Linear:
+    # 1,179,648 · 9/16 + 14 Linears · 8 B
+    ({"quant_method": "modelopt", "quant_algo": "NVFP4", "group_size": 16},
+     1_179_648 * 9 // 16 + 14 * 8 + REST_BF16),
+    # compressed-tensors FP8 per channel: 1 B per weight + a bf16 scale per output row
+    # (256 + 128 + 128 + 256 + 512 + 512 + 256 = 2048 rows per layer)
+    ({"quant_method": "compressed-tensors", "format": "float-quantized", "ignore": ["lm_head"],
+      "config_groups": {"g": {"targets": ["Linear"], "weights": {
+          "num_bits": 8, "type": "float", "strategy": "channel", "symmetric": True}}}},
+     LINEAR + 2 * 2048 * 2 + REST_BF16),
+    # bitsandbytes 8-bit: int8 weight + F32 SCB per row + 1 B weight_format per Linear
+    ({"quant_method": "bitsandbytes", "load_in_8bit": True},
+     LINEAR + 2 * 2048 * 4 + 14 + REST_BF16),
+])
+def test_toy_bytes_in_every_format(qc, expected):
+    assert checkpoint({**TOY, "quantization_config": qc}).weight_bytes == expected
+
+
+def test_awq_keeps_its_fp16_dtype_and_skips_listed_modules():
+    qc = {"quant_method": "awq", "bits": 4, "group_size": 128, "modules_to_not_convert": ["mlp"]}
+    cfg = {**TOY, "torch_dtype": "float16", "quantization_config": qc}
+    # attention quantized (per layer 4 Linears of 65,536 + 2 · 32,768 = 196,608 weights · 133/256),
+    # the MLP left in fp16 (393,216 weights · 2 B per layer)
+    assert checkpoint(cfg).weight_bytes == 2 * (196_608 * 133 // 256 + 393_216 * 2) + REST_BF16
+
+
+@pytest.mark.parametrize("qc, needle", [
+    ({"quant_method": "hqq"}, "'hqq' checkpoints cannot be priced"),
+    ({"quant_method": "bitsandbytes", "load_in_4bit": True}, "bitsandbytes 4-bit"),
+    ({"quant_method": "awq", "version": "gemv_fast"}, "quantization_config.version"),
+    ({"quant_method": "gptq", "bits": 5}, "quantization_config.bits"),
+    ({"bits": 4}, "quantization_config.quant_method: missing"),
+    ("awq", "quantization_config: expected a JSON object"),
+])
+def test_unpriceable_checkpoints_say_why_in_one_line(qc, needle):
+    with pytest.raises(ValueError, match=re.escape(needle)) as err:
+        checkpoint({**TOY, "quantization_config": qc})
+    assert "\n" not in str(err.value)
+
+
+def test_unpriceable_checkpoint_is_refused_by_capacity_never_priced_16_bit():
+    import json
+    text = json.dumps({**TOY, "quantization_config": {"quant_method": "hqq", "nbits": 4}})
+    model = model_from_config_text(text)
+    assert model.weight_bytes is None and "hqq" in model.weights_error
+    with pytest.raises(ValueError, match="hqq"):
+        plan(model, gpu_bytes=80 << 30)
+    # an explicit weight dtype is the user's own statement: 1,692,928 · 4.25 bits = 899,368 B
+    assert plan(model, gpu_bytes=80 << 30, weight_dtype="mxfp4").weights_bytes == 899_368
+
+
+def test_weight_dtype_errors_name_the_weight_dtype():
+    with pytest.raises(ValueError, match=r"^weight-dtype: unknown 'int3'"):
+        weights_bytes(1000, "int3")
+    # mxfp4: 32 values in 17 B; nvfp4: 16 values in 9 B
+    assert weights_bytes(64, "mxfp4") == 34 and weights_bytes(64, "nvfp4") == 36
+
+
+def test_presets_price_their_own_checkpoint_and_published_alternatives():
+    m = load_preset("llama-3.1-8b")
+    # 8,030,261,248 bf16 parameters
+    assert m.weight_bytes == 16_060_522_496 and m.weights_from == "config.json (bf16 checkpoint)"
+    assert dict(m.weight_parts)["embeddings"] == 2 * 128_256 * 4096 * 2
+    assert preset_checkpoints("gpt-oss-20b") == ["mxfp4"]
+    assert load_preset("gpt-oss-20b").weight_bytes == 13_761_264_768
+    names = preset_checkpoints("llama-3.1-8b")
+    assert names[0] == "bf16" and "FP8 dynamic" in names and "AWQ int4" in names
+    fp8 = load_preset("llama-3.1-8b", checkpoint="FP8 dynamic")
+    # 32 layers · 218,103,808 Linear weights at 1 B + bf16 row scales (6144 + 4096 + 28672 + 4096
+    # rows per layer) + embed, lm_head, norms in bf16 (2 · 525,336,576 + 266,240 · 2 B)
+    assert fp8.weight_bytes == 32 * (218_103_808 + 43_008 * 2) + 2 * 1_050_673_152 + 266_240 * 2
+    with pytest.raises(ValueError, match="checkpoint: .* has no checkpoint 'int3'"):
+        load_preset("llama-3.1-8b", checkpoint="int3")
+
+
+def test_allocator_rounding():
+    # 512-byte granularity; from 10 MiB a 2 MiB-rounded segment whose rest stays booked when
+    # it is 1 MiB or less (c10 CUDACachingAllocator: kRoundLarge, kSmallSize)
+    assert allocated_bytes(1) == 512 and allocated_bytes(513) == 1024
+    assert allocated_bytes(9 << 20) == 9 << 20
+    assert allocated_bytes(18_087_936) == 18_874_368   # 8.625 MiB → 9 MiB: rest 0.375 MiB kept
+    assert allocated_bytes(13 << 19) == 13 << 19       # 6.5 MiB: under 10 MiB, split exactly
+    assert allocated_bytes((21 << 20) + 512) == 22 << 20    # rest 1 MiB − 512 B: kept
+    assert allocated_bytes((20 << 20) + 512) == (20 << 20) + 512  # rest 2 MiB − 512 B: split off
+
+
+# Public vLLM logs, "Model loading took X GiB" (older: "Loading model weights took X GB", the
+# same GiB figure): (what, config.json fields, tp, logged value, decimals printed, source).
+def _cfg(mt, h, inter, layers, heads, kv, vocab, max_pos, *, tied=False, hd=None, dtype="bfloat16",
+         qc=None, **extra):
+    cfg = {"model_type": mt, "hidden_size": h, "intermediate_size": inter,
+           "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv,
+           "vocab_size": vocab, "max_position_embeddings": max_pos, "tie_word_embeddings": tied,
+           "torch_dtype": dtype, **extra}
+    if hd:
+        cfg["head_dim"] = hd
+    if qc:
+        cfg["quantization_config"] = qc
+    return cfg
+
+
+AWQ = {"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm", "zero_point": True}
+CT_FP8_DYNAMIC = {"quant_method": "compressed-tensors", "format": "float-quantized",
+                  "ignore": ["lm_head"], "config_groups": {"group_0": {
+                      "targets": ["Linear"],
+                      "weights": {"num_bits": 8, "type": "float", "strategy": "channel",
+                                  "symmetric": True, "dynamic": False},
+                      "input_activations": {"num_bits": 8, "type": "float", "strategy": "token",
+                                            "symmetric": True, "dynamic": True}}}}
+QWEN3_30B_A3B = _cfg("qwen3_moe", 2048, 6144, 48, 32, 4, 151_936, 40_960, hd=128, num_experts=128,
+                     moe_intermediate_size=768, decoder_sparse_step=1, mlp_only_layers=[])
+A100_40GB_FILE = ("public script comparing models on an A100-SXM4-40GB (find_string index "
+                  "id 53067131107), vLLM 0.1x")
+LOGS = [
+    ("Llama-3.1-8B-Instruct bf16", full_config("llama-3.1-8b"), 1, "14.9888", 4,
+     "vLLM 0.6.x: 'Loading model weights took 14.9888 GB' in vllm-project docs-era notebooks and "
+     "many public logs (index ids 26226588938, 58849745494, 49009726947)"),
+    ("Llama-3.1-8B-Instruct bf16", full_config("llama-3.1-8b"), 1, "14.99", 2,
+     "vLLM 0.15.1 on an A100: ilseokoh/vllm-gce README, 'Model loading took 14.99 GiB memory'"),
+    ("Llama-3.1-8B-Instruct bf16, TP 2", full_config("llama-3.1-8b"), 2, "7.5122", 4,
+     "vLLM 0.6.x, vllm serve -tp 2: blog post '(vLLM) When loading the weights, occurs infinite "
+     "loading problem' (index id 40902855807)"),
+    ("Qwen3-32B bf16, TP 2", _cfg("qwen3", 5120, 25600, 64, 64, 8, 151_936, 40_960, hd=128), 2,
+     "30.59", 2, "vLLM (2026) on two GPUs, Worker_TP0/TP1: tensor-parallelism tutorial "
+     "(index id 57905766703)"),
+    ("Qwen3-30B-A3B bf16 MoE, TP 4", QWEN3_30B_A3B, 4, "14.25", 2,
+     "vLLM 0.8.5, 4 × A10: vllm-project/vllm#17469 ('Model loading took 14.2474 GiB'; "
+     "the 4th decimal differs by 2.2 MB)"),
+    ("DeepSeek-R1-Distill-Llama-70B bf16, TP 8", full_config("llama-3.1-70b"), 8, "16.46", 2,
+     "vllm-ascend 0.10.0 on 8 NPUs: vllm-project/vllm-ascend#2235 ('Loading model weights took "
+     "16.4610 GB'; the NPU allocator rounds differently in the 4th decimal)"),
+    ("Qwen2.5-14B-Instruct bf16", _cfg("qwen2", 5120, 13824, 48, 40, 8, 152_064, 32_768), 1,
+     "27.57", 2, A100_40GB_FILE),
+    ("DeepSeek-R1-Distill-Qwen-14B bf16", _cfg("qwen2", 5120, 13824, 48, 40, 8, 152_064, 131_072),
+     1, "27.59", 2, A100_40GB_FILE + " (a 4× longer rope cache than Qwen2.5-14B: +0.02 GiB)"),
+    ("Qwen3-4B-Thinking-2507 bf16",
+     _cfg("qwen3", 2560, 9728, 36, 32, 8, 151_936, 262_144, tied=True, hd=128), 1, "7.61", 2,
+     A100_40GB_FILE),
+    ("gpt-oss-20b MXFP4 (Marlin)", full_config("gpt-oss-20b"), 1, "13.72", 2,
+     A100_40GB_FILE + "; also a vllm-moe dev log naming the MXFP4/MARLIN backend "
+     "(index id 67529778690)"),
+    ("Meta-Llama-3-8B-Instruct FP8 per-tensor (AutoFP8)",
+     {**full_config("llama-3-8b"), "quantization_config": {
+         "quant_method": "fp8", "activation_scheme": "static", "ignored_layers": ["lm_head"]}},
+     1, "8.4596", 4, "nm-testing/Meta-Llama-3-8B-Instruct-FP8, AutoFP8 README (index id 42945400162)"),
+    ("Meta-Llama-3.1-8B-Instruct-FP8-dynamic (compressed-tensors, per channel)",
+     {**full_config("llama-3.1-8b"), "quantization_config": CT_FP8_DYNAMIC}, 1, "8.4939", 4,
+     "neuralmagic/Meta-Llama-3.1-8B-Instruct-FP8-dynamic served with vllm-openai (index id "
+     "21991779723)"),
+    ("Mistral-7B-Instruct-v0.3 AWQ (solidrust)",
+     _cfg("mistral", 4096, 14336, 32, 32, 8, 32_768, 32_768, dtype="float16", qc=AWQ), 1, "3.89", 2,
+     "two AWQ servers on an RTX 3090 (index id 58025673405)"),
+    ("Qwen2.5-Coder-3B-Instruct-AWQ",
+     _cfg("qwen2", 2048, 11008, 36, 16, 2, 151_936, 32_768, tied=True, dtype="float16", qc=AWQ),
+     1, "1.95", 2, "--cpu-offload-gb control runs (index id 63422875079)"),
+]
+
+
+@pytest.mark.parametrize("what, config, tp, logged, decimals, source", LOGS,
+                         ids=[f"{w} tp{tp} {v}" for w, _, tp, v, _, _ in LOGS])
+def test_vllm_model_loading_took_reproduces_public_logs(what, config, tp, logged, decimals, source):
+    load = vllm_load(config, tp=tp)
+    assert f"{load.allocated / GiB:.{decimals}f}" == logged, source
+    if decimals == 2:
+        assert load.log_line == f"Model loading took {logged} GiB memory"
+
+
+def test_vllm_load_by_hand_llama_3_1_8b():
+    load = vllm_load(full_config("llama-3.1-8b"))
+    # 16,060,522,496 B of bf16 weights (all tensors multiples of 2 MiB or small) + the rope cache
+    # cos_sin_cache [131,072 positions, 128] bf16 = 33,554,432 B → 16,094,076,928 B = 14.9888 GiB
+    assert load.weight_bytes == 16_060_522_496 and load.rope_bytes == 33_554_432
+    assert load.allocated == 16_094_076_928
+
+
+def test_vllm_gpt_oss_marlin_padding_by_hand():
+    load = vllm_load(full_config("gpt-oss-20b"))
+    # Marlin pads I 2880 → 2944 and H 2880 → 3072: per layer w13 32·5888·1536 B + scales
+    # 32·5888·96 + bias 32·5888·2, w2 32·3072·1472 + scales 32·3072·92 + bias 32·3072·2
+    experts = 32 * 5888 * (1536 + 96 + 2) + 32 * 3072 * (1472 + 92 + 2)
+    assert experts == 461_815_808
+    # the w13 scales (18,087,936 B) take a 9 MiB segment: 786,432 B more per layer
+    rest = 3_595_648_128  # everything but the experts, bf16 (attention, router, embed, lm_head)
+    assert load.weight_bytes == 24 * experts + rest
+    # + fp32 rope cache 131,072 · 64 · 4 B; + the 512 B rounding of small tensors: per layer
+    # o_proj bias, sinks, 2 norms (384 B each) and router bias (448 B), and the final norm (384 B)
+    small = 24 * (4 * 384 + 448) + 384
+    assert load.allocated == 24 * experts + 24 * 786_432 + rest + 131_072 * 64 * 4 + small
+
+
+@pytest.mark.parametrize("config, needle", [
+    (full_config("deepseek-v3"), "MLA weights"),
+    (full_config("qwen3-next-80b-a3b"), "linear-attention"),
+    ({**TOY, "quantization_config": {"quant_method": "bitsandbytes", "load_in_8bit": True}},
+     "bitsandbytes"),
+])
+def test_vllm_load_refuses_what_it_does_not_model(config, needle):
+    with pytest.raises(ValueError, match=needle):
+        vllm_load(config)
+
+
+def test_tp_that_does_not_divide_is_named():
+    with pytest.raises(ValueError, match="^tp: 3 does not divide 32 attention heads"):
+        vllm_load(full_config("llama-3.1-8b"), tp=3)
