@@ -49,6 +49,18 @@ def weights_bytes(param_count: int, weight_dtype_name: str | KVDtype = "bf16") -
     return -(-param_count * dt.group_bytes // dt.group_size)
 
 
+def weights_per_gpu(model: ModelSpec, tp: int = 1, pp: int = 1) -> int | None:
+    """One GPU's share of the model's checkpoint bytes (None when the bytes are unknown): its TP
+    share where the config's shapes are known and pp = 1, else an even split over tp × pp."""
+    if model.weight_bytes is None:
+        return None
+    if model.config is not None and pp == 1 and tp > 1 and model.weights_from.startswith("config"):
+        sharded = _sharded_weights(model, tp)
+        if sharded is not None:
+            return sharded
+    return -(-model.weight_bytes // (tp * pp))
+
+
 def _sharded_weights(model: ModelSpec, tp: int) -> int | None:
     """One GPU's checkpoint bytes under ``tp`` (None when the split does not apply)."""
     from .model.quant import checkpoint

@@ -9,7 +9,7 @@ import json
 import sys
 from dataclasses import replace
 
-from .capacity import plan
+from .capacity import plan, weights_per_gpu
 from .engines import ENGINES, static_cache_bytes
 from .engines.transformers_cache import TRANSFORMERS_VERSION
 from .engines.vllm import DEFAULT_MAX_NUM_BATCHED_TOKENS as VLLM_BATCHED_TOKENS
@@ -136,14 +136,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpu", help=f"GPU for capacity: {', '.join(GPUS)}, or a size like 96GiB")
     p.add_argument("--gpus", type=positive_int, default=1, help="GPUs holding one replica (= tp × pp)")
     p.add_argument("--mem-util", default="0.9", help="fraction of GPU memory usable (default 0.9)")
-    p.add_argument("--weight-dtype", help="weights format for capacity (default: model dtype)")
+    p.add_argument("--weight-dtype", help="price the weights as parameters × this format (bf16, fp8, "
+                   "int4_g128, mxfp4, nvfp4 ...) instead of the checkpoint's own bytes")
+    p.add_argument("--checkpoint", metavar="NAME",
+                   help="with --preset: another published checkpoint of the model (e.g. 'FP8', "
+                        "'AWQ int4'; see --list-checkpoints)")
+    p.add_argument("--list-checkpoints", action="store_true",
+                   help="with --preset: list the preset's published checkpoints and exit")
     return p
 
 
 def load_model(args: argparse.Namespace) -> ModelSpec:
+    if args.checkpoint is not None and not args.preset:
+        raise UsageError("--checkpoint: only with --preset (a config.json names its own "
+                         "quantization_config)")
     if args.preset:
         from model_presets import load_preset
-        model = load_preset(args.preset, include_mtp=args.include_mtp)
+        model = load_preset(args.preset, include_mtp=args.include_mtp, checkpoint=args.checkpoint)
     elif args.config:
         model = model_from_config_file(args.config, include_mtp=args.include_mtp)
     elif args.hf_model:
@@ -165,12 +174,20 @@ def load_model(args: argparse.Namespace) -> ModelSpec:
     return model
 
 
-def breakdown_json(b: Breakdown, engine: str = "theoretical") -> dict:
-    return {"model": b.model, "engine": engine, "context": b.context, "batch": b.batch, "kv_dtype": b.dtype,
-            "layout": b.layout, "tp": b.tp, "pp": b.pp, "kv_bytes": b.kv_bytes,
-            "state_bytes": b.state_bytes, "total_bytes": b.total_bytes,
-            "per_gpu_kv_bytes": b.per_gpu_kv_bytes, "per_gpu_total_bytes": b.per_gpu_total_bytes,
-            "groups": [g.__dict__ for g in b.groups]}
+def weights_json(model: ModelSpec, tp: int = 1, pp: int = 1) -> dict:
+    """The weight fields every JSON row carries: the whole checkpoint and one GPU's share."""
+    return {"param_count": model.param_count, "weight_bytes": model.weight_bytes,
+            "weight_bytes_per_gpu": weights_per_gpu(model, tp, pp),
+            "weights_from": model.weights_from or model.weights_error or None}
+
+
+def breakdown_json(b: Breakdown, engine: str = "theoretical", model: ModelSpec | None = None) -> dict:
+    row = {"model": b.model, "engine": engine, "context": b.context, "batch": b.batch, "kv_dtype": b.dtype,
+           "layout": b.layout, "tp": b.tp, "pp": b.pp, "kv_bytes": b.kv_bytes,
+           "state_bytes": b.state_bytes, "total_bytes": b.total_bytes,
+           "per_gpu_kv_bytes": b.per_gpu_kv_bytes, "per_gpu_total_bytes": b.per_gpu_total_bytes,
+           "groups": [g.__dict__ for g in b.groups]}
+    return row if model is None else {**row, **weights_json(model, b.tp, b.pp)}
 
 
 def _table(model: ModelSpec, rows: list[Breakdown], unit: str) -> str:
@@ -193,6 +210,8 @@ def _capacity(args: argparse.Namespace, model: ModelSpec, tp: int | None) -> str
     cap = plan(model, gpu_bytes=gpu_memory(args.gpu), gpus=args.gpus, tp=tp, pp=args.pp,
                mem_util=args.mem_util, weight_dtype=args.weight_dtype, kv_dtype=args.kv_dtype,
                layout=args.layout, block_size=args.block_size)
+    if args.format == "json":
+        return json.dumps(_capacity_json(args, model, cap), indent=2)
     out = [f"{model.name} on {args.gpus} × {args.gpu} (tp={cap.tp}, pp={cap.pp}): "
            f"budget {format_bytes(cap.budget_per_gpu, args.unit)}/GPU, weights "
            f"{format_bytes(cap.weights_per_gpu, args.unit)}/GPU, free "
@@ -215,6 +234,20 @@ def _capacity(args: argparse.Namespace, model: ModelSpec, tp: int | None) -> str
     return "\n".join(out)
 
 
+def _capacity_json(args: argparse.Namespace, model: ModelSpec, cap) -> dict:
+    row = {"model": model.name, "gpu": args.gpu, "gpus": cap.gpus, "tp": cap.tp, "pp": cap.pp,
+           "mem_util": args.mem_util, "kv_dtype": cap.kv_dtype, "layout": cap.layout,
+           "gpu_bytes": cap.gpu_bytes, "budget_bytes_per_gpu": cap.budget_per_gpu,
+           "param_count": model.param_count, "weight_bytes": cap.weights_bytes,
+           "weight_bytes_per_gpu": cap.weights_per_gpu, "weights_from": cap.weights_from,
+           "free_bytes_per_gpu": cap.free_per_gpu}
+    if cap.weights_fit and args.max_context:
+        row.update(batch=args.batch, max_context=cap.max_context(args.batch))
+    if cap.weights_fit and args.max_batch:
+        row["max_batch"] = {str(c): cap.max_batch(c) for c in args.context or [default_context(model)]}
+    return row
+
+
 def default_context(model: ModelSpec) -> int:
     if model.max_context is None:
         raise UsageError("context: the config gives no max_position_embeddings; pass --context N")
@@ -232,7 +265,7 @@ def _transformers(args: argparse.Namespace, model: ModelSpec, contexts: list[int
     dtype = args.kv_dtype_given  # None: the model's own compute dtype, as transformers runs it
     rows = [static_cache_bytes(model, c, args.batch, dtype) for c in contexts]
     if args.format == "json":
-        data = [breakdown_json(b, "transformers") for b in rows]
+        data = [breakdown_json(b, "transformers", model) for b in rows]
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
     return _table(model, rows, args.unit)
 
@@ -243,6 +276,11 @@ def run(argv: list[str] | None) -> str:
     if args.list_presets:
         from model_presets import list_presets
         return "\n".join(list_presets())
+    if args.list_checkpoints:
+        if not args.preset:
+            raise UsageError("--list-checkpoints: needs --preset NAME")
+        from model_presets import preset_checkpoints
+        return "\n".join(preset_checkpoints(args.preset))
     model = load_model(args)
     if args.max_context or args.max_batch:
         return _capacity(args, model, args.tp)
@@ -264,7 +302,7 @@ def run(argv: list[str] | None) -> str:
     rows = [kv_cache_bytes(model, c, args.batch, args.kv_dtype, tp, args.pp, args.layout,
                            args.block_size) for c in contexts]
     if args.format == "json":
-        data = [breakdown_json(b) for b in rows]
+        data = [breakdown_json(b, model=model) for b in rows]
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
     return _table(model, rows, args.unit)
 

@@ -35,6 +35,22 @@ def vllm_json(p, batch: int, tp: int, args) -> dict:
     return row
 
 
+def vllm_weights_json(model: ModelSpec, tp: int) -> dict:
+    """Weight fields of a vLLM row: the checkpoint, and what one GPU allocates for it
+    ("Model loading took X GiB") where the shapes and format are modelled."""
+    from .cli import weights_json
+    from .engines.vllm_weights import vllm_load
+    row = weights_json(model, tp)
+    if model.config is not None and model.weight_bytes is not None:
+        try:
+            load = vllm_load(model.config, tp=tp)
+        except ValueError as exc:
+            row["model_loading_note"] = str(exc)
+        else:
+            row.update(weight_bytes_per_gpu=load.allocated, model_loading_line=load.log_line)
+    return row
+
+
 ENGINE_FLAGS = ("tp", "block-size", "page-size", "kv-cache-dtype", "max-num-batched-tokens",
                 "kv-memory", "parallel", "cache-type-k", "cache-type-v", "batch-size", "ubatch-size",
                 "context", "mla-cache", "swa-full-tokens-ratio")
@@ -75,10 +91,15 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
     if args.format == "log":
         return "\n".join(line for p in plans for line in p.log_lines())
     if args.format == "json":
-        data = [vllm_json(p, args.batch, tp, args) for p in plans]
+        weights = vllm_weights_json(model, tp)
+        data = [{**vllm_json(p, args.batch, tp, args), **weights} for p in plans]
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
     out = [f"{model.name} · {VLLM_VERSION} · block {args.block_size} · kv {args.kv_cache_dtype}"
            f" · tp {tp}"]
+    weights = vllm_weights_json(model, tp)
+    if "model_loading_line" in weights:
+        out.append(f"weights per GPU {weights['weight_bytes_per_gpu']:,} B as vLLM allocates them "
+                   f"(\"{weights['model_loading_line']}\")")
     for p in plans:
         kinds = ", ".join(f"{s.label()} × {n}" for s, n in p.groups)
         out.append(f"max_model_len {p.max_model_len:,}: {len(p.groups)} KV group(s) of "

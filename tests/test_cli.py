@@ -146,3 +146,49 @@ def test_config_is_named_by_its_own_name_not_its_folder(tmp_path):
     data["architectures"] = ["LlamaForCausalLM"]
     cfg.write_text(json.dumps(data))
     assert json.loads(run("--config", str(cfg), "--context", "1", "--format", "json").stdout)["model"] == "LlamaForCausalLM"
+
+
+def test_json_rows_carry_the_weights():
+    d = json.loads(run("--preset", "llama-3.1-70b", "--context", "1000", "--tp", "4",
+                       "--format", "json").stdout)
+    # 70,553,706,496 bf16 parameters; one GPU's TP 4 share 35,278,831,616 B (see test_app_pages)
+    assert d["param_count"] == 70_553_706_496 and d["weight_bytes"] == 141_107_412_992
+    assert d["weight_bytes_per_gpu"] == 35_278_831_616
+    assert d["weights_from"] == "config.json (bf16 checkpoint)"
+    d = json.loads(run("--preset", "llama-3.1-70b", "--context", "1000", "--tp", "4", "--pp", "2",
+                       "--format", "json").stdout)
+    assert d["weight_bytes_per_gpu"] == 141_107_412_992 // 8  # pipeline stages: an even split
+
+
+def test_vllm_rows_carry_model_loading():
+    d = json.loads(run("--preset", "gpt-oss-20b", "--engine", "vllm", "--context", "8k",
+                       "--format", "json").stdout)
+    # tests/test_weights.py: Marlin-padded MXFP4 experts + bf16 rest + fp32 rope cache
+    assert d["weight_bytes"] == 13_761_264_768 and d["weight_bytes_per_gpu"] == 14_731_704_320
+    assert d["model_loading_line"] == "Model loading took 13.72 GiB memory"
+    d = json.loads(run("--preset", "deepseek-v3", "--engine", "vllm", "--context", "8k",
+                       "--format", "json").stdout)
+    assert "MLA weights" in d["model_loading_note"] and d["weight_bytes_per_gpu"] == d["weight_bytes"]
+
+
+def test_checkpoint_choice_and_capacity_json():
+    assert run("--preset", "qwen3-8b", "--list-checkpoints").stdout.split("\n")[:3] == \
+        ["bf16", "FP8", "AWQ int4"]
+    d = json.loads(run("--preset", "qwen3-8b", "--checkpoint", "FP8", "--max-batch", "--context",
+                       "8k", "--gpu", "H100 80GB", "--format", "json").stdout)
+    # Qwen3-8B-FP8: 9,437,399,040 B (tests/test_hub.py); free 77,309,411,328 − 9,437,399,040
+    # = 67,872,012,288 // (8192 tokens · 36 layers · 8 heads · 256 · 2 B = 1,207,959,552) = 56
+    assert d["weight_bytes"] == 9_437_399_040 and d["max_batch"] == {"8192": 56}
+    assert d["model"] == "Qwen3-8B (FP8)"
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--config", "model_presets/configs/qwen3-8b.json", "--checkpoint", "FP8"], "--checkpoint: only with --preset"),
+    (["--preset", "qwen3-8b", "--checkpoint", "int3"], "checkpoint: qwen3-8b has no checkpoint 'int3'; known: bf16, FP8, AWQ int4"),
+    (["--preset", "qwen3-8b", "--max-batch", "--gpu", "H100 80GB", "--weight-dtype", "int3"],
+     "weight-dtype: unknown 'int3'"),
+    (["--list-checkpoints"], "--list-checkpoints: needs --preset"),
+])
+def test_weight_flags_fail_in_one_line(args, needle):
+    out = run(*args)
+    assert out.returncode == 2 and needle in out.stderr and out.stderr.count("\n") == 1
