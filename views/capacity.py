@@ -27,6 +27,7 @@ unit = c.unit()
 choices = c.model_choices()
 keys = c.url_state({
     "c_model": ("llama-3.1-70b", c.choice(choices)),
+    "c_ckpt": (None, str),
     "c_gpu": ("H100 80GB", c.choice(c.gpu_names() + ["Custom"])),
     "c_custom": (96, c.int_in(1, 1 << 20)),
     "c_gpus": (4, c.int_in(1, 4096)),
@@ -49,26 +50,37 @@ gpu = r1[1].selectbox("GPU", c.gpu_names() + ["Custom"], key="c_gpu")
 custom_gib = r1[2].number_input("Custom GPU memory (GiB)", min_value=1, max_value=1 << 20,
                                 key="c_custom", disabled=gpu != "Custom")
 n_gpus = r1[3].number_input("GPUs per replica", min_value=1, max_value=4096, key="c_gpus")
-r2 = st.columns(5)
+r2 = st.columns(6)
 tp_opts = [d for d in range(1, int(n_gpus) + 1) if n_gpus % d == 0]
 if st.session_state.get("c_tp") not in tp_opts:
     st.session_state["c_tp"] = tp_opts[-1]
 tp = r2[0].selectbox("Tensor parallel", tp_opts, key="c_tp", help="Pipeline stages = GPUs / TP")
-model = c.resolve(choice)
-# Models with checkpoint bytes (from the Hub) get their own widget, defaulting to those bytes.
-wkey = "c_wdtype_ckpt" if model.weight_bytes else "c_wdtype"
-w_opts = (["checkpoint"] if model.weight_bytes else []) + list(c.WEIGHT_DTYPES)
-weight_dtype = r2[1].selectbox("Weight dtype", w_opts, key=wkey,
-                               help="checkpoint = the exact bytes of the Hub checkpoint's safetensors "
-                                    "(packed formats such as MXFP4 included); others = parameters × dtype")
-kv_dtype = r2[2].selectbox("KV dtype", c.KV_DTYPES, key="c_kvdtype")
-util = r2[3].slider("Memory utilization", 0.50, 1.00, step=0.01, key="c_util",
+# A preset's published checkpoints (its own, then e.g. FP8 and AWQ ones); custom models have one.
+ckpt_opts = list(c.checkpoints(choice)) if not choice.startswith("custom:") else ["as given"]
+if st.session_state.get("c_ckpt") not in ckpt_opts:
+    st.session_state["c_ckpt"] = ckpt_opts[0]
+ckpt = r2[1].selectbox("Checkpoint", ckpt_opts, key="c_ckpt", disabled=len(ckpt_opts) == 1,
+                       help="Which published checkpoint of the model is served: its weights' bytes "
+                            "are priced from its config.json and quantization_config")
+model = c.resolve(choice, None if ckpt == ckpt_opts[0] else ckpt)
+# Models whose checkpoint is priced (presets, Hub ids, pasted configs) default to its exact bytes;
+# a quantized checkpoint that cannot be priced also defaults there, so its reason is shown.
+priced = model.weight_bytes is not None or bool(model.quant_method)
+wkey = "c_wdtype_ckpt" if priced else "c_wdtype"
+w_opts = (["checkpoint"] if priced else []) + list(c.WEIGHT_DTYPES)
+weight_dtype = r2[2].selectbox("Weight dtype", w_opts, key=wkey,
+                               help="checkpoint = the exact bytes of the checkpoint's tensors in its "
+                                    "shipped format (FP8, AWQ, MXFP4 ... scales included), from "
+                                    "config.json or the Hub's safetensors headers; others = "
+                                    "parameters × dtype")
+kv_dtype = r2[3].selectbox("KV dtype", c.KV_DTYPES, key="c_kvdtype")
+util = r2[4].slider("Memory utilization", 0.50, 1.00, step=0.01, key="c_util",
                     help="Fraction of each GPU the engine may use (vLLM's gpu_memory_utilization)")
-layout = r2[4].selectbox("Layout", ("theoretical", "paged"), key="c_layout")
+layout = r2[5].selectbox("Layout", ("theoretical", "paged"), key="c_layout")
 c.sync_query([k for k in keys if k not in ("c_wdtype", "c_wdtype_ckpt")] + [wkey])
 
 gpu_bytes = custom_gib << 30 if gpu == "Custom" else gpu_memory(gpu)
-if model.param_count is None:
+if model.param_count is None and model.weight_bytes is None:
     st.error("param_count: this model has no parameter count; add one on the Custom model page")
     st.stop()
 cap = c.guarded(plan, model, gpu_bytes=gpu_bytes, gpus=int(n_gpus), tp=int(tp),
@@ -79,11 +91,14 @@ cap = c.guarded(plan, model, gpu_bytes=gpu_bytes, gpus=int(n_gpus), tp=int(tp),
 k1, k2, k3 = st.columns(3)
 k1.metric("Budget per GPU", c.fmt(cap.budget_per_gpu), help=f"{cap.budget_per_gpu:,} bytes")
 k2.metric("Weights per GPU", c.fmt(cap.weights_per_gpu),
-          help=f"{cap.weights_per_gpu:,} bytes; the model's {cap.weights_bytes:,} bytes from "
-               f"{cap.weights_from}, split over {cap.gpus} GPU(s)")
+          help=f"{cap.weights_per_gpu:,} bytes of the model's {cap.weights_bytes:,}")
 k3.metric("Free for KV per GPU", c.fmt(cap.free_per_gpu) if cap.weights_fit else "none",
           help=f"{cap.free_per_gpu:,} bytes" if cap.weights_fit else
           f"the weights exceed the budget by {-cap.free_per_gpu:,} bytes")
+st.caption(f"Weights: {c.fmt(cap.weights_bytes)} ({cap.weights_bytes:,} bytes) from "
+           f"{c.md_escape(cap.weights_from)}"
+           + ("" if cap.gpus == 1 or "share" in cap.weights_from
+              else f", split evenly over {cap.gpus} GPUs") + ".")
 if not cap.weights_fit:
     st.error(f"The weights alone don't fit: {c.fmt(cap.weights_per_gpu)} per GPU against a budget "
              f"of {c.fmt(cap.budget_per_gpu)}. Add GPUs, quantize the weights or raise utilization.")

@@ -14,13 +14,14 @@ import streamlit as st
 
 from calculator import ModelSpec, format_bytes
 from calculator.gpus import GPUS
-from model_presets import list_presets, load_preset
+from model_presets import list_presets, load_preset, preset_checkpoints
 
 CUSTOM = "custom_models"
 UNITS = ("GiB", "GB")
 KV_DTYPES = ("bf16", "fp16", "fp32", "fp8_e4m3", "fp8_e5m2", "int8", "q8_0", "q4_0",
              "int4_g128", "int4_g64", "int2_g128")
-WEIGHT_DTYPES = ("bf16", "fp16", "fp32", "fp8_e4m3", "int8", "q8_0", "q4_0", "int4_g128")
+WEIGHT_DTYPES = ("bf16", "fp16", "fp32", "fp8_e4m3", "int8", "q8_0", "q4_0", "int4_g128", "mxfp4",
+                 "nvfp4")
 
 
 @functools.cache  # presets are files of the repo: fixed for the life of the process
@@ -33,8 +34,14 @@ def preset_names() -> list[str]:
 
 
 @functools.cache
-def preset(name: str) -> ModelSpec:
-    return load_preset(name)
+def preset(name: str, checkpoint: str | None = None) -> ModelSpec:
+    return load_preset(name, checkpoint=checkpoint)
+
+
+@functools.cache
+def checkpoints(name: str) -> tuple[str, ...]:
+    """A preset's published checkpoints, its own first ('bf16', 'FP8', 'AWQ int4' ...)."""
+    return tuple(preset_checkpoints(name))
 
 
 def custom_models() -> dict[str, ModelSpec]:
@@ -46,10 +53,17 @@ def model_choices() -> list[str]:
     return preset_names() + [f"custom:{n}" for n in custom_models()]
 
 
-def resolve(choice: str) -> ModelSpec:
+def resolve(choice: str, checkpoint: str | None = None) -> ModelSpec:
     if choice.startswith("custom:"):
         return custom_models()[choice.removeprefix("custom:")]
-    return preset(choice)
+    return preset(choice, checkpoint)
+
+
+def weights_table(model: ModelSpec) -> list[dict]:
+    """The checkpoint's bytes by part, as rows for a table (empty when unknown)."""
+    total = model.weight_bytes or sum(b for _, b in model.weight_parts) or 0
+    return [{"part": part, "bytes": f"{b:,}", unit_name(): fmt(b),
+             "share": f"{100 * b / total:.1f} %" if total else ""} for part, b in model.weight_parts]
 
 
 def label(choice: str) -> str:

@@ -95,10 +95,13 @@ def with_mtp(models: tuple[ModelSpec, ...], mtp: bool) -> list[ModelSpec]:
 
 def capacity(m: ModelSpec, gpu: str, tp: int, util: float, dtype: str, layout: str, block: int):
     """The plan both the chart's 'minus weights' lines and the table's max context use."""
-    if m.param_count is None:
+    if m.param_count is None and m.weight_bytes is None:
         return None
-    return plan(m, gpu_bytes=gpu_memory(gpu), gpus=tp, mem_util=f"{util:.2f}", kv_dtype=dtype,
-                layout=layout, block_size=block)
+    try:
+        return plan(m, gpu_bytes=gpu_memory(gpu), gpus=tp, mem_util=f"{util:.2f}", kv_dtype=dtype,
+                    layout=layout, block_size=block)
+    except ValueError:  # e.g. a quantized checkpoint whose bytes cannot be priced: no weight line
+        return None
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

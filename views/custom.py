@@ -83,6 +83,23 @@ def show_model(model) -> None:
     if model.mtp_layers:
         st.caption(f"The config has {model.mtp_layers} MTP (next-n prediction) layer(s), left out here "
                    "as published per-token figures do; Compare's “Count MTP layers” adds them.")
+    show_weights(model)
+
+
+def show_weights(model) -> None:
+    """The checkpoint beside the cache: parameters, bytes in its shipped format, bytes by part."""
+    st.markdown("**Weights**")
+    w1, w2 = st.columns(2)
+    w1.metric("Parameters", f"{model.param_count:,}" if model.param_count else "unknown")
+    w2.metric("Checkpoint", c.fmt(model.weight_bytes) if model.weight_bytes else "unknown",
+              help=f"{model.weight_bytes:,} bytes" if model.weight_bytes else None)
+    if model.weights_error:
+        st.warning(c.md_escape(model.weights_error))
+    elif model.weights_from:
+        st.caption(f"From {c.md_escape(model.weights_from)}; capacity subtracts these bytes "
+                   "(its weight dtype choice can price the parameters in another format).")
+    if model.weight_parts:
+        st.dataframe(pd.DataFrame(c.weights_table(model)), hide_index=True, key="weights_parts")
 
 
 st.title("Custom model")
@@ -145,7 +162,7 @@ with json_tab:
                         placeholder='{"num_hidden_layers": 32, "num_attention_heads": 32, ...}')
     upload = st.file_uploader("…or upload it", type=["json"], key="j_file", max_upload_size=1,
                               help=f"At most 1 MB; a config.json is a few KiB")
-    jparams = st.number_input("Parameters (billions, for capacity)", min_value=0.0,
+    jparams = st.number_input("Parameters (billions; 0 = priced from the config)", min_value=0.0,
                               max_value=100_000.0, value=0.0, key="j_params")
     if st.button("Read config", key="j_go"):
         data = None
