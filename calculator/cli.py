@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
                    default=VLLM_BATCHED_TOKENS,
                    help=f"with --engine vllm: sizes sliding-window blocks (default "
                         f"{VLLM_BATCHED_TOKENS})")
+    p.add_argument("--enable-expert-parallel", action="store_true",
+                   help="with --engine vllm: routed experts handed out whole, experts / tp per GPU "
+                        "(changes the weights per GPU, not the KV pool)")
     p.add_argument("--parallel", "-np", type=positive_int, default=1,
                    help="with --engine llama.cpp: sequences (n_seq_max, default 1)")
     p.add_argument("--kv-unified", action="store_true",

@@ -35,7 +35,7 @@ def vllm_json(p, batch: int, tp: int, args) -> dict:
     return row
 
 
-def vllm_weights_json(model: ModelSpec, tp: int) -> dict:
+def vllm_weights_json(model: ModelSpec, tp: int, expert_parallel: bool = False) -> dict:
     """Weight fields of a vLLM row: the checkpoint, and what one GPU allocates for it
     ("Model loading took X GiB") where the shapes and format are modelled."""
     from .cli import weights_json
@@ -43,7 +43,7 @@ def vllm_weights_json(model: ModelSpec, tp: int) -> dict:
     row = weights_json(model, tp)
     if model.config is not None and model.weight_bytes is not None:
         try:
-            load = vllm_load(model.config, tp=tp)
+            load = vllm_load(model.config, tp=tp, expert_parallel=expert_parallel)
         except ValueError as exc:
             row["model_loading_note"] = str(exc)
         else:
@@ -91,12 +91,12 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
     if args.format == "log":
         return "\n".join(line for p in plans for line in p.log_lines())
     if args.format == "json":
-        weights = vllm_weights_json(model, tp)
+        weights = vllm_weights_json(model, tp, args.enable_expert_parallel)
         data = [{**vllm_json(p, args.batch, tp, args), **weights} for p in plans]
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
     out = [f"{model.name} · {VLLM_VERSION} · block {args.block_size} · kv {args.kv_cache_dtype}"
            f" · tp {tp}"]
-    weights = vllm_weights_json(model, tp)
+    weights = vllm_weights_json(model, tp, args.enable_expert_parallel)
     if "model_loading_line" in weights:
         out.append(f"weights per GPU {weights['weight_bytes_per_gpu']:,} B as vLLM allocates them "
                    f"(\"{weights['model_loading_line']}\")")

@@ -134,6 +134,17 @@ def layer_kinds(cfg: dict[str, Any], n: int) -> list[str]:
         if not isinstance(pattern, list) or len(pattern) != n or any(t not in (0, 1) for t in pattern):
             raise ValueError(f"hybrid_layer_pattern: expected {n} entries of 0 or 1")
         return ["sliding_attention" if t == 1 else "full_attention" for t in pattern]
+    if cfg.get("attention_chunk_size") is not None:  # Llama 4: chunked layers, every 4th global
+        # transformers Llama4TextConfig: no_rope_layers[i] = int((i + 1) % no_rope_layer_interval
+        # != 0) when the config leaves it out; RoPE layers attend in chunks, NoPE layers globally.
+        flags = cfg.get("no_rope_layers") or None
+        if flags is None:
+            every = (_int(cfg, "no_rope_layer_interval", hi=MAX_LAYERS)
+                     if cfg.get("no_rope_layer_interval") is not None else 4)
+            flags = [int((i + 1) % every != 0) for i in range(n)]
+        if not isinstance(flags, list) or len(flags) != n or any(f not in (0, 1) for f in flags):
+            raise ValueError(f"no_rope_layers: expected {n} entries of 0 or 1")
+        return ["chunked_attention" if f else "full_attention" for f in flags]
     if cfg.get("full_attention_interval") is not None:  # Qwen3-Next
         every = _int(cfg, "full_attention_interval", hi=MAX_LAYERS)
         return ["linear_attention" if (i + 1) % every else "full_attention" for i in range(n)]

@@ -8,7 +8,8 @@ YAML files; without it the script prints the counts and exits 1 if any stored co
 
 Counts are the model as transformers defines it: MTP / next-n modules that transformers does not
 build (DeepSeek-V3's 14B MTP layer) are not counted; quantized checkpoints (gpt-oss MXFP4) count
-logical parameters, not packed bytes (the Hub path, ``calculator.hub``, reads real bytes).
+logical parameters, not packed bytes. This is the reference the calculator's own config-only
+shapes (``calculator/model/shapes.py``, which also price packed formats) are tested against.
 Needs torch and transformers (dev requirements); the calculator itself never imports them.
 """
 from __future__ import annotations

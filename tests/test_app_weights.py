@@ -64,3 +64,15 @@ def test_unpriceable_checkpoint_is_explained_not_priced_16_bit():
     ok(cap.run())
     assert any("hqq" in e.value for e in cap.error)
     assert not any(m.label == "Weights per GPU" for m in cap.metric)
+
+
+def test_an_older_link_keeps_its_weight_dtype():
+    at = page("capacity")
+    for k, v in {"c_model": "llama-3.1-70b", "c_gpus": "2", "c_tp": "2", "c_kvdtype": "fp8_e4m3",
+                 "c_batch": "8", "c_wdtype": "bf16"}.items():
+        at.query_params[k] = v
+    ok(at.run())
+    assert at.selectbox(key="c_wdtype_ckpt").value == "bf16"
+    # 70,553,706,496 · 2 B / 2 GPUs = 70,553,706,496 B; free 77,309,411,328 − that = 6,755,704,832
+    # B / (80 layers · 4 heads · 256 · 1 B · 8 seqs) = 10,308 tokens
+    assert any(m.value == "10,308 tokens" for m in at.metric)

@@ -185,3 +185,27 @@ def test_bad_configs_name_the_field(cfg, field):
 def test_bad_config_text(text, message):
     with pytest.raises(ValueError, match=message):
         parse_config_text(text)
+
+
+LLAMA4_SCOUT_TEXT = {"model_type": "llama4_text", "num_hidden_layers": 48, "hidden_size": 5120,
+                     "num_attention_heads": 40, "num_key_value_heads": 8, "head_dim": 128,
+                     "attention_chunk_size": 8192, "max_position_embeddings": 10_485_760}
+
+
+def test_llama4_chunked_layers_with_every_fourth_global():
+    # transformers Llama4TextConfig: no_rope_layers defaults to int((i + 1) % 4 != 0); the NoPE
+    # layers (3, 7, ..., 47) attend globally, the other 36 in 8192-token chunks
+    model = from_hf_config({"model_type": "llama4", "text_config": LLAMA4_SCOUT_TEXT})
+    assert model.describe() == "GQA + sliding 8192 (36/48 layers)"
+    full = [i for g in model.groups if g.spec.window is None for i in g.layers]
+    assert full == list(range(3, 48, 4))
+    # 12 × 10,485,760 × 4,096 + 36 × 8,192 × 4,096 B (8 KV heads · 128 · 2 (K, V) · 2 B per layer)
+    assert kv_cache_bytes(model, 10_485_760).total_bytes == 516_604_035_072
+
+
+def test_llama4_no_rope_layers_as_written():
+    flags = [1, 1, 0] * 16
+    model = from_hf_config({**LLAMA4_SCOUT_TEXT, "no_rope_layers": flags})
+    assert [i for g in model.groups if g.spec.window is None for i in g.layers] == list(range(2, 48, 3))
+    with pytest.raises(ValueError, match="^no_rope_layers: expected 48 entries of 0 or 1"):
+        from_hf_config({**LLAMA4_SCOUT_TEXT, "no_rope_layers": [1, 2]})

@@ -25,6 +25,8 @@ def heatmap(cap, contexts: tuple[int, ...], batches: tuple[int, ...]) -> list[li
 st.title("Capacity planner")
 unit = c.unit()
 choices = c.model_choices()
+# A link from before checkpoints were priced names its weight dtype as c_wdtype: it still holds.
+old_wdtype = st.query_params.get("c_wdtype")
 keys = c.url_state({
     "c_model": ("llama-3.1-70b", c.choice(choices)),
     "c_ckpt": (None, str),
@@ -33,7 +35,8 @@ keys = c.url_state({
     "c_gpus": (4, c.int_in(1, 4096)),
     "c_tp": (None, c.int_in(1, 4096)),
     "c_wdtype": ("bf16", c.choice(c.WEIGHT_DTYPES)),
-    "c_wdtype_ckpt": ("checkpoint", c.choice(("checkpoint",) + c.WEIGHT_DTYPES)),
+    "c_wdtype_ckpt": (old_wdtype if old_wdtype in c.WEIGHT_DTYPES else "checkpoint",
+                      c.choice(("checkpoint",) + c.WEIGHT_DTYPES)),
     "c_kvdtype": ("bf16", c.choice(c.KV_DTYPES)),
     "c_util": (0.90, c.float_in(0.5, 1.0)),
     "c_layout": ("theoretical", c.choice(("theoretical", "paged"))),
