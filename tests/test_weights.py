@@ -285,3 +285,52 @@ def test_vllm_expert_parallel_pads_less_than_tensor_parallel_for_marlin_mxfp4():
     # w13 + 32 · 3072 · (768 + 48 + 2) B for w2 = 241,041,408 B. EP 2: 16 whole experts, I 2880 →
     # 2944: 16 · (5888 · (1536 + 96 + 2) + 3072 · (1472 + 92 + 2)) = 230,907,904 B per layer.
     assert tp.weight_bytes - ep.weight_bytes == 24 * (241_041_408 - 230_907_904)
+
+
+HOSTILE_QC = [
+    {"quant_method": "awq", "group_size": 0}, {"quant_method": "awq", "group_size": -5},
+    {"quant_method": "gptq", "group_size": 0}, {"quant_method": "gptq", "group_size": True},
+    {"quant_method": "fp8", "weight_block_size": [0, 128]},
+    {"quant_method": "fp8", "weight_block_size": [128]}, {"quant_method": "fp8", "weight_block_size": "x"},
+    {"quant_method": "modelopt", "quant_algo": "NVFP4", "group_size": 0},
+    {"quant_method": "modelopt", "quant_algo": "W4A8"},
+    {"quant_method": "compressed-tensors", "config_groups": {"g": {"targets": ["Linear"], "weights": {
+        "num_bits": 4, "strategy": "group", "group_size": 0}, "format": "pack-quantized"}}},
+    {"quant_method": "compressed-tensors", "config_groups": {"g": {"targets": ["Linear"], "weights": {
+        "num_bits": 8, "strategy": "block", "block_structure": [0, 0]}}}},
+    {"quant_method": "compressed-tensors", "config_groups": "x"},
+    {"quant_method": "compressed-tensors", "config_groups": {"g": "x"}},
+    {"quant_method": "compressed-tensors", "ignore": "lm_head", "config_groups": {}},
+    {"quant_method": "compressed-tensors", "config_groups": {"g": {"targets": ["Linear"]}}},
+    {"quant_method": 7},
+]
+
+
+@pytest.mark.parametrize("qc", HOSTILE_QC)
+def test_hostile_quantization_configs_are_one_line_errors(qc):
+    with pytest.raises(ValueError) as err:
+        checkpoint({**TOY, "quantization_config": qc})
+    assert str(err.value).startswith("quantization_config") and "\n" not in str(err.value)
+
+
+def test_junk_in_real_configs_is_a_one_line_value_error():
+    """Real configs with 1–3 fields replaced by junk: pricing, sharding and vLLM's load either
+    answer or raise one ValueError line, never another exception (bounded, seeded)."""
+    import random
+    from calculator.model.sharding import sharded_params
+    junk = [None, 0, -1, 1, 2.5, "x", [], [1], {}, {"a": 1}, True, 1e30, 10**30, "", [0] * 3]
+    rng = random.Random(17)
+    names = list_presets()
+    for _ in range(400):
+        cfg = full_config(rng.choice(names))
+        target = cfg["text_config"] if "text_config" in cfg else cfg
+        keys = list(target) + ["quantization_config", "rope_scaling", "partial_rotary_factor",
+                               "mlp_only_layers", "vision_config"]
+        for _ in range(rng.randint(1, 3)):
+            target[rng.choice(keys)] = rng.choice(junk)
+        for call in (lambda: checkpoint(cfg), lambda: sharded_params(cfg, 2),
+                     lambda: vllm_load(cfg, tp=rng.choice([1, 2, 8]))):
+            try:
+                call()
+            except ValueError as exc:
+                assert "\n" not in str(exc)

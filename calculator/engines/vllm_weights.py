@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 
 from ..hf_config import normalize
 from ..model.quant import Checkpoint, MODEL_ST, ST_BITS, checkpoint, quant_method
-from ..model.shapes import Param, param_shapes
+from ..model.shapes import Param, config_int, param_shapes
 from ..model.sharding import VOCAB_PAD, sharded_params
 
 GiB = 1 << 30
@@ -93,18 +93,28 @@ def _module_key(name: str) -> tuple[str, str]:
     return name, ""
 
 
+def _number(value: object, field: str, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise ValueError(f"{field}: expected a number from {lo:g} to {hi:g}, got {value!r}")
+    return float(value)
+
+
 def _rope_caches(cfg: dict, mtype: str) -> list[tuple[str, int]]:
     """The ``cos_sin_cache`` buffers ``get_rope`` creates for the model (one per distinct rope)."""
     if mtype == "gpt2":
         return []
-    heads = cfg["num_attention_heads"]
-    head_dim = cfg.get("head_dim") or cfg["hidden_size"] // heads
-    rotary = int(head_dim * float(cfg.get("partial_rotary_factor") or 1.0))
-    positions = int(cfg.get("max_position_embeddings") or 0)
+    heads = config_int(cfg, "num_attention_heads")
+    head_dim = config_int(cfg, "head_dim") if cfg.get("head_dim") else config_int(cfg, "hidden_size") // heads
+    factor = cfg.get("partial_rotary_factor")
+    rotary = int(head_dim * (1.0 if factor is None else
+                             _number(factor, "partial_rotary_factor", 1e-6, 1.0)))
+    positions = config_int(cfg, "max_position_embeddings", hi=1 << 32)
     scaling = cfg.get("rope_scaling") or {}
-    kind = str(scaling.get("rope_type") or scaling.get("type") or "") if isinstance(scaling, dict) else ""
-    if kind == "yarn":
-        positions = int(scaling["original_max_position_embeddings"] * scaling["factor"])
+    if not isinstance(scaling, dict):
+        raise ValueError(f"rope_scaling: expected a JSON object, got {scaling!r}")
+    if str(scaling.get("rope_type") or scaling.get("type") or "") == "yarn":
+        original = config_int(scaling, "original_max_position_embeddings", hi=1 << 32)
+        positions = int(original * _number(scaling.get("factor"), "rope_scaling.factor", 1.0, 1e6))
     item = 4 if mtype == "gpt_oss" else ST_BITS[MODEL_ST[_dtype(cfg)]] // 8
     caches = [("rotary_emb.cos_sin_cache", positions * rotary * item)]
     if mtype == "gemma3_text":  # local layers use their own base (rope_local_base_freq), unscaled

@@ -123,6 +123,15 @@ def _qint(qc: dict, key: str, default: int | None = None, *, allowed: tuple[int,
     return value
 
 
+def _group(qc: dict, key: str, default: int | None = None, *, alias: str | None = None) -> int:
+    """A group size: -1 (one group per row) or 1 … 2**20 elements."""
+    value = qc.get(key, qc.get(alias, default) if alias else default)
+    if isinstance(value, bool) or not isinstance(value, int) or not (value == -1 or 1 <= value <= 1 << 20):
+        raise ValueError(f"quantization_config.{key}: expected -1 or a group size from 1 to "
+                         f"{1 << 20}, got {value!r}")
+    return value
+
+
 def _plain(p: Param, model_st: str) -> list[Stored]:
     dtype = MODEL_ST[p.dtype] if p.dtype else model_st
     return [Stored(name=p.name, dtype=dtype, shape=p.shape, count=p.count, source=p)]
@@ -141,8 +150,8 @@ def _fp8(p: Param, qc: dict, model_st: str) -> list[Stored]:
     block = qc.get("weight_block_size")
     ts = [_t(p, "weight", "F8_E4M3", (out, inn))]
     if block is not None:
-        if (not isinstance(block, list) or len(block) != 2
-                or not all(isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in block)):
+        if (not isinstance(block, list) or len(block) != 2 or not all(
+                isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= 1 << 20 for b in block)):
             raise ValueError(f"quantization_config.weight_block_size: expected [rows, cols], got {block!r}")
         ts.append(_t(p, "weight_scale_inv", "F32", (_cdiv(out, block[0]), _cdiv(inn, block[1]))))
     else:
@@ -154,14 +163,13 @@ def _fp8(p: Param, qc: dict, model_st: str) -> list[Stored]:
 
 def _awq(p: Param, qc: dict, model_st: str) -> list[Stored]:
     bits = _qint(qc, "bits", qc.get("w_bit", 4), allowed=(4,))
-    group = _qint(qc, "group_size", qc.get("q_group_size", 128))
+    group = _group(qc, "group_size", 128, alias="q_group_size")
     version = str(qc.get("version", "gemm")).lower()
     if version != "gemm":
         raise ValueError(f"quantization_config.version: AWQ {version!r} packing is not priced "
                          "(only 'gemm', what AutoAWQ ships by default)")
     out, inn = p.shape
-    groups = inn if group == -1 else _cdiv(inn, group)
-    groups = 1 if group == -1 else groups
+    groups = 1 if group == -1 else _cdiv(inn, group)
     pack = 32 // bits
     return [_t(p, "qweight", "I32", (inn, out // pack)),
             _t(p, "qzeros", "I32", (groups, out // pack)),
@@ -170,7 +178,7 @@ def _awq(p: Param, qc: dict, model_st: str) -> list[Stored]:
 
 def _gptq(p: Param, qc: dict, model_st: str) -> list[Stored]:
     bits = _qint(qc, "bits", 4, allowed=(2, 3, 4, 8))
-    group = _qint(qc, "group_size", 128)
+    group = _group(qc, "group_size", 128)
     out, inn = p.shape
     groups = 1 if group == -1 else _cdiv(inn, group)
     return [_t(p, "qweight", "I32", (inn * bits // 32, out)),
@@ -196,7 +204,8 @@ def _modelopt(p: Param, qc: dict, model_st: str) -> list[Stored]:
         return [_t(p, "weight", "F8_E4M3", (out, inn)), _t(p, "weight_scale", "F32", ()),
                 _t(p, "input_scale", "F32", ())]
     if algo == "NVFP4":
-        group = _qint(qc, "group_size", 16)
+        group = _group(qc, "group_size", 16)
+        group = inn if group == -1 else group
         return [_t(p, "weight", "U8", (out, inn // 2)),
                 _t(p, "weight_scale", "F8_E4M3", (out, _cdiv(inn, group))),
                 _t(p, "weight_scale_2", "F32", ()), _t(p, "input_scale", "F32", ())]
@@ -252,13 +261,14 @@ def _compressed(p: Param, qc: dict, model_st: str, group: dict) -> list[Stored]:
     if strategy not in CT_SCALE_SHAPES:
         raise ValueError(f"quantization_config: compressed-tensors strategy {strategy!r} is not priced")
     out, inn = p.shape
-    gsize = w.get("group_size") or 0
+    gsize = 0
     if strategy in ("group", "tensor_group"):
-        gsize = _qint(w, "group_size")
-        scale_shape: tuple[int, ...] = (out, _cdiv(inn, gsize))
+        gsize = _group(w, "group_size")
+        scale_shape: tuple[int, ...] = (out, 1 if gsize == -1 else _cdiv(inn, gsize))
     elif strategy == "block":
         block = w.get("block_structure")
-        if not isinstance(block, list) or len(block) != 2:
+        if (not isinstance(block, list) or len(block) != 2 or not all(
+                isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= 1 << 20 for b in block)):
             raise ValueError("quantization_config: block strategy needs block_structure [rows, cols]")
         scale_shape = (_cdiv(out, block[0]), _cdiv(inn, block[1]))
     elif strategy == "channel":
@@ -269,7 +279,7 @@ def _compressed(p: Param, qc: dict, model_st: str, group: dict) -> list[Stored]:
     static_in = isinstance(acts, dict) and acts.get("dynamic") is False
     if fmt == "nvfp4-pack-quantized":
         ts = [_t(p, "weight_packed", "U8", (out, inn // 2)),
-              _t(p, "weight_scale", "F8_E4M3", (out, _cdiv(inn, gsize or 16))),
+              _t(p, "weight_scale", "F8_E4M3", (out, _cdiv(inn, gsize if gsize > 0 else 16))),
               _t(p, "weight_global_scale", "F32", (1,))]
         if isinstance(acts, dict):
             ts.append(_t(p, "input_global_scale", "F32", (1,)))

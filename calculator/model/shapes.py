@@ -61,7 +61,7 @@ SUPPORTED = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "qwen
              "gemma2", "gemma3_text", "deepseek_v2", "deepseek_v3", "kimi_k2", "gpt_oss", "gpt2")
 
 
-def _get(cfg: dict, key: str, default: Any = None, *, lo: int = 1, hi: int = MAX_DIM) -> int:
+def config_int(cfg: dict, key: str, default: Any = None, *, lo: int = 1, hi: int = MAX_DIM) -> int:
     value = cfg.get(key, default)
     if value is None:
         raise ValueError(f"{key}: missing from config (needed for the weights)")
@@ -102,14 +102,14 @@ def param_shapes(config: object) -> list[Param]:
     prefix = "model.language_model." if "text_config" in config and mtype == "gemma3_text" else "model."
     out = _decoder(cfg, mtype, prefix)
     if prefix == "model.language_model.":
-        out = _siglip(config.get("vision_config") or {}, _get(cfg, "hidden_size")) + out
+        out = _siglip(config.get("vision_config") or {}, config_int(cfg, "hidden_size")) + out
     return out
 
 
 def _decoder(cfg: dict, mtype: str, prefix: str) -> list[Param]:
-    n = _get(cfg, "num_hidden_layers", hi=MAX_LAYERS)
-    hidden = _get(cfg, "hidden_size")
-    vocab = _get(cfg, "vocab_size", VOCAB_DEFAULT.get(mtype), hi=1 << 26)
+    n = config_int(cfg, "num_hidden_layers", hi=MAX_LAYERS)
+    hidden = config_int(cfg, "hidden_size")
+    vocab = config_int(cfg, "vocab_size", VOCAB_DEFAULT.get(mtype), hi=1 << 26)
     tied = _bool(cfg, "tie_word_embeddings", TIED_DEFAULT.get(mtype, False))
     out = [Param(name=f"{prefix}embed_tokens.weight", shape=(vocab, hidden), role="embed",
                  part="embeddings", split="vocab")]
@@ -137,7 +137,7 @@ def _decoder(cfg: dict, mtype: str, prefix: str) -> list[Param]:
 
 def _layer_kinds(cfg: dict, mtype: str, n: int) -> list[str]:
     if mtype == "qwen3_next":
-        every = _get(cfg, "full_attention_interval", 4, hi=MAX_LAYERS)
+        every = config_int(cfg, "full_attention_interval", 4, hi=MAX_LAYERS)
         return ["linear_attention" if (i + 1) % every else "full_attention" for i in range(n)]
     return ["full_attention"] * n
 
@@ -152,10 +152,10 @@ def _linear(name: str, out_f: int, in_f: int, part: str, split: str, *, bias: bo
 
 
 def _attention(cfg: dict, mtype: str, p: str, hidden: int) -> list[Param]:
-    heads = _get(cfg, "num_attention_heads")
-    kv = _get(cfg, "num_key_value_heads")
+    heads = config_int(cfg, "num_attention_heads")
+    kv = config_int(cfg, "num_key_value_heads")
     hd = cfg.get("head_dim") or hidden // heads
-    hd = _get({"head_dim": hd}, "head_dim")
+    hd = config_int({"head_dim": hd}, "head_dim")
     qkv_bias = mtype == "qwen2" or _bool(cfg, "attention_bias", False)
     o_bias = _bool(cfg, "attention_bias", False)
     q_out = heads * hd * (2 if mtype == "qwen3_next" else 1)  # Qwen3-Next: q and its gate
@@ -173,16 +173,16 @@ def _attention(cfg: dict, mtype: str, p: str, hidden: int) -> list[Param]:
 
 
 def _mla(cfg: dict, p: str, hidden: int) -> list[Param]:
-    heads = _get(cfg, "num_attention_heads")
-    rank = _get(cfg, "kv_lora_rank")
-    rope = _get(cfg, "qk_rope_head_dim")
-    nope = _get(cfg, "qk_nope_head_dim")
-    v = _get(cfg, "v_head_dim")
+    heads = config_int(cfg, "num_attention_heads")
+    rank = config_int(cfg, "kv_lora_rank")
+    rope = config_int(cfg, "qk_rope_head_dim")
+    nope = config_int(cfg, "qk_nope_head_dim")
+    v = config_int(cfg, "v_head_dim")
     out: list[Param] = []
     if cfg.get("q_lora_rank") is None:
         out += _linear(p + "q_proj", heads * (nope + rope), hidden, "attention", "col")
     else:
-        q_rank = _get(cfg, "q_lora_rank")
+        q_rank = config_int(cfg, "q_lora_rank")
         out += _linear(p + "q_a_proj", q_rank, hidden, "attention", "rep")
         out.append(Param(name=p + "q_a_layernorm.weight", shape=(q_rank,), role="norm",
                          part="attention"))
@@ -195,11 +195,11 @@ def _mla(cfg: dict, p: str, hidden: int) -> list[Param]:
 
 
 def _gated_deltanet(cfg: dict, p: str, hidden: int) -> list[Param]:
-    kh = _get(cfg, "linear_num_key_heads")
-    vh = _get(cfg, "linear_num_value_heads")
-    kd = _get(cfg, "linear_key_head_dim")
-    vd = _get(cfg, "linear_value_head_dim")
-    k_conv = _get(cfg, "linear_conv_kernel_dim", hi=1024)
+    kh = config_int(cfg, "linear_num_key_heads")
+    vh = config_int(cfg, "linear_num_value_heads")
+    kd = config_int(cfg, "linear_key_head_dim")
+    vd = config_int(cfg, "linear_value_head_dim")
+    k_conv = config_int(cfg, "linear_conv_kernel_dim", hi=1024)
     conv_dim = 2 * kh * kd + vh * vd
     return [Param(name=p + "dt_bias", shape=(vh,), role="other", part="attention", split="col"),
             Param(name=p + "A_log", shape=(vh,), role="other", part="attention", split="col"),
@@ -233,14 +233,14 @@ def _router(name: str, experts: int, hidden: int) -> Param:
 
 def _mlp(cfg: dict, mtype: str, p: str, hidden: int, i: int) -> list[Param]:
     if mtype == "mixtral":
-        e = _get(cfg, "num_local_experts")
+        e = config_int(cfg, "num_local_experts")
         bp = p.replace("mlp.", "block_sparse_moe.")
         return ([_router(bp + "gate.weight", e, hidden)]
                 + _experts(bp + "experts.", ("w1", "w3", "w2"), hidden,
-                           _get(cfg, "intermediate_size"), e))
+                           config_int(cfg, "intermediate_size"), e))
     if mtype == "gpt_oss":
-        e = _get(cfg, "num_local_experts")
-        inter = _get(cfg, "intermediate_size")
+        e = config_int(cfg, "num_local_experts")
+        inter = config_int(cfg, "intermediate_size")
         # Fused, as the checkpoint stores them: gate_up [E, 2I, H] and down [E, H, I] (as [out, in]
         # per expert), each with a bias per expert.
         return [_router(p + "router.weight", e, hidden),
@@ -255,44 +255,46 @@ def _mlp(cfg: dict, mtype: str, p: str, hidden: int, i: int) -> list[Param]:
                       part="experts", count=e)]
     if mtype in ("qwen3_moe", "qwen3_next"):
         sparse = cfg.get("mlp_only_layers") or []
-        step = _get(cfg, "decoder_sparse_step", 1, hi=MAX_LAYERS)
+        if not isinstance(sparse, list) or not all(isinstance(x, int) for x in sparse):
+            raise ValueError(f"mlp_only_layers: expected a list of layer indices, got {sparse!r}")
+        step = config_int(cfg, "decoder_sparse_step", 1, hi=MAX_LAYERS)
         e = cfg.get("num_experts") or 0
         if i in sparse or not e or (i + 1) % step:
-            return _dense_mlp(p, hidden, _get(cfg, "intermediate_size"))
-        e = _get(cfg, "num_experts")
+            return _dense_mlp(p, hidden, config_int(cfg, "intermediate_size"))
+        e = config_int(cfg, "num_experts")
         out = [_router(p + "gate.weight", e, hidden)]
         out += _experts(p + "experts.", ("gate_proj", "up_proj", "down_proj"), hidden,
-                        _get(cfg, "moe_intermediate_size"), e)
+                        config_int(cfg, "moe_intermediate_size"), e)
         if mtype == "qwen3_next":
             out += _dense_mlp(p + "shared_expert.", hidden,
-                              _get(cfg, "shared_expert_intermediate_size"), "experts")
+                              config_int(cfg, "shared_expert_intermediate_size"), "experts")
             out += _linear(p + "shared_expert_gate", 1, hidden, "experts", "rep", role="router")
         return out
     if mtype in ("deepseek_v2", "deepseek_v3", "kimi_k2"):
         e = cfg.get("n_routed_experts")
-        first = _get(cfg, "first_k_dense_replace", 0, lo=0, hi=MAX_LAYERS)
-        freq = _get(cfg, "moe_layer_freq", 1, hi=MAX_LAYERS)
+        first = config_int(cfg, "first_k_dense_replace", 0, lo=0, hi=MAX_LAYERS)
+        freq = config_int(cfg, "moe_layer_freq", 1, hi=MAX_LAYERS)
         if e is None or i < first or i % freq:
-            return _dense_mlp(p, hidden, _get(cfg, "intermediate_size"))
-        e = _get(cfg, "n_routed_experts")
-        inter = _get(cfg, "moe_intermediate_size")
+            return _dense_mlp(p, hidden, config_int(cfg, "intermediate_size"))
+        e = config_int(cfg, "n_routed_experts")
+        inter = config_int(cfg, "moe_intermediate_size")
         out = [_router(p + "gate.weight", e, hidden)]
         if mtype != "deepseek_v2":  # noaux_tc routing keeps a per-expert correction bias (fp32)
             out.append(Param(name=p + "gate.e_score_correction_bias", shape=(e,), role="other",
                              part="experts", dtype="fp32"))
         out += _experts(p + "experts.", ("gate_proj", "up_proj", "down_proj"), hidden, inter, e)
-        shared = _get(cfg, "n_shared_experts", 0, lo=0, hi=1024)
+        shared = config_int(cfg, "n_shared_experts", 0, lo=0, hi=1024)
         if shared:
             out += _dense_mlp(p + "shared_experts.", hidden, inter * shared, "experts")
         return out
-    return _dense_mlp(p, hidden, _get(cfg, "intermediate_size"))
+    return _dense_mlp(p, hidden, config_int(cfg, "intermediate_size"))
 
 
 def _gpt2(cfg: dict) -> list[Param]:
-    n = _get(cfg, "num_hidden_layers", hi=MAX_LAYERS)
-    d = _get(cfg, "hidden_size")
-    vocab = _get(cfg, "vocab_size", VOCAB_DEFAULT["gpt2"], hi=1 << 26)
-    ctx = _get(cfg, "max_position_embeddings", hi=1 << 24)
+    n = config_int(cfg, "num_hidden_layers", hi=MAX_LAYERS)
+    d = config_int(cfg, "hidden_size")
+    vocab = config_int(cfg, "vocab_size", VOCAB_DEFAULT["gpt2"], hi=1 << 26)
+    ctx = config_int(cfg, "max_position_embeddings", hi=1 << 24)
     inner = cfg.get("n_inner") or 4 * d
 
     def conv1d(name: str, in_f: int, out_f: int, split: str) -> list[Param]:
@@ -321,12 +323,12 @@ def _siglip(vision: dict, text_hidden: int) -> list[Param]:
     """Gemma 3's SigLIP vision tower (no head) and its multimodal projector."""
     if not isinstance(vision, dict):
         raise ValueError("vision_config: expected a JSON object")
-    d = _get(vision, "hidden_size", 768)
-    inter = _get(vision, "intermediate_size", 3072)
-    n = _get(vision, "num_hidden_layers", 12, hi=MAX_LAYERS)
-    ch = _get(vision, "num_channels", 3, hi=64)
-    patch = _get(vision, "patch_size", 16, hi=4096)
-    image = _get(vision, "image_size", 224, hi=1 << 16)
+    d = config_int(vision, "hidden_size", 768)
+    inter = config_int(vision, "intermediate_size", 3072)
+    n = config_int(vision, "num_hidden_layers", 12, hi=MAX_LAYERS)
+    ch = config_int(vision, "num_channels", 3, hi=64)
+    patch = config_int(vision, "patch_size", 16, hi=4096)
+    image = config_int(vision, "image_size", 224, hi=1 << 16)
     vp = "model.vision_tower."
 
     def lin(name: str, out_f: int, in_f: int) -> list[Param]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..hf_config import normalize
-from .shapes import Param, param_shapes
+from .shapes import Param, config_int, param_shapes
 
 VOCAB_PAD = 64
 
@@ -37,8 +37,8 @@ def _tp_shape(p: Param, cfg: dict, tp: int, ep: bool) -> tuple[int, ...]:
             return (shape[0],) + _div(p, shape[1], tp) if len(shape) > 1 else shape
         return shape
     if p.split == "qkv":
-        heads = cfg["num_attention_heads"]
-        kv = cfg["num_key_value_heads"]
+        heads = config_int(cfg, "num_attention_heads")
+        kv = config_int(cfg, "num_key_value_heads")
         module = p.name.rsplit(".", 2)[-2] if p.name.endswith((".weight", ".bias")) else ""
         if heads % tp:
             raise ValueError(f"tp: {tp} does not divide {heads} attention heads")
