@@ -5,7 +5,8 @@ bytes; the KV cache and state of the busiest GPU must fit in what the weights le
 are, in order of preference: parameters × ``weight_dtype`` when one is asked for (split evenly);
 the checkpoint's exact bytes (safetensors headers of a Hub model, split evenly; or priced from
 config.json by ``calculator.model``, where one GPU holds its tensor-parallel share as
-``model/sharding.py`` cuts it: replicated norms and KV heads, padded vocabulary); parameters × the
+``model/sharding.py`` cuts it, replicated norms and KV heads and padded vocabulary included, of
+the pipeline stage that holds the most); parameters × the
 model dtype for an unquantized model whose shapes are unknown. A quantized checkpoint that cannot
 be priced is refused with its reason, never priced as 16-bit. Answers are exact ints found by
 bisection (context) or division (batch, since bytes are linear in the number of sequences).
@@ -50,23 +51,47 @@ def weights_bytes(param_count: int, weight_dtype_name: str | KVDtype = "bf16") -
 
 
 def weights_per_gpu(model: ModelSpec, tp: int = 1, pp: int = 1) -> int | None:
-    """One GPU's share of the model's checkpoint bytes (None when the bytes are unknown): its TP
-    share where the config's shapes are known and pp = 1, else an even split over tp × pp."""
+    """One GPU's share of the model's checkpoint bytes (None when the bytes are unknown): where
+    the config's shapes are known, its TP share of the busiest pipeline stage (``_sharded_weights``),
+    else an even split over tp × pp."""
     if model.weight_bytes is None:
         return None
-    if model.config is not None and pp == 1 and tp > 1 and model.weights_from.startswith("config"):
-        sharded = _sharded_weights(model, tp)
+    if model.config is not None and (tp > 1 or pp > 1) and model.weights_from.startswith("config"):
+        sharded = _sharded_weights(model, tp, pp)
         if sharded is not None:
             return sharded
     return -(-model.weight_bytes // (tp * pp))
 
 
-def _sharded_weights(model: ModelSpec, tp: int) -> int | None:
-    """One GPU's checkpoint bytes under ``tp`` (None when the split does not apply)."""
+def _sharded_weights(model: ModelSpec, tp: int, pp: int = 1) -> int | None:
+    """One GPU's checkpoint bytes under ``tp``, on the pipeline stage that holds the most: each
+    stage has the layers ``totals.pp_stages`` gives it, the first also the embeddings (and a
+    vision tower), the last the final norm and lm_head. None when the split does not apply."""
+    import re
     from .model.quant import checkpoint
     from .model.sharding import sharded_params
+    from .totals import pp_stages
     try:
-        return checkpoint(model.config, sharded_params(model.config, tp)).weight_bytes
+        params = sharded_params(model.config, tp)
+        if pp == 1:
+            return checkpoint(model.config, params).weight_bytes
+        layer_of = [re.search(r"(?:^|\.)(?:layers|h)\.(\d+)\.", p.name) for p in params]
+        lm_layers = sorted({int(m.group(1)) for m, p in zip(layer_of, params)
+                            if m and "vision_tower" not in p.name})
+        n = len(lm_layers)
+        stage_of = {}
+        for s, r in enumerate(pp_stages(n, pp)):
+            for i in r:
+                stage_of[lm_layers[i]] = s
+        stages: list[list] = [[] for _ in range(pp)]
+        for m, p in zip(layer_of, params):
+            if m and "vision_tower" not in p.name:
+                stages[stage_of[int(m.group(1))]].append(p)
+            elif p.name.startswith("lm_head") or re.search(r"(?:^|\.)(norm|ln_f)\.", p.name):
+                stages[-1].append(p)
+            else:
+                stages[0].append(p)
+        return max(checkpoint(model.config, st).weight_bytes for st in stages)
     except ValueError:
         return None
 
@@ -154,10 +179,12 @@ def plan(model: ModelSpec, *, gpu_bytes: int, gpus: int = 1, tp: int | None = No
     per_gpu = None
     if weight_dtype is None and model.weight_bytes is not None:
         weights, weights_from = model.weight_bytes, model.weights_from or "checkpoint bytes"
-        if model.config is not None and pp == 1 and tp > 1 and weights_from.startswith("config.json"):
-            per_gpu = _sharded_weights(model, tp)
+        if model.config is not None and (tp > 1 or pp > 1) and weights_from.startswith("config.json"):
+            per_gpu = _sharded_weights(model, tp, pp)
             if per_gpu is not None:
-                weights_from += f"; one GPU holds its TP {tp} share (norms, routers and KV heads " \
+                where = f"its TP {tp} share" if pp == 1 else \
+                    f"its TP {tp} share of the busiest of {pp} pipeline stages"
+                weights_from += f"; one GPU holds {where} (norms, routers and KV heads " \
                                 "replicated as engines do)"
     elif weight_dtype is None and model.quant_method:
         raise ValueError(model.weights_error or f"weight-dtype: the checkpoint is "

@@ -334,3 +334,14 @@ def test_junk_in_real_configs_is_a_one_line_value_error():
                 call()
             except ValueError as exc:
                 assert "\n" not in str(exc)
+
+
+def test_pipeline_stages_hold_their_own_layers_and_ends():
+    from calculator.capacity import weights_per_gpu
+    m = load_preset("llama-3.1-8b")
+    # layer = (q, o 4096·4096 + k, v 1024·4096 + gate, up, down 14336·4096 + 2 norms 4096) · 2 B
+    layer = (2 * 4096 * 4096 + 2 * 1024 * 4096 + 3 * 14336 * 4096 + 2 * 4096) * 2
+    assert layer == 436_224_000
+    # PP 2: stage 0 = embed + layers 0–15, stage 1 = layers 16–31 + final norm + lm_head (busier)
+    assert weights_per_gpu(m, 1, 2) == 16 * layer + 4096 * 2 + 128_256 * 4096 * 2 == 8_030_265_344
+    assert plan(m, gpu_bytes=80 << 30, gpus=2, pp=2).weights_per_gpu == 8_030_265_344
