@@ -30,13 +30,14 @@ def pricing(runs: int) -> None:
 
 def logs() -> None:
     from tests.test_weights import LOGS  # the cited public lines
-    print(f"{'model':58} {'tp':>3} {'logged':>8} {'predicted':>10} {'diff MiB':>9}")
+    print(f"{'model':58} {'knobs':>8} {'logged':>8} {'predicted':>10} {'diff MiB':>9}")
     diffs = []
-    for what, config, tp, logged, decimals, _ in LOGS:
-        got = vllm_load(config, tp=tp).allocated / GiB
+    for what, config, knobs, logged, decimals, _ in LOGS:
+        got = vllm_load(config, **knobs).allocated / GiB
         diff = (got - float(logged)) * 1024
         diffs.append(abs(diff))
-        print(f"{what[:58]:58} {tp:>3} {logged:>8} {got:>10.{decimals}f} {diff:>+9.1f}")
+        kn = " ".join(f"{k}{v}" for k, v in knobs.items())
+        print(f"{what[:58]:58} {kn:>8} {logged:>8} {got:>10.{decimals}f} {diff:>+9.1f}")
     print(f"{len(LOGS)} lines: median |diff| {statistics.median(diffs):.1f} MiB, worst "
           f"{max(diffs):.1f} MiB (the printed value's own rounding is ±5 MiB at 2 decimals)")
 

@@ -67,30 +67,14 @@ def _sharded_weights(model: ModelSpec, tp: int, pp: int = 1) -> int | None:
     """One GPU's checkpoint bytes under ``tp``, on the pipeline stage that holds the most: each
     stage has the layers ``totals.pp_stages`` gives it, the first also the embeddings (and a
     vision tower), the last the final norm and lm_head. None when the split does not apply."""
-    import re
     from .model.quant import checkpoint
-    from .model.sharding import sharded_params
+    from .model.sharding import sharded_params, stage_params
     from .totals import pp_stages
     try:
         params = sharded_params(model.config, tp)
         if pp == 1:
             return checkpoint(model.config, params).weight_bytes
-        layer_of = [re.search(r"(?:^|\.)(?:layers|h)\.(\d+)\.", p.name) for p in params]
-        lm_layers = sorted({int(m.group(1)) for m, p in zip(layer_of, params)
-                            if m and "vision_tower" not in p.name})
-        n = len(lm_layers)
-        stage_of = {}
-        for s, r in enumerate(pp_stages(n, pp)):
-            for i in r:
-                stage_of[lm_layers[i]] = s
-        stages: list[list] = [[] for _ in range(pp)]
-        for m, p in zip(layer_of, params):
-            if m and "vision_tower" not in p.name:
-                stages[stage_of[int(m.group(1))]].append(p)
-            elif p.name.startswith("lm_head") or re.search(r"(?:^|\.)(norm|ln_f)\.", p.name):
-                stages[-1].append(p)
-            else:
-                stages[0].append(p)
+        stages = stage_params(params, pp_stages(model.num_layers - model.mtp_counted, pp))
         return max(checkpoint(model.config, st).weight_bytes for st in stages)
     except ValueError:
         return None

@@ -158,8 +158,8 @@ def test_allocator_rounding():
 
 
 # Public vLLM logs, "Model loading took X GiB" (older: "Loading model weights took X GB", the
-# same GiB figure): (what, config.json fields, tp, the figure printed, decimals that must match,
-# source). Two logs print 4 decimals that match to 2 only: an A10 run of vLLM 0.8.5 (2.2 MB
+# same GiB figure): (what, config.json fields, tp / pp, the figure printed, decimals that must
+# match, source). Two logs print 4 decimals that match to 2 only: an A10 run of vLLM 0.8.5 (2.2 MB
 # more than predicted) and an Ascend NPU (its own allocator).
 def _cfg(mt, h, inter, layers, heads, kv, vocab, max_pos, *, tied=False, hd=None, dtype="bfloat16",
          qc=None, **extra):
@@ -187,54 +187,60 @@ QWEN3_30B_A3B = _cfg("qwen3_moe", 2048, 6144, 48, 32, 4, 151_936, 40_960, hd=128
 A100_40GB_FILE = ("public script comparing models on an A100-SXM4-40GB (find_string index "
                   "id 53067131107), vLLM 0.1x")
 LOGS = [
-    ("Llama-3.1-8B-Instruct bf16", full_config("llama-3.1-8b"), 1, "14.9888", 4,
+    ("Llama-3.1-8B-Instruct bf16", full_config("llama-3.1-8b"), {"tp": 1}, "14.9888", 4,
      "vLLM 0.6.x: 'Loading model weights took 14.9888 GB' in vllm-project docs-era notebooks and "
      "many public logs (index ids 26226588938, 58849745494, 49009726947)"),
-    ("Llama-3.1-8B-Instruct bf16", full_config("llama-3.1-8b"), 1, "14.99", 2,
+    ("Llama-3.1-8B-Instruct bf16", full_config("llama-3.1-8b"), {"tp": 1}, "14.99", 2,
      "vLLM 0.15.1 on an A100: ilseokoh/vllm-gce README, 'Model loading took 14.99 GiB memory'"),
-    ("Llama-3.1-8B-Instruct bf16, TP 2", full_config("llama-3.1-8b"), 2, "7.5122", 4,
+    ("Llama-3.1-8B-Instruct bf16, TP 2", full_config("llama-3.1-8b"), {"tp": 2}, "7.5122", 4,
      "vLLM 0.6.x, vllm serve -tp 2: blog post '(vLLM) When loading the weights, occurs infinite "
      "loading problem' (index id 40902855807)"),
-    ("Qwen3-32B bf16, TP 2", _cfg("qwen3", 5120, 25600, 64, 64, 8, 151_936, 40_960, hd=128), 2,
+    ("Qwen3-32B bf16, TP 2", _cfg("qwen3", 5120, 25600, 64, 64, 8, 151_936, 40_960, hd=128), {"tp": 2},
      "30.59", 2, "vLLM (2026) on two GPUs, Worker_TP0/TP1: tensor-parallelism tutorial "
      "(index id 57905766703)"),
-    ("Qwen3-30B-A3B bf16 MoE, TP 4", QWEN3_30B_A3B, 4, "14.2474", 2,
+    ("Qwen3-32B bf16, PP 2", _cfg("qwen3", 5120, 25600, 64, 64, 8, 151_936, 40_960, hd=128),
+     {"pp": 2}, "30.52", 2, "the same tutorial, Worker_PP0/PP1: 32 layers each, the embeddings on the "
+     "first stage, the final norm and lm_head on the last (index id 57905766703)"),
+    ("Qwen3-30B-A3B bf16 MoE, TP 4", QWEN3_30B_A3B, {"tp": 4}, "14.2474", 2,
      "vLLM 0.8.5, 4 × A10: vllm-project/vllm#17469 ('Model loading took 14.2474 GiB'; "
      "the 4th decimal differs by 2.2 MB)"),
-    ("DeepSeek-R1-Distill-Llama-70B bf16, TP 8", full_config("llama-3.1-70b"), 8, "16.4610", 2,
+    ("DeepSeek-R1-Distill-Llama-70B bf16, TP 8", full_config("llama-3.1-70b"), {"tp": 8}, "16.4610", 2,
      "vllm-ascend 0.10.0 on 8 NPUs: vllm-project/vllm-ascend#2235 ('Loading model weights took "
      "16.4610 GB'; the NPU allocator rounds differently in the 4th decimal)"),
-    ("Qwen2.5-14B-Instruct bf16", _cfg("qwen2", 5120, 13824, 48, 40, 8, 152_064, 32_768), 1,
+    ("Qwen2.5-14B-Instruct bf16", _cfg("qwen2", 5120, 13824, 48, 40, 8, 152_064, 32_768), {"tp": 1},
      "27.57", 2, A100_40GB_FILE),
     ("DeepSeek-R1-Distill-Qwen-14B bf16", _cfg("qwen2", 5120, 13824, 48, 40, 8, 152_064, 131_072),
-     1, "27.59", 2, A100_40GB_FILE + " (a 4× longer rope cache than Qwen2.5-14B: +0.02 GiB)"),
+     {"tp": 1}, "27.59", 2, A100_40GB_FILE + " (a 4× longer rope cache than Qwen2.5-14B: +0.02 GiB)"),
     ("Qwen3-4B-Thinking-2507 bf16",
-     _cfg("qwen3", 2560, 9728, 36, 32, 8, 151_936, 262_144, tied=True, hd=128), 1, "7.61", 2,
-     A100_40GB_FILE),
-    ("gpt-oss-20b MXFP4 (Marlin)", full_config("gpt-oss-20b"), 1, "13.72", 2,
+     _cfg("qwen3", 2560, 9728, 36, 32, 8, 151_936, 262_144, tied=True, hd=128), {"tp": 1}, "7.61",
+     2, A100_40GB_FILE),
+    ("gpt-oss-20b MXFP4 (Marlin)", full_config("gpt-oss-20b"), {"tp": 1}, "13.72", 2,
      A100_40GB_FILE + "; also a vllm-moe dev log naming the MXFP4/MARLIN backend "
      "(index id 67529778690)"),
     ("Meta-Llama-3-8B-Instruct FP8 per-tensor (AutoFP8)",
      {**full_config("llama-3-8b"), "quantization_config": {
          "quant_method": "fp8", "activation_scheme": "static", "ignored_layers": ["lm_head"]}},
-     1, "8.4596", 4, "nm-testing/Meta-Llama-3-8B-Instruct-FP8, AutoFP8 README (index id 42945400162)"),
+     {"tp": 1}, "8.4596", 4,
+     "nm-testing/Meta-Llama-3-8B-Instruct-FP8, AutoFP8 README (index id 42945400162)"),
     ("Meta-Llama-3.1-8B-Instruct-FP8-dynamic (compressed-tensors, per channel)",
-     {**full_config("llama-3.1-8b"), "quantization_config": CT_FP8_DYNAMIC}, 1, "8.4939", 4,
+     {**full_config("llama-3.1-8b"), "quantization_config": CT_FP8_DYNAMIC}, {"tp": 1}, "8.4939",
+     4,
      "neuralmagic/Meta-Llama-3.1-8B-Instruct-FP8-dynamic served with vllm-openai (index id "
      "21991779723)"),
     ("Mistral-7B-Instruct-v0.3 AWQ (solidrust)",
-     _cfg("mistral", 4096, 14336, 32, 32, 8, 32_768, 32_768, dtype="float16", qc=AWQ), 1, "3.89", 2,
-     "two AWQ servers on an RTX 3090 (index id 58025673405)"),
+     _cfg("mistral", 4096, 14336, 32, 32, 8, 32_768, 32_768, dtype="float16", qc=AWQ), {"tp": 1},
+     "3.89", 2, "two AWQ servers on an RTX 3090 (index id 58025673405)"),
     ("Qwen2.5-Coder-3B-Instruct-AWQ",
      _cfg("qwen2", 2048, 11008, 36, 16, 2, 151_936, 32_768, tied=True, dtype="float16", qc=AWQ),
-     1, "1.95", 2, "--cpu-offload-gb control runs (index id 63422875079)"),
+     {"tp": 1}, "1.95", 2, "--cpu-offload-gb control runs (index id 63422875079)"),
 ]
 
 
-@pytest.mark.parametrize("what, config, tp, logged, decimals, source", LOGS,
-                         ids=[f"{w} tp{tp} {v}" for w, _, tp, v, _, _ in LOGS])
-def test_vllm_model_loading_took_reproduces_public_logs(what, config, tp, logged, decimals, source):
-    load = vllm_load(config, tp=tp)
+@pytest.mark.parametrize("what, config, knobs, logged, decimals, source", LOGS,
+                         ids=[f"{w} {k} {v}" for w, _, k, v, _, _ in LOGS])
+def test_vllm_model_loading_took_reproduces_public_logs(what, config, knobs, logged, decimals,
+                                                       source):
+    load = vllm_load(config, **knobs)
     assert f"{load.allocated / GiB:.{decimals}f}" == f"{float(logged):.{decimals}f}", source
     assert load.log_line == f"Model loading took {float(logged):.2f} GiB memory"
 

@@ -29,8 +29,12 @@ books a fresh allocation: sizes round up to 512 B; a request of 10 MiB or more g
 rounded up to 2 MiB, and the rest stays in the block (counted as allocated) unless it is over
 1 MiB. That rule is what makes gpt-oss-20b's Marlin scales cost 18.9 MB more than their bytes.
 
+With ``pp`` stages (``distributed/utils.py`` · ``get_pp_indices``: the remainder layers go to the
+stages before the last) the first stage also holds the embeddings, the last the final norm and
+lm_head, and each builds its own rope cache; the busiest stage is reported.
+
 Not modelled (refused with one line): MLA models (vLLM adds absorbed ``W_UK``/``W_UV`` copies),
-linear-attention / mamba layers, bitsandbytes, pipeline parallelism.
+linear-attention / mamba layers, bitsandbytes.
 """
 from __future__ import annotations
 
@@ -39,7 +43,7 @@ from dataclasses import dataclass, replace
 from ..hf_config import normalize
 from ..model.quant import Checkpoint, MODEL_ST, ST_BITS, checkpoint, quant_method
 from ..model.shapes import Param, config_int, param_shapes
-from ..model.sharding import VOCAB_PAD, sharded_params
+from ..model.sharding import sharded_params, stage_params, vllm_pp_stages
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -148,13 +152,16 @@ def _pad_mxfp4(params: list[Param], backend: str) -> list[Param]:
     return out
 
 
-def vllm_load(config: object, *, tp: int = 1, expert_parallel: bool = False,
+def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool = False,
               mxfp4_backend: str = "marlin") -> VllmLoad:
-    """One GPU's weights under vLLM with tensor parallel size ``tp``."""
+    """One GPU's weights under vLLM with tensor parallel size ``tp``; with ``pp`` pipeline stages
+    (vLLM's ``get_pp_indices`` split), the stage that allocates the most."""
     if not isinstance(config, dict):
         raise ValueError("config: expected a JSON object")
     if isinstance(tp, bool) or not isinstance(tp, int) or not 1 <= tp <= 1024:
         raise ValueError(f"tp: must be an integer between 1 and 1024, got {tp!r}")
+    if isinstance(pp, bool) or not isinstance(pp, int) or not 1 <= pp <= 1024:
+        raise ValueError(f"pp: must be an integer between 1 and 1024, got {pp!r}")
     cfg = normalize(config)
     mtype = str(cfg.get("model_type") or "")
     if cfg.get("kv_lora_rank") is not None:
@@ -171,17 +178,24 @@ def vllm_load(config: object, *, tp: int = 1, expert_parallel: bool = False,
     if method == "mxfp4":  # padding applies to the per-rank intermediate size
         ranked = _pad_mxfp4(ranked, mxfp4_backend)
         note = f"MXFP4 experts padded for the {mxfp4_backend} backend"
-    ck: Checkpoint = checkpoint(config, ranked)
-    merged: dict[str, int] = {}
-    for t in ck.tensors:
-        if method == "compressed-tensors" and t.name.endswith(("weight_scale", "input_scale")) \
-                and t.dtype in ("BF16", "F16"):
-            # compressed_tensors_w8a8_fp8.py · create_weights: vLLM holds these scales in float32
-            t = replace(t, dtype="F32")
-        module, suffix = _module_key(t.name)
-        key = f"{module}.{suffix}" if suffix else module
-        merged[key] = merged.get(key, 0) + t.nbytes
-    ropes = _rope_caches(cfg, mtype)
-    allocs = tuple(merged.items()) + tuple(ropes)
-    return VllmLoad(tensors=allocs, weight_bytes=ck.weight_bytes, rope_bytes=sum(b for _, b in ropes),
-                    allocated=sum(allocated_bytes(b) for _, b in allocs), tp=tp, note=note)
+    stages = [ranked]
+    if pp > 1:
+        stages = stage_params(ranked, vllm_pp_stages(config_int(cfg, "num_hidden_layers"), pp))
+    ropes = _rope_caches(cfg, mtype)  # every stage builds its layers' rope
+    loads = []
+    for stage in stages:
+        ck: Checkpoint = checkpoint(config, stage)
+        merged: dict[str, int] = {}
+        for t in ck.tensors:
+            if method == "compressed-tensors" and t.name.endswith(("weight_scale", "input_scale")) \
+                    and t.dtype in ("BF16", "F16"):
+                # compressed_tensors_w8a8_fp8.py · create_weights: vLLM holds these in float32
+                t = replace(t, dtype="F32")
+            module, suffix = _module_key(t.name)
+            key = f"{module}.{suffix}" if suffix else module
+            merged[key] = merged.get(key, 0) + t.nbytes
+        allocs = tuple(merged.items()) + tuple(ropes)
+        loads.append(VllmLoad(tensors=allocs, weight_bytes=ck.weight_bytes,
+                              rope_bytes=sum(b for _, b in ropes),
+                              allocated=sum(allocated_bytes(b) for _, b in allocs), tp=tp, note=note))
+    return max(loads, key=lambda load: load.allocated)

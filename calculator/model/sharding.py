@@ -14,6 +14,7 @@ checkpoint's format. A split that does not divide raises one ``ValueError`` nami
 """
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from ..hf_config import normalize
@@ -78,3 +79,41 @@ def sharded_params(config: dict, tp: int, *, expert_parallel: bool = False,
             count = p.count // tp
         ranked.append(replace(p, shape=shape, count=count))
     return ranked
+
+
+_LAYER = re.compile(r"(?:^|\.)(?:layers|h)\.(\d+)\.")
+_FINAL = re.compile(r"^lm_head\.|(?:^|\.)(?:norm|ln_f)\.")
+
+
+def stage_params(params: list[Param], stages: list[range]) -> list[list[Param]]:
+    """``params`` split into pipeline stages: each stage has the decoder layers ``stages`` gives
+    it, the first also the embeddings (and any vision tower), the last the final norm and
+    lm_head."""
+    layers = sorted({int(m.group(1)) for p in params
+                     if (m := _LAYER.search(p.name)) and "vision_tower" not in p.name})
+    if sum(len(r) for r in stages) != len(layers):
+        raise ValueError(f"pp: the stages cover {sum(len(r) for r in stages)} layers, the "
+                         f"checkpoint has {len(layers)}")
+    stage_of = {layers[i]: s for s, r in enumerate(stages) for i in r}
+    out: list[list[Param]] = [[] for _ in stages]
+    for p in params:
+        m = _LAYER.search(p.name)
+        if m and "vision_tower" not in p.name:
+            out[stage_of[int(m.group(1))]].append(p)
+        elif _FINAL.search(p.name):
+            out[-1].append(p)
+        else:
+            out[0].append(p)
+    return out
+
+
+def vllm_pp_stages(num_layers: int, pp: int) -> list[range]:
+    """vLLM's layer split (``distributed/utils.py`` · ``get_pp_indices``): an even share each, the
+    remainder one apiece to the stages just before the last."""
+    if not 1 <= pp <= num_layers:
+        raise ValueError(f"pp: {pp} pipeline stages for {num_layers} layers")
+    sizes = [num_layers // pp] * pp
+    for i in range(2, num_layers % pp + 2):
+        sizes[-i] += 1
+    starts = [sum(sizes[:s]) for s in range(pp)]
+    return [range(a, a + n) for a, n in zip(starts, sizes)]
