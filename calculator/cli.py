@@ -35,14 +35,19 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def positive_int(text: str) -> int:
+def positive_int(text: str, hi: int = 1 << 40) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text[:40]!r}") from None
+    if not 1 <= value <= hi:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {hi:,}, got {text[:40]}")
     return value
+
+
+def dim_int(text: str) -> int:
+    """A size of one model or engine dimension (heads, ranks, tokens per batch): 1 … 2**24."""
+    return positive_int(text, 1 << 24)
 
 
 def token_count(text: str) -> int:
@@ -78,13 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tp", type=positive_int, default=None, help="tensor-parallel ranks (default 1)")
     p.add_argument("--pp", type=positive_int, default=1, help="pipeline-parallel stages (default 1)")
     p.add_argument("--layout", choices=("theoretical", "paged"), default="theoretical")
-    p.add_argument("--block-size", type=positive_int, default=16, help="paged block size (default 16)")
+    p.add_argument("--block-size", type=dim_int, default=16, help="paged block size (default 16)")
     p.add_argument("--include-mtp", action="store_true", help="count MTP / next-n layers too")
     p.add_argument("--attention", choices=("mha", "mqa", "gqa", "mla"),
                    help="re-express the model's attention as this variant")
-    p.add_argument("--kv-heads", type=positive_int, help="KV heads for --attention gqa")
-    p.add_argument("--kv-lora-rank", type=positive_int, default=512, help="d_c for --attention mla")
-    p.add_argument("--rope-head-dim", type=positive_int, default=64, help="d_r for --attention mla")
+    p.add_argument("--kv-heads", type=dim_int, help="KV heads for --attention gqa")
+    p.add_argument("--kv-lora-rank", type=dim_int, default=512, help="d_c for --attention mla")
+    p.add_argument("--rope-head-dim", type=dim_int, default=64, help="d_r for --attention mla")
     p.add_argument("--engine", choices=ENGINES, default="theoretical",
                    help="theoretical (default); transformers: the StaticCache transformers "
                         f"{TRANSFORMERS_VERSION} allocates for max_cache_len = --context; vllm: "
@@ -97,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kv-cache-dtype", default="auto",
                    help=f"with --engine vllm: {', '.join(VLLM_KV_DTYPES)}; sglang: auto, fp8_e5m2, "
                         "fp8_e4m3 (default auto)")
-    p.add_argument("--page-size", type=positive_int, default=1,
+    p.add_argument("--page-size", type=dim_int, default=1,
                    help="with --engine sglang: tokens per page (default 1)")
     p.add_argument("--swa-full-tokens-ratio", type=float, default=0.8,
                    help="with --engine sglang: SWA pool tokens per full-pool token, for gpt-oss, "
@@ -105,23 +110,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-style", choices=("current", "legacy"), default="current",
                    help="with --engine sglang --format log: current SGLang lines (with 'dtype: "
                         "torch.bfloat16,'), or legacy (older builds, without it)")
-    p.add_argument("--max-num-batched-tokens", type=positive_int,
+    p.add_argument("--max-num-batched-tokens", type=dim_int,
                    default=VLLM_BATCHED_TOKENS,
                    help=f"with --engine vllm: sizes sliding-window blocks (default "
                         f"{VLLM_BATCHED_TOKENS})")
     p.add_argument("--enable-expert-parallel", action="store_true",
                    help="with --engine vllm: routed experts handed out whole, experts / tp per GPU "
                         "(changes the weights per GPU, not the KV pool)")
-    p.add_argument("--parallel", "-np", type=positive_int, default=1,
+    p.add_argument("--parallel", "-np", type=dim_int, default=1,
                    help="with --engine llama.cpp: sequences (n_seq_max, default 1)")
     p.add_argument("--kv-unified", action="store_true",
                    help="with --engine llama.cpp: one KV stream shared by every sequence")
     p.add_argument("--cache-type-k", "-ctk", default="f16",
                    help=f"with --engine llama.cpp: {', '.join(LLAMACPP_TYPES)} (default f16)")
     p.add_argument("--cache-type-v", "-ctv", default="f16", help="with --engine llama.cpp: as -ctk")
-    p.add_argument("--batch-size", "-b", type=positive_int, default=2048,
+    p.add_argument("--batch-size", "-b", type=dim_int, default=2048,
                    help="with --engine llama.cpp: logical batch n_batch (default 2048)")
-    p.add_argument("--ubatch-size", "-ub", type=positive_int, default=512,
+    p.add_argument("--ubatch-size", "-ub", type=dim_int, default=512,
                    help="with --engine llama.cpp: physical batch n_ubatch (default 512; sizes the SWA cache)")
     p.add_argument("--swa-full", action="store_true",
                    help="with --engine llama.cpp: full-size SWA cache")

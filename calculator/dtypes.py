@@ -103,6 +103,9 @@ def model_dtype_name(value: object) -> str:
     if not isinstance(value, str):
         raise ValueError(f"torch_dtype: expected a string such as 'bfloat16', got {value!r}")
     try:
-        return get_dtype(value).name
+        name = get_dtype(value).name
     except ValueError:
         raise ValueError(f"torch_dtype: unknown {value!r}") from None
+    if name not in ("fp32", "fp16", "bf16"):  # weights and state are in a float dtype, not q8_0
+        raise ValueError(f"torch_dtype: {value!r} is no model dtype (float32, float16 or bfloat16)")
+    return name

@@ -34,9 +34,20 @@ def parse_config_text(text: str | bytes) -> dict:
         msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise ValueError(f"config: not valid JSON: {msg}{where}") from None
+    except ValueError:  # Python's int() limit: a number of over 4,300 digits
+        raise ValueError("config: not valid JSON: a number has more than 4,300 digits") from None
     if not isinstance(data, dict):
         raise ValueError(f"config: expected a JSON object, got {type(data).__name__}")
     return data
+
+
+def _encodable(text: str) -> bool:
+    """Printable as UTF-8 (a lone surrogate such as "\\ud800" in the JSON is not)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def config_name(config: dict, fallback: str = "custom") -> str:
@@ -44,7 +55,8 @@ def config_name(config: dict, fallback: str = "custom") -> str:
     part), else its first architecture, else ``fallback``."""
     archs = config.get("architectures")
     for value in (config.get("_name_or_path"), archs[0] if isinstance(archs, list) and archs else None):
-        if isinstance(value, str) and value.strip().rstrip("/") and len(value) <= 200:
+        if isinstance(value, str) and value.strip().rstrip("/") and len(value) <= 200 \
+                and _encodable(value):
             value = value.strip().rstrip("/")
             return value.rsplit("/", 1)[-1] if value.startswith(("/", ".", "~")) else value
     return fallback
@@ -54,11 +66,18 @@ def model_from_config_file(path: str | Path, *, name: str | None = None,
                            param_count: int | None = None, include_mtp: bool = False) -> ModelSpec:
     """Read a config.json from disk (size checked before reading); named as ``config_name`` says."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"config: no such file {str(path)!r}")
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ValueError(f"config: file is over the {MAX_CONFIG_BYTES:,}-byte limit")
-    return model_from_config_text(path.read_bytes(), name=name, param_count=param_count,
+    if not path.is_file():
+        raise ValueError(f"config: {str(path)!r} is not a regular file")
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ValueError(f"config: file is over the {MAX_CONFIG_BYTES:,}-byte limit")
+        with path.open("rb") as fh:  # a size of 0 can hide a pseudo-file: read at most the cap
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"config: cannot read {str(path)!r}: {exc.strerror or type(exc).__name__}") from None
+    return model_from_config_text(data, name=name, param_count=param_count,
                                   include_mtp=include_mtp, source=str(path))
 
 

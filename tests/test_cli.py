@@ -194,3 +194,33 @@ def test_checkpoint_choice_and_capacity_json():
 def test_weight_flags_fail_in_one_line(args, needle):
     out = run(*args)
     assert out.returncode == 2 and needle in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_cli_contract_for_hostile_files_and_values(tmp_path):
+    cases = []
+    big = tmp_path / "big.json"  # an integer of 5,000 digits
+    big.write_text('{"num_hidden_layers": 2, "num_attention_heads": 4, "hidden_size": 64, "x": '
+                   + "9" * 5000 + "}")
+    cases.append((["--config", str(big)], "config: not valid JSON: a number has more than 4,300 digits"))
+    q8 = tmp_path / "q8.json"
+    q8.write_text(json.dumps({"num_hidden_layers": 2, "num_attention_heads": 4, "hidden_size": 64,
+                              "torch_dtype": "q8_0"}))
+    cases.append((["--config", str(q8)], "torch_dtype: 'q8_0' is no model dtype"))
+    cases.append((["--config", str(tmp_path)], "is not a regular file"))
+    cases.append((["--config", "/proc/self/mem"], "config: cannot read '/proc/self/mem'"))
+    for flag in ("--kv-lora-rank", "--rope-head-dim", "--kv-heads", "--max-num-batched-tokens", "-ub"):
+        cases.append((["--preset", "llama-3.1-8b", flag, "1" + "0" * 30], "must be between 1 and 16,777,216"))
+    cases.append((["--preset", "gpt-oss-120b", "--engine", "sglang", "--kv-memory", "40GiB",
+                   "--swa-full-tokens-ratio", "1e-300"], "leaves the SWA pool without one page"))
+    for args, needle in cases:
+        out = run(*args, "--context", "8")
+        assert out.returncode == 2 and needle in out.stderr, (args, out.stderr)
+        assert out.stderr.count("\n") == 1 and not out.stdout
+
+
+def test_a_lone_surrogate_name_prints(tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text('{"_name_or_path": "\\ud800", "num_hidden_layers": 2, "num_attention_heads": 4, '
+                   '"hidden_size": 64}')
+    out = run("--config", str(cfg), "--context", "8")
+    assert out.returncode == 0 and out.stdout.startswith("custom:")

@@ -296,3 +296,19 @@ def test_readme_and_server_config():
     assert 'serverAddress = "localhost"' in config and "maxUploadSize = 1\n" in config
     assert (ROOT / ".streamlit" / "favicon.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "favicon.png" in (ROOT / "app.py").read_text()
+
+
+@pytest.mark.parametrize("ctx", ["0", "99999999999", "²", "9" * 5000, "-5", "1e3", "NaN"])
+def test_hostile_ctx_in_a_link_opens_the_landing_page(ctx):
+    at = page("compare")
+    at.query_params["ctx"] = [ctx, "4096"]
+    ok(at.run())
+    assert at.select_slider(key="ctx").value == (1024, 1 << 20)  # the default range, no traceback
+
+
+@pytest.mark.parametrize("pg, key", [("compare", "dtype"), ("capacity", "c_kvdtype")])
+def test_kv_dtype_aliases_in_links(pg, key):
+    at = page(pg)
+    at.query_params[key] = "fp8"  # the spelling the CLI and README use
+    ok(at.run())
+    assert at.selectbox(key=key).value == "fp8_e4m3"

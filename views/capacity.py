@@ -37,7 +37,7 @@ keys = c.url_state({
     "c_wdtype": ("bf16", c.choice(c.WEIGHT_DTYPES)),
     "c_wdtype_ckpt": (old_wdtype if old_wdtype in c.WEIGHT_DTYPES else "checkpoint",
                       c.choice(("checkpoint",) + c.WEIGHT_DTYPES)),
-    "c_kvdtype": ("bf16", c.choice(c.KV_DTYPES)),
+    "c_kvdtype": ("bf16", c.kv_dtype_choice),
     "c_util": (0.90, c.float_in(0.5, 1.0)),
     "c_layout": ("theoretical", c.choice(("theoretical", "paged"))),
     "c_batch": (8, c.int_in(1, 1 << 32)),

@@ -80,6 +80,17 @@ def choice(options) -> Callable:
     return parse
 
 
+def kv_dtype_choice(value: str) -> str:
+    """URL parser for a KV dtype: a listed name, or an alias the CLI takes ('fp8', 'float16')."""
+    from calculator.dtypes import get_dtype
+    if value in KV_DTYPES:
+        return value
+    name = get_dtype(value).name
+    if name not in KV_DTYPES:
+        raise ValueError(value)
+    return name
+
+
 def int_in(lo: int, hi: int) -> Callable:
     def parse(value: str) -> int:
         number = int(value)

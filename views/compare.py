@@ -30,7 +30,7 @@ unit = c.unit()
 choices = c.model_choices()
 keys = c.url_state({
     "models": ([m for m in DEFAULT_MODELS if m in choices], c.choice(choices), True),
-    "dtype": ("bf16", c.choice(c.KV_DTYPES)),
+    "dtype": ("bf16", c.kv_dtype_choice),
     "batch": (1, c.int_in(1, 1_000_000)),
     "layout": ("theoretical", c.choice(("theoretical", "paged"))),
     "tp": (1, c.choice((1, 2, 4, 8, 16))),
@@ -48,9 +48,19 @@ keys = c.url_state({
 # A range slider seeded through session state comes back as one value (AppTest), so the range
 # is passed as the widget's value, read from the URL once.
 ctx_default = (1024, 1 << 20)
+
+
+def _ctx_step(text: str) -> int | None:
+    """A context of the slider's steps from the URL, or None (0, 10^30, '²', 5,000 digits ...)."""
+    try:
+        value = c.int_in(1, 1 << 30)(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
+    except ValueError:
+        return None
+    return value if value in CTX_STEPS else None
+
+
 if "ctx" not in st.session_state and "ctx" in st.query_params:
-    wanted = sorted(v for v in (c.int_in(1, 1 << 30)(x) for x in st.query_params.get_all("ctx")
-                                if x.isdigit()) if v in CTX_STEPS)
+    wanted = sorted(v for v in map(_ctx_step, st.query_params.get_all("ctx")) if v is not None)
     if len(wanted) == 2 and wanted[0] < wanted[1]:
         ctx_default = tuple(wanted)
 keys.append("ctx")

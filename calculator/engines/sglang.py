@@ -223,6 +223,9 @@ def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None =
         return SglangPool(model=model.name, tokens=tokens, page_size=page_size, mla=mla,
                           cell_size=cell, dtype_name=dtype_name, buffers=(buffers(full, tokens),))
     swa_tokens = int(tokens * swa_full_tokens_ratio) // page_size * page_size
+    if swa_tokens < 1:
+        raise ValueError(f"swa-full-tokens-ratio: {swa_full_tokens_ratio:g} of {tokens:,} tokens "
+                         "leaves the SWA pool without one page")
     window = min(g.spec.window for g in model.groups if isinstance(g.spec, SlidingWindowSpec))
     return SglangPool(model=model.name, tokens=tokens, page_size=page_size, mla=False,
                       cell_size=cell, dtype_name=dtype_name, swa_tokens=swa_tokens, window=window,
