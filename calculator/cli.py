@@ -230,7 +230,10 @@ def _capacity(args: argparse.Namespace, model: ModelSpec, tp: int | None) -> str
         return "\n".join(out)
     if args.max_context:
         mc = cap.max_context(args.batch)
-        if mc is None:
+        if mc is None and model.max_context:
+            out.append(f"max context at batch {args.batch}: {model.max_context:,} tokens (the "
+                       "model's max; sliding windows cap the cache, so memory allows any length)")
+        elif mc is None:
             out.append(f"max context at batch {args.batch}: unbounded (sliding windows cap the cache)")
         else:
             beyond = (" (beyond the model's max context)"

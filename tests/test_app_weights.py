@@ -76,3 +76,17 @@ def test_an_older_link_keeps_its_weight_dtype():
     # 70,553,706,496 · 2 B / 2 GPUs = 70,553,706,496 B; free 77,309,411,328 − that = 6,755,704,832
     # B / (80 layers · 4 heads · 256 · 1 B · 8 seqs) = 10,308 tokens
     assert any(m.value == "10,308 tokens" for m in at.metric)
+
+
+def test_two_pasted_configs_of_one_architecture_are_both_kept():
+    at = ok(page("custom").run())
+    for layers in (2, 4):  # both name themselves MistralForCausalLM
+        cfg = {"architectures": ["MistralForCausalLM"], "model_type": "mistral",
+               "num_hidden_layers": layers, "num_attention_heads": 4, "hidden_size": 64}
+        at.text_area(key="j_text").set_value(json.dumps(cfg))
+        at.button(key="j_go").click()
+        ok(at.run())
+    kept = at.session_state["custom_models"]
+    assert sorted(kept) == ["MistralForCausalLM", "MistralForCausalLM (2)"]
+    assert kept["MistralForCausalLM (2)"].num_layers == 4
+    assert any("MistralForCausalLM (2)" in i.value for i in at.info)

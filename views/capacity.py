@@ -111,9 +111,14 @@ q1, q2 = st.columns(2)
 with q1:
     batch = st.number_input("Batch B", min_value=1, max_value=1 << 32, key="c_batch")
     mc = c.guarded(cap.max_context, int(batch))
-    if mc is None:
-        st.metric(f"Longest context at batch {batch}", "unbounded",
-                  help="Every attention layer is windowed: the cache stops growing")
+    if mc is None:  # every layer windowed: memory allows any length, the model's max still holds
+        st.metric(f"Longest context at batch {batch}",
+                  f"{model.max_context:,} tokens" if model.max_context else "unbounded",
+                  help="Every attention layer is windowed: the cache stops growing, so memory "
+                       "allows any length")
+        if model.max_context:
+            st.caption("The model's own max context; every layer is windowed, so memory would "
+                       "allow any length.")
     else:
         st.metric(f"Longest context at batch {batch}", f"{mc:,} tokens")
         if model.max_context and mc > model.max_context:

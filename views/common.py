@@ -48,6 +48,20 @@ def custom_models() -> dict[str, ModelSpec]:
     return st.session_state.setdefault(CUSTOM, {})
 
 
+def keep_custom(model: ModelSpec) -> ModelSpec:
+    """Keep a custom model for the session under a name no other kept model has: a second
+    config named 'MistralForCausalLM' becomes 'MistralForCausalLM (2)' instead of replacing the
+    first. Returns the model as kept (renamed when needed)."""
+    from dataclasses import replace
+    kept = custom_models()
+    name, n = model.name, 2
+    while name in kept and kept[name] != model:
+        name, n = f"{model.name} ({n})", n + 1
+    model = model if name == model.name else replace(model, name=name)
+    kept[name] = model
+    return model
+
+
 def model_choices() -> list[str]:
     """Preset names, then custom models as 'custom:<name>'."""
     return preset_names() + [f"custom:{n}" for n in custom_models()]

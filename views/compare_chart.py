@@ -231,8 +231,9 @@ def max_context_text(m: ModelSpec, cap, batch: int) -> str:
     if not cap.weights_fit:
         return "weights don't fit"
     mc = cap.max_context(batch)
-    if mc is None:
-        return "unbounded (windows cap the cache)"
+    if mc is None:  # every layer windowed: memory allows any length, the model's max still holds
+        return (f"{m.max_context:,} (model max; windows cap the cache)" if m.max_context
+                else "unbounded (windows cap the cache)")
     if m.max_context and mc > m.max_context:
         return f"{m.max_context:,} (model max; memory fits {mc:,})"
     return f"{mc:,}"

@@ -185,7 +185,14 @@ with json_tab:
             except ValueError as exc:
                 st.error(c.md_escape(str(exc)))
             else:
-                c.custom_models()[model.name] = model
+                if cfg_name.strip():  # a typed name replaces the model kept under it
+                    c.custom_models()[model.name] = model
+                else:  # a config's own name (often its architecture) never replaces another model
+                    renamed = c.keep_custom(model)
+                    if renamed.name != model.name:
+                        st.info(f"Another model is already kept as {c.md_code(model.name)}; this one "
+                                f"is kept as {c.md_code(renamed.name)}.")
+                    model = renamed
                 show_model(model)
 
 if c.custom_models():
