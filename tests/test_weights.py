@@ -351,3 +351,22 @@ def test_pipeline_stages_hold_their_own_layers_and_ends():
     # PP 2: stage 0 = embed + layers 0–15, stage 1 = layers 16–31 + final norm + lm_head (busier)
     assert weights_per_gpu(m, 1, 2) == 16 * layer + 4096 * 2 + 128_256 * 4096 * 2 == 8_030_265_344
     assert plan(m, gpu_bytes=80 << 30, gpus=2, pp=2).weights_per_gpu == 8_030_265_344
+
+
+# nvidia/Qwen3-32B-NVFP4's hf_quant_config.json, verbatim (github ai-dynamo/aiconfigurator
+# src/aiconfigurator/model_configs/nvidia--Qwen3-32B-NVFP4_hf_quant_config.json @ f577ab84)
+QWEN3_32B_NVFP4 = {"producer": {"name": "modelopt", "version": "0.33.0"},
+                   "quantization": {"quant_algo": "NVFP4", "kv_cache_quant_algo": "FP8",
+                                    "group_size": 16, "exclude_modules": ["lm_head"]}}
+
+
+def test_modelopt_nvfp4_as_hf_quant_config_ships_it():
+    cfg = _cfg("qwen3", 5120, 25600, 64, 64, 8, 151_936, 40_960, hd=128,
+               qc={"quant_method": "modelopt", **QWEN3_32B_NVFP4})
+    # per layer 487,587,840 Linear weights (q, o 8192·5120; k, v 1024·5120; gate, up, down
+    # 25600·5120) at 9/16 B (U8 pairs + an F8 scale per 16) + 7 Linears · 2 F32 scalars
+    # + k_scale, v_scale (8 B) + norms (2 · 5120 + 2 · 128) · 2 B
+    layer = 487_587_840 * 9 // 16 + 7 * 8 + 8 + (2 * 5120 + 2 * 128) * 2
+    # + embed, lm_head 2 · 151,936 · 5120 · 2 B (lm_head excluded) + final norm 5120 · 2 B
+    assert checkpoint(cfg).weight_bytes == 64 * layer + 2 * 151_936 * 5120 * 2 + 5120 * 2
+    assert 64 * layer + 2 * 151_936 * 5120 * 2 + 5120 * 2 == 20_666_169_344

@@ -22,9 +22,10 @@ norms and biases stay in the model dtype. Each format follows its own source:
   ``lm_head: true``.
 - ``mxfp4`` (gpt-oss, transformers ``integrations/mxfp4.py``): experts as U8 ``_blocks``
   [E, out, in/32, 16] and U8 e8m0 ``_scales`` [E, out, in/32].
-- ``modelopt`` (TensorRT Model Optimizer): ``FP8`` F8 weight + F32 scalar ``weight_scale`` and
-  ``input_scale``; ``NVFP4`` U8 [out, in/2] + F8 ``weight_scale`` [out, in/16] + F32
-  ``weight_scale_2`` and ``input_scale``.
+- ``modelopt`` (TensorRT Model Optimizer, flat or as ``hf_quant_config.json``'s
+  ``{"quantization": …}``): ``FP8`` F8 weight + F32 scalar ``weight_scale`` and ``input_scale``;
+  ``NVFP4`` U8 [out, in/2] + F8 ``weight_scale`` [out, in/16] + F32 ``weight_scale_2`` and
+  ``input_scale``; with ``kv_cache_quant_algo``, an F32 ``k_scale`` / ``v_scale`` per layer.
 - ``bitsandbytes`` 8-bit (``Int8Params``): I8 weight + F32 ``SCB`` [out] + U8 ``weight_format``.
 
 A format this module cannot price raises one ``ValueError`` naming the method, never a silent
@@ -200,15 +201,19 @@ def _mxfp4(p: Param, qc: dict, model_st: str) -> list[Stored]:
 def _modelopt(p: Param, qc: dict, model_st: str) -> list[Stored]:
     algo = str(qc.get("quant_algo", "")).upper()
     out, inn = p.shape
+    # an FP8 KV cache stores one F32 k_scale / v_scale per attention layer on k_proj / v_proj
+    kv = [] if not qc.get("kv_cache_quant_algo") else [
+        _t(p, f"{proj[0]}_scale", "F32", ()) for proj in ("k_proj", "v_proj")
+        if p.name.endswith(f".{proj}.weight")]
     if algo == "FP8":
         return [_t(p, "weight", "F8_E4M3", (out, inn)), _t(p, "weight_scale", "F32", ()),
-                _t(p, "input_scale", "F32", ())]
+                _t(p, "input_scale", "F32", ())] + kv
     if algo == "NVFP4":
         group = _group(qc, "group_size", 16)
         group = inn if group == -1 else group
         return [_t(p, "weight", "U8", (out, inn // 2)),
                 _t(p, "weight_scale", "F8_E4M3", (out, _cdiv(inn, group))),
-                _t(p, "weight_scale_2", "F32", ()), _t(p, "input_scale", "F32", ())]
+                _t(p, "weight_scale_2", "F32", ()), _t(p, "input_scale", "F32", ())] + kv
     raise ValueError(f"quantization_config.quant_algo: modelopt {algo or 'None'!r} is not priced "
                      "(FP8 and NVFP4 are)")
 
@@ -356,6 +361,8 @@ def checkpoint(config: object, params: list[Param] | None = None) -> Checkpoint:
         tensors = [t for p in params for t in _plain(p, model_st)]
         return Checkpoint(format=dtype, param_count=count, tensors=tuple(tensors), model_dtype=dtype)
     qc = config.get("quantization_config") or config["text_config"]["quantization_config"]
+    if method == "modelopt" and isinstance(qc.get("quantization"), dict):
+        qc = {**qc, **qc["quantization"]}  # hf_quant_config.json's layout: {"quantization": {...}}
     if method == "gptq" and qc.get("checkpoint_format") not in (None, "gptq", "gptq_v2"):
         raise ValueError(f"quantization_config.checkpoint_format: GPTQ {qc.get('checkpoint_format')!r} "
                          "is not priced (gptq and gptq_v2 are)")
