@@ -9,7 +9,8 @@ import json
 import sys
 from dataclasses import replace
 
-from .capacity import plan, weights_per_gpu
+from .capacity import plan
+from .cli_common import UsageError, weights_json  # UsageError: measure/cli.py imports it here
 from .engines import ENGINES, static_cache_bytes
 from .engines.transformers_cache import TRANSFORMERS_VERSION
 from .engines.vllm import DEFAULT_MAX_NUM_BATCHED_TOKENS as VLLM_BATCHED_TOKENS
@@ -24,10 +25,6 @@ from .sweep import sweep
 from .totals import Breakdown, kv_cache_bytes
 from .units import format_bytes, parse_count, parse_tokens
 from .variants import as_variant
-
-
-class UsageError(Exception):
-    """Bad command-line input: printed as one line, exit status 2."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -180,13 +177,6 @@ def load_model(args: argparse.Namespace) -> ModelSpec:
     elif args.kv_heads:
         raise UsageError("--kv-heads needs --attention gqa")
     return model
-
-
-def weights_json(model: ModelSpec, tp: int = 1, pp: int = 1) -> dict:
-    """The weight fields every JSON row carries: the whole checkpoint and one GPU's share."""
-    return {"param_count": model.param_count, "weight_bytes": model.weight_bytes,
-            "weight_bytes_per_gpu": weights_per_gpu(model, tp, pp),
-            "weights_from": model.weights_from or model.weights_error or None}
 
 
 def breakdown_json(b: Breakdown, engine: str = "theoretical", model: ModelSpec | None = None) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .cli import UsageError
+from .cli_common import UsageError, weights_json
 from .engines.llamacpp import LLAMACPP_VERSION
 from .engines.vllm import VLLM_VERSION
 from .specs import ModelSpec
@@ -38,7 +38,6 @@ def vllm_json(p, batch: int, tp: int, args) -> dict:
 def vllm_weights_json(model: ModelSpec, tp: int, expert_parallel: bool = False) -> dict:
     """Weight fields of a vLLM row: the checkpoint, and what one GPU allocates for it
     ("Model loading took X GiB") where the shapes and format are modelled."""
-    from .cli import weights_json
     from .engines.vllm_weights import vllm_load
     row = weights_json(model, tp)
     if model.config is not None and model.weight_bytes is not None:

@@ -41,8 +41,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..hf_config import normalize
-from ..model.quant import Checkpoint, MODEL_ST, ST_BITS, checkpoint, quant_method
+from ..model.quant import checkpoint, quant_method
 from ..model.shapes import Param, config_int, param_shapes
+from ..model.stored import MODEL_ST, ST_BITS, Checkpoint
 from ..model.sharding import sharded_params, stage_params, vllm_pp_stages
 
 GiB = 1 << 30

@@ -9,12 +9,8 @@ norms and biases stay in the model dtype. Each format follows its own source:
 - ``fp8`` (transformers ``FineGrainedFP8Config``, DeepSeek-V3 / Qwen3-FP8): F8_E4M3 weight plus an
   F32 ``weight_scale_inv`` per ``weight_block_size`` block (transformers
   ``integrations/finegrained_fp8.py`` · ``FP8Linear``); static activations add an F32 ``input_scale``.
-- ``compressed-tensors`` (llm-compressor): ``float-quantized`` / ``int-quantized`` weights at 8 bits
-  with a ``weight_scale`` of the strategy's shape in the model dtype (tensor [1], channel
-  [out, 1], group [out, in/g], block [out/b0, in/b1]); ``pack-quantized`` int4/int8 packed into
-  int32 ``weight_packed`` [out, in·bits/32] with ``weight_shape``; ``nvfp4-pack-quantized`` U8
-  ``weight_packed`` [out, in/2], F8 ``weight_scale`` per 16 and F32 global scales
-  (compressed_tensors ``quantization/lifecycle/initialize.py``, ``compressors/``).
+- ``compressed-tensors`` (llm-compressor): float/int-quantized, pack-quantized and nvfp4 schemes,
+  per ``config_groups`` target (``compressed_tensors.py``).
 - ``awq`` (AutoAWQ ``WQLinear_GEMM``): int32 ``qweight`` [in, out·bits/32], ``qzeros``
   [in/g, out·bits/32], ``scales`` [in/g, out] in the model dtype.
 - ``gptq`` (AutoGPTQ / GPTQModel ``QuantLinear``): int32 ``qweight`` [in·bits/32, out], ``qzeros``
@@ -34,117 +30,13 @@ A format this module cannot price raises one ``ValueError`` naming the method, n
 from __future__ import annotations
 
 import fnmatch
-import re
-from dataclasses import dataclass
-from math import prod
 
 from ..dtypes import model_dtype_name
 from ..hf_config import normalize
+from .compressed_tensors import _compressed, _ct_scheme
 from .shapes import Param, param_count, param_shapes
-
-# Bits per element of each safetensors dtype.
-ST_BITS = {"F64": 64, "I64": 64, "F32": 32, "I32": 32, "F16": 16, "BF16": 16, "I16": 16,
-           "F8_E4M3": 8, "F8_E5M2": 8, "F8_E8M0": 8, "I8": 8, "U8": 8, "BOOL": 8}
-MODEL_ST = {"bf16": "BF16", "fp16": "F16", "fp32": "F32"}
-
-
-def _cdiv(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Stored:
-    """One tensor as the checkpoint stores it (``count`` identical ones for per-expert tensors)."""
-
-    name: str
-    dtype: str                 # safetensors dtype
-    shape: tuple[int, ...]
-    count: int
-    source: Param              # the logical tensor it stores (or a scale / zero point of)
-
-    @property
-    def nbytes(self) -> int:
-        return self.count * _cdiv(prod(self.shape) * ST_BITS[self.dtype], 8)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Checkpoint:
-    """A model's checkpoint: format label, logical parameter count and stored tensors."""
-
-    format: str
-    param_count: int
-    tensors: tuple[Stored, ...]
-    model_dtype: str
-
-    @property
-    def weight_bytes(self) -> int:
-        return sum(t.nbytes for t in self.tensors)
-
-    def by_part(self) -> dict[str, int]:
-        """Bytes per part (embeddings, attention, mlp, experts, vision, other)."""
-        out: dict[str, int] = {}
-        for t in self.tensors:
-            out[t.source.part] = out.get(t.source.part, 0) + t.nbytes
-        return out
-
-    def by_dtype(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for t in self.tensors:
-            out[t.dtype] = out.get(t.dtype, 0) + t.nbytes
-        return out
-
-
-def _module(p: Param) -> str:
-    """The module a weight belongs to, as exclusion lists name it (expert index 0 stands for all)."""
-    name = p.name.replace("{e}", "0")
-    for suffix in (".weight", ".bias"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def _quantizable(p: Param) -> bool:
-    return p.role in ("linear", "expert") and len(p.shape) == 2
-
-
-def _list(qc: dict, key: str) -> list[str]:
-    value = qc.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"quantization_config.{key}: expected a list of module names")
-    return value
-
-
-def _qint(qc: dict, key: str, default: int | None = None, *, allowed: tuple[int, ...] = ()) -> int:
-    value = qc.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or (allowed and value not in allowed):
-        want = f" one of {', '.join(map(str, allowed))}" if allowed else " an integer"
-        raise ValueError(f"quantization_config.{key}: expected{want}, got {value!r}")
-    return value
-
-
-def _group(qc: dict, key: str, default: int | None = None, *, alias: str | None = None) -> int:
-    """A group size: -1 (one group per row) or 1 … 2**20 elements."""
-    value = qc.get(key, qc.get(alias, default) if alias else default)
-    if isinstance(value, bool) or not isinstance(value, int) or not (value == -1 or 1 <= value <= 1 << 20):
-        raise ValueError(f"quantization_config.{key}: expected -1 or a group size from 1 to "
-                         f"{1 << 20}, got {value!r}")
-    return value
-
-
-def _plain(p: Param, model_st: str) -> list[Stored]:
-    dtype = MODEL_ST[p.dtype] if p.dtype else model_st
-    return [Stored(name=p.name, dtype=dtype, shape=p.shape, count=p.count, source=p)]
-
-
-def _t(p: Param, suffix: str, dtype: str, shape: tuple[int, ...]) -> Stored:
-    base = p.name[: -len(".weight")] if p.name.endswith(".weight") else p.name
-    return Stored(name=f"{base}.{suffix}" if p.name.endswith(".weight") else f"{base}_{suffix}",
-                  dtype=dtype, shape=shape, count=p.count, source=p)
-
-
-# ---- one function per format: (param, config, model safetensors dtype) -> stored tensors ----
+from .stored import (MODEL_ST, Checkpoint, Stored, _cdiv, _group, _list, _module, _plain, _qint,
+                     _quantizable, _t)
 
 def _fp8(p: Param, qc: dict, model_st: str) -> list[Stored]:
     out, inn = p.shape
@@ -226,87 +118,6 @@ def _bnb(p: Param, qc: dict, model_st: str) -> list[Stored]:
     out, inn = p.shape
     return [_t(p, "weight", "I8", (out, inn)), _t(p, "SCB", "F32", (out,)),
             _t(p, "weight_format", "U8", ())]
-
-
-def _ct_scheme(p: Param, qc: dict) -> dict | None:
-    """The compressed-tensors weight scheme that targets this module (None: left unquantized)."""
-    module = _module(p)
-    for pattern in _list(qc, "ignore"):
-        if _ct_match(module, pattern):
-            return None
-    groups = qc.get("config_groups")
-    if not isinstance(groups, dict) or not groups:
-        raise ValueError("quantization_config.config_groups: missing (compressed-tensors)")
-    for group in groups.values():
-        if not isinstance(group, dict):
-            raise ValueError("quantization_config.config_groups: each group must be an object")
-        targets = group.get("targets") or []
-        if any(t == "Linear" or _ct_match(module, t) for t in targets if isinstance(t, str)):
-            return group
-    return None
-
-
-def _ct_match(module: str, pattern: str) -> bool:
-    if pattern.startswith("re:"):
-        return re.match(pattern[3:], module) is not None
-    return module == pattern or module.endswith("." + pattern)
-
-
-CT_SCALE_SHAPES = ("tensor", "channel", "group", "block", "tensor_group")
-
-
-def _compressed(p: Param, qc: dict, model_st: str, group: dict) -> list[Stored]:
-    w = group.get("weights")
-    if not isinstance(w, dict):
-        raise ValueError("quantization_config.config_groups: a group has no 'weights' scheme")
-    fmt = str(group.get("format") or qc.get("format") or "")
-    bits = _qint(w, "num_bits", 8, allowed=(4, 8))
-    kind = w.get("type", "int")
-    strategy = w.get("strategy", "tensor")
-    if strategy not in CT_SCALE_SHAPES:
-        raise ValueError(f"quantization_config: compressed-tensors strategy {strategy!r} is not priced")
-    out, inn = p.shape
-    gsize = 0
-    if strategy in ("group", "tensor_group"):
-        gsize = _group(w, "group_size")
-        scale_shape: tuple[int, ...] = (out, 1 if gsize == -1 else _cdiv(inn, gsize))
-    elif strategy == "block":
-        block = w.get("block_structure")
-        if (not isinstance(block, list) or len(block) != 2 or not all(
-                isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= 1 << 20 for b in block)):
-            raise ValueError("quantization_config: block strategy needs block_structure [rows, cols]")
-        scale_shape = (_cdiv(out, block[0]), _cdiv(inn, block[1]))
-    elif strategy == "channel":
-        scale_shape = (out, 1)
-    else:
-        scale_shape = (1,)
-    acts = group.get("input_activations")
-    static_in = isinstance(acts, dict) and acts.get("dynamic") is False
-    if fmt == "nvfp4-pack-quantized":
-        ts = [_t(p, "weight_packed", "U8", (out, inn // 2)),
-              _t(p, "weight_scale", "F8_E4M3", (out, _cdiv(inn, gsize if gsize > 0 else 16))),
-              _t(p, "weight_global_scale", "F32", (1,))]
-        if isinstance(acts, dict):
-            ts.append(_t(p, "input_global_scale", "F32", (1,)))
-        return ts
-    if fmt == "pack-quantized":
-        ts = [_t(p, "weight_packed", "I32", (out, _cdiv(inn * bits, 32))),
-              _t(p, "weight_scale", model_st, scale_shape), _t(p, "weight_shape", "I64", (2,))]
-        if w.get("symmetric") is False:
-            ts.append(_t(p, "weight_zero_point", "I32", (_cdiv(out * bits, 32),) + scale_shape[1:]))
-        if w.get("actorder") == "group":
-            ts.append(_t(p, "weight_g_idx", "I32", (inn,)))
-        return ts
-    if fmt in ("float-quantized", "int-quantized", "naive-quantized") and bits == 8:
-        ts = [_t(p, "weight", "F8_E4M3" if kind == "float" else "I8", (out, inn)),
-              _t(p, "weight_scale", model_st, scale_shape)]
-        if w.get("symmetric") is False:
-            ts.append(_t(p, "weight_zero_point", "I8", scale_shape))
-        if static_in:
-            ts.append(_t(p, "input_scale", model_st, (1,)))
-        return ts
-    raise ValueError(f"quantization_config.format: compressed-tensors {fmt or 'None'!r} at "
-                     f"{bits} bits is not priced")
 
 
 FORMATS = {"fp8": _fp8, "awq": _awq, "gptq": _gptq, "mxfp4": _mxfp4, "modelopt": _modelopt,
