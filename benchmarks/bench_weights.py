@@ -9,14 +9,14 @@ import time
 
 from calculator.engines.vllm_weights import vllm_load
 from calculator.model.quant import checkpoint
-from model_presets import full_config, list_presets
+from model_presets import checkpoint_config, list_presets
 
 GiB = 1 << 30
 
 
 def pricing(runs: int) -> None:
     names = list_presets()
-    configs = [full_config(n) for n in names]
+    configs = [checkpoint_config(n) for n in names]
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()

@@ -56,17 +56,18 @@ def weights_per_gpu(model: ModelSpec, tp: int = 1, pp: int = 1) -> int | None:
     else an even split over tp × pp."""
     if model.weight_bytes is None:
         return None
-    if model.config is not None and (tp > 1 or pp > 1) and model.weights_from.startswith("config"):
-        sharded = _sharded_weights(model, tp, pp)
-        if sharded is not None:
-            return sharded
-    return -(-model.weight_bytes // (tp * pp))
+    sharded = _sharded_weights(model, tp, pp)
+    return -(-model.weight_bytes // (tp * pp)) if sharded is None else sharded
 
 
 def _sharded_weights(model: ModelSpec, tp: int, pp: int = 1) -> int | None:
     """One GPU's checkpoint bytes under ``tp``, on the pipeline stage that holds the most: each
     stage has the layers ``totals.pp_stages`` gives it, the first also the embeddings (and a
-    vision tower), the last the final norm and lm_head. None when the split does not apply."""
+    vision tower), the last the final norm and lm_head. None when the bytes were not priced from
+    config.json, on one GPU, or when the split does not apply."""
+    if (model.config is None or model.weight_bytes is None or tp * pp == 1
+            or not model.weights_from.startswith("config.json")):
+        return None
     from .model.quant import checkpoint
     from .model.sharding import sharded_params, stage_params
     from .totals import pp_stages
@@ -163,13 +164,12 @@ def plan(model: ModelSpec, *, gpu_bytes: int, gpus: int = 1, tp: int | None = No
     per_gpu = None
     if weight_dtype is None and model.weight_bytes is not None:
         weights, weights_from = model.weight_bytes, model.weights_from or "checkpoint bytes"
-        if model.config is not None and (tp > 1 or pp > 1) and weights_from.startswith("config.json"):
-            per_gpu = _sharded_weights(model, tp, pp)
-            if per_gpu is not None:
-                where = f"its TP {tp} share" if pp == 1 else \
-                    f"its TP {tp} share of the busiest of {pp} pipeline stages"
-                weights_from += f"; one GPU holds {where} (norms, routers and KV heads " \
-                                "replicated as engines do)"
+        per_gpu = _sharded_weights(model, tp, pp)
+        if per_gpu is not None:
+            where = f"its TP {tp} share" if pp == 1 else \
+                f"its TP {tp} share of the busiest of {pp} pipeline stages"
+            weights_from += f"; one GPU holds {where} (norms, routers and KV heads " \
+                            "replicated as engines do)"
     elif weight_dtype is None and model.quant_method:
         raise ValueError(model.weights_error or f"weight-dtype: the checkpoint is "
                          f"{model.quant_method}-quantized; with a stated parameter count, name the "

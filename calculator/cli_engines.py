@@ -39,15 +39,13 @@ def vllm_weights_json(model: ModelSpec, tp: int, expert_parallel: bool = False) 
     """Weight fields of a vLLM row: the checkpoint, and what one GPU allocates for it
     ("Model loading took X GiB") where the shapes and format are modelled."""
     from .engines.vllm_weights import vllm_load
-    row = weights_json(model, tp)
-    if model.config is not None and model.weight_bytes is not None:
-        try:
-            load = vllm_load(model.config, tp=tp, expert_parallel=expert_parallel)
-        except ValueError as exc:
-            row["model_loading_note"] = str(exc)
-        else:
-            row.update(weight_bytes_per_gpu=load.allocated, model_loading_line=load.log_line)
-    return row
+    if model.config is None or model.weight_bytes is None:
+        return weights_json(model, tp)
+    try:
+        load = vllm_load(model.config, tp=tp, expert_parallel=expert_parallel)
+    except ValueError as exc:
+        return {**weights_json(model, tp), "model_loading_note": str(exc)}
+    return {**weights_json(model, tp, per_gpu=load.allocated), "model_loading_line": load.log_line}
 
 
 ENGINE_FLAGS = ("tp", "block-size", "page-size", "kv-cache-dtype", "max-num-batched-tokens",

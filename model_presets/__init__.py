@@ -49,7 +49,11 @@ def preset_document(name: str) -> dict:
 
 def preset_checkpoints(name: str) -> list[str]:
     """Names of the preset's published checkpoints (its own first, then e.g. FP8 and AWQ ones)."""
-    stem = preset_key(name)
+    return list(_checkpoint_names(preset_key(name)))
+
+
+@lru_cache(maxsize=None)  # presets are files of the repo: read once
+def _checkpoint_names(stem: str) -> tuple[str, ...]:
     doc = preset_document(stem)
     own = doc.get("checkpoint")
     if own is None:  # the shipped format: the quantization method, else the served dtype
@@ -57,13 +61,14 @@ def preset_checkpoints(name: str) -> list[str]:
         method = (raw.get("quantization_config") or {}).get("quant_method")
         own = method or str(doc["config"].get("torch_dtype") or raw.get("torch_dtype") or "bfloat16")
         own = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(own, own)
-    return [str(own)] + [str(c["name"]) for c in doc.get("checkpoints") or []]
+    return (str(own),) + tuple(str(c["name"]) for c in doc.get("checkpoints") or [])
 
 
-def full_config(name: str, checkpoint: str | None = None) -> dict:
+def checkpoint_config(name: str, checkpoint: str | None = None) -> dict:
     """The preset's full config.json (``configs/<stem>.json``) as the chosen checkpoint ships it:
     the preset's served dtype, and for another published checkpoint its own
-    ``quantization_config``, ``torch_dtype`` and any shape fields it changes."""
+    ``quantization_config``, ``torch_dtype`` and any shape fields it changes. (The file verbatim,
+    as transformers reads it, is ``param_counts.full_config``.)"""
     stem = preset_key(name)
     doc = preset_document(stem)
     path = PRESET_DIR / "configs" / f"{stem}.json"
@@ -72,7 +77,7 @@ def full_config(name: str, checkpoint: str | None = None) -> dict:
     target = config["text_config"] if isinstance(config.get("text_config"), dict) else config
     if served:
         config["torch_dtype"] = served
-    names = preset_checkpoints(stem)
+    names = _checkpoint_names(stem)
     if checkpoint is None or checkpoint == names[0]:
         return config
     for entry in doc.get("checkpoints") or []:
@@ -94,7 +99,7 @@ def load_preset(name: str, *, include_mtp: bool = False, checkpoint: str | None 
     model = from_hf_config(doc["config"], name=doc.get("name", name),
                            param_count=doc.get("param_count"), source=doc.get("source", ""),
                            include_mtp=include_mtp)
-    model = with_weights(model, full_config(stem, checkpoint))
-    if checkpoint is not None and checkpoint != preset_checkpoints(stem)[0]:
+    model = with_weights(model, checkpoint_config(stem, checkpoint))
+    if checkpoint is not None and checkpoint != _checkpoint_names(stem)[0]:
         model = replace(model, name=f"{model.name} ({checkpoint})")
     return model

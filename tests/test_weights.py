@@ -11,7 +11,8 @@ from calculator.engines.vllm_weights import allocated_bytes, vllm_load
 from calculator.load import model_from_config_text
 from calculator.model.quant import checkpoint
 from calculator.model.shapes import param_count, param_shapes
-from model_presets import full_config, list_presets, load_preset, preset_checkpoints, preset_document
+from model_presets import (checkpoint_config, list_presets, load_preset, preset_checkpoints,
+                           preset_document)
 from model_presets.param_counts import checkpoint_tensors
 
 GiB = 1 << 30
@@ -20,7 +21,7 @@ GiB = 1 << 30
 @pytest.mark.parametrize("name", list_presets())
 def test_parameter_count_equals_transformers_for_every_preset(name):
     # the stored counts are transformers' own on the meta device (tests/test_presets.py reruns it)
-    assert param_count(param_shapes(full_config(name))) == preset_document(name)["param_count"]
+    assert param_count(param_shapes(checkpoint_config(name))) == preset_document(name)["param_count"]
 
 
 def _per_layer(named_sizes) -> dict[str, int]:
@@ -36,7 +37,7 @@ def _per_layer(named_sizes) -> dict[str, int]:
                                   "deepseek-v2-lite", "gpt-oss-20b", "qwen3-next-80b-a3b",
                                   "gemma-2-9b", "gemma-3-27b", "gpt2"])
 def test_shapes_match_transformers_layer_by_layer(name):
-    config = full_config(name)
+    config = checkpoint_config(name)
     ours = _per_layer((p.name, p.numel) for p in param_shapes(config))
     ref = _per_layer((n, t.numel()) for n, t in checkpoint_tensors(config).items())
     assert ours == ref
@@ -187,12 +188,12 @@ QWEN3_30B_A3B = _cfg("qwen3_moe", 2048, 6144, 48, 32, 4, 151_936, 40_960, hd=128
 A100_40GB_FILE = ("public script comparing models on an A100-SXM4-40GB (find_string index "
                   "id 53067131107), vLLM 0.1x")
 LOGS = [
-    ("Llama-3.1-8B-Instruct bf16", full_config("llama-3.1-8b"), {"tp": 1}, "14.9888", 4,
+    ("Llama-3.1-8B-Instruct bf16", checkpoint_config("llama-3.1-8b"), {"tp": 1}, "14.9888", 4,
      "vLLM 0.6.x: 'Loading model weights took 14.9888 GB' in vllm-project docs-era notebooks and "
      "many public logs (index ids 26226588938, 58849745494, 49009726947)"),
-    ("Llama-3.1-8B-Instruct bf16", full_config("llama-3.1-8b"), {"tp": 1}, "14.99", 2,
+    ("Llama-3.1-8B-Instruct bf16", checkpoint_config("llama-3.1-8b"), {"tp": 1}, "14.99", 2,
      "vLLM 0.15.1 on an A100: ilseokoh/vllm-gce README, 'Model loading took 14.99 GiB memory'"),
-    ("Llama-3.1-8B-Instruct bf16, TP 2", full_config("llama-3.1-8b"), {"tp": 2}, "7.5122", 4,
+    ("Llama-3.1-8B-Instruct bf16, TP 2", checkpoint_config("llama-3.1-8b"), {"tp": 2}, "7.5122", 4,
      "vLLM 0.6.x, vllm serve -tp 2: blog post '(vLLM) When loading the weights, occurs infinite "
      "loading problem' (index id 40902855807)"),
     ("Qwen3-32B bf16, TP 2", _cfg("qwen3", 5120, 25600, 64, 64, 8, 151_936, 40_960, hd=128), {"tp": 2},
@@ -204,7 +205,7 @@ LOGS = [
     ("Qwen3-30B-A3B bf16 MoE, TP 4", QWEN3_30B_A3B, {"tp": 4}, "14.2474", 2,
      "vLLM 0.8.5, 4 × A10: vllm-project/vllm#17469 ('Model loading took 14.2474 GiB'; "
      "the 4th decimal differs by 2.2 MB)"),
-    ("DeepSeek-R1-Distill-Llama-70B bf16, TP 8", full_config("llama-3.1-70b"), {"tp": 8}, "16.4610", 2,
+    ("DeepSeek-R1-Distill-Llama-70B bf16, TP 8", checkpoint_config("llama-3.1-70b"), {"tp": 8}, "16.4610", 2,
      "vllm-ascend 0.10.0 on 8 NPUs: vllm-project/vllm-ascend#2235 ('Loading model weights took "
      "16.4610 GB'; the NPU allocator rounds differently in the 4th decimal)"),
     ("Qwen2.5-14B-Instruct bf16", _cfg("qwen2", 5120, 13824, 48, 40, 8, 152_064, 32_768), {"tp": 1},
@@ -214,16 +215,16 @@ LOGS = [
     ("Qwen3-4B-Thinking-2507 bf16",
      _cfg("qwen3", 2560, 9728, 36, 32, 8, 151_936, 262_144, tied=True, hd=128), {"tp": 1}, "7.61",
      2, A100_40GB_FILE),
-    ("gpt-oss-20b MXFP4 (Marlin)", full_config("gpt-oss-20b"), {"tp": 1}, "13.72", 2,
+    ("gpt-oss-20b MXFP4 (Marlin)", checkpoint_config("gpt-oss-20b"), {"tp": 1}, "13.72", 2,
      A100_40GB_FILE + "; also a vllm-moe dev log naming the MXFP4/MARLIN backend "
      "(index id 67529778690)"),
     ("Meta-Llama-3-8B-Instruct FP8 per-tensor (AutoFP8)",
-     {**full_config("llama-3-8b"), "quantization_config": {
+     {**checkpoint_config("llama-3-8b"), "quantization_config": {
          "quant_method": "fp8", "activation_scheme": "static", "ignored_layers": ["lm_head"]}},
      {"tp": 1}, "8.4596", 4,
      "nm-testing/Meta-Llama-3-8B-Instruct-FP8, AutoFP8 README (index id 42945400162)"),
     ("Meta-Llama-3.1-8B-Instruct-FP8-dynamic (compressed-tensors, per channel)",
-     {**full_config("llama-3.1-8b"), "quantization_config": CT_FP8_DYNAMIC}, {"tp": 1}, "8.4939",
+     {**checkpoint_config("llama-3.1-8b"), "quantization_config": CT_FP8_DYNAMIC}, {"tp": 1}, "8.4939",
      4,
      "neuralmagic/Meta-Llama-3.1-8B-Instruct-FP8-dynamic served with vllm-openai (index id "
      "21991779723)"),
@@ -246,7 +247,7 @@ def test_vllm_model_loading_took_reproduces_public_logs(what, config, knobs, log
 
 
 def test_vllm_load_by_hand_llama_3_1_8b():
-    load = vllm_load(full_config("llama-3.1-8b"))
+    load = vllm_load(checkpoint_config("llama-3.1-8b"))
     # 16,060,522,496 B of bf16 weights (all tensors multiples of 2 MiB or small) + the rope cache
     # cos_sin_cache [131,072 positions, 128] bf16 = 33,554,432 B → 16,094,076,928 B = 14.9888 GiB
     assert load.weight_bytes == 16_060_522_496 and load.rope_bytes == 33_554_432
@@ -254,7 +255,7 @@ def test_vllm_load_by_hand_llama_3_1_8b():
 
 
 def test_vllm_gpt_oss_marlin_padding_by_hand():
-    load = vllm_load(full_config("gpt-oss-20b"))
+    load = vllm_load(checkpoint_config("gpt-oss-20b"))
     # Marlin pads I 2880 → 2944 and H 2880 → 3072: per layer w13 32·5888·1536 B + scales
     # 32·5888·96 + bias 32·5888·2, w2 32·3072·1472 + scales 32·3072·92 + bias 32·3072·2
     experts = 32 * 5888 * (1536 + 96 + 2) + 32 * 3072 * (1472 + 92 + 2)
@@ -269,8 +270,8 @@ def test_vllm_gpt_oss_marlin_padding_by_hand():
 
 
 @pytest.mark.parametrize("config, needle", [
-    (full_config("deepseek-v3"), "MLA weights"),
-    (full_config("qwen3-next-80b-a3b"), "linear-attention"),
+    (checkpoint_config("deepseek-v3"), "MLA weights"),
+    (checkpoint_config("qwen3-next-80b-a3b"), "linear-attention"),
     ({**TOY, "quantization_config": {"quant_method": "bitsandbytes", "load_in_8bit": True}},
      "bitsandbytes"),
 ])
@@ -281,12 +282,12 @@ def test_vllm_load_refuses_what_it_does_not_model(config, needle):
 
 def test_tp_that_does_not_divide_is_named():
     with pytest.raises(ValueError, match="^tp: 3 does not divide 32 attention heads"):
-        vllm_load(full_config("llama-3.1-8b"), tp=3)
+        vllm_load(checkpoint_config("llama-3.1-8b"), tp=3)
 
 
 def test_vllm_expert_parallel_pads_less_than_tensor_parallel_for_marlin_mxfp4():
-    tp = vllm_load(full_config("gpt-oss-20b"), tp=2)
-    ep = vllm_load(full_config("gpt-oss-20b"), tp=2, expert_parallel=True)
+    tp = vllm_load(checkpoint_config("gpt-oss-20b"), tp=2)
+    ep = vllm_load(checkpoint_config("gpt-oss-20b"), tp=2, expert_parallel=True)
     # TP 2: I/2 = 1440 → 1536 per rank; per layer 32 experts · 3072 rows · (1536 + 96 + 2) B for
     # w13 + 32 · 3072 · (768 + 48 + 2) B for w2 = 241,041,408 B. EP 2: 16 whole experts, I 2880 →
     # 2944: 16 · (5888 · (1536 + 96 + 2) + 3072 · (1472 + 92 + 2)) = 230,907,904 B per layer.
@@ -328,7 +329,7 @@ def test_junk_in_real_configs_is_a_one_line_value_error():
     rng = random.Random(17)
     names = list_presets()
     for _ in range(400):
-        cfg = full_config(rng.choice(names))
+        cfg = checkpoint_config(rng.choice(names))
         target = cfg["text_config"] if "text_config" in cfg else cfg
         keys = list(target) + ["quantization_config", "rope_scaling", "partial_rotary_factor",
                                "mlp_only_layers", "vision_config"]

@@ -50,8 +50,7 @@ GiB = 1 << 30
 MiB = 1 << 20
 MERGED = {"q_proj": "qkv_proj", "k_proj": "qkv_proj", "v_proj": "qkv_proj",
           "gate_proj": "gate_up_proj", "up_proj": "gate_up_proj",
-          "q_a_proj": "fused_qkv_a_proj", "kv_a_proj_with_mqa": "fused_qkv_a_proj",
-          "c_attn": "c_attn"}
+          "q_a_proj": "fused_qkv_a_proj", "kv_a_proj_with_mqa": "fused_qkv_a_proj"}
 MXFP4_BACKENDS = ("marlin", "triton")
 
 
@@ -74,8 +73,6 @@ class VllmLoad:
     weight_bytes: int                      # tensor bytes, before allocator rounding
     rope_bytes: int
     allocated: int                         # what vLLM's "Model loading took" measures
-    tp: int
-    note: str
 
     @property
     def log_line(self) -> str:
@@ -90,7 +87,7 @@ def _module_key(name: str) -> tuple[str, str]:
         return head + ("w2" if module in ("down_proj", "w2") else "w13"), suffix
     if ".experts.gate_up_proj" in name or ".experts.down_proj" in name:
         head, _, tail = name.rpartition(".experts.")
-        return head + ".experts." + ("w13" if tail.startswith("gate_up") else "w2"), tail.split("_", 2)[-1]
+        return head + ".experts." + ("w13" if tail.startswith("gate_up") else "w2"), tail
     parts = name.split(".")
     for i, part in enumerate(parts):
         if part in MERGED:
@@ -175,10 +172,8 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
     if method == "bitsandbytes":
         raise ValueError("engine vllm: bitsandbytes loading is not modelled")
     ranked = sharded_params(config, tp, expert_parallel=expert_parallel, params=params)
-    note = ""
     if method == "mxfp4":  # padding applies to the per-rank intermediate size
         ranked = _pad_mxfp4(ranked, mxfp4_backend)
-        note = f"MXFP4 experts padded for the {mxfp4_backend} backend"
     stages = [ranked]
     if pp > 1:
         stages = stage_params(ranked, vllm_pp_stages(config_int(cfg, "num_hidden_layers"), pp))
@@ -198,5 +193,5 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
         allocs = tuple(merged.items()) + tuple(ropes)
         loads.append(VllmLoad(tensors=allocs, weight_bytes=ck.weight_bytes,
                               rope_bytes=sum(b for _, b in ropes),
-                              allocated=sum(allocated_bytes(b) for _, b in allocs), tp=tp, note=note))
+                              allocated=sum(allocated_bytes(b) for _, b in allocs)))
     return max(loads, key=lambda load: load.allocated)
