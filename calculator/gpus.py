@@ -1,40 +1,91 @@
-"""A small catalogue of accelerators and their memory, plus parsing of custom sizes.
+"""A catalogue of accelerators as the driver reports them, plus parsing of custom sizes.
 
-Capacities are the nominal figure on the product sheet, counted in GiB (HBM and GDDR parts are
-binary-sized). The driver reports somewhat less (an H100 80GB shows about 79.2 GiB); the
-memory-utilization fraction in ``capacity`` covers that and the runtime's own overhead.
+Each entry keeps the product's name as a label; its byte count is the total that
+``torch.cuda.mem_get_info`` returns on that card, the figure engines multiply by their
+utilization (vLLM prints it as "Free memory on device (free/TOTAL GiB)" or
+"total_gpu_memory (TOTAL GiB)"). Engines print it to two decimals of a GiB, so a catalogue
+total is the whole MiB nearest that figure; ``smi_mib`` is what ``nvidia-smi`` prints as
+memory.total, the figure SGLang's ``get_device_memory_capacity`` reads. Every number cites the
+public line it was read from. ``nvlink`` marks cards sold in NVLink/NVSwitch boards (SXM and
+the like), where NCCL and vLLM's custom all-reduce allocate their larger peer buffers.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 GIB = 1 << 30
+MIB = 1 << 20
 
-GPUS: dict[str, int] = {
-    "H100 80GB": 80 * GIB,
-    "H200 141GB": 141 * GIB,
-    "A100 40GB": 40 * GIB,
-    "A100 80GB": 80 * GIB,
-    "L40S 48GB": 48 * GIB,
-    "RTX 4090 24GB": 24 * GIB,
-    "B200 180GB": 180 * GIB,
-    "MI300X 192GB": 192 * GIB,
-}
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """One accelerator: its memory as the driver reports it and where that figure was read."""
+
+    name: str
+    total_gib: str          # the two-decimal GiB figure an engine printed
+    smi_mib: int | None     # nvidia-smi memory.total (MiB), or None where no line was read
+    nvlink: bool
+    source: str
+
+    @property
+    def total_bytes(self) -> int:
+        whole, _, frac = self.total_gib.partition(".")
+        hundredths = int(whole) * 100 + int((frac + "00")[:2])
+        return (hundredths * 1024 + 50) // 100 * MIB   # the MiB nearest the printed figure
+
+
+_V = "vLLM gpu_worker 'Free memory on device (free/total GiB) on startup' line"
+CATALOGUE: tuple[GpuSpec, ...] = (
+    GpuSpec("H100 80GB", "79.19", 81559, True,
+            f"{_V}, vLLM 0.10.2 on an H100 80GB HBM3 (llava-v1.6-mistral-7b run, find_string "
+            "id 34680831065); nvidia-smi 81559MiB in vllm-project/vllm#55169"),
+    GpuSpec("H200 141GB", "139.81", 143771, True,
+            f"{_V}, vLLM 0.10.2 on H200 (Qwen3-Next-80B TP 2 run, id 7292846353); nvidia-smi "
+            "143,771 MiB (id 59734064623)"),
+    GpuSpec("A100 80GB", "79.15", 81920, True,
+            f"{_V} '(78.68/79.15 GiB)' (ids 60004023718, 56880929202)"),
+    GpuSpec("A100 40GB", "39.39", 40960, True,
+            f"{_V} '(3.71/39.39 GiB)' on an A100 40GB (ids 56755533079, 56700921000)"),
+    GpuSpec("L40S 48GB", "44.42", 46068, False,
+            f"{_V}, vLLM 0.10.2 on 8 × L40S '(43.93/44.42 GiB)'; nvidia-smi 46068MiB "
+            "(Qwen3-235B-A22B-FP8 hosting notes, id 38962983769)"),
+    GpuSpec("RTX PRO 6000 96GB", "95.01", None, False,
+            "vLLM 0.27.1 startup, 'GPU 0: NVIDIA RTX PRO 6000 Blackwell Server Edition 95.01 GiB' "
+            "and '(94.05/95.01 GiB)' (ids 57905766703, 57935131721)"),
+    GpuSpec("RTX 4090 24GB", "23.55", 24564, False,
+            "vLLM 0.6.x 'total_gpu_memory (23.55GiB)' on a 24 GB card (vllm-project/vllm#11550)"),
+    GpuSpec("DGX Spark GB10", "121.69", None, False,
+            f"{_V} '(105.9/121.69 GiB)' on a GB10 unified-memory box (id 68531280425); vLLM "
+            "reads free memory from the OS there (MemorySnapshot.measure)"),
+)
+GPU_SPECS: dict[str, GpuSpec] = {g.name: g for g in CATALOGUE}
+GPUS: dict[str, int] = {g.name: g.total_bytes for g in CATALOGUE}
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(gib|gb|tib|tb|mib|mb)", re.IGNORECASE)
 _SCALE = {"mib": 1 << 20, "gib": GIB, "tib": 1 << 40, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 
 
-def gpu_memory(name: str) -> int:
-    """Bytes of a catalogue GPU (case-insensitive, spaces optional) or a size like '96GiB'."""
+def gpu_spec(name: str) -> GpuSpec | None:
+    """The catalogue entry for ``name`` (case-insensitive, spaces optional; the first word alone
+    when it names one card), None for a custom size. ``ValueError`` for an ambiguous word."""
     if not isinstance(name, str):
         raise ValueError(f"gpu: expected a name or a size, got {name!r}")
     key = name.replace(" ", "").lower()
-    for gpu, size in GPUS.items():
-        if gpu.replace(" ", "").lower() == key or gpu.split()[0].lower() == key:
-            if gpu.split()[0].lower() == key and sum(g.split()[0].lower() == key for g in GPUS) > 1:
+    for spec in CATALOGUE:
+        first = spec.name.split()[0].lower()
+        if spec.name.replace(" ", "").lower() == key or first == key:
+            if first == key and sum(g.name.split()[0].lower() == key for g in CATALOGUE) > 1:
                 raise ValueError(f"gpu: {name!r} is ambiguous; say e.g. 'A100 80GB'")
-            return size
+            return spec
+    return None
+
+
+def gpu_memory(name: str) -> int:
+    """Bytes of a catalogue GPU as the driver reports them, or of a size like '96GiB'."""
+    spec = gpu_spec(name)
+    if spec is not None:
+        return spec.total_bytes
     size = _size(name)
     if size is not None:
         return size

@@ -15,10 +15,10 @@ def test_capacity_prices_the_chosen_published_checkpoint():
     assert at.selectbox(key="c_ckpt").value == "FP8"
     assert at.selectbox(key="c_wdtype_ckpt").value == "checkpoint"
     labels = {m.label: m.value for m in at.metric}
-    # 9,437,399,040 B = 8.79 GiB; free 77,309,411,328 − 9,437,399,040 = 67,872,012,288 B
-    # // (8192 · 36 layers · 8 heads · 256 · 2 B = 1,207,959,552) = 56 sequences
+    # 9,437,399,040 B = 8.79 GiB; free floor(85,030,076,416 · 0.9) − 9,437,399,040 =
+    # 67,089,669,734 B // (8192 · 36 layers · 8 heads · 256 · 2 B = 1,207,959,552) = 55 sequences
     assert labels["Weights per GPU"] == "8.79 GiB"
-    assert labels["Most concurrent sequences at 8,192 tokens"] == "56"
+    assert labels["Most concurrent sequences at 8,192 tokens"] == "55"
     assert any("fp8 128×128 blocks" in cap.value for cap in at.caption)
     at.selectbox(key="c_ckpt").set_value("AWQ int4")
     ok(at.run())
@@ -73,9 +73,9 @@ def test_an_older_link_keeps_its_weight_dtype():
         at.query_params[k] = v
     ok(at.run())
     assert at.selectbox(key="c_wdtype_ckpt").value == "bf16"
-    # 70,553,706,496 · 2 B / 2 GPUs = 70,553,706,496 B; free 77,309,411,328 − that = 6,755,704,832
-    # B / (80 layers · 4 heads · 256 · 1 B · 8 seqs) = 10,308 tokens
-    assert any(m.value == "10,308 tokens" for m in at.metric)
+    # 70,553,706,496 · 2 B / 2 GPUs = 70,553,706,496 B; free floor(85,030,076,416 · 0.9) − that =
+    # 5,973,362,278 B / (80 layers · 4 heads · 256 · 1 B · 8 seqs) = 9,114 tokens
+    assert any(m.value == "9,114 tokens" for m in at.metric)
 
 
 def test_two_pasted_configs_of_one_architecture_are_both_kept():

@@ -121,17 +121,18 @@ def test_custom_config_capacity_with_params_and_name():
     out = run("--config", cfg, "--max-batch", "--context", "8k", "--gpu", "H100 80GB")
     assert out.returncode == 0, out.stderr
     # priced from config.json alone: 8,190,735,360 parameters, all bf16 = 16,381,470,720 B;
-    # free 77,309,411,328 − 16,381,470,720 = 60,927,940,608 // 1,207,959,552 = 50
+    # budget floor(85,030,076,416 B (H100's driver total) · 0.9) = 76,527,068,774;
+    # free 76,527,068,774 − 16,381,470,720 = 60,145,598,054 // 1,207,959,552 = 49
     assert "weights: 16,381,470,720 bytes from config.json (bf16 checkpoint)" in out.stdout
-    assert "max batch at context 8,192: 50 sequences" in out.stdout
+    assert "max batch at context 8,192: 49 sequences" in out.stdout
     out = run("--config", cfg, "--params", "8.19B", "--name", "my qwen", "--max-batch",
               "--context", "8k", "--gpu", "H100 80GB")
     assert out.returncode == 0, out.stderr
-    # budget floor(80 GiB · 0.9) = 77,309,411,328; weights 8.19e9 · 2 = 16,380,000,000;
-    # free 60,929,411,328 // (8192 tokens · 36 layers · 8 heads · 256 · 2 B = 1,207,959,552) = 50
+    # budget 76,527,068,774; weights 8.19e9 · 2 = 16,380,000,000;
+    # free 60,147,068,774 // (8192 tokens · 36 layers · 8 heads · 256 · 2 B = 1,207,959,552) = 49
     assert out.stdout.startswith("my qwen on 1 × H100 80GB")
     assert "weights: 16,380,000,000 bytes from 8,190,000,000 parameters × bf16" in out.stdout
-    assert "max batch at context 8,192: 50 sequences" in out.stdout
+    assert "max batch at context 8,192: 49 sequences" in out.stdout
 
 
 def test_config_is_named_by_its_own_name_not_its_folder(tmp_path):
@@ -178,9 +179,9 @@ def test_checkpoint_choice_and_capacity_json():
         ["bf16", "FP8", "AWQ int4"]
     d = json.loads(run("--preset", "qwen3-8b", "--checkpoint", "FP8", "--max-batch", "--context",
                        "8k", "--gpu", "H100 80GB", "--format", "json").stdout)
-    # Qwen3-8B-FP8: 9,437,399,040 B (tests/test_hub.py); free 77,309,411,328 − 9,437,399,040
-    # = 67,872,012,288 // (8192 tokens · 36 layers · 8 heads · 256 · 2 B = 1,207,959,552) = 56
-    assert d["weight_bytes"] == 9_437_399_040 and d["max_batch"] == {"8192": 56}
+    # Qwen3-8B-FP8: 9,437,399,040 B (tests/test_hub.py); free floor(85,030,076,416 · 0.9) −
+    # 9,437,399,040 = 67,089,669,734 // (8192 · 36 layers · 8 heads · 256 · 2 B = 1,207,959,552) = 55
+    assert d["weight_bytes"] == 9_437_399_040 and d["max_batch"] == {"8192": 55}
     assert d["model"] == "Qwen3-8B (FP8)"
 
 

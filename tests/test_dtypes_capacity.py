@@ -78,14 +78,15 @@ def test_weights_bytes():
 
 def test_capacity_llama31_8b_on_h100():
     cap = plan(L8B, gpu_bytes=gpu_memory("H100 80GB"), gpus=1, mem_util="0.9")
-    # budget: floor(80 GiB · 0.9) = 77,309,411,328; weights 8,030,261,248 · 2 B = 16,060,522,496
-    assert cap.budget_per_gpu == 77_309_411_328
-    assert cap.free_per_gpu == 77_309_411_328 - 16_060_522_496 == 61_248_888_832
-    # one 8192-token sequence = 8192 · 131,072 B = 1 GiB → floor(61,248,888,832 / 2^30) = 57
-    assert cap.max_batch(8192) == 57
-    # batch 4: longest C with 4 · C · 131,072 ≤ free → C = floor(61,248,888,832 / 524,288) = 116,822
-    assert cap.max_context(4) == 61_248_888_832 // 524_288 == 116_822
-    assert cap.fits(116_822, 4) and not cap.fits(116_823, 4)
+    # the driver's total: 79.19 GiB → 81,091 MiB = 85,030,076,416 B (calculator/gpus.py)
+    # budget: floor(85,030,076,416 · 0.9) = 76,527,068,774; weights 8,030,261,248 · 2 B = 16,060,522,496
+    assert cap.budget_per_gpu == 76_527_068_774
+    assert cap.free_per_gpu == 76_527_068_774 - 16_060_522_496 == 60_466_546_278
+    # one 8192-token sequence = 8192 · 131,072 B = 1 GiB → floor(60,466,546,278 / 2^30) = 56
+    assert cap.max_batch(8192) == 56
+    # batch 4: longest C with 4 · C · 131,072 ≤ free → C = floor(60,466,546,278 / 524,288) = 115,330
+    assert cap.max_context(4) == 60_466_546_278 // 524_288 == 115_330
+    assert cap.fits(115_330, 4) and not cap.fits(115_331, 4)
 
 
 def test_capacity_window_only_model_is_unbounded():
