@@ -107,10 +107,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-style", choices=("current", "legacy"), default="current",
                    help="with --engine sglang --format log: current SGLang lines (with 'dtype: "
                         "torch.bfloat16,'), or legacy (older builds, without it)")
-    p.add_argument("--max-num-batched-tokens", type=dim_int,
-                   default=VLLM_BATCHED_TOKENS,
-                   help=f"with --engine vllm: sizes sliding-window blocks (default "
+    p.add_argument("--max-num-batched-tokens", type=dim_int, default=None,
+                   help=f"with --engine vllm: tokens per step; sizes sliding-window blocks and the "
+                        f"profiling run (default: vLLM's for --gpu and --usage, else "
                         f"{VLLM_BATCHED_TOKENS})")
+    p.add_argument("--max-num-seqs", type=dim_int, default=None,
+                   help="with --engine vllm --gpu: requests per step, sizes the sampler's profiling "
+                        "run (default: vLLM's for the GPU, 1024 or 256)")
+    p.add_argument("--usage", choices=("serve", "llm"), default="serve",
+                   help="with --engine vllm --gpu: `vllm serve` (default) or the offline LLM class, "
+                        "whose batch defaults differ")
+    p.add_argument("--sampler", choices=("native", "flashinfer"), default="native",
+                   help="with --engine vllm --gpu: the top-k/top-p sampler vLLM profiles: native "
+                        "(pip installs without FlashInfer, default) or flashinfer (the "
+                        "vllm/vllm-openai image)")
+    p.add_argument("--engine-version", default=None,
+                   help="with --engine vllm --gpu: the release whose startup rules apply (0.10, "
+                        "0.11; default the newest read); sglang: 0.5")
+    p.add_argument("--non-torch", metavar="SIZE",
+                   help="with --engine vllm/sglang --gpu: memory outside PyTorch (CUDA context, "
+                        "NCCL) instead of the cited default for the GPU and TP")
     p.add_argument("--enable-expert-parallel", action="store_true",
                    help="with --engine vllm: routed experts handed out whole, experts / tp per GPU "
                         "(changes the weights per GPU, not the KV pool)")
@@ -140,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-batch", action="store_true", help="most sequences at --context that fit")
     p.add_argument("--gpu", help=f"GPU for capacity: {', '.join(GPUS)}, or a size like 96GiB")
     p.add_argument("--gpus", type=positive_int, default=1, help="GPUs holding one replica (= tp × pp)")
-    p.add_argument("--mem-util", default="0.9", help="fraction of GPU memory usable (default 0.9)")
+    p.add_argument("--mem-util", default=None,
+                   help="fraction of GPU memory usable (default 0.9; with --engine sglang "
+                        "--mem-fraction-static, default SGLang's own rule for the GPU)")
     p.add_argument("--weight-dtype", help="price the weights as parameters × this format (bf16, fp8, "
                    "int4_g128, mxfp4, nvfp4 ...) instead of the checkpoint's own bytes")
     p.add_argument("--checkpoint", metavar="NAME",
@@ -206,7 +224,7 @@ def _capacity(args: argparse.Namespace, model: ModelSpec, tp: int | None) -> str
     if not args.gpu:
         raise UsageError("--max-context / --max-batch need --gpu NAME (and --gpus N)")
     cap = plan(model, gpu_bytes=gpu_memory(args.gpu), gpus=args.gpus, tp=tp, pp=args.pp,
-               mem_util=args.mem_util, weight_dtype=args.weight_dtype, kv_dtype=args.kv_dtype,
+               mem_util=args.mem_util or "0.9", weight_dtype=args.weight_dtype, kv_dtype=args.kv_dtype,
                layout=args.layout, block_size=args.block_size)
     if args.format == "json":
         return json.dumps(_capacity_json(args, model, cap), indent=2)
@@ -237,7 +255,7 @@ def _capacity(args: argparse.Namespace, model: ModelSpec, tp: int | None) -> str
 
 def _capacity_json(args: argparse.Namespace, model: ModelSpec, cap) -> dict:
     row = {"model": model.name, "gpu": args.gpu, "gpus": cap.gpus, "tp": cap.tp, "pp": cap.pp,
-           "mem_util": args.mem_util, "kv_dtype": cap.kv_dtype, "layout": cap.layout,
+           "mem_util": args.mem_util or "0.9", "kv_dtype": cap.kv_dtype, "layout": cap.layout,
            "gpu_bytes": cap.gpu_bytes, "budget_bytes_per_gpu": cap.budget_per_gpu,
            "param_count": model.param_count, "weight_bytes": cap.weights_bytes,
            "weight_bytes_per_gpu": cap.weights_per_gpu, "weights_from": cap.weights_from,
@@ -283,7 +301,7 @@ def run(argv: list[str] | None) -> str:
         from model_presets import preset_checkpoints
         return "\n".join(preset_checkpoints(args.preset))
     model = load_model(args)
-    if args.max_context or args.max_batch:
+    if (args.max_context or args.max_batch) and args.engine not in ("vllm", "sglang"):
         return _capacity(args, model, args.tp)
     tp = args.tp or 1
     from .cli_engines import engine_output  # vllm, sglang, llama.cpp: their own knobs and lines

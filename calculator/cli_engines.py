@@ -48,7 +48,7 @@ def vllm_weights_json(model: ModelSpec, tp: int, expert_parallel: bool = False) 
     return {**weights_json(model, tp, per_gpu=load.allocated), "model_loading_line": load.log_line}
 
 
-ENGINE_FLAGS = ("tp", "block-size", "page-size", "kv-cache-dtype", "max-num-batched-tokens",
+ENGINE_FLAGS = ("tp", "block-size", "max-num-batched-tokens", "mem-util", "gpu", "non-torch", "page-size", "kv-cache-dtype", "max-num-batched-tokens",
                 "kv-memory", "parallel", "cache-type-k", "cache-type-v", "batch-size", "ubatch-size",
                 "context", "mla-cache", "swa-full-tokens-ratio")
 
@@ -71,32 +71,60 @@ def _engine_memory(args: argparse.Namespace) -> int | None:
 
 
 def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> str:
-    """--engine vllm: the pool vLLM builds per GPU, and with --kv-memory its log lines."""
+    """--engine vllm: the pool vLLM builds per GPU; with --kv-memory, or with --gpu (the memory
+    predicted from vLLM's startup), its blocks, tokens, concurrency and log lines."""
+    from .cli_startup import startup_json, vllm_max_context, vllm_startup
     from .engines import vllm_plan
+    from .engines.vllm import DEFAULT_MAX_NUM_BATCHED_TOKENS
     if args.pp != 1:
         raise UsageError("--pp: the vllm engine mode models one pipeline stage; drop --pp")
     if args.layout != "theoretical" or args.kv_dtype_given:
         raise UsageError("--layout/--kv-dtype: vLLM pages its cache; use --block-size and "
                          "--kv-cache-dtype")
     memory = _engine_memory(args)
-    if args.format == "log" and memory is None:
-        raise UsageError("--format log: vLLM prints its KV lines for a given memory; add --kv-memory")
     tp = args.tp or 1
-    plans = [_engine_call(vllm_plan, model, max_model_len=c, kv_memory=memory,
-                          block_size=args.block_size, kv_cache_dtype=args.kv_cache_dtype, tp=tp,
-                          max_num_batched_tokens=args.max_num_batched_tokens) for c in contexts]
+    startup = vllm_startup(args, model, tp) if memory is None else None
+    if startup is not None:
+        memory = startup.available
+    if args.format == "log" and memory is None:
+        raise UsageError("--format log: vLLM prints its KV lines for a given memory; add --gpu "
+                         "NAME (predicted) or --kv-memory")
+    if (args.max_context or args.max_batch) and memory is None:
+        raise UsageError("--max-context / --max-batch: need --gpu NAME (or --kv-memory)")
+    batched = (startup.max_num_batched_tokens if startup is not None
+               else args.max_num_batched_tokens or DEFAULT_MAX_NUM_BATCHED_TOKENS)
+    knobs = dict(block_size=args.block_size, kv_cache_dtype=args.kv_cache_dtype, tp=tp,
+                 max_num_batched_tokens=batched)
+    fits = memory is not None and memory > 0
+    plans = [_engine_call(vllm_plan, model, max_model_len=c, kv_memory=memory if fits else None,
+                          **knobs) for c in contexts]
     if args.format == "log":
-        return "\n".join(line for p in plans for line in p.log_lines())
+        lines = startup.log_lines() if startup is not None else []
+        if not fits:
+            return "\n".join(lines + [NO_MEMORY])
+        return "\n".join(lines + [line for p in plans for line in p.log_lines()])
+    extra = {}
+    if fits and args.max_batch:
+        extra["max_batch"] = {str(p.max_model_len): int(p.max_concurrency) for p in plans}
+    if fits and args.max_context:
+        extra.update(batch=args.batch, max_context=_engine_call(
+            vllm_max_context, model, memory, args.batch, **knobs))
     if args.format == "json":
         weights = vllm_weights_json(model, tp, args.enable_expert_parallel)
-        data = [{**vllm_json(p, args.batch, tp, args), **weights} for p in plans]
+        head = startup_json(startup) if startup is not None else {}
+        if memory is not None and startup is None:
+            head["kv_memory_bytes"] = memory
+        data = [{**vllm_json(p, args.batch, tp, args), **weights, **head, **extra} for p in plans]
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
     out = [f"{model.name} · {VLLM_VERSION} · block {args.block_size} · kv {args.kv_cache_dtype}"
            f" · tp {tp}"]
-    weights = vllm_weights_json(model, tp, args.enable_expert_parallel)
-    if "model_loading_line" in weights:
-        out.append(f"weights per GPU {weights['weight_bytes_per_gpu']:,} B as vLLM allocates them "
-                   f"(\"{weights['model_loading_line']}\")")
+    if startup is not None:
+        out += _startup_table(startup, args.unit)
+    else:
+        weights = vllm_weights_json(model, tp, args.enable_expert_parallel)
+        if "model_loading_line" in weights:
+            out.append(f"weights per GPU {weights['weight_bytes_per_gpu']:,} B as vLLM allocates "
+                       f"them (\"{weights['model_loading_line']}\")")
     for p in plans:
         kinds = ", ".join(f"{s.label()} × {n}" for s, n in p.groups)
         out.append(f"max_model_len {p.max_model_len:,}: {len(p.groups)} KV group(s) of "
@@ -107,24 +135,77 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
         if p.kv_memory is not None:
             out.append(f"  {format_bytes(p.kv_memory, args.unit)} for KV → {p.num_blocks:,} blocks")
             out += ["  " + line for line in p.log_lines()]
+    if memory is not None and not fits:
+        out.append(f"  {NO_MEMORY}")
+    for c, n in extra.get("max_batch", {}).items():
+        out.append(f"max batch at max_model_len {int(c):,}: {n:,} requests")
+    if "max_context" in extra:
+        mc = extra["max_context"]
+        out.append(f"max context at batch {args.batch}: "
+                   + ("not even 1 token" if mc is None else f"{mc:,} tokens"))
     return "\n".join(out)
 
 
+NO_MEMORY = ("ValueError: No available memory for the cache blocks. Try increasing "
+             "`gpu_memory_utilization` when initializing the engine.")
+
+
+def _startup_table(startup, unit: str) -> list[str]:
+    """One GPU's memory at startup, one line per term (table format)."""
+    from .units import format_bytes as fb
+    b = startup.breakdown()
+    if hasattr(startup, "max_num_seqs"):
+        head = (f"{startup.gpu}: {fb(startup.gpu_total, unit)} reported by the driver × "
+                f"gpu_memory_utilization {float(startup.mem_util):g} = "
+                f"{fb(int(startup.requested), unit)} requested (vLLM {startup.version}, "
+                f"{startup.sampler} sampler, max_num_batched_tokens "
+                f"{startup.max_num_batched_tokens:,}, max_num_seqs {startup.max_num_seqs:,})")
+    else:
+        head = (f"{startup.gpu}: {fb(startup.gpu_total, unit)} reported by the driver; "
+                f"mem_fraction_static {float(startup.mem_fraction_static):g}"
+                + ("" if startup.fraction_given else " (SGLang's default for this GPU and TP)"))
+    return [head,
+            f"  weights {fb(b['weight_bytes_per_gpu'], unit)} · activation peak "
+            f"{fb(b['activation_bytes'], unit)} · non-torch {fb(b['non_torch_bytes'], unit)} · "
+            f"CUDA graphs {fb(b['cudagraph_bytes'], unit)} → KV {fb(b['kv_memory_bytes'], unit)}"]
+
+
 def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> str:
-    """--engine sglang: the token pool per GPU for --kv-memory (else for batch × context)."""
+    """--engine sglang: the token pool per GPU for --kv-memory, or for the memory predicted from
+    SGLang's startup with --gpu (else for batch × context)."""
+    from .cli_startup import sglang_startup, startup_json
     from .engines import sglang_pool
     if args.pp != 1 or args.layout != "theoretical" or args.kv_dtype_given:
         raise UsageError("--pp/--layout/--kv-dtype: not SGLang knobs; use --tp, --page-size and "
                          "--kv-cache-dtype")
     memory = _engine_memory(args)
     tp = args.tp or 1
+    startup = sglang_startup(args, model, tp) if memory is None else None
+    if startup is not None:
+        memory = startup.available
+    if (args.max_context or args.max_batch) and memory is None:
+        raise UsageError("--max-context / --max-batch: need --gpu NAME (or --kv-memory)")
     knobs = dict(page_size=args.page_size, kv_cache_dtype=args.kv_cache_dtype, tp=tp,
                  swa_full_tokens_ratio=args.swa_full_tokens_ratio)
+    if memory is not None and memory <= 0:
+        lines = startup.log_lines() if startup is not None else []
+        msg = ("RuntimeError: Not enough memory. Please try to increase --mem-fraction-static.")
+        if args.format == "json":
+            row = {"model": model.name, "engine": "sglang", "tp": tp, "engine_tokens": 0,
+                   **(startup_json(startup) if startup else {"kv_memory_bytes": memory})}
+            return json.dumps(row, indent=2)
+        return "\n".join(lines + [msg])
     pools = ([_engine_call(sglang_pool, model, kv_memory=memory, **knobs)] if memory is not None
              else [_engine_call(sglang_pool, model, tokens=c * args.batch, **knobs)
                    for c in contexts])
     if args.format == "log":
-        return "\n".join(p.log_line(args.log_style) for p in pools)
+        head = startup.log_lines() if startup is not None else []
+        return "\n".join(head + [p.log_line(args.log_style) for p in pools])
+    extra = {}
+    if memory is not None and args.max_batch:
+        extra["max_batch"] = {str(c): int(pools[0].max_requests(c)) for c in contexts}
+    if memory is not None and args.max_context:
+        extra.update(batch=args.batch, max_context=pools[0].tokens // args.batch)
     if args.format == "json":
         data = []
         for p in pools:
@@ -135,11 +216,16 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
             if p.swa_tokens is not None:
                 row.update(swa_tokens=p.swa_tokens, swa_full_tokens_ratio=args.swa_full_tokens_ratio)
             if memory is not None:  # requests of the first --context the pools hold
-                row.update(kv_memory=memory, max_concurrency=p.max_requests(contexts[0]))
-            data.append(row)
+                row.update(kv_memory=memory, kv_memory_bytes=memory,
+                           max_concurrency=p.max_requests(contexts[0]))
+            if startup is not None:
+                row.update(startup_json(startup))
+            data.append({**row, **extra})
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
     kind = "token pool" if pools[0].swa_tokens is None else "full + SWA token pools"
     out = [f"{model.name} · SGLang {kind} · page {args.page_size} · kv {args.kv_cache_dtype} · tp {tp}"]
+    if startup is not None:
+        out += _startup_table(startup, args.unit)
     for p in pools:
         if p.swa_tokens is None:
             out.append(f"{p.tokens:,} tokens × {p.cell_size:,} B/token (+{p.page_size} padded "
@@ -150,6 +236,10 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
                        f"{p.swa_tokens:,} tokens × {swa.token_bytes:,} B (+{p.page_size} padded "
                        f"slot(s) each) = {format_bytes(p.total_bytes, args.unit)} per GPU")
         out += ["  " + line for line in p.log_lines(args.log_style)]
+    for c, n in extra.get("max_batch", {}).items():
+        out.append(f"max batch at context {int(c):,}: {n:,} requests")
+    if "max_context" in extra:
+        out.append(f"max context at batch {args.batch}: {extra['max_context']:,} tokens")
     return "\n".join(out)
 
 

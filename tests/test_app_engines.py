@@ -1,4 +1,5 @@
 """Engines page: the engines' figures for one model side by side, equal to the library's."""
+from fractions import Fraction
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -107,13 +108,19 @@ def test_capacity_llamacpp_sequences_and_lines():
 
 
 def test_capacity_sglang_mode_pools_and_lines():
+    from calculator.engines.sglang_startup import predict
+    from calculator.gpus import GPU_SPECS
     at, free = capacity("gpt-oss-20b", 131072, "sglang", c_page=64)
     m = load_preset("gpt-oss-20b")
-    want = sglang_pool(m, kv_memory=free, page_size=64)
+    # the pool gets what SGLang's startup leaves: free at start × its default
+    # mem_fraction_static (0.835 on an H100 at TP 1) − the weights
+    start = predict(m, GPU_SPECS["H100 80GB"], tp=1)
+    assert start.mem_fraction_static == Fraction(167, 200) and start.available < free
+    want = sglang_pool(m, kv_memory=start.available, page_size=64)
     metrics = {x.label: x.value for x in at.metric}
     assert metrics["#tokens (max_total_num_tokens)"] == f"{want.tokens:,}" and want.tokens % 64 == 0
     assert metrics["SWA pool"] == f"{want.swa_tokens:,} tokens"
-    assert at.code[-1].value == want.log_line()
+    assert at.code[-1].value == "\n".join(start.log_lines() + [want.log_line()])
     # q8_0 is no SGLang cache type: one line naming the flag
     at.selectbox(key="c_kvdtype").set_value("q8_0").run()
     assert any(e.value.startswith("kv-cache-dtype: SGLang has no q8_0 KV cache for a bf16 model")

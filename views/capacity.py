@@ -12,6 +12,7 @@ from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.units import SCALES
 from views import common as c
 from views.capacity_engines import ENGINES, HELP, show
+from views.startup import gpu_arg
 
 CTX = [2**i for i in range(10, 21)]     # 1k … 1M
 BATCH = [2**i for i in range(0, 11)]    # 1 … 1024
@@ -45,7 +46,10 @@ keys = c.url_state({
     "c_engine": ("theoretical", c.choice(ENGINES)),
     "c_page": (1, c.int_in(1, 4096)),
     "c_block": (16, c.choice(VLLM_BLOCKS)),
-    "c_mnbt": (8192, c.int_in(1, 1 << 24)),
+    "c_mnbt": (0, c.int_in(0, 1 << 24)),
+    "c_usage": ("serve", c.choice(("serve", "llm"))),
+    "c_sampler": ("native", c.choice(("native", "flashinfer"))),
+    "c_mfs": (0.0, c.float_in(0.0, 0.99)),
 })
 r1 = st.columns(4)
 choice = r1[0].selectbox("Model", choices, key="c_model", format_func=c.label)
@@ -179,4 +183,4 @@ st.plotly_chart(bar, key="capacity_bar")
 
 st.subheader("What the engine does with the free memory")
 engine = st.radio("Engine", ENGINES, key="c_engine", horizontal=True, help=HELP)
-show(engine, model, cap, int(ctx), int(n_gpus), int(tp), kv_dtype)
+show(engine, model, cap, int(ctx), int(n_gpus), int(tp), kv_dtype, gpu_arg(gpu, gpu_bytes), util)

@@ -10,13 +10,17 @@ from calculator.engines.sglang import SGLANG_VERSION
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
 from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.engines.vllm import VLLM_VERSION
+from calculator.engines import sglang_startup, vllm_startup
 from views import common as c
+from views import startup as su
 
-HELP = ("theoretical: the figures above. transformers: how many sequences of this context one "
+HELP = ("theoretical: the figures above, a lower bound with no engine overhead. transformers: how many sequences of this context one "
         f"StaticCache (transformers {TRANSFORMERS_VERSION}) holds there. vllm: the block pool "
         f"vLLM builds in the memory free for KV on one GPU, as {VLLM_VERSION} computes it. "
         f"sglang: the token pools SGLang sizes there ({SGLANG_VERSION}). llama.cpp: how many "
-        f"sequences (-np) of this context its caches hold ({LLAMACPP_VERSION})")
+        f"sequences (-np) of this context its caches hold ({LLAMACPP_VERSION}). vLLM and SGLang start "
+        "from the GPU as the driver reports it and take off what they keep before the pool "
+        "(activation peak, non-torch memory, reserved share)")
 
 
 def kv_flag(engine: str, kv_dtype: str, model_dtype: str) -> str:
@@ -27,12 +31,15 @@ def kv_flag(engine: str, kv_dtype: str, model_dtype: str) -> str:
         raise ValueError(f"kv-cache-dtype: {exc}") from None
 
 
-def show(engine: str, model, cap, ctx: int, n_gpus: int, tp: int, kv_dtype: str) -> None:
-    """The section for ``engine``, with ``cap.free_per_gpu`` bytes left for KV per GPU."""
+def show(engine: str, model, cap, ctx: int, n_gpus: int, tp: int, kv_dtype: str, gpu=None,
+         util: float = 0.9) -> None:
+    """The section for ``engine``: transformers and llama.cpp with ``cap.free_per_gpu`` bytes
+    left for KV per GPU; vLLM and SGLang with the memory their startup leaves on ``gpu``."""
     if engine == "theoretical":
         st.caption("The figures above are the theoretical cache: every token's K and V (or "
-                   "latent, or state), no blocks, no engine overhead. Pick *vllm* to see vLLM's "
-                   "own numbers.")
+                   "latent, or state), no blocks, no engine overhead — a lower bound on what an "
+                   "engine needs. Pick *vllm* or *sglang* for what the engine itself will have "
+                   "and print.")
     elif engine in ("transformers", "llama.cpp") and (n_gpus != 1 or tp != 1):
         st.info(f"The {engine} mode models one device: set GPUs and tensor parallel to 1.")
     elif engine == "transformers":
@@ -43,9 +50,9 @@ def show(engine: str, model, cap, ctx: int, n_gpus: int, tp: int, kv_dtype: str)
         st.info(f"The {engine} mode models one pipeline stage: set tensor parallel = GPUs per "
                 "replica.")
     elif engine == "sglang":
-        _sglang(model, cap, ctx, tp, kv_dtype)
+        _sglang(model, cap, ctx, tp, kv_dtype, gpu)
     else:
-        _vllm(model, cap, ctx, tp, kv_dtype)
+        _vllm(model, cap, ctx, tp, kv_dtype, gpu, util)
 
 
 def _transformers(model, cap, ctx: int, kv_dtype: str) -> None:
@@ -85,14 +92,27 @@ def _llamacpp(model, cap, ctx: int, kv_dtype: str) -> None:
         st.code("\n".join(lp.log_lines()), language=None, wrap_lines=True)
 
 
-def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str) -> None:
-    page = st.number_input("Page size (--page-size)", min_value=1, max_value=4096, key="c_page")
+def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu) -> None:
+    e1, e2 = st.columns(2)
+    page = e1.number_input("Page size (--page-size)", min_value=1, max_value=4096, key="c_page")
+    frac = e2.number_input("--mem-fraction-static (0 = SGLang's default)", min_value=0.0,
+                           max_value=0.99, step=0.01, key="c_mfs",
+                           help="SGLang's own default comes from the card's memory, chunked "
+                                "prefill, CUDA-graph batch and TP (server_args.py)")
     sg_dtype = c.guarded(kv_flag, "SGLang", kv_dtype, model.dtype)
-    sp = c.guarded(sglang_pool, model, kv_memory=cap.free_per_gpu, page_size=int(page),
+    start = c.guarded(sglang_startup.predict, model, gpu, tp=tp,
+                      mem_fraction_static=None if frac == 0 else f"{frac:.2f}")
+    su.bar(start, "c_sglang_bar")
+    st.caption(su.caption(start))
+    if start.available <= 0:
+        st.error(f"SGLang stops: the weights leave {c.fmt(start.available)} for the token pool "
+                 "(\"Not enough memory. Please try to increase --mem-fraction-static.\").")
+        return
+    sp = c.guarded(sglang_pool, model, kv_memory=start.available, page_size=int(page),
                    kv_cache_dtype=sg_dtype, tp=tp)
     s1, s2, s3 = st.columns(3)
     s1.metric("#tokens (max_total_num_tokens)", f"{sp.tokens:,}",
-              help=f"{cap.free_per_gpu:,} B // {sp.cell_size:,} B per token"
+              help=f"{start.available:,} B // {sp.cell_size:,} B per token"
                    + (", split between the full and SWA pools" if sp.swa_tokens else "")
                    + f", rounded down to the page of {int(page)}")
     s2.metric("SWA pool", "—" if sp.swa_tokens is None else f"{sp.swa_tokens:,} tokens",
@@ -100,32 +120,49 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str) -> None:
     s3.metric(f"Requests of {ctx:,} tokens", f"{sp.max_requests(ctx):.2f}x",
               help="The pool's tokens ÷ the context (with a SWA pool: the scarcer pool; a "
                    "request keeps only its window there)")
-    st.caption(f"SGLang will log (with {c.fmt(cap.free_per_gpu)} left for KV; SGLang takes "
-               "that from --mem-fraction-static after loading the weights):")
-    st.code(sp.log_line(), language=None, wrap_lines=True)
+    st.caption("SGLang will log:")
+    st.code("\n".join(start.log_lines() + [sp.log_line()]), language=None, wrap_lines=True)
 
 
-def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str) -> None:
-    e1, e2 = st.columns(2)
+def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float) -> None:
+    e1, e2, e3, e4 = st.columns(4)
     block = e1.selectbox("Block size (--block-size)", VLLM_BLOCKS, key="c_block")
-    mnbt = e2.number_input("--max-num-batched-tokens", min_value=1, max_value=1 << 24,
-                           key="c_mnbt", help="Sizes the blocks a sliding-window layer keeps")
+    usage = e2.selectbox("Started by", ("serve", "llm"), key="c_usage",
+                         format_func={"serve": "vllm serve", "llm": "LLM class"}.get,
+                         help="vllm serve and the offline LLM class default to different "
+                              "max_num_batched_tokens, which sizes the profiling run")
+    sampler = e3.selectbox("Sampler", vllm_startup.SAMPLERS, key="c_sampler",
+                           help="native: pip installs without FlashInfer; flashinfer: the "
+                                "vllm/vllm-openai image. Sets the profiling run's peak")
+    mnbt = e4.number_input("--max-num-batched-tokens (0 = vLLM's default)", min_value=0,
+                           max_value=1 << 24, key="c_mnbt",
+                           help="Sizes the profiling run and the blocks a sliding-window layer keeps")
     vllm_dtype = c.guarded(kv_flag, "vLLM", kv_dtype, model.dtype)
-    vp = c.guarded(vllm_plan, model, max_model_len=ctx, kv_memory=cap.free_per_gpu,
+    start = c.guarded(vllm_startup.predict, model, gpu, mem_util=f"{util:.2f}", tp=tp,
+                      usage=usage, sampler=sampler,
+                      max_num_batched_tokens=int(mnbt) or None)
+    su.bar(start, "c_vllm_bar")
+    st.caption(su.caption(start))
+    if start.available <= 0:
+        st.error(f"vLLM stops: \"Available KV cache memory: {start.available / (1 << 30):.2f} "
+                 "GiB\" then \"No available memory for the cache blocks\". Add GPUs, raise "
+                 "utilization or lower max_num_seqs.")
+        return
+    vp = c.guarded(vllm_plan, model, max_model_len=ctx, kv_memory=start.available,
                    block_size=int(block), kv_cache_dtype=vllm_dtype, tp=tp,
-                   max_num_batched_tokens=int(mnbt))
-    v1, v2, v3 = st.columns(3)
+                   max_num_batched_tokens=start.max_num_batched_tokens)
+    v0, v1, v2, v3 = st.columns(4)
+    v0.metric("Available KV cache memory", c.fmt(start.available),
+              help=f"{start.available:,} B = requested − weights − activation peak − non-torch")
     v1.metric("GPU blocks", f"{vp.num_blocks:,}",
-              help=f"{cap.free_per_gpu:,} B // page {vp.page_size:,} B // {vp.group_size} "
+              help=f"{start.available:,} B // page {vp.page_size:,} B // {vp.group_size} "
                    "layers per group")
     v2.metric("KV cache size", f"{vp.num_tokens:,} tokens",
               help=f"{vp.num_blocks:,} blocks // {len(vp.groups)} KV group(s) × block size")
     v3.metric(f"Max concurrency at {ctx:,} tokens", f"{vp.max_concurrency:.2f}x",
               help=f"{vp.num_blocks:,} blocks / {vp.blocks_per_request:,} blocks per request")
-    st.caption(f"vLLM will log (with {c.fmt(cap.free_per_gpu)} available for KV; vLLM "
-               "measures that figure after profiling activations and CUDA graphs, so "
-               "a real server has somewhat less):")
-    st.code("\n".join(vp.log_lines()), language=None, wrap_lines=True)
+    st.caption("vLLM will log:")
+    st.code("\n".join(start.log_lines() + vp.log_lines()), language=None, wrap_lines=True)
     if vp.padding_layers:
         st.caption(f"{vp.padding_layers} padding layer(s): vLLM rounds each attention type's "
                    f"layers up to groups of {vp.group_size}, and the padding holds no tokens.")

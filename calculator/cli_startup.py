@@ -1,0 +1,95 @@
+"""The CLI's startup predictions: with ``--engine vllm|sglang --gpu NAME`` and no ``--kv-memory``,
+the memory the engine will have for its KV pool (``engines/vllm_startup.py``,
+``engines/sglang_startup.py``), its per-GPU breakdown for JSON, and the capacity questions
+(``--max-batch``, ``--max-context``) answered by the engine's own pool."""
+from __future__ import annotations
+
+import argparse
+
+from .cli_common import UsageError
+from .gpus import gpu_memory, gpu_spec, parse_memory
+from .specs import ModelSpec
+
+VLLM_VERSIONS = ("0.10", "0.11")
+SGLANG_VERSIONS = ("0.5",)
+
+
+def _gpu(args: argparse.Namespace):
+    spec = gpu_spec(args.gpu)
+    if spec is not None:
+        return spec
+    return None
+
+
+def _non_torch(args: argparse.Namespace) -> int | None:
+    return None if args.non_torch is None else parse_memory(args.non_torch, "--non-torch")
+
+
+def vllm_startup(args: argparse.Namespace, model: ModelSpec, tp: int):
+    """vLLM's predicted startup on one GPU of ``args.gpu`` (None without --gpu)."""
+    from .engines.vllm_startup import predict
+    if not args.gpu:
+        return None
+    version = args.engine_version or VLLM_VERSIONS[-1]
+    if version not in VLLM_VERSIONS:
+        raise UsageError(f"--engine-version: vLLM rules are read for {', '.join(VLLM_VERSIONS)}, "
+                         f"got {version!r}")
+    spec = _gpu(args)
+    gpu = spec if spec is not None else (args.gpu, gpu_memory(args.gpu))
+    try:
+        return predict(model, gpu, mem_util=args.mem_util or "0.9", tp=tp, usage=args.usage,
+                       version=version, max_num_batched_tokens=args.max_num_batched_tokens,
+                       max_num_seqs=args.max_num_seqs, expert_parallel=args.enable_expert_parallel,
+                       non_torch=_non_torch(args), sampler=args.sampler)
+    except ValueError as exc:
+        field, _, rest = str(exc).partition(": ")
+        raise UsageError(f"--{field.replace('_', '-')}: {rest}" if rest else str(exc)) from None
+
+
+def sglang_startup(args: argparse.Namespace, model: ModelSpec, tp: int):
+    """SGLang's predicted startup on one GPU of ``args.gpu`` (None without --gpu)."""
+    from .engines.sglang_startup import predict
+    if not args.gpu:
+        return None
+    if args.engine_version not in (None, *SGLANG_VERSIONS):
+        raise UsageError(f"--engine-version: SGLang rules are read for {', '.join(SGLANG_VERSIONS)}"
+                         f", got {args.engine_version!r}")
+    spec = _gpu(args)
+    gpu = spec if spec is not None else (args.gpu, gpu_memory(args.gpu), None)
+    try:
+        return predict(model, gpu, tp=tp, mem_fraction_static=args.mem_util,
+                       context=_non_torch(args))
+    except ValueError as exc:
+        raise UsageError(str(exc).replace("mem-fraction-static:", "--mem-util:")) from None
+
+
+def startup_json(startup) -> dict:
+    """The per-GPU breakdown fields of a JSON row (kv_memory_bytes: predicted KV memory)."""
+    row = dict(startup.breakdown())
+    if hasattr(startup, "max_num_seqs"):
+        row.update(engine_version=startup.version, sampler=startup.sampler,
+                   mem_util=str(float(startup.mem_util)), usage_defaults={
+                       "max_num_batched_tokens": startup.max_num_batched_tokens,
+                       "max_num_seqs": startup.max_num_seqs},
+                   non_torch_source=startup.non_torch_source)
+    else:
+        row.update(mem_fraction_static=str(float(startup.mem_fraction_static)),
+                   mem_fraction_static_default=not startup.fraction_given,
+                   chunked_prefill_size=startup.chunked_prefill_size,
+                   cuda_graph_max_bs=startup.cuda_graph_max_bs,
+                   non_torch_source=startup.context_source)
+    return row
+
+
+def vllm_max_context(model: ModelSpec, memory: int, batch: int, **knobs) -> int | None:
+    """Largest max_model_len (≤ the model's) at which ``batch`` requests fit in ``memory``."""
+    from .engines import vllm_plan
+    hi = model.max_context or 1 << 24
+    fits = lambda n: vllm_plan(model, max_model_len=n, kv_memory=memory, **knobs).max_concurrency >= batch
+    if not fits(1):
+        return None
+    lo = 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+    return lo

@@ -1,0 +1,79 @@
+"""One GPU's memory at an engine's startup, drawn as a stacked bar (weights, activation peak,
+non-torch, CUDA graphs, KV pool, left unused) with the figures behind each part; shared by the
+Capacity and Engines pages. The numbers come from ``calculator.engines.vllm_startup`` and
+``sglang_startup``; this module only draws them."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from calculator.gpus import GpuSpec, gpu_spec
+from calculator.units import SCALES
+from views import common as c
+
+COLORS = {"weights": "#5c6bc0", "activation peak": "#8e24aa", "reserved for activations":
+          "#8e24aa", "non-torch": "#6d4c41", "CUDA graphs": "#00897b", "KV pool": "#ef6c00",
+          "left unused": "#9e9e9e", "over the budget": "#d32f2f"}
+
+
+def gpu_arg(gpu: str, gpu_bytes: int) -> GpuSpec | tuple:
+    """The catalogue entry for a page's GPU choice, or (name, bytes, None) for a custom size."""
+    spec = gpu_spec(gpu) if gpu != "Custom" else None
+    return spec if spec is not None else (f"{gpu_bytes / (1 << 30):g} GiB card", gpu_bytes, None)
+
+
+def parts(startup) -> list[tuple[str, int]]:
+    """The bar's parts in bytes, summing to the GPU's total (the pool may be negative: then the
+    engine stops, and the overshoot is drawn in red)."""
+    b = startup.breakdown()
+    kv = b["kv_memory_bytes"]
+    vllm = hasattr(startup, "max_num_seqs")
+    used = b["weight_bytes_per_gpu"] + b["activation_bytes"] + b["non_torch_bytes"] + b["cudagraph_bytes"]
+    out = [("weights", b["weight_bytes_per_gpu"]),
+           ("activation peak" if vllm else "reserved for activations", b["activation_bytes"]),
+           ("non-torch", b["non_torch_bytes"]), ("CUDA graphs", b["cudagraph_bytes"]),
+           ("KV pool", max(kv, 0))]
+    rest = startup.gpu_total - used - max(kv, 0)
+    out.append(("left unused", max(rest, 0)))
+    if kv < 0:
+        out.append(("over the budget", -kv))
+    return out
+
+
+def bar(startup, key: str) -> None:
+    scale = SCALES[c.unit_name()]
+    fig = go.Figure()
+    for name, value in parts(startup):
+        if value <= 0 and name not in ("weights", "KV pool"):
+            continue
+        fig.add_trace(go.Bar(y=["GPU"], x=[value / scale], name=name, orientation="h",
+                             marker_color=COLORS[name], text=c.fmt(value), textposition="inside",
+                             insidetextanchor="middle", customdata=[f"{value:,}"],
+                             hovertemplate=f"{name}: %{{customdata}} bytes<extra></extra>"))
+    fig.add_vline(x=startup.gpu_total / scale, line={"color": "#616161", "dash": "dash", "width": 2})
+    fig.update_layout(barmode="stack", height=230, xaxis_title=c.unit_name(),
+                      yaxis={"visible": False}, margin={"t": 10, "l": 10, "r": 10},
+                      legend={"orientation": "h", "y": -0.5, "yanchor": "top"})
+    st.plotly_chart(fig, key=key)
+
+
+def caption(startup) -> str:
+    """Where each part of the bar comes from, in one paragraph."""
+    b = startup.breakdown()
+    if hasattr(startup, "max_num_seqs"):
+        return (f"{startup.gpu}: {c.fmt(startup.gpu_total)} as the driver reports it × "
+                f"gpu_memory_utilization {float(startup.mem_util):g} = "
+                f"{c.fmt(int(startup.requested))} for vLLM {startup.version}. Activation peak: "
+                f"the profiling run's {startup.sampler} top-k/top-p sampler over max_num_seqs "
+                f"{startup.max_num_seqs:,} × the vocabulary (its forward over "
+                f"max_num_batched_tokens {startup.max_num_batched_tokens:,} peaks at "
+                f"{c.fmt(startup.forward_bytes)}). Non-torch: {startup.non_torch_source}. CUDA "
+                "graphs are captured after the pool in this version, outside the share.")
+    return (f"{startup.gpu}: {c.fmt(startup.gpu_total)} as the driver reports it; SGLang starts "
+            f"with {c.fmt(startup.free_at_start)} free (CUDA context: {startup.context_source}), "
+            f"keeps mem_fraction_static {float(startup.mem_fraction_static):g}"
+            + ("" if startup.fraction_given else " (its own default for this card and TP: chunked "
+               f"prefill {startup.chunked_prefill_size:,}, CUDA graphs to batch "
+               f"{startup.cuda_graph_max_bs})")
+            + f" of that for weights and KV, and reserves {c.fmt(b['activation_bytes'])} for "
+            "activations and CUDA graphs.")
