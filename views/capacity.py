@@ -95,11 +95,15 @@ cap = c.guarded(plan, model, gpu_bytes=gpu_bytes, gpus=int(n_gpus), tp=int(tp),
                 weight_dtype=None if weight_dtype == "checkpoint" else weight_dtype,
                 kv_dtype=kv_dtype, layout=layout)
 
+# The headline figures are the theoretical answer (no engine overhead); with an engine picked
+# below, they say so, and the engine's own answer is in its section.
+engine_picked = st.session_state.get("c_engine", "theoretical")
+theo = "" if engine_picked == "theoretical" else " (theoretical)"
 k1, k2, k3 = st.columns(3)
 k1.metric("Budget per GPU", c.fmt(cap.budget_per_gpu), help=f"{cap.budget_per_gpu:,} bytes")
 k2.metric("Weights per GPU", c.fmt(cap.weights_per_gpu),
           help=f"{cap.weights_per_gpu:,} bytes of the model's {cap.weights_bytes:,}")
-k3.metric("Free for KV per GPU", c.fmt(cap.free_per_gpu) if cap.weights_fit else "none",
+k3.metric(f"Free for KV per GPU{theo}", c.fmt(cap.free_per_gpu) if cap.weights_fit else "none",
           help=f"{cap.free_per_gpu:,} bytes" if cap.weights_fit else
           f"the weights exceed the budget by {-cap.free_per_gpu:,} bytes")
 st.caption(f"Weights: {c.fmt(cap.weights_bytes)} ({cap.weights_bytes:,} bytes) from "
@@ -116,7 +120,7 @@ with q1:
     batch = st.number_input("Batch B", min_value=1, max_value=1 << 32, key="c_batch")
     mc = c.guarded(cap.max_context, int(batch))
     if mc is None:  # every layer windowed: memory allows any length, the model's max still holds
-        st.metric(f"Longest context at batch {batch}",
+        st.metric(f"Longest context at batch {batch}{theo}",
                   f"{model.max_context:,} tokens" if model.max_context else "unbounded",
                   help="Every attention layer is windowed: the cache stops growing, so memory "
                        "allows any length")
@@ -124,7 +128,7 @@ with q1:
             st.caption("The model's own max context; every layer is windowed, so memory would "
                        "allow any length.")
     else:
-        st.metric(f"Longest context at batch {batch}", f"{mc:,} tokens")
+        st.metric(f"Longest context at batch {batch}{theo}", f"{mc:,} tokens")
         if model.max_context and mc > model.max_context:
             st.caption(f"Beyond the model's trained max context ({model.max_context:,}).")
         elif mc == 0:
@@ -132,7 +136,11 @@ with q1:
 with q2:
     ctx = st.number_input("Context C (tokens)", min_value=1, max_value=1 << 40, key="c_ctx")
     mb = c.guarded(cap.max_batch, int(ctx))
-    st.metric(f"Most concurrent sequences at {int(ctx):,} tokens", f"{mb:,}")
+    st.metric(f"Most concurrent sequences at {int(ctx):,} tokens{theo}", f"{mb:,}")
+if theo:
+    st.caption(f"These are the theoretical figures: utilization × the GPU − weights, no engine "
+               f"overhead, a lower bound on what {engine_picked} needs. Its own answer, after "
+               "what it keeps at startup, is in the engine section below.")
 
 st.subheader("Fits / doesn't fit (per GPU)")
 used = heatmap(cap, tuple(CTX), tuple(BATCH))
@@ -154,7 +162,7 @@ fig.update_layout(xaxis={"title": "context (tokens)", "type": "category"},
 st.plotly_chart(fig, key="capacity_heatmap")
 st.caption("✓ fits, ✗ doesn't; hover a cell for the cache size per GPU.")
 
-st.subheader(f"Memory of one GPU at C = {int(ctx):,}, B = {int(batch)}")
+st.subheader(f"Memory of one GPU at C = {int(ctx):,}, B = {int(batch)} (theoretical)")
 kv_used = cap.used_per_gpu(int(ctx), int(batch))
 scale = SCALES[unit]
 overflow = max(kv_used - cap.free_per_gpu, 0)
@@ -181,6 +189,6 @@ if overflow:
              f"{c.fmt(cap.gpu_bytes)} (dashed line).")
 st.plotly_chart(bar, key="capacity_bar")
 
-st.subheader("What the engine does with the free memory")
+st.subheader("What the engine does with the GPU")
 engine = st.radio("Engine", ENGINES, key="c_engine", horizontal=True, help=HELP)
 show(engine, model, cap, int(ctx), int(n_gpus), int(tp), kv_dtype, gpu_arg(gpu, gpu_bytes), util)

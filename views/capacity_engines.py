@@ -157,7 +157,7 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float) -> Non
     v1.metric("GPU blocks", f"{vp.num_blocks:,}",
               help=f"{start.available:,} B // page {vp.page_size:,} B // {vp.group_size} "
                    "layers per group")
-    v2.metric("KV cache size", f"{vp.num_tokens:,} tokens",
+    v2.metric("KV cache size (tokens)", f"{vp.num_tokens:,}",
               help=f"{vp.num_blocks:,} blocks // {len(vp.groups)} KV group(s) × block size")
     v3.metric(f"Max concurrency at {ctx:,} tokens", f"{vp.max_concurrency:.2f}x",
               help=f"{vp.num_blocks:,} blocks / {vp.blocks_per_request:,} blocks per request")

@@ -1,6 +1,7 @@
-"""Engines page: one model, one context, one GPU's KV memory: what the theoretical cache,
-transformers, vLLM, SGLang and llama.cpp each allocate, how many requests fit, and the lines each
-prints."""
+"""Engines page: one model, one context, one GPU: what the theoretical cache, transformers, vLLM,
+SGLang and llama.cpp each allocate, how many requests fit, and the lines each prints. The KV memory
+is either predicted per engine from the GPU (vLLM and SGLang keep their own startup memory first,
+drawn as stacked bars) or one figure given for all."""
 from __future__ import annotations
 
 import pandas as pd
@@ -12,91 +13,161 @@ from calculator.engines.llamacpp import LLAMACPP_VERSION
 from calculator.engines.sglang import SGLANG_VERSION
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
 from calculator.engines.vllm import VLLM_VERSION
+from calculator.engines import sglang_startup, vllm_startup
+from calculator.gpus import gpu_memory
 from views import common as c
+from views import startup as su
 
 
-def rows(model, ctx: int, memory: int, tp: int) -> list[dict]:
-    """One row per engine: bytes for one request of ``ctx`` tokens per GPU, and what fits."""
+def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = None) -> list[dict]:
+    """One row per engine: bytes for one request of ``ctx`` tokens per GPU, and what fits in the
+    engine's KV memory (``memory``: one figure for all, or a dict by engine key)."""
     out = []
+    mem = memory if isinstance(memory, dict) else dict.fromkeys(
+        ("theoretical", "transformers", "vllm", "sglang", "llama.cpp"), memory)
+    startups = startups or {}
 
-    def add(engine, fn):
+    def add(engine, key, fn):
+        memory = mem[key]
+        head = startups[key].log_lines() if key in startups else []
         try:
-            one, fits, log = fn()
-            out.append({"engine": engine, "one request (bytes/GPU)": one,
-                        "requests that fit": fits, "engine prints": log, "note": ""})
+            if memory <= 0:
+                raise ValueError(f"{engine}: no memory left for KV on this GPU "
+                                 f"({c.fmt(memory)} after what it keeps at startup)")
+            one, fits, log = fn(memory)
+            out.append({"engine": engine, "KV memory (bytes/GPU)": memory,
+                        "one request (bytes/GPU)": one, "requests that fit": fits,
+                        "engine prints": "\n".join(head + ([log] if log else [])), "note": ""})
         except ValueError as exc:
-            out.append({"engine": engine, "one request (bytes/GPU)": None,
-                        "requests that fit": "—", "engine prints": "", "note": str(exc)})
+            out.append({"engine": engine, "KV memory (bytes/GPU)": memory,
+                        "one request (bytes/GPU)": None, "requests that fit": "—",
+                        "engine prints": "\n".join(head), "note": str(exc)})
 
-    def theoretical():
+    def theoretical(memory):
         one = kv_cache_bytes(model, ctx, 1, "bf16", tp).per_gpu_total_bytes
         return one, f"{memory / one:.2f}x", ""
 
-    def transformers():
+    def transformers(memory):
         if tp != 1:
             raise ValueError("transformers: one device's StaticCache (set TP to 1)")
         one = static_cache_bytes(model, ctx, 1).total_bytes
         return one, f"{memory / one:.2f}x", ""
 
-    def vllm():
-        p = vllm_plan(model, max_model_len=ctx, kv_memory=memory, tp=tp)
+    def vllm(memory):
+        p = vllm_plan(model, max_model_len=ctx, kv_memory=memory, tp=tp,
+                      **({"max_num_batched_tokens": startups["vllm"].max_num_batched_tokens}
+                         if "vllm" in startups else {}))
         return p.request_bytes(1), f"{p.max_concurrency:.2f}x", "\n".join(p.log_lines())
 
-    def sglang():
+    def sglang(memory):
         p = sglang_pool(model, kv_memory=memory, tp=tp)
         pools = "token pool" if p.swa_tokens is None else "full + SWA pools"
         return p.request_bytes(ctx), f"{p.max_requests(ctx):.2f}x ({pools})", p.log_line()
 
-    def llamacpp():
+    def llamacpp(memory):
         if tp != 1:
             raise ValueError("llama.cpp: splits layers across GPUs rather than heads; set TP to 1")
         one = llamacpp_plan(model, n_ctx=ctx)
         n, shown = llamacpp_max_sequences(model, ctx, memory)
         return one.total_bytes, f"{n} (-np {n} -c {ctx * n:,})", "\n".join(shown.log_lines())
 
-    add("theoretical (bf16)", theoretical)
-    add(f"transformers {TRANSFORMERS_VERSION} StaticCache", transformers)
-    add(VLLM_VERSION, vllm)
-    add(SGLANG_VERSION.split(" (")[0], sglang)
-    add(LLAMACPP_VERSION.split(" (")[0], llamacpp)
+    add("theoretical (bf16)", "theoretical", theoretical)
+    add(f"transformers {TRANSFORMERS_VERSION} StaticCache", "transformers", transformers)
+    add(VLLM_VERSION, "vllm", vllm)
+    add(SGLANG_VERSION.split(" (")[0], "sglang", sglang)
+    add(LLAMACPP_VERSION.split(" (")[0], "llama.cpp", llamacpp)
     return out
+
+
+def predicted(model, gpu: str, util: float, tp: int) -> tuple[dict, dict, list[str]]:
+    """Per engine: KV memory on one GPU, the vLLM / SGLang startups, and why any is missing.
+    vLLM and SGLang: what their startup leaves; the others: utilization × the GPU − the weights
+    (theoretical: they keep nothing modelled before their cache)."""
+    from calculator.capacity import weights_per_gpu
+    total = gpu_memory(gpu)
+    share = weights_per_gpu(model, tp) or 0
+    plain = int(total * util) - share
+    mem = {"theoretical": plain, "transformers": plain, "llama.cpp": plain}
+    startups, notes = {}, []
+    spec = su.gpu_arg(gpu, total)
+    for key, fn, kw in (("vllm", vllm_startup.predict, {"mem_util": f"{util:.2f}"}),
+                        ("sglang", sglang_startup.predict, {})):
+        try:
+            startups[key] = fn(model, spec, tp=tp, **kw)
+            mem[key] = startups[key].available
+        except ValueError as exc:
+            mem[key] = plain
+            notes.append(f"{key}: startup not predicted ({exc}); shown with utilization × GPU − "
+                         "weights")
+    return mem, startups, notes
 
 
 st.title("Engines side by side")
 c.unit()
 choices = c.model_choices()
+# A link from before the GPU was chosen here names its KV memory (e_mem): it keeps that figure.
+old_link = "e_mem" in st.query_params and "e_src" not in st.query_params
 keys = c.url_state({
     "e_model": ("gpt-oss-120b", c.choice(choices)),
     "e_ctx": (131072, c.int_in(1, 1 << 24)),
+    "e_src": ("given" if old_link else "gpu", c.choice(("gpu", "given"))),
+    "e_gpu": ("H100 80GB", c.choice(c.gpu_names())),
+    "e_util": (0.90, c.float_in(0.5, 1.0)),
     "e_mem": (40, c.int_in(1, 1 << 14)),
     "e_tp": (1, c.int_in(1, 64)),
 })
-a, b, d, e = st.columns(4)
+a, b, e = st.columns(3)
 choice = a.selectbox("Model", choices, key="e_model", format_func=c.label)
 ctx = b.number_input("Context per request (max_model_len)", min_value=1, max_value=1 << 24,
                      key="e_ctx")
-mem = d.number_input("KV memory per GPU (GiB)", min_value=1, max_value=1 << 14, key="e_mem",
-                     help="What the engine has left for KV on one GPU (vLLM's 'Available KV "
-                          "cache memory')")
 tp = e.number_input("Tensor parallel", min_value=1, max_value=64, key="e_tp")
-c.sync_query(list(keys))
+src = st.radio("KV memory per GPU", ("gpu", "given"), key="e_src", horizontal=True,
+               format_func={"gpu": "predicted from the GPU, per engine",
+                            "given": "one figure for every engine"}.get)
+if src == "gpu":
+    g1, g2 = st.columns(2)
+    gpu = g1.selectbox("GPU", c.gpu_names(), key="e_gpu")
+    util = g2.slider("Memory utilization", 0.50, 1.00, step=0.01, key="e_util",
+                     help="vLLM's gpu_memory_utilization (SGLang uses its own default fraction)")
+else:
+    mem = st.number_input("KV memory per GPU (GiB)", min_value=1, max_value=1 << 14, key="e_mem",
+                          help="What the engine has left for KV on one GPU (vLLM's 'Available KV "
+                               "cache memory')")
+c.sync_query([k for k in keys if k not in (("e_mem",) if src == "gpu" else ("e_gpu", "e_util"))])
 model = c.resolve(choice)
-table = pd.DataFrame(rows(model, int(ctx), int(mem) << 30, int(tp)))
+startups, notes = {}, []
+if src == "gpu":
+    memory, startups, notes = predicted(model, gpu, float(util), int(tp))
+else:
+    memory = int(mem) << 30
+table = pd.DataFrame(rows(model, int(ctx), memory, int(tp), startups))
+table["KV memory"] = [c.fmt(int(v)) for v in table["KV memory (bytes/GPU)"]]
 table["one request"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["one request (bytes/GPU)"]]
 table["one request (bytes/GPU)"] = [f"{int(v):,}" if pd.notna(v) else "—"
                                     for v in table["one request (bytes/GPU)"]]
 table["status"] = ["not modelled (below)" if n else "" for n in table["note"]]
-st.dataframe(table[["engine", "one request", "one request (bytes/GPU)", "requests that fit", "status"]],
+cols = ["engine", "KV memory", "one request", "one request (bytes/GPU)", "requests that fit", "status"]
+st.dataframe(table[cols if src == "gpu" else [x for x in cols if x != "KV memory"]],
              hide_index=True, key="e_table")
+if src == "gpu":
+    st.caption("KV memory: for vLLM and SGLang, what each keeps free for its pool after its "
+               "startup (bars below); for the others, utilization × the GPU − the weights, the "
+               "theoretical lower bound with no engine overhead.")
+for note in notes:
+    st.info(note)
 st.caption("One request = one sequence of the chosen context; requests that fit = KV memory ÷ "
            "one request (for vLLM, its own Maximum concurrency figure). vLLM counts whole blocks per KV "
-           "group, keeps max_num_batched_tokens (8,192) of slack in sliding-window layers and pads "
+           "group, keeps max_num_batched_tokens of slack in sliding-window layers and pads "
            "hybrid groups; SGLang sizes a flat token pool (gpt-oss-style models: a full pool and a SWA "
            "pool of 0.8× its tokens, where a request keeps only its window); transformers' StaticCache holds "
            "max_cache_len for every full layer and the window for sliding ones; llama.cpp (f16 "
            "cache, flash attention, -ub 512) pads the context to 256 cells, keeps window + "
            "ubatch cells in sliding layers, and its figure is whole sequences (-np) of this "
            "context.")
+for key, start in startups.items():
+    st.markdown(f"**{'vLLM' if key == 'vllm' else 'SGLang'}**: one GPU at startup")
+    su.bar(start, f"e_bar_{key}")
+    st.caption(su.caption(start))
 for _, r in table.iterrows():
     if r["note"]:
         st.info(r["note"])

@@ -53,7 +53,8 @@ def bar(startup, key: str) -> None:
     fig.add_vline(x=startup.gpu_total / scale, line={"color": "#616161", "dash": "dash", "width": 2})
     fig.update_layout(barmode="stack", height=230, xaxis_title=c.unit_name(),
                       yaxis={"visible": False}, margin={"t": 10, "l": 10, "r": 10},
-                      legend={"orientation": "h", "y": -0.5, "yanchor": "top"})
+                      legend={"orientation": "h", "traceorder": "normal", "y": -0.5,
+                              "yanchor": "top"})
     st.plotly_chart(fig, key=key)
 
 

@@ -18,10 +18,13 @@ Read at sgl-project/sglang v0.5.x (late 2025; the heuristic arrived with PR #109
   avail_after_weights − total_gpu_memory × (1 − mem_fraction_static)``; the pool holds
   ``int(rest_memory × 2³⁰) // cell_size`` tokens (``engines/sglang.py`` builds it).
 
-So the pool gets ``free_at_start × mem_fraction_static − weights``. The free memory at start is
+So the pool gets ``free_at_start × mem_fraction_static − mem usage``. The free memory at start is
 the driver's total less the process's CUDA context, which depends on the driver, not on the model:
 it is taken from what SGLang and vLLM print on the same card (``CUDA_CONTEXT``), and ``--non-torch``
-overrides it. The weights are the checkpoint's TP share as ``calculator.model.sharding`` cuts it.
+overrides it. "mem usage" is measured as free memory, so besides the checkpoint's TP share (as
+``calculator.model.sharding`` cuts it) it holds what grows outside PyTorch while loading (kernel
+modules, NCCL and all-reduce buffers with TP): the same growth vLLM prints as non-torch memory on
+the same kind of setup, taken from ``vllm_startup.NON_TORCH``.
 """
 from __future__ import annotations
 
@@ -82,7 +85,8 @@ class SglangStartup:
     chunked_prefill_size: int
     cuda_graph_max_bs: int
     weights: int
-    model_type: str = ""
+    load_growth: int = 0      # memory outside PyTorch that appears while loading
+    architecture: str = ""
 
     @property
     def free_at_start(self) -> int:
@@ -94,20 +98,26 @@ class SglangStartup:
         return int(self.free_at_start * (1 - self.mem_fraction_static))
 
     @property
+    def mem_usage(self) -> int:
+        """SGLang's "mem usage" at "Load weight end": the weights and the growth beside them."""
+        return self.weights + self.load_growth
+
+    @property
     def available(self) -> int:
         """Bytes for the token pool: free after the weights, less the reserved share."""
-        return self.free_at_start - self.weights - self.reserved
+        return self.free_at_start - self.mem_usage - self.reserved
 
     def breakdown(self) -> dict[str, int]:
         return {"gpu_total_bytes": self.gpu_total, "weight_bytes_per_gpu": self.weights,
-                "activation_bytes": self.reserved, "non_torch_bytes": self.context,
+                "activation_bytes": self.reserved,
+                "non_torch_bytes": self.context + self.load_growth,
                 "cudagraph_bytes": 0, "kv_memory_bytes": self.available}
 
     def log_lines(self) -> list[str]:
-        after = self.free_at_start - self.weights
+        after = self.free_at_start - self.mem_usage
         return [f"Load weight begin. avail mem={self.free_at_start / GIB:.2f} GB",
-                f"Load weight end. type={self.model_type or 'model'}, avail mem={after / GIB:.2f} GB,"
-                f" mem usage={self.weights / GIB:.2f} GB."]
+                f"Load weight end. type={self.architecture or 'model'}, avail mem="
+                f"{after / GIB:.2f} GB, mem usage={self.mem_usage / GIB:.2f} GB."]
 
 
 def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, pp: int = 1,
@@ -116,10 +126,11 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
     """SGLang's startup memory on one GPU of ``tp`` for ``model`` (its weights priced from
     config.json). ``gpu``: a catalogue entry or (name, driver total bytes, nvidia-smi MiB)."""
     from ..capacity import weights_per_gpu
+    from .vllm_startup import non_torch_default
     if isinstance(gpu, GpuSpec):
-        name, total, smi = gpu.name, gpu.total_bytes, gpu.smi_mib
+        name, total, smi, nvlink = gpu.name, gpu.total_bytes, gpu.smi_mib, gpu.nvlink
     else:
-        name, total, smi = gpu
+        (name, total, smi), nvlink = gpu, False
     chunk_d, graphs_d = gpu_defaults(smi or total // MIB, tp)
     chunk = chunk_d if chunked_prefill_size is None else chunked_prefill_size
     graphs = graphs_d if cuda_graph_max_bs is None else cuda_graph_max_bs
@@ -141,7 +152,9 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
     if weights is None:
         raise ValueError("weights: unknown for this model; SGLang's startup memory needs them")
     ctx, source = CUDA_CONTEXT if context is None else (context, "given (--non-torch)")
+    archs = (model.config or {}).get("architectures") or [""]
     return SglangStartup(gpu=name, gpu_total=total, context=ctx, context_source=source,
                          mem_fraction_static=frac, fraction_given=given,
                          chunked_prefill_size=chunk, cuda_graph_max_bs=graphs, weights=weights,
-                         model_type=model.model_type or "")
+                         load_growth=non_torch_default(tp, nvlink)[0],
+                         architecture=str(archs[0]) if isinstance(archs, list) and archs else "")

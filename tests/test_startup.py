@@ -1,0 +1,211 @@
+"""Startup memory: the GPU as the driver reports it, vLLM's and SGLang's startup arithmetic by
+hand, the public logs they reproduce, and the CLI and dashboard that show them."""
+import json
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from benchmarks.startup_logs import SGLANG_DEFAULT_FRACTIONS, SGLANG_LOGS, VLLM_LOGS, tolerance
+from calculator.engines import sglang_pool, vllm_plan
+from calculator.engines.sglang_startup import default_mem_fraction, gpu_defaults
+from calculator.engines.sglang_startup import predict as sglang_predict
+from calculator.engines.vllm_startup import batch_defaults, sampler_peak
+from calculator.engines.vllm_startup import predict as vllm_predict
+from calculator.gpus import GPU_SPECS, GpuSpec, gpu_memory
+from model_presets import load_preset
+
+ROOT = Path(__file__).resolve().parent.parent
+GIB = 1 << 30
+H100 = GPU_SPECS["H100 80GB"]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "calculator", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120)
+
+
+def test_gpu_totals_are_what_the_driver_reports():
+    # 79.19 GiB printed → 7919 · 1024 / 100 = 81,090.56 MiB → 81,091 MiB = 85,030,076,416 B
+    assert gpu_memory("H100 80GB") == 81_091 * (1 << 20) == 85_030_076_416
+    assert f"{gpu_memory('H100 80GB') / GIB:.2f}" == "79.19"
+    # every entry reproduces the two decimals it was read from, and cites a line
+    for spec in GPU_SPECS.values():
+        assert f"{spec.total_bytes / GIB:.2f}" == spec.total_gib and spec.source
+
+
+def test_vllm_batch_defaults_follow_the_gpu_and_the_entrypoint():
+    # arg_utils: ≥ 70 GiB and not an A100 → serve 8192 / LLM 16384 tokens, 1024 seqs
+    assert batch_defaults(H100.total_bytes, "H100 80GB", "serve") == (8192, 1024)
+    assert batch_defaults(H100.total_bytes, "H100 80GB", "llm") == (16384, 1024)
+    a100 = GPU_SPECS["A100 80GB"]
+    assert batch_defaults(a100.total_bytes, "A100 80GB", "serve") == (2048, 256)
+    l40s = GPU_SPECS["L40S 48GB"]
+    assert batch_defaults(l40s.total_bytes, "L40S 48GB", "llm") == (8192, 256)
+
+
+def test_sampler_peak_by_hand():
+    # native: bf16 logits 2 B + float32 copy 4 B + the sort's values 4, indices 8, reverse
+    # indices 8 and cub's key / value copies 4 + 8 = 38 B per logit
+    assert sampler_peak(256, 151_936) == 38 * 256 * 151_936 == 1_478_033_408
+    # FlashInfer: 2 + 4 + masked logits 4 + probabilities 4 = 14 B per logit
+    assert sampler_peak(256, 128_256, sampler="flashinfer") == 14 * 256 * 128_256 == 459_669_504
+    # a float32 model has no separate float32 copy: 4 + 32
+    assert sampler_peak(8, 1000, "fp32") == 36 * 8 * 1000
+    with pytest.raises(ValueError, match="sampler: one of native, flashinfer"):
+        sampler_peak(8, 1000, sampler="triton")
+
+
+def test_vllm_llama_8b_on_h100_by_hand():
+    s = vllm_predict(load_preset("llama-3.1-8b"), H100)
+    # requested = 85,030,076,416 · 0.9 = 76,527,068,774.4
+    assert s.requested == 76_527_068_774.4
+    # weights: "Model loading took 14.99 GiB" = 16,094,076,928 B (tests/test_weights.py)
+    assert s.weights == 16_094_076_928
+    # the profiling run: hidden states (8192 + 1024 tokens) · 4096 · 2 B, then the sort over
+    # 1024 requests × 128,256 logits at 38 B
+    assert s.activation == 9216 * 4096 * 2 + 38 * 1024 * 128_256 == 5_066_194_944
+    assert s.non_torch == round(0.07 * GIB) == 75_161_928
+    assert s.available == int(76_527_068_774.4 - 16_094_076_928 - 5_066_194_944 - 75_161_928)
+    assert s.available == 55_291_634_974
+    p = vllm_plan(load_preset("llama-3.1-8b"), max_model_len=16000, kv_memory=s.available)
+    # 55,291,634,974 // 65,536-byte pages // 32 layers = 26,365 blocks = 421,840 tokens
+    assert (p.num_blocks, p.num_tokens) == (26_365, 421_840)
+    # the issue's vLLM 0.11 log on an H100 (79.18 GiB): 51.38 GiB, 26.3x; here 51.49 GiB, 26.36x
+    assert f"{s.available / GIB:.2f}" == "51.49" and f"{p.max_concurrency:.2f}" == "26.36"
+
+
+@pytest.mark.parametrize("log", VLLM_LOGS, ids=lambda g: g.what[:40])
+def test_vllm_reproduces_public_startup_logs(log):
+    got = vllm_predict(log.model(), log.gpu, **log.knobs).available
+    logged = round(float(log.logged_gib) * GIB)
+    assert abs(got - logged) <= tolerance(logged), (log.source, got / GIB)
+
+
+@pytest.mark.parametrize("fields", [
+    # (what the log printed, the term predicted): the profiling run's peak on its own
+    ("1.4", dict(model="qwen3-235b-a22b", ckpt="FP8", gpu="L40S 48GB", tp=8)),
+    ("5.58", dict(model="qwen3-next-80b-a3b", ckpt=None, gpu="H200 141GB", tp=2)),
+])
+def test_activation_peak_matches_the_printed_one(fields):
+    logged, f = fields
+    s = vllm_predict(load_preset(f["model"], checkpoint=f["ckpt"]), GPU_SPECS[f["gpu"]], tp=f["tp"],
+                     expert_parallel=f["model"].startswith("qwen3-235"))
+    assert abs(s.activation / GIB - float(logged)) < 0.05
+
+
+def test_sglang_default_fraction_by_hand():
+    # H100 TP 1: 512 + 8192 · 1.5 + 256 · 2 + 1/8 · 1024 = 13,440 MiB reserved (over 10 GiB)
+    # → round((81,559 − 13,440) / 81,559, 3) = round(0.83521, 3) = 0.835
+    assert gpu_defaults(81_559, 1) == (8192, 256)
+    assert default_mem_fraction(81_559, 1) == Fraction("0.835")
+    # TP 4: CUDA graphs to 512 and 4/8 GiB more: 14,336 → 0.824
+    assert default_mem_fraction(81_559, 4) == Fraction("0.824")
+    # RTX 4090 TP 4: 512 + 2048 · 1.5 + 80 · 2 + 512 = 4,256 of 24,564 → 0.827
+    assert default_mem_fraction(24_564, 4) == Fraction("0.827")
+    # H200 TP 8: 14,848 → (143,771 − 14,848) / 143,771 = 0.8967 → 0.897
+    assert default_mem_fraction(143_771, 8) == Fraction("0.897")
+    for smi, tp, chunk, printed, source in SGLANG_DEFAULT_FRACTIONS:
+        assert gpu_defaults(smi, tp)[0] == chunk
+        assert default_mem_fraction(smi, tp) == Fraction(printed), source
+
+
+def test_sglang_qwen3_14b_on_4090s_by_hand():
+    log = SGLANG_LOGS[0]
+    model = log.model()
+    s = sglang_predict(model, log.gpu, **log.knobs)
+    # free at start: 23.53 GiB − the 0.45 GiB CUDA context = 23.08 GiB, as SGLang printed
+    assert f"{s.free_at_start / GIB:.2f}" == "23.08"
+    # "mem usage" = the TP-4 share of the checkpoint + 0.21 GiB of NCCL / kernels (no NVLink)
+    assert f"{s.mem_usage / GIB:.2f}" == "7.09"   # SGLang printed 7.08
+    pool = sglang_pool(model, kv_memory=s.available, tp=4)
+    # 40 layers · 2 KV heads per rank · (128 + 128) · 2 B = 40,960 B per token
+    assert pool.cell_size == 40_960
+    assert abs(pool.tokens - log.logged_tokens) / log.logged_tokens < 0.015
+
+
+def test_cli_predicts_vllm_memory_and_prints_its_lines():
+    out = cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--gpu", "H100 80GB",
+              "--context", "16000", "--format", "log")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "Model loading took 14.99 GiB memory", "Available KV cache memory: 51.49 GiB",
+        "GPU KV cache size: 421,840 tokens",
+        "Maximum concurrency for 16,000 tokens per request: 26.36x"]
+    row = json.loads(cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--gpu", "H100 80GB",
+                         "--context", "16000", "--format", "json", "--max-batch").stdout)
+    assert row["kv_memory_bytes"] == 55_291_634_974 and row["gpu_total_bytes"] == 85_030_076_416
+    assert (row["weight_bytes_per_gpu"], row["activation_bytes"], row["non_torch_bytes"],
+            row["cudagraph_bytes"]) == (16_094_076_928, 5_066_194_944, 75_161_928, 0)
+    assert row["max_batch"] == {"16000": 26} and row["engine_version"] == "0.11"
+    # --kv-memory still overrides the prediction
+    given = json.loads(cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--gpu", "H100 80GB",
+                           "--kv-memory", "40GiB", "--format", "json").stdout)
+    assert given["kv_memory_bytes"] == 40 * GIB and "activation_bytes" not in given
+
+
+def test_cli_says_when_vllm_would_stop():
+    out = cli("--preset", "gpt-oss-120b", "--engine", "vllm", "--gpu", "H100", "--format", "log")
+    assert out.returncode == 0
+    assert out.stdout.splitlines()[1] == "Available KV cache memory: -2.10 GiB"  # #27508: -2.28
+    assert out.stdout.splitlines()[-1].startswith("ValueError: No available memory for the cache")
+
+
+def test_cli_sglang_prediction_and_its_lines():
+    out = cli("--preset", "llama-3.1-8b", "--engine", "sglang", "--gpu", "H100 80GB",
+              "--format", "json")
+    row = json.loads(out.stdout)
+    assert row["mem_fraction_static"] == "0.835" and row["mem_fraction_static_default"] is True
+    s = sglang_predict(load_preset("llama-3.1-8b"), H100)
+    assert row["kv_memory_bytes"] == s.available and row["engine_tokens"] == s.available // 131_072
+    log = cli("--preset", "llama-3.1-8b", "--engine", "sglang", "--gpu", "H100 80GB",
+              "--format", "log").stdout.splitlines()
+    assert log[0] == "Load weight begin. avail mem=78.74 GB"
+    assert log[1].startswith("Load weight end. type=LlamaForCausalLM, avail mem=")
+    assert log[2].startswith(f"KV Cache is allocated. dtype: torch.bfloat16, #tokens: {row['engine_tokens']}")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--engine", "vllm", "--gpu", "H100", "--engine-version", "0.9"], "--engine-version: vLLM rules"),
+    (["--engine", "sglang", "--gpu", "96GiB"], "gpu: nvidia-smi's memory.total for 96GiB"),
+    (["--engine", "sglang", "--gpu", "H100", "--mem-util", "1.5"], "--mem-util: must be in (0, 1)"),
+    (["--engine", "vllm", "--gpu", "H100", "--non-torch", "lots"], "--non-torch: give a size"),
+    (["--engine", "vllm", "--max-batch"], "--max-context / --max-batch: need --gpu NAME"),
+])
+def test_cli_startup_errors_are_one_line(args, needle):
+    out = cli("--preset", "llama-3.1-8b", "--context", "8k", *args)
+    assert out.returncode == 2 and needle in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_engines_page_predicts_per_engine_and_keeps_old_links():
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
+    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000"}.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception and at.radio(key="e_src").value == "gpu"
+    table = at.dataframe[0].value.set_index("engine")
+    vllm = table.loc[[e for e in table.index if e.startswith("vLLM")][0]]
+    assert vllm["KV memory"] == "51.49 GiB" and vllm["requests that fit"] == "26.36x"
+    assert len(at.get("plotly_chart")) == 2   # the vLLM and SGLang startup bars
+    assert any("Available KV cache memory: 51.49 GiB" in c.value for c in at.code)
+    # a link from before (e_mem) still means one figure for every engine
+    old = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
+    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000", "e_mem": "40"}.items():
+        old.query_params[k] = v
+    old.run()
+    assert old.radio(key="e_src").value == "given" and "KV memory" not in old.dataframe[0].value
+
+
+def test_capacity_headline_says_theoretical_when_an_engine_is_picked():
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
+    for k, v in {"c_model": "llama-3.1-8b", "c_gpus": "1", "c_ctx": "16000", "c_engine": "vllm"}.items():
+        at.query_params[k] = v
+    at.run()
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["Most concurrent sequences at 16,000 tokens (theoretical)"] == "28"
+    assert labels["Available KV cache memory"] == "51.49 GiB"
+    assert labels["Max concurrency at 16,000 tokens"] == "26.36x"
