@@ -53,8 +53,19 @@ CATALOGUE: tuple[GpuSpec, ...] = (
     GpuSpec("RTX PRO 6000 96GB", "95.01", None, False,
             "vLLM 0.27.1 startup, 'GPU 0: NVIDIA RTX PRO 6000 Blackwell Server Edition 95.01 GiB' "
             "and '(94.05/95.01 GiB)' (ids 57905766703, 57935131721)"),
-    GpuSpec("RTX 4090 24GB", "23.55", 24564, False,
-            "vLLM 0.6.x 'total_gpu_memory (23.55GiB)' on a 24 GB card (vllm-project/vllm#11550)"),
+    GpuSpec("B200 180GB", "178.35", None, True,
+            f"{_V} '(41.24/178.35 GiB)' and '(48.48/178.35 GiB)' on B200 boxes (ids 57688774351, "
+            "54853090387)"),
+    GpuSpec("MI300X 192GB", "191.98", None, True,
+            f"{_V} '(8.08/191.98 GiB)' on an MI300X (AMD GEAK runs, ids 70146089233, 70296656876)"),
+    GpuSpec("RTX 4090 24GB", "23.53", 24564, False,
+            f"{_V} '(23.08/23.53 GiB)' on a 24 GB card (id 34681159919); free 23.08 GiB at start "
+            "on RTX 4090s under SGLang (id 55529353766, nvidia-smi 24564 MiB)"),
+    GpuSpec("RTX 5090 32GB", "31.36", None, False,
+            f"{_V} '(30.86/31.36 GiB)' on a 32 GB GeForce card (ids 57676316864, 69451098589)"),
+    GpuSpec("L4 24GB", "22.05", None, False,
+            f"{_V} '(1.53/22.05 GiB)' on vLLM's own CI L4 agents (buildkite, flaky-test issue; id "
+            "56744619973) and '(17.1/22.05 GiB)' (id 67058594853)"),
     GpuSpec("DGX Spark GB10", "121.69", None, False,
             f"{_V} '(105.9/121.69 GiB)' on a GB10 unified-memory box (id 68531280425); vLLM "
             "reads free memory from the OS there (MemorySnapshot.measure)"),

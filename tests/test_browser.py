@@ -266,8 +266,9 @@ def test_link_with_every_setting_reopens_the_view(page, server):
             "&c_util=0.9&c_layout=theoretical&c_batch=8&c_ctx=16384&c_wdtype=bf16&unit=GB")
     open_page(page, server, link)
     main = page.locator("[data-testid='stMain']")
-    # free 6,759,108,096 B per GPU / (80 layers · 4 heads · 256 · 1 B · 8 seqs) = 10,308 tokens
-    page.get_by_text("10,308 tokens").first.wait_for()
+    # free floor(85,030,076,416 · 0.9) − 70,553,706,496 = 5,973,362,278 B per GPU
+    # / (80 layers · 4 heads · 256 · 1 B · 8 seqs) = 9,114 tokens
+    page.get_by_text("9,114 tokens").first.wait_for()
     assert page.get_by_label("Context C (tokens)", exact=True).input_value() == "16384"
     assert "GB" in main.inner_text() and "GiB" not in main.locator("[data-testid='stMetric']").first.inner_text()
     for part in ("c_kvdtype=fp8_e4m3", "c_tp=2", "c_gpus=2", "c_ctx=16384", "unit=GB"):
