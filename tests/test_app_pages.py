@@ -232,3 +232,32 @@ def test_measurements_page_and_live_run():
     at.button(key="m_run").click()
     ok(at.run())
     assert at.success[0].value.startswith("4/4 rows")
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang", "transformers", "llama.cpp", "theoretical"])
+def test_compare_export_is_the_table_on_screen(downloads, engine):
+    at = page("compare")
+    at.query_params["models"] = ["gpt-oss-120b", "llama-3.1-8b"]
+    at.query_params["engine"] = engine
+    ok(at.run())
+    table = at.dataframe[0].value.set_index("model")
+    csv = pd.read_csv(io.StringIO(downloads["kv_cache_comparison.csv"]), keep_default_na=False)
+    assert set(csv["engine"]) == {engine}
+    for row in csv.itertuples():
+        col = [c for c in table.columns if c.startswith(f"@ {c_label(row.context)} (")][0]
+        assert row.shown == table.loc[row.model, col]     # the cell on screen, formatted
+        assert row.max_context_on_gpu == table.loc[row.model, [c for c in table.columns
+                                                              if c.startswith("max context on")][0]]
+    # the raw bytes are the engine's own: gpt-oss-120b at 128k under vLLM is its block pool
+    big = csv[(csv["model"] == "gpt-oss-120b") & (csv["context"] == 131072)].iloc[0]
+    if engine == "vllm":
+        from calculator.engines import vllm_plan
+        want = vllm_plan(load_preset("gpt-oss-120b"), max_model_len=131072).request_bytes(1)
+        assert int(big["shown_bytes"]) == want != int(big["total_bytes"])  # not the theoretical
+    if engine == "theoretical":
+        assert int(big["shown_bytes"]) == int(big["total_bytes"])
+
+
+def c_label(ctx) -> str:
+    from views.common import token_label
+    return token_label(int(ctx))

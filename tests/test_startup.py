@@ -209,3 +209,29 @@ def test_capacity_headline_says_theoretical_when_an_engine_is_picked():
     assert labels["Most concurrent sequences at 16,000 tokens (theoretical)"] == "28"
     assert labels["Available KV cache memory"] == "51.49 GiB"
     assert labels["Max concurrency at 16,000 tokens"] == "26.36x"
+
+
+def test_engines_export_carries_each_engines_memory(monkeypatch):
+    import io
+
+    import pandas as pd
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+    from streamlit.testing.v1 import AppTest
+    files = {}
+    real = MemoryMediaFileStorage.load_and_get_id
+
+    def capture(self, data, mimetype, kind, filename=None):
+        files[filename] = data.decode() if isinstance(data, bytes) else data
+        return real(self, data, mimetype, kind, filename)
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+    at = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
+    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000"}.items():
+        at.query_params[k] = v
+    at.run()
+    csv = pd.read_csv(io.StringIO(files["engines_side_by_side.csv"])).set_index("engine")
+    vllm = csv.loc[[e for e in csv.index if e.startswith("vLLM")][0]]
+    assert vllm["KV memory (bytes/GPU)"] == 55_291_634_974 and vllm["gpu"] == "H100 80GB"
+    assert "Available KV cache memory: 51.49 GiB" in vllm["engine prints"]
+    # the others get utilization × the GPU − the weights: floor(85,030,076,416 · 0.9) − 16,060,522,496
+    theo = csv.loc["theoretical (bf16)"]
+    assert theo["KV memory (bytes/GPU)"] == 76_527_068_774 - 16_060_522_496

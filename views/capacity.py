@@ -142,7 +142,7 @@ if theo:
                f"overhead, a lower bound on what {engine_picked} needs. Its own answer, after "
                "what it keeps at startup, is in the engine section below.")
 
-st.subheader("Fits / doesn't fit (per GPU)")
+st.subheader(f"Fits / doesn't fit (per GPU){theo}")
 used = heatmap(cap, tuple(CTX), tuple(BATCH))
 free = cap.free_per_gpu
 z = [[min(u / free, 2.0) for u in row] for row in used]

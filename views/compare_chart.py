@@ -192,23 +192,41 @@ def tables(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _
     ycol = "per_gpu_total_bytes" if tp > 1 else "total_bytes"
     scope = f"per GPU, TP={tp}" if tp > 1 else "total"
     rows = []
+    shown_bytes, shown_text, max_ctx, notes = [], [], [], []
     for i, (m, name) in enumerate(zip(models, labels)):
         r = export.iloc[i * len(contexts):(i + 1) * len(contexts)]  # sweep keeps model order
         # Numbers first, descriptions last: on a phone the pinned model column and the
         # figures are what fits; the rest scrolls.
         row = {"model": name}
-        values = (r[ycol] if engine == "theoretical"
+        values = (list(r[ycol]) if engine == "theoretical"
                   else _engine_curve(m, engine, [int(x) for x in r["context"]], dtype, batch, tp, block))
+        note = "" if engine == "theoretical" else engine_note(m, engine, int(contexts[-1]), dtype,
+                                                              batch, tp, block)
         for ctx, value in zip(r["context"], values):
             label = f"@ {c.token_label(int(ctx))} ({scope}{'' if engine == 'theoretical' else ', ' + engine})"
             row[label] = "—" if value is None else c.format_bytes(int(value), unit)
-        row[f"max context on {tp}× {cap_gpu} at {util:.0%}"] = max_context_text(
-            m, capacity(m, cap_gpu, tp, util, dtype, layout, block), batch)
+            shown_bytes.append(None if value is None else int(value))
+            shown_text.append(row[label])
+            notes.append(note if value is None else "")
+        mc_label = f"max context on {tp}× {cap_gpu} at {util:.0%}"
+        row[mc_label] = max_context_text(m, capacity(m, cap_gpu, tp, util, dtype, layout, block), batch)
+        max_ctx += [row[mc_label]] * len(r)
         row["bytes/token (whole model)"] = f"{int(r['per_token_bytes'].iloc[0]):,}"
         row["model max context"] = f"{m.max_context:,}" if m.max_context else "unknown"
         row["layers"] = m.num_layers
         row["attention"] = m.describe()
         rows.append(row)
+    # The export carries what the table shows (the engine's figure, raw and formatted, its scope,
+    # the GPU and utilization the max-context column used) beside the theoretical breakdown.
+    export.insert(1, "engine", engine)
+    export.insert(2, "shown_bytes", pd.array(shown_bytes, dtype="Int64"))
+    export.insert(3, "shown", shown_text)
+    export.insert(4, "scope", scope)
+    export["gpu"] = cap_gpu
+    export["mem_util"] = util
+    export["max_context_on_gpu"] = max_ctx
+    export["model_max_context"] = [m.max_context for m in models for _ in contexts]
+    export["engine_note"] = notes
     # An Arrow table: st.dataframe serializes it as is, where a DataFrame is converted every rerun.
     return (pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False),
             export.to_csv(index=False), export.to_json(orient="records", indent=2))

@@ -149,6 +149,12 @@ table["status"] = ["not modelled (below)" if n else "" for n in table["note"]]
 cols = ["engine", "KV memory", "one request", "one request (bytes/GPU)", "requests that fit", "status"]
 st.dataframe(table[cols if src == "gpu" else [x for x in cols if x != "KV memory"]],
              hide_index=True, key="e_table")
+export = table.drop(columns=["note"]).assign(
+    context=int(ctx), tp=int(tp), kv_memory_source=src,
+    gpu=gpu if src == "gpu" else "", mem_util=float(util) if src == "gpu" else None,
+    note=table["note"])
+st.download_button("Download CSV (raw bytes + what the engines print)", export.to_csv(index=False),
+                   file_name="engines_side_by_side.csv", mime="text/csv", key="e_dl")
 if src == "gpu":
     st.caption("KV memory: for vLLM and SGLang, what each keeps free for its pool after its "
                "startup (bars below); for the others, utilization × the GPU − the weights, the "
