@@ -120,7 +120,7 @@ def test_capacity_sglang_mode_pools_and_lines():
     metrics = {x.label: x.value for x in at.metric}
     assert metrics["#tokens (max_total_num_tokens)"] == f"{want.tokens:,}" and want.tokens % 64 == 0
     assert metrics["SWA pool"] == f"{want.swa_tokens:,} tokens"
-    assert at.code[-1].value == "\n".join(start.log_lines() + [want.log_line()])
+    assert at.code[-2].value == "\n".join(start.log_lines() + [want.log_line()])
     # q8_0 is no SGLang cache type: one line naming the flag
     at.selectbox(key="c_kvdtype").set_value("q8_0").run()
     assert any(e.value.startswith("kv-cache-dtype: SGLang has no q8_0 KV cache for a bf16 model")

@@ -235,3 +235,29 @@ def test_engines_export_carries_each_engines_memory(monkeypatch):
     # the others get utilization × the GPU − the weights: floor(85,030,076,416 · 0.9) − 16,060,522,496
     theo = csv.loc["theoretical (bf16)"]
     assert theo["KV memory (bytes/GPU)"] == 76_527_068_774 - 16_060_522_496
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang"])
+def test_copied_command_prints_the_pages_numbers(engine):
+    import shlex
+
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
+    for k, v in {"c_model": "qwen3-8b", "c_ckpt": "FP8", "c_gpus": "2", "c_tp": "2",
+                 "c_ctx": "32768", "c_engine": engine}.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    lines = at.code[-1].value.splitlines()
+    assert lines[0].startswith("vllm serve Qwen/Qwen3-8B-FP8 --tensor-parallel-size 2"
+                               if engine == "vllm" else
+                               "python -m sglang.launch_server --model-path Qwen/Qwen3-8B-FP8 --tp 2")
+    words = shlex.split(lines[1])
+    assert words[:3] == ["python", "-m", "calculator"]
+    row = json.loads(cli(*words[3:]).stdout)
+    metrics = {m.label: m.value for m in at.metric}
+    if engine == "vllm":
+        assert f"{row['kv_memory_bytes'] / GIB:.2f} GiB" == metrics["Available KV cache memory"]
+        assert f"{row['num_blocks']:,}" == metrics["GPU blocks"]
+    else:
+        assert f"{row['engine_tokens']:,}" == metrics["#tokens (max_total_num_tokens)"]

@@ -191,4 +191,6 @@ st.plotly_chart(bar, key="capacity_bar")
 
 st.subheader("What the engine does with the GPU")
 engine = st.radio("Engine", ENGINES, key="c_engine", horizontal=True, help=HELP)
-show(engine, model, cap, int(ctx), int(n_gpus), int(tp), kv_dtype, gpu_arg(gpu, gpu_bytes), util)
+show(engine, model, cap, int(ctx), int(n_gpus), int(tp), kv_dtype, gpu_arg(gpu, gpu_bytes), util,
+     where=(choice, None if ckpt == ckpt_opts[0] else ckpt,
+            gpu if gpu != "Custom" else f"{custom_gib}GiB"))

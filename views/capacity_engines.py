@@ -11,6 +11,7 @@ from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
 from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.engines.vllm import VLLM_VERSION
 from calculator.engines import sglang_startup, vllm_startup
+from views import commands
 from views import common as c
 from views import startup as su
 
@@ -32,7 +33,7 @@ def kv_flag(engine: str, kv_dtype: str, model_dtype: str) -> str:
 
 
 def show(engine: str, model, cap, ctx: int, n_gpus: int, tp: int, kv_dtype: str, gpu=None,
-         util: float = 0.9) -> None:
+         util: float = 0.9, where: tuple = ()) -> None:
     """The section for ``engine``: transformers and llama.cpp with ``cap.free_per_gpu`` bytes
     left for KV per GPU; vLLM and SGLang with the memory their startup leaves on ``gpu``."""
     if engine == "theoretical":
@@ -50,9 +51,9 @@ def show(engine: str, model, cap, ctx: int, n_gpus: int, tp: int, kv_dtype: str,
         st.info(f"The {engine} mode models one pipeline stage: set tensor parallel = GPUs per "
                 "replica.")
     elif engine == "sglang":
-        _sglang(model, cap, ctx, tp, kv_dtype, gpu)
+        _sglang(model, cap, ctx, tp, kv_dtype, gpu, where)
     else:
-        _vllm(model, cap, ctx, tp, kv_dtype, gpu, util)
+        _vllm(model, cap, ctx, tp, kv_dtype, gpu, util, where)
 
 
 def _transformers(model, cap, ctx: int, kv_dtype: str) -> None:
@@ -92,7 +93,16 @@ def _llamacpp(model, cap, ctx: int, kv_dtype: str) -> None:
         st.code("\n".join(lp.log_lines()), language=None, wrap_lines=True)
 
 
-def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu) -> None:
+def _commands(lines: list[str | None]) -> None:
+    """The shell lines behind the figures above (st.code has a copy button)."""
+    text = "\n".join(line for line in lines if line)
+    if text:
+        st.caption("Copy as command: the engine's launch line, and the calculator line whose JSON "
+                   "carries these figures:")
+        st.code(text, language="bash", wrap_lines=True)
+
+
+def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()) -> None:
     e1, e2 = st.columns(2)
     page = e1.number_input("Page size (--page-size)", min_value=1, max_value=4096, key="c_page")
     frac = e2.number_input("--mem-fraction-static (0 = SGLang's default)", min_value=0.0,
@@ -122,9 +132,18 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu) -> None:
                    "request keeps only its window there)")
     st.caption("SGLang will log:")
     st.code("\n".join(start.log_lines() + [sp.log_line()]), language=None, wrap_lines=True)
+    if where:
+        choice, ckpt, gpu_name = where
+        fr = None if frac == 0 else float(frac)
+        _commands([commands.sglang_launch(choice, ckpt, tp=tp, fraction=fr, kv_cache_dtype=sg_dtype,
+                                          page=int(page), ctx=ctx),
+                   commands.calculator(choice, ckpt, "sglang", gpu=gpu_name, tp=tp, ctx=ctx, extra=(
+                       (["--mem-util", f"{fr:.2f}"] if fr else []) + (
+                           ["--kv-cache-dtype", sg_dtype] if sg_dtype != "auto" else []) + (
+                           ["--page-size", str(int(page))] if int(page) != 1 else [])))])
 
 
-def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float) -> None:
+def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where: tuple = ()) -> None:
     e1, e2, e3, e4 = st.columns(4)
     block = e1.selectbox("Block size (--block-size)", VLLM_BLOCKS, key="c_block")
     usage = e2.selectbox("Started by", ("serve", "llm"), key="c_usage",
@@ -163,6 +182,17 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float) -> Non
               help=f"{vp.num_blocks:,} blocks / {vp.blocks_per_request:,} blocks per request")
     st.caption("vLLM will log:")
     st.code("\n".join(start.log_lines() + vp.log_lines()), language=None, wrap_lines=True)
+    if where:
+        choice, ckpt, gpu_name = where
+        knobs = (["--mem-util", f"{util:.2f}", "--usage", usage, "--sampler", sampler]
+                 + (["--kv-cache-dtype", vllm_dtype] if vllm_dtype != "auto" else [])
+                 + (["--block-size", str(int(block))] if int(block) != 16 else [])
+                 + (["--max-num-batched-tokens", str(int(mnbt))] if int(mnbt) else []))
+        _commands([commands.vllm_serve(choice, ckpt, tp=tp, util=util, ctx=ctx,
+                                       kv_cache_dtype=vllm_dtype, block=int(block),
+                                       mnbt=int(mnbt) or None, usage=usage),
+                   commands.calculator(choice, ckpt, "vllm", gpu=gpu_name, tp=tp, ctx=ctx,
+                                       extra=knobs)])
     if vp.padding_layers:
         st.caption(f"{vp.padding_layers} padding layer(s): vLLM rounds each attention type's "
                    f"layers up to groups of {vp.group_size}, and the padding holds no tokens.")

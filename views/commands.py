@@ -1,0 +1,64 @@
+""""Copy as command": the shell lines that give the numbers a page shows — the engine's own
+launch line (``vllm serve …``, ``python -m sglang.launch_server …``) and the
+``python -m calculator …`` line whose JSON carries the same figures."""
+from __future__ import annotations
+
+import shlex
+
+from model_presets import preset_document
+
+
+def repo(choice: str, checkpoint: str | None) -> str:
+    """The Hugging Face repository a preset (or one of its checkpoints) is served from."""
+    if choice.startswith("custom:"):
+        return "<your model>"
+    doc = preset_document(choice)
+    for ck in doc.get("checkpoints") or []:
+        if checkpoint and ck.get("name") == checkpoint:
+            return str(ck.get("repo") or doc.get("hf_repo") or choice)
+    return str(doc.get("hf_repo") or choice)
+
+
+def _line(words: list[str]) -> str:
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def vllm_serve(choice: str, checkpoint: str | None, *, tp: int, util: float, ctx: int,
+               kv_cache_dtype: str, block: int, mnbt: int | None, usage: str) -> str:
+    words = ["vllm", "serve", repo(choice, checkpoint), "--tensor-parallel-size", str(tp),
+             "--gpu-memory-utilization", f"{util:.2f}", "--max-model-len", str(ctx)]
+    if kv_cache_dtype != "auto":
+        words += ["--kv-cache-dtype", kv_cache_dtype]
+    if block != 16:
+        words += ["--block-size", str(block)]
+    if mnbt:
+        words += ["--max-num-batched-tokens", str(mnbt)]
+    line = _line(words)
+    return line if usage == "serve" else f"# the LLM class with the same settings as: {line}"
+
+
+def sglang_launch(choice: str, checkpoint: str | None, *, tp: int, fraction: float | None,
+                  kv_cache_dtype: str, page: int, ctx: int) -> str:
+    words = ["python", "-m", "sglang.launch_server", "--model-path", repo(choice, checkpoint),
+             "--tp", str(tp), "--context-length", str(ctx)]
+    if fraction:
+        words += ["--mem-fraction-static", f"{fraction:.2f}"]
+    if kv_cache_dtype != "auto":
+        words += ["--kv-cache-dtype", kv_cache_dtype]
+    if page != 1:
+        words += ["--page-size", str(page)]
+    return _line(words)
+
+
+def calculator(choice: str, checkpoint: str | None, engine: str, *, gpu: str, tp: int, ctx: int,
+               extra: list[str]) -> str | None:
+    """The CLI line printing the page's engine figures as JSON (None for custom models, which
+    the CLI takes as a config file instead)."""
+    if choice.startswith("custom:"):
+        return None
+    words = ["python", "-m", "calculator", "--preset", choice]
+    if checkpoint:
+        words += ["--checkpoint", checkpoint]
+    words += ["--engine", engine, "--gpu", gpu, "--tp", str(tp), "--context", str(ctx), *extra,
+              "--format", "json"]
+    return _line(words)
