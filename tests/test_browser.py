@@ -326,3 +326,13 @@ def test_a_fresh_server_opened_on_a_shared_link_routes_through_app_py(browser):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_compare_answers_at_its_own_name(page, server):
+    # the landing page also opens at /compare (a shared link), without a "Page not found" dialog
+    open_page(page, server, "compare?models=gpt2&dtype=q4_0")
+    page.locator("[data-testid='stPlotlyChart']").first.wait_for()
+    idle(page)
+    text = page.locator("body").inner_text()
+    assert "Page not found" not in text and "KV-cache memory vs context" in text
+    assert "GPT-2 (124M)" in page.locator("[data-testid='stMultiSelect']").first.inner_text()
