@@ -312,3 +312,19 @@ def test_kv_dtype_aliases_in_links(pg, key):
     at.query_params[key] = "fp8"  # the spelling the CLI and README use
     ok(at.run())
     assert at.selectbox(key=key).value == "fp8_e4m3"
+
+
+@pytest.mark.parametrize("page_name, params, named", [
+    ("capacity", {"c_model": "no-such-model", "c_util": "7", "c_batch": "-5"},
+     ["c_model=no\\-such\\-model", "c_util=7", "c_batch=\\-5"]),
+    ("engines", {"e_model": "<script>x</script>", "e_ctx": "1000000000"},
+     ["e_model=\\<script\\>x\\</script\\>", "e_ctx=1000000000"]),
+])
+def test_a_link_says_what_it_dropped(page_name, params, named):
+    at = page(page_name)
+    for k, v in params.items():
+        at.query_params[k] = v
+    ok(at.run())
+    notice = [i.value for i in at.info if i.value.startswith("From the link:")]
+    assert len(notice) == 1 and all(n in notice[0] for n in named), notice
+    assert "<script>" not in notice[0]  # escaped, shown as text

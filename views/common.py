@@ -143,10 +143,12 @@ def init_from_query(key: str, default, parse: Callable = str, many: bool = False
                     bad.append(raw)
             st.session_state.setdefault("_url_rejected", {})[key] = bad
         else:
+            raw = st.query_params[key]
             try:
-                value = parse(st.query_params[key])
-            except (ValueError, TypeError, KeyError):
+                value = parse(raw)
+            except (ValueError, TypeError, KeyError, OverflowError):
                 value = default
+                st.session_state.setdefault("_url_dropped", []).append((key, raw, default))
     st.session_state[key] = value
 
 
@@ -155,6 +157,13 @@ def url_state(spec: dict[str, tuple]) -> list[str]:
     ``sync_query``. Widgets then take their value from session state (no ``value=``)."""
     for key, (default, parse, *many) in spec.items():
         init_from_query(key, default, parse, many=bool(many and many[0]))
+    dropped = [d for d in st.session_state.get("_url_dropped", []) if d[0] in spec]
+    if dropped:  # say once what the link asked for and what the page uses instead
+        st.session_state["_url_dropped"] = [d for d in st.session_state["_url_dropped"]
+                                            if d[0] not in spec]
+        st.info("From the link: " + "; ".join(
+            f"{k}={md_escape(str(raw)[:40])} is not accepted here, so {k} = {md_escape(default)}"
+            for k, raw, default in dropped) + ".", icon=":material/link_off:")
     return list(spec)
 
 
