@@ -82,7 +82,7 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
         raise UsageError("--layout/--kv-dtype: vLLM pages its cache; use --block-size and "
                          "--kv-cache-dtype")
     memory = _engine_memory(args)
-    tp = args.tp or 1
+    tp = _tp(args)
     startup = vllm_startup(args, model, tp) if memory is None else None
     if startup is not None:
         memory = startup.available
@@ -146,6 +146,14 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
     return "\n".join(out)
 
 
+def _tp(args: argparse.Namespace) -> int:
+    """--tp, else --gpus (one replica's GPUs, all tensor parallel), else 1."""
+    if args.tp is not None and args.gpus not in (1, args.tp):
+        raise UsageError(f"--gpus: {args.gpus} GPUs with --tp {args.tp} would need pipeline "
+                         "stages; the vllm and sglang modes model one stage (--gpus = --tp)")
+    return args.tp or args.gpus
+
+
 NO_MEMORY = ("ValueError: No available memory for the cache blocks. Try increasing "
              "`gpu_memory_utilization` when initializing the engine.")
 
@@ -179,7 +187,7 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
         raise UsageError("--pp/--layout/--kv-dtype: not SGLang knobs; use --tp, --page-size and "
                          "--kv-cache-dtype")
     memory = _engine_memory(args)
-    tp = args.tp or 1
+    tp = _tp(args)
     startup = sglang_startup(args, model, tp) if memory is None else None
     if startup is not None:
         memory = startup.available

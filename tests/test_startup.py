@@ -261,3 +261,17 @@ def test_copied_command_prints_the_pages_numbers(engine):
         assert f"{row['num_blocks']:,}" == metrics["GPU blocks"]
     else:
         assert f"{row['engine_tokens']:,}" == metrics["#tokens (max_total_num_tokens)"]
+
+
+def test_cli_gpus_is_the_tensor_parallel_size_of_an_engine():
+    # 8 × L40S, EP: the Qwen3-235B-A22B-FP8 run of benchmarks/startup_logs.py (it logged 10.65 GiB,
+    # 238,208 tokens, 7.27x; this preset's 40,960-position rope cache is 0.06 GiB smaller)
+    out = cli("--preset", "qwen3-235b-a22b", "--checkpoint", "FP8", "--engine", "vllm", "--gpu",
+              "L40S", "--gpus", "8", "--enable-expert-parallel", "--context", "32768",
+              "--format", "log")
+    assert out.stdout.splitlines()[1:] == ["Available KV cache memory: 10.71 GiB",
+                                           "GPU KV cache size: 238,944 tokens",
+                                           "Maximum concurrency for 32,768 tokens per request: 7.29x"]
+    bad = cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--gpu", "H100", "--gpus", "4",
+              "--tp", "2")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --gpus: 4 GPUs with --tp 2")
