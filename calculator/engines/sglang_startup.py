@@ -145,8 +145,9 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
             raise ValueError(f"mem-fraction-static: must be in (0, 1), got {mem_fraction_static}")
     else:
         if smi is None:
-            raise ValueError(f"gpu: nvidia-smi's memory.total for {name} is not in the catalogue; "
-                             "give --mem-util (SGLang's --mem-fraction-static)")
+            raise ValueError(f"gpu: nvidia-smi's memory.total for {name} is not in the catalogue, "
+                             "and SGLang's default fraction needs it; give --mem-fraction-static "
+                             "(the CLI's --mem-util)")
         frac = default_mem_fraction(smi, tp, pp, chunk, graphs)
     weights = weights_per_gpu(model, tp, pp)
     if weights is None:
