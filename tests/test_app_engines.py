@@ -166,3 +166,21 @@ def test_compare_and_capacity_transformers_mode():
     assert metrics["StaticCache for that batch"] == f"{(n * 4 * GIB + 256) / GIB:.2f} GiB"
     at.selectbox(key="c_kvdtype").set_value("q8_0").run()  # not a compute dtype
     assert any(e.value.startswith("kv dtype: transformers' caches store") for e in at.error)
+
+
+def test_engines_page_kv_dtype_block_and_page_knobs():
+    at = run(e_model="llama-3.1-8b", e_ctx=8192, e_mem=40, e_kvdtype="fp8_e4m3", e_block=32,
+             e_page=64)
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("engine")
+    assert list(table.columns)[:1] == ["requests that fit"]  # the answer first (phones)
+    vllm = table.loc[[e for e in table.index if e.startswith("vLLM")][0]]
+    # fp8: 8192 tokens in 256 blocks of 32 · 32 layers · 8 heads · 256 · 1 B = 536,870,912 B
+    assert vllm["one request (bytes/GPU)"] == f"{256 * 32 * 32 * 8 * 256:,}" == "536,870,912"
+    assert table.loc["theoretical (fp8_e4m3)", "one request (bytes/GPU)"] == "536,870,912"
+    # q8_0: llama.cpp has it, vLLM refuses in one line naming the dtype
+    at = run(e_model="llama-3.1-8b", e_ctx=8192, e_mem=40, e_kvdtype="q8_0")
+    table = at.dataframe[0].value.set_index("engine")
+    assert table.loc[[e for e in table.index if e.startswith("vLLM")][0], "status"] != ""
+    assert any("vLLM has no q8_0 KV cache" in i.value for i in at.info)
+    assert any("K (q8_0)" in c.value for c in at.code)

@@ -12,6 +12,7 @@ from calculator.engines import llamacpp_max_sequences, llamacpp_plan, sglang_poo
 from calculator.engines.llamacpp import LLAMACPP_VERSION
 from calculator.engines.sglang import SGLANG_VERSION
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
+from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.engines.vllm import VLLM_VERSION
 from calculator.engines import sglang_startup, vllm_startup
 from calculator.gpus import gpu_memory
@@ -19,9 +20,11 @@ from views import common as c
 from views import startup as su
 
 
-def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = None) -> list[dict]:
+def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = None,
+         kv_dtype: str = "bf16", block: int = 16, page: int = 1) -> list[dict]:
     """One row per engine: bytes for one request of ``ctx`` tokens per GPU, and what fits in the
-    engine's KV memory (``memory``: one figure for all, or a dict by engine key)."""
+    engine's KV memory (``memory``: one figure for all, or a dict by engine key), each engine
+    storing KV as ``kv_dtype`` in its own spelling (a one-line refusal where it cannot)."""
     out = []
     mem = memory if isinstance(memory, dict) else dict.fromkeys(
         ("theoretical", "transformers", "vllm", "sglang", "llama.cpp"), memory)
@@ -44,34 +47,40 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
                         "engine prints": "\n".join(head), "note": str(exc)})
 
     def theoretical(memory):
-        one = kv_cache_bytes(model, ctx, 1, "bf16", tp).per_gpu_total_bytes
+        one = kv_cache_bytes(model, ctx, 1, kv_dtype, tp).per_gpu_total_bytes
         return one, f"{memory / one:.2f}x", ""
 
     def transformers(memory):
         if tp != 1:
             raise ValueError("transformers: one device's StaticCache (set TP to 1)")
-        one = static_cache_bytes(model, ctx, 1).total_bytes
+        one = static_cache_bytes(model, ctx, 1, kv_dtype).total_bytes
         return one, f"{memory / one:.2f}x", ""
 
     def vllm(memory):
-        p = vllm_plan(model, max_model_len=ctx, kv_memory=memory, tp=tp,
+        flag = c.auto_or_fp8("vLLM", kv_dtype, model.dtype)
+        p = vllm_plan(model, max_model_len=ctx, kv_memory=memory, tp=tp, kv_cache_dtype=flag,
+                      block_size=block,
                       **({"max_num_batched_tokens": startups["vllm"].max_num_batched_tokens}
                          if "vllm" in startups else {}))
         return p.request_bytes(1), f"{p.max_concurrency:.2f}x", "\n".join(p.log_lines())
 
     def sglang(memory):
-        p = sglang_pool(model, kv_memory=memory, tp=tp)
+        flag = c.auto_or_fp8("SGLang", kv_dtype, model.dtype)
+        p = sglang_pool(model, kv_memory=memory, tp=tp, kv_cache_dtype=flag, page_size=page)
         pools = "token pool" if p.swa_tokens is None else "full + SWA pools"
         return p.request_bytes(ctx), f"{p.max_requests(ctx):.2f}x ({pools})", p.log_line()
 
     def llamacpp(memory):
         if tp != 1:
             raise ValueError("llama.cpp: splits layers across GPUs rather than heads; set TP to 1")
-        one = llamacpp_plan(model, n_ctx=ctx)
-        n, shown = llamacpp_max_sequences(model, ctx, memory)
+        if kv_dtype not in c.LLAMACPP_CACHE_TYPES:
+            raise ValueError(f"llama.cpp has no {kv_dtype} cache (f16, bf16, f32, q8_0, q4_0)")
+        t = c.LLAMACPP_CACHE_TYPES[kv_dtype]
+        one = llamacpp_plan(model, n_ctx=ctx, cache_type_k=t, cache_type_v=t)
+        n, shown = llamacpp_max_sequences(model, ctx, memory, cache_type_k=t, cache_type_v=t)
         return one.total_bytes, f"{n} (-np {n} -c {ctx * n:,})", "\n".join(shown.log_lines())
 
-    add("theoretical (bf16)", "theoretical", theoretical)
+    add(f"theoretical ({kv_dtype})", "theoretical", theoretical)
     add(f"transformers {TRANSFORMERS_VERSION} StaticCache", "transformers", transformers)
     add(VLLM_VERSION, "vllm", vllm)
     add(SGLANG_VERSION.split(" (")[0], "sglang", sglang)
@@ -115,12 +124,21 @@ keys = c.url_state({
     "e_util": (0.90, c.float_in(0.5, 1.0)),
     "e_mem": (40, c.int_in(1, 1 << 14)),
     "e_tp": (1, c.int_in(1, 64)),
+    "e_kvdtype": ("bf16", c.kv_dtype_choice),
+    "e_block": (16, c.choice(VLLM_BLOCKS)),
+    "e_page": (1, c.int_in(1, 4096)),
 })
 a, b, e = st.columns(3)
 choice = a.selectbox("Model", choices, key="e_model", format_func=c.label)
 ctx = b.number_input("Context per request (max_model_len)", min_value=1, max_value=1 << 24,
                      key="e_ctx")
 tp = e.number_input("Tensor parallel", min_value=1, max_value=64, key="e_tp")
+k1, k2, k3 = st.columns(3)
+kv_dtype = k1.selectbox("KV dtype", c.KV_DTYPES, key="e_kvdtype",
+                        help="Each engine in its own spelling: vLLM/SGLang auto or fp8, llama.cpp "
+                             "-ctk/-ctv, transformers' cache dtype")
+block = k2.selectbox("vLLM block size", VLLM_BLOCKS, key="e_block")
+page_size = k3.number_input("SGLang page size", min_value=1, max_value=4096, key="e_page")
 src = st.radio("KV memory per GPU", ("gpu", "given"), key="e_src", horizontal=True,
                format_func={"gpu": "predicted from the GPU, per engine",
                             "given": "one figure for every engine"}.get)
@@ -140,13 +158,15 @@ if src == "gpu":
     memory, startups, notes = predicted(model, gpu, float(util), int(tp))
 else:
     memory = int(mem) << 30
-table = pd.DataFrame(rows(model, int(ctx), memory, int(tp), startups))
+table = pd.DataFrame(rows(model, int(ctx), memory, int(tp), startups, kv_dtype, int(block),
+                          int(page_size)))
 table["KV memory"] = [c.fmt(int(v)) for v in table["KV memory (bytes/GPU)"]]
 table["one request"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["one request (bytes/GPU)"]]
 table["one request (bytes/GPU)"] = [f"{int(v):,}" if pd.notna(v) else "—"
                                     for v in table["one request (bytes/GPU)"]]
 table["status"] = ["not modelled (below)" if n else "" for n in table["note"]]
-cols = ["engine", "KV memory", "one request", "one request (bytes/GPU)", "requests that fit", "status"]
+# The answer (requests that fit) right after the engine: on a phone it is what fits on screen.
+cols = ["engine", "requests that fit", "KV memory", "one request", "one request (bytes/GPU)", "status"]
 st.dataframe(table[cols if src == "gpu" else [x for x in cols if x != "KV memory"]],
              hide_index=True, key="e_table")
 export = table.drop(columns=["note"]).assign(
