@@ -164,7 +164,8 @@ table["KV memory"] = [c.fmt(int(v)) for v in table["KV memory (bytes/GPU)"]]
 table["one request"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["one request (bytes/GPU)"]]
 table["one request (bytes/GPU)"] = [f"{int(v):,}" if pd.notna(v) else "—"
                                     for v in table["one request (bytes/GPU)"]]
-table["status"] = ["not modelled (below)" if n else "" for n in table["note"]]
+table["status"] = ["no memory left (below)" if "no memory left" in n else
+                   "not modelled (below)" if n else "" for n in table["note"]]
 # The answer (requests that fit) right after the engine: on a phone it is what fits on screen.
 cols = ["engine", "requests that fit", "KV memory", "one request", "one request (bytes/GPU)", "status"]
 st.dataframe(table[cols if src == "gpu" else [x for x in cols if x != "KV memory"]],
