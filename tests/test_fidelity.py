@@ -328,3 +328,16 @@ def test_a_link_says_what_it_dropped(page_name, params, named):
     notice = [i.value for i in at.info if i.value.startswith("From the link:")]
     assert len(notice) == 1 and all(n in notice[0] for n in named), notice
     assert "<script>" not in notice[0]  # escaped, shown as text
+
+
+def test_variants_cards_equal_their_arithmetic_state_included():
+    at = page("variants")
+    for k, v in {"v_model": "qwen3-next-80b-a3b", "v_ctx": "32768", "v_batch": "1"}.items():
+        at.query_params[k] = v
+    ok(at.run())
+    gqa = [m for m in at.metric][2]
+    written = [x.value for x in at.markdown if x.value.startswith("**GQA")][0]
+    total = re.search(r"= \*\*([\d,]+) bytes\*\*", written).group(1)
+    # 36 gated-DeltaNet states of 1,097,728 B + 12 attention layers · 32,768 · 2 · 512 · 2 B
+    assert total == f"{36 * 1_097_728 + 12 * 32_768 * 2 * 512 * 2:,}" == "844,824,576"
+    assert gqa.label == "KV cache + state" and gqa.help == f"{total} bytes"

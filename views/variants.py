@@ -89,15 +89,21 @@ variants = {
     "GQA": c.guarded(as_variant, model, "gqa", kv_heads=int(g)),
     "MLA": c.guarded(as_variant, model, "mla", kv_lora_rank=int(d_c), rope_head_dim=int(d_r)),
 }
-sizes = {k: c.guarded(kv_cache_bytes, v, int(context), int(batch), dtype).kv_bytes
-         for k, v in variants.items()}
+# Each card is the sum its arithmetic below writes out: the KV of the attention layers plus the
+# constant state of linear / SSM layers (models such as Qwen3-Next have both).
+breakdowns = {k: c.guarded(kv_cache_bytes, v, int(context), int(batch), dtype)
+              for k, v in variants.items()}
+sizes = {k: b.total_bytes for k, b in breakdowns.items()}
 cols = st.columns(4)
 for col, (kind, v) in zip(cols, variants.items()):
     with col:
+        b = breakdowns[kind]
         st.subheader(kind if kind != "GQA" else f"GQA (g = {g})")
-        st.metric("KV cache", c.fmt(sizes[kind]), help=f"{sizes[kind]:,} bytes")
+        st.metric("KV cache" if not b.state_bytes else "KV cache + state", c.fmt(sizes[kind]),
+                  help=f"{sizes[kind]:,} bytes")
         share = "" if kind == "MHA" else f" · {sizes[kind] / sizes['MHA']:.1%} of MHA"
-        st.caption(f"{sizes[kind]:,} bytes · {per_token_text(v, dtype)}{share}")
+        state = f" ({b.kv_bytes:,} KV + {b.state_bytes:,} state)" if b.state_bytes else ""
+        st.caption(f"{sizes[kind]:,} bytes{state} · {per_token_text(v, dtype)}{share}")
         st.write(WHY[kind])
 st.markdown(f"**The arithmetic** at B = {int(batch):,}, S = {int(context):,} tokens, {dtype}: one "
             "term per layer group, each product equal to that group's bytes (windowed layers hold "
