@@ -1,5 +1,7 @@
-"""Shared fixtures: a real local Hugging Face Hub server (tests never reach the internet)."""
+"""Shared fixtures: a real local Hugging Face Hub server (tests never reach the internet), and
+the payloads the dashboard hands its download buttons."""
 import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from tests.hub_server import HubServer
 
@@ -21,3 +23,16 @@ def hub_env(hub, tmp_path, monkeypatch):
     for var in ("HF_TOKEN", "HF_HUB_OFFLINE", "HUGGING_FACE_HUB_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     return hub
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """Every payload handed to a download button, by its file name."""
+    files = {}
+    real = MemoryMediaFileStorage.load_and_get_id
+
+    def capture(self, path_or_data, mimetype, kind, filename=None):
+        files[filename] = path_or_data.decode() if isinstance(path_or_data, bytes) else path_or_data
+        return real(self, path_or_data, mimetype, kind, filename)
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+    return files

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from calculator import as_variant, kv_cache_bytes, per_token_bytes
@@ -15,19 +14,6 @@ from model_presets import load_preset
 
 TIMEOUT = 60
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def downloads(monkeypatch):
-    """Every payload handed to a download button, by its file name."""
-    files = {}
-    real = MemoryMediaFileStorage.load_and_get_id
-
-    def capture(self, path_or_data, mimetype, kind, filename=None):
-        files[filename] = path_or_data.decode() if isinstance(path_or_data, bytes) else path_or_data
-        return real(self, path_or_data, mimetype, kind, filename)
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
-    return files
 
 
 def page(name: str) -> AppTest:

@@ -211,19 +211,12 @@ def test_capacity_headline_says_theoretical_when_an_engine_is_picked():
     assert labels["Max concurrency at 16,000 tokens"] == "26.36x"
 
 
-def test_engines_export_carries_each_engines_memory(monkeypatch):
+def test_engines_export_carries_each_engines_memory(downloads):
     import io
 
     import pandas as pd
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
     from streamlit.testing.v1 import AppTest
-    files = {}
-    real = MemoryMediaFileStorage.load_and_get_id
-
-    def capture(self, data, mimetype, kind, filename=None):
-        files[filename] = data.decode() if isinstance(data, bytes) else data
-        return real(self, data, mimetype, kind, filename)
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+    files = downloads
     at = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
     for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000"}.items():
         at.query_params[k] = v
