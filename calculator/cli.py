@@ -203,7 +203,10 @@ def breakdown_json(b: Breakdown, engine: str = "theoretical", model: ModelSpec |
            "state_bytes": b.state_bytes, "total_bytes": b.total_bytes,
            "per_gpu_kv_bytes": b.per_gpu_kv_bytes, "per_gpu_total_bytes": b.per_gpu_total_bytes,
            "groups": [g.__dict__ for g in b.groups]}
-    return row if model is None else {**row, **weights_json(model, b.tp, b.pp)}
+    if model is None:
+        return row
+    return {**row, "beyond_model_max_context": bool(model.max_context and b.context > model.max_context),
+            **weights_json(model, b.tp, b.pp)}
 
 
 def _table(model: ModelSpec, rows: list[Breakdown], unit: str) -> str:
@@ -213,10 +216,16 @@ def _table(model: ModelSpec, rows: list[Breakdown], unit: str) -> str:
         lines.append(f"  {g.layers:>3} × {g.label}")
     head = f"{'context':>12} {'batch':>6} {'dtype':>9} {'KV bytes':>18} {'state bytes':>14} {'total':>12} {'per GPU':>12}"
     lines.append(head)
+    beyond = False
     for b in rows:
+        mark = " *" if model.max_context and b.context > model.max_context else ""
+        beyond = beyond or bool(mark)
         lines.append(f"{b.context:>12,} {b.batch:>6} {b.dtype:>9} {b.kv_bytes:>18,} "
                      f"{b.state_bytes:>14,} {format_bytes(b.total_bytes, unit):>12} "
-                     f"{format_bytes(b.per_gpu_total_bytes, unit):>12}")
+                     f"{format_bytes(b.per_gpu_total_bytes, unit):>12}{mark}")
+    if beyond:
+        lines.append(f"* beyond the model's max context ({model.max_context:,} tokens): the cache "
+                     "arithmetic holds, the model was not trained that far")
     return "\n".join(lines)
 
 

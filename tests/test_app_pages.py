@@ -247,3 +247,14 @@ def test_compare_export_is_the_table_on_screen(downloads, engine):
 def c_label(ctx) -> str:
     from views.common import token_label
     return token_label(int(ctx))
+
+
+def test_compare_marks_contexts_beyond_a_models_max(downloads):
+    at = page("compare")
+    at.query_params["models"] = ["mistral-7b-v0.1"]
+    at.query_params["table_ctx"] = ["16384", "65536"]
+    ok(at.run())
+    row = at.dataframe[0].value.iloc[0]
+    assert row["@ 64k (total)"].endswith("(beyond max)") and "beyond" not in row["@ 16k (total)"]
+    csv = pd.read_csv(io.StringIO(downloads["kv_cache_comparison.csv"]))
+    assert list(csv["beyond_model_max_context"]) == [False, True]

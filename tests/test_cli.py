@@ -225,3 +225,13 @@ def test_a_lone_surrogate_name_prints(tmp_path):
                    '"hidden_size": 64}')
     out = run("--config", str(cfg), "--context", "8")
     assert out.returncode == 0 and out.stdout.startswith("custom:")
+
+
+def test_contexts_beyond_the_models_max_are_marked():
+    out = run("--preset", "mistral-7b-v0.1", "--context", "16k", "--context", "64k")
+    lines = out.stdout.splitlines()
+    assert lines[-3].rstrip().endswith("GiB") and lines[-2].endswith(" *")
+    assert lines[-1].startswith("* beyond the model's max context (32,768 tokens)")
+    rows = json.loads(run("--preset", "mistral-7b-v0.1", "--context", "16k", "--context", "64k",
+                          "--format", "json").stdout)
+    assert [r["beyond_model_max_context"] for r in rows] == [False, True]

@@ -204,7 +204,9 @@ def tables(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _
                                                               batch, tp, block)
         for ctx, value in zip(r["context"], values):
             label = f"@ {c.token_label(int(ctx))} ({scope}{'' if engine == 'theoretical' else ', ' + engine})"
-            row[label] = "—" if value is None else c.format_bytes(int(value), unit)
+            beyond = bool(m.max_context and int(ctx) > m.max_context)
+            row[label] = ("—" if value is None else c.format_bytes(int(value), unit)
+                          + (" (beyond max)" if beyond else ""))
             shown_bytes.append(None if value is None else int(value))
             shown_text.append(row[label])
             notes.append(note if value is None else "")
@@ -226,6 +228,8 @@ def tables(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _
     export["mem_util"] = util
     export["max_context_on_gpu"] = max_ctx
     export["model_max_context"] = [m.max_context for m in models for _ in contexts]
+    export["beyond_model_max_context"] = [bool(m.max_context and int(x) > m.max_context)
+                                          for m in models for x in contexts]
     export["engine_note"] = notes
     # An Arrow table: st.dataframe serializes it as is, where a DataFrame is converted every rerun.
     return (pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False),
