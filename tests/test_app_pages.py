@@ -258,3 +258,14 @@ def test_compare_marks_contexts_beyond_a_models_max(downloads):
     assert row["@ 64k (total)"].endswith("(beyond max)") and "beyond" not in row["@ 16k (total)"]
     csv = pd.read_csv(io.StringIO(downloads["kv_cache_comparison.csv"]))
     assert list(csv["beyond_model_max_context"]) == [False, True]
+
+
+def test_compare_caption_names_the_shown_engines_state_convention():
+    for engine, needle in (("transformers", "fp32 recurrent state"),
+                           ("vllm", "one page per request"), ("theoretical", "vLLM's convention")):
+        at = page("compare")
+        at.query_params["models"] = ["qwen3-next-80b-a3b"]
+        at.query_params["engine"] = engine
+        ok(at.run())
+        caption = [c.value for c in at.caption if "bytes/token" in c.value][0]
+        assert needle in caption, (engine, caption)

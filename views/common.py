@@ -212,6 +212,23 @@ STATE_CONVENTION = (
     "recurrent state, both in the model's dtype. transformers 5.x keeps the full kernel width and "
     "an fp32 recurrent state (cache_utils.LinearAttentionLayer; qwen3_next "
     "torch_chunk_gated_delta_rule), about 2× more for Qwen3-Next and Jamba.")
+STATE_BY_ENGINE = {
+    "transformers": "Linear-attention / SSM state as transformers 5.x keeps it: the full conv "
+                    "kernel width and an fp32 recurrent state (cache_utils.LinearAttentionLayer), "
+                    "about 2× vLLM's convention for Qwen3-Next and Jamba.",
+    "vllm": "Linear-attention / SSM state as vLLM pages it: one page per request holding the conv "
+            "state (kernel − 1 wide) and the recurrent state in the model's dtype, padded to the "
+            "attention page.",
+    "llama.cpp": "Linear-attention / SSM state as llama.cpp keeps it: an f32 recurrent memory "
+                 "(kernel − 1 conv + state) per sequence.",
+    "sglang": "SGLang's Mamba pool for state layers is not modelled: those models have no sglang "
+              "curve.",
+}
+
+
+def state_note(engine: str) -> str:
+    """The state convention of the figures ``engine`` shows (theoretical: vLLM's)."""
+    return STATE_BY_ENGINE.get(engine, STATE_CONVENTION)
 
 
 def token_label(n: int) -> str:

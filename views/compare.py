@@ -144,10 +144,13 @@ shown, csv, json_text = c.guarded(tables, cache_key(picked, models, labels, sett
                                   models, labels, settings, table_ctx, cap_gpu)
 st.dataframe(shown, hide_index=True, key="compare_table",
              column_config={"model": st.column_config.TextColumn(pinned=True)})
-st.caption("“bytes/token” is the whole model (all GPUs). The @-context columns are "
-           + (f"one GPU's share at TP={tp}." if tp > 1 else "the whole batch.")
+st.caption("“bytes/token” is the whole model (all GPUs), every layer counted: with sliding "
+           "windows it is the growth per token until the windows fill, after which only the full "
+           "layers grow. The @-context columns are "
+           + (f"one GPU's share at TP={tp}" if tp > 1 else "the whole batch")
+           + ("" if engine == "theoretical" else f", as {engine} allocates it") + "."
            + " Max context caps at the model's own limit and says what memory alone would allow."
-           + (" " + c.STATE_CONVENTION if any(g.spec.kind == "state" for m in models for g in m.groups)
+           + (" " + c.state_note(engine) if any(g.spec.kind == "state" for m in models for g in m.groups)
               else ""))
 e1 = e2 = st.container(horizontal=True)
 e1.download_button("Download CSV (raw bytes + formatted)", csv,
