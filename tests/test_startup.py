@@ -268,3 +268,19 @@ def test_cli_gpus_is_the_tensor_parallel_size_of_an_engine():
     bad = cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--gpu", "H100", "--gpus", "4",
               "--tp", "2")
     assert bad.returncode == 2 and bad.stderr.startswith("error: --gpus: 4 GPUs with --tp 2")
+
+
+def test_capacity_export_is_the_page(downloads):
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
+    for k, v in {"c_model": "llama-3.1-8b", "c_gpus": "1", "c_ctx": "16000", "c_engine": "vllm"}.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    data = json.loads(downloads["capacity.json"])
+    metrics = {m.label: m.value for m in at.metric}
+    assert data["engine"] == "vllm" and data["gpu_bytes"] == 85_030_076_416
+    assert data["engine_figures"]["kv_memory_bytes"] == 55_291_634_974
+    assert f"{data['engine_figures']['max_concurrency']:.2f}x" == metrics["Max concurrency at 16,000 tokens"]
+    assert str(data["theoretical"]["max_batch"]) == metrics["Most concurrent sequences at 16,000 tokens (theoretical)"]
+    assert data["engine_figures"]["log"][1] == "Available KV cache memory: 51.49 GiB"

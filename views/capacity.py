@@ -4,6 +4,8 @@ engine (transformers, vLLM, SGLang, llama.cpp) does with the free memory, with t
 (``views/capacity_engines.py``)."""
 from __future__ import annotations
 
+import json
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -191,6 +193,25 @@ st.plotly_chart(bar, key="capacity_bar")
 
 st.subheader("What the engine does with the GPU")
 engine = st.radio("Engine", ENGINES, key="c_engine", horizontal=True, help=HELP)
-show(engine, model, cap, int(ctx), int(n_gpus), int(tp), kv_dtype, gpu_arg(gpu, gpu_bytes), util,
-     where=(choice, None if ckpt == ckpt_opts[0] else ckpt,
-            gpu if gpu != "Custom" else f"{custom_gib}GiB"))
+engine_figures = show(engine, model, cap, int(ctx), int(n_gpus), int(tp), kv_dtype,
+                      gpu_arg(gpu, gpu_bytes), util,
+                      where=(choice, None if ckpt == ckpt_opts[0] else ckpt,
+                             gpu if gpu != "Custom" else f"{custom_gib}GiB"))
+
+# The export is what the page shows: the theoretical answers (labelled), the heatmap's bytes,
+# one GPU's split, and the engine section's own figures and lines.
+export = {
+    "model": model.name, "checkpoint": ckpt, "gpu": gpu, "gpu_bytes": cap.gpu_bytes,
+    "gpus": cap.gpus, "tp": cap.tp, "pp": cap.pp, "mem_util": round(float(util), 2),
+    "kv_dtype": kv_dtype, "layout": layout, "weights_from": cap.weights_from,
+    "theoretical": {"budget_bytes_per_gpu": cap.budget_per_gpu,
+                    "weight_bytes_per_gpu": cap.weights_per_gpu,
+                    "free_bytes_per_gpu": cap.free_per_gpu, "batch": int(batch),
+                    "max_context": mc, "context": int(ctx), "max_batch": mb,
+                    "heatmap_used_bytes_per_gpu": {"contexts": CTX, "batches": BATCH,
+                                                   "bytes": used},
+                    "kv_bytes_per_gpu_at_context_and_batch": kv_used},
+    "engine": engine, "engine_figures": engine_figures or {},
+}
+st.download_button("Download JSON (every figure on this page)", json.dumps(export, indent=2),
+                   file_name="capacity.json", mime="application/json", key="c_dl")

@@ -35,7 +35,8 @@ def kv_flag(engine: str, kv_dtype: str, model_dtype: str) -> str:
 def show(engine: str, model, cap, ctx: int, n_gpus: int, tp: int, kv_dtype: str, gpu=None,
          util: float = 0.9, where: tuple = ()) -> None:
     """The section for ``engine``: transformers and llama.cpp with ``cap.free_per_gpu`` bytes
-    left for KV per GPU; vLLM and SGLang with the memory their startup leaves on ``gpu``."""
+    left for KV per GPU; vLLM and SGLang with the memory their startup leaves on ``gpu``.
+    Returns the figures shown, for the page's export ({} when the engine shows none)."""
     if engine == "theoretical":
         st.caption("The figures above are the theoretical cache: every token's K and V (or "
                    "latent, or state), no blocks, no engine overhead — a lower bound on what an "
@@ -44,19 +45,20 @@ def show(engine: str, model, cap, ctx: int, n_gpus: int, tp: int, kv_dtype: str,
     elif engine in ("transformers", "llama.cpp") and (n_gpus != 1 or tp != 1):
         st.info(f"The {engine} mode models one device: set GPUs and tensor parallel to 1.")
     elif engine == "transformers":
-        _transformers(model, cap, ctx, kv_dtype)
+        return _transformers(model, cap, ctx, kv_dtype)
     elif engine == "llama.cpp":
-        _llamacpp(model, cap, ctx, kv_dtype)
+        return _llamacpp(model, cap, ctx, kv_dtype)
     elif n_gpus // tp != 1:
         st.info(f"The {engine} mode models one pipeline stage: set tensor parallel = GPUs per "
                 "replica.")
     elif engine == "sglang":
-        _sglang(model, cap, ctx, tp, kv_dtype, gpu, where)
+        return _sglang(model, cap, ctx, tp, kv_dtype, gpu, where)
     else:
-        _vllm(model, cap, ctx, tp, kv_dtype, gpu, util, where)
+        return _vllm(model, cap, ctx, tp, kv_dtype, gpu, util, where)
+    return {}
 
 
-def _transformers(model, cap, ctx: int, kv_dtype: str) -> None:
+def _transformers(model, cap, ctx: int, kv_dtype: str) -> dict:
     # StaticCache bytes = batch × per-sequence bytes + 8-byte counters that do not grow
     one = c.guarded(static_cache_bytes, model, ctx, 1, kv_dtype).total_bytes
     per = static_cache_bytes(model, ctx, 2, kv_dtype).total_bytes - one
@@ -72,14 +74,17 @@ def _transformers(model, cap, ctx: int, kv_dtype: str) -> None:
                   help=f"({cap.free_per_gpu:,} B − {fixed:,} B of position counters) // "
                        f"{per:,} B per sequence")
         t2.metric("StaticCache for that batch", c.fmt(held), help=f"{held:,} bytes")
-    st.caption("transformers logs nothing when it allocates a cache; the Measurements page "
-               "checks these bytes against the StaticCache transformers itself allocates.")
+        st.caption("transformers logs nothing when it allocates a cache; the Measurements page "
+                   "checks these bytes against the StaticCache transformers itself allocates.")
+        return {"sequences": n, "static_cache_bytes": held, "kv_memory_bytes": cap.free_per_gpu}
+    return {"sequences": 0, "kv_memory_bytes": cap.free_per_gpu}
 
 
-def _llamacpp(model, cap, ctx: int, kv_dtype: str) -> None:
+def _llamacpp(model, cap, ctx: int, kv_dtype: str) -> dict:
     if kv_dtype not in c.LLAMACPP_CACHE_TYPES:
         st.error(f"cache-type-k: llama.cpp has no {kv_dtype} cache; pick bf16, fp16, fp32, q8_0 "
                  "or q4_0.")
+        return {}
     else:
         t = c.LLAMACPP_CACHE_TYPES[kv_dtype]
         n, lp = c.guarded(llamacpp_max_sequences, model, ctx, cap.free_per_gpu,
@@ -91,6 +96,8 @@ def _llamacpp(model, cap, ctx: int, kv_dtype: str) -> None:
         l2.metric("Caches for that -np", c.fmt(lp.total_bytes), help=f"{lp.total_bytes:,} bytes")
         st.caption(f"llama.cpp will log (with -c {lp.n_ctx:,} -np {lp.n_seq_max} -ctk {t} -ctv {t}):")
         st.code("\n".join(lp.log_lines()), language=None, wrap_lines=True)
+        return {"kv_memory_bytes": cap.free_per_gpu, "sequences": n, "n_ctx": lp.n_ctx,
+                "caches_bytes": lp.total_bytes, "log": lp.log_lines()}
 
 
 def _commands(lines: list[str | None]) -> None:
@@ -102,7 +109,7 @@ def _commands(lines: list[str | None]) -> None:
         st.code(text, language="bash", wrap_lines=True)
 
 
-def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()) -> None:
+def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()) -> dict:
     e1, e2 = st.columns(2)
     page = e1.number_input("Page size (--page-size)", min_value=1, max_value=4096, key="c_page")
     frac = e2.number_input("--mem-fraction-static (0 = SGLang's default)", min_value=0.0,
@@ -117,7 +124,7 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
     if start.available <= 0:
         st.error(f"SGLang stops: the weights leave {c.fmt(start.available)} for the token pool "
                  "(\"Not enough memory. Please try to increase --mem-fraction-static.\").")
-        return
+        return {**start.breakdown(), "tokens": 0}
     sp = c.guarded(sglang_pool, model, kv_memory=start.available, page_size=int(page),
                    kv_cache_dtype=sg_dtype, tp=tp)
     s1, s2, s3 = st.columns(3)
@@ -131,7 +138,11 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
               help="The pool's tokens ÷ the context (with a SWA pool: the scarcer pool; a "
                    "request keeps only its window there)")
     st.caption("SGLang will log:")
+    log = start.log_lines() + sp.log_lines()
     st.code("\n".join(start.log_lines() + [sp.log_line()]), language=None, wrap_lines=True)
+    figures = {**start.breakdown(), "mem_fraction_static": float(start.mem_fraction_static),
+               "tokens": sp.tokens, "swa_tokens": sp.swa_tokens,
+               "requests_at_context": sp.max_requests(ctx), "log": log}
     if where:
         choice, ckpt, gpu_name = where
         fr = None if frac == 0 else float(frac)
@@ -141,9 +152,10 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
                        (["--mem-util", f"{fr:.2f}"] if fr else []) + (
                            ["--kv-cache-dtype", sg_dtype] if sg_dtype != "auto" else []) + (
                            ["--page-size", str(int(page))] if int(page) != 1 else [])))])
+    return figures
 
 
-def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where: tuple = ()) -> None:
+def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where: tuple = ()) -> dict:
     e1, e2, e3, e4 = st.columns(4)
     block = e1.selectbox("Block size (--block-size)", VLLM_BLOCKS, key="c_block")
     usage = e2.selectbox("Started by", ("serve", "llm"), key="c_usage",
@@ -166,7 +178,7 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
         st.error(f"vLLM stops: \"Available KV cache memory: {start.available / (1 << 30):.2f} "
                  "GiB\" then \"No available memory for the cache blocks\". Add GPUs, raise "
                  "utilization or lower max_num_seqs.")
-        return
+        return {**start.breakdown(), "num_blocks": 0}
     vp = c.guarded(vllm_plan, model, max_model_len=ctx, kv_memory=start.available,
                    block_size=int(block), kv_cache_dtype=vllm_dtype, tp=tp,
                    max_num_batched_tokens=start.max_num_batched_tokens)
@@ -182,6 +194,10 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
               help=f"{vp.num_blocks:,} blocks / {vp.blocks_per_request:,} blocks per request")
     st.caption("vLLM will log:")
     st.code("\n".join(start.log_lines() + vp.log_lines()), language=None, wrap_lines=True)
+    figures = {**start.breakdown(), "max_num_batched_tokens": start.max_num_batched_tokens,
+               "max_num_seqs": start.max_num_seqs, "num_blocks": vp.num_blocks,
+               "tokens": vp.num_tokens, "max_concurrency": vp.max_concurrency,
+               "log": start.log_lines() + vp.log_lines()}
     if where:
         choice, ckpt, gpu_name = where
         knobs = (["--mem-util", f"{util:.2f}", "--usage", usage, "--sampler", sampler]
@@ -194,5 +210,7 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                    commands.calculator(choice, ckpt, "vllm", gpu=gpu_name, tp=tp, ctx=ctx,
                                        extra=knobs)])
     if vp.padding_layers:
+        figures["padding_layers"] = vp.padding_layers
         st.caption(f"{vp.padding_layers} padding layer(s): vLLM rounds each attention type's "
                    f"layers up to groups of {vp.group_size}, and the padding holds no tokens.")
+    return figures
