@@ -341,3 +341,13 @@ def test_variants_cards_equal_their_arithmetic_state_included():
     # 36 gated-DeltaNet states of 1,097,728 B + 12 attention layers · 32,768 · 2 · 512 · 2 B
     assert total == f"{36 * 1_097_728 + 12 * 32_768 * 2 * 512 * 2:,}" == "844,824,576"
     assert gqa.label == "KV cache + state" and gqa.help == f"{total} bytes"
+
+
+def test_readme_setup_is_two_lines_and_ci_runs_its_test_command():
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## The two commands", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    lines = [line.split("  #")[0].strip() for line in block.strip().splitlines()]
+    assert lines == ["pip install -r requirements.txt && streamlit run app.py",
+                     "pip install -r requirements-dev.txt && python -m pytest"]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "pip install -q -r requirements-dev.txt" in ci and ci.rstrip().endswith("python -m pytest")
