@@ -40,7 +40,7 @@ def test_gpt_oss_vllm_row_and_log_lines():
     # one request: 8,713 blocks · 32,768 B page · 18 layers per group
     assert vllm["one request (bytes/GPU)"] == f"{8713 * 32768 * 18:,}" == f"{want.request_bytes(1):,}"
     assert vllm["requests that fit"] == "8.36x"
-    assert at.code[0].value == "\n".join(want.log_lines())
+    assert "\n".join(want.log_lines()) in [c.value for c in at.code]
     # SGLang: gpt-oss is a hybrid-SWA architecture. 40 GiB → 647,268 full + 517,814 SWA tokens
     # (tests/test_engine_sglang.py); one request of 131,072 holds all of them in the 18 full
     # layers (2,048 B/token each: 8 heads · 128 · 2 B) and the 128-token window in the 18 SWA ones.

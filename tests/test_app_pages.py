@@ -269,3 +269,31 @@ def test_compare_caption_names_the_shown_engines_state_convention():
         ok(at.run())
         caption = [c.value for c in at.caption if "bytes/token" in c.value][0]
         assert needle in caption, (engine, caption)
+
+
+@pytest.mark.parametrize("engine, field", [("theoretical", "total_bytes"), ("vllm", "total_bytes_per_gpu"),
+                                           ("sglang", "total_bytes_per_gpu"), ("llama.cpp", "total_bytes"),
+                                           ("transformers", "total_bytes")])
+def test_compare_copy_as_command_prints_the_table(downloads, engine, field):
+    import shlex
+    import subprocess
+    import sys
+    at = page("compare")
+    at.query_params["models"] = ["llama-3.1-8b"]
+    at.query_params["engine"] = engine
+    at.query_params["batch"] = "2"
+    at.query_params["table_ctx"] = ["8192", "32768"]
+    ok(at.run())
+    line = [c.value for c in at.code if "python -m calculator" in c.value][0].splitlines()[0]
+    words = shlex.split(line)
+    out = subprocess.run([sys.executable, *words[1:]], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    csv = pd.read_csv(io.StringIO(downloads["kv_cache_comparison.csv"]))
+    shown = [int(v) for v in csv["shown_bytes"]]
+    if engine == "theoretical":
+        got = [int(v) for v in pd.read_csv(io.StringIO(out.stdout))[field]]
+    else:
+        data = json.loads(out.stdout)
+        got = [int(r[field]) for r in (data if isinstance(data, list) else [data])]
+    assert got == shown

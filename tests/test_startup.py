@@ -284,3 +284,24 @@ def test_capacity_export_is_the_page(downloads):
     assert f"{data['engine_figures']['max_concurrency']:.2f}x" == metrics["Max concurrency at 16,000 tokens"]
     assert str(data["theoretical"]["max_batch"]) == metrics["Most concurrent sequences at 16,000 tokens (theoretical)"]
     assert data["engine_figures"]["log"][1] == "Available KV cache memory: 51.49 GiB"
+
+
+def test_engines_copy_as_command_prints_the_rows():
+    import shlex
+
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
+    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000", "e_mnbt": "4096"}.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("engine")
+    lines = [c.value for c in at.code if "python -m calculator" in c.value][0].splitlines()
+    vllm = json.loads(cli(*shlex.split(lines[0])[3:]).stdout)
+    sglang = json.loads(cli(*shlex.split(lines[1])[3:]).stdout)
+    row = table.loc[[e for e in table.index if e.startswith("vLLM")][0]]
+    assert f"{vllm['max_concurrency']:.2f}x" == row["requests that fit"]
+    assert f"{vllm['kv_memory_bytes'] / GIB:.2f} GiB" == row["KV memory"]
+    assert vllm["usage_defaults"]["max_num_batched_tokens"] == 4096
+    sg = table.loc[[e for e in table.index if e.startswith("SGLang")][0]]
+    assert sg["requests that fit"].startswith(f"{sglang['max_concurrency']:.2f}x")

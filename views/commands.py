@@ -62,3 +62,45 @@ def calculator(choice: str, checkpoint: str | None, engine: str, *, gpu: str, tp
     words += ["--engine", engine, "--gpu", gpu, "--tp", str(tp), "--context", str(ctx), *extra,
               "--format", "json"]
     return _line(words)
+
+
+def compare_lines(choices: list[str], engine: str, *, dtype: str, model_dtypes: dict[str, str],
+                  batch: int, tp: int, layout: str, block: int, contexts: tuple[int, ...],
+                  mtp: bool) -> list[str]:
+    """One ``python -m calculator`` line per preset on the Compare page, printing the table's
+    figures for that engine (custom models are skipped: the CLI takes them as config files)."""
+    from views.common import LLAMACPP_CACHE_TYPES, auto_or_fp8
+    out = []
+    for choice in choices:
+        if choice.startswith("custom:"):
+            out.append(f"# {choice}: python -m calculator --config <its config.json> ...")
+            continue
+        words = ["python", "-m", "calculator", "--preset", choice]
+        if mtp:
+            words.append("--include-mtp")
+        try:
+            if engine == "theoretical":
+                words += ["--kv-dtype", dtype, "--batch", str(batch), "--tp", str(tp)]
+                if layout != "theoretical":
+                    words += ["--layout", layout, "--block-size", str(block)]
+            elif engine == "transformers":
+                words += ["--engine", "transformers", "--kv-dtype", dtype, "--batch", str(batch)]
+            elif engine in ("vllm", "sglang"):
+                flag = auto_or_fp8(engine, dtype, model_dtypes[choice])
+                words += ["--engine", engine, "--kv-cache-dtype", flag, "--tp", str(tp),
+                          "--batch", str(batch)]
+                if engine == "vllm":
+                    words += ["--block-size", str(block)]
+            else:
+                t = LLAMACPP_CACHE_TYPES[dtype]
+                words += ["--engine", "llama.cpp", "-ctk", t, "-ctv", t, "--parallel",
+                          str(min(batch, 256))]
+        except (ValueError, KeyError):
+            out.append(f"# {choice}: {engine} has no {dtype} cache")
+            continue
+        scale = batch if engine == "llama.cpp" else 1  # llama.cpp's -c holds every sequence
+        for ctx in contexts:
+            words += ["--context", str(ctx * scale)]
+        words += ["--format", "csv" if engine == "theoretical" else "json"]
+        out.append(_line(words))
+    return out

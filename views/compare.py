@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from views import common as c
+from views import commands
 from views.compare_chart import ENGINES, cache_key, chart, engine_note, tables
 from views.hub_box import hub_box
 
@@ -157,3 +158,10 @@ e1.download_button("Download CSV (raw bytes + formatted)", csv,
                    file_name="kv_cache_comparison.csv", mime="text/csv", key="dl_csv")
 e2.download_button("Download JSON", json_text,
                    file_name="kv_cache_comparison.json", mime="application/json", key="dl_json")
+with st.expander("Copy as command", icon=":material/terminal:"):
+    st.caption("One CLI line per model, printing this table's figures for the chosen engine "
+               "(CSV for the theoretical cache, JSON for an engine).")
+    st.code("\n".join(commands.compare_lines(
+        picked, engine, dtype=dtype, model_dtypes={p: m.dtype for p, m in zip(picked, models)},
+        batch=int(batch), tp=int(tp), layout=layout, block=int(block),
+        contexts=table_ctx or (lo,), mtp=bool(mtp))), language="bash", wrap_lines=True)

@@ -16,12 +16,14 @@ from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.engines.vllm import VLLM_VERSION
 from calculator.engines import sglang_startup, vllm_startup
 from calculator.gpus import gpu_memory
+from views import commands
 from views import common as c
 from views import startup as su
 
 
 def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = None,
-         kv_dtype: str = "bf16", block: int = 16, page: int = 1) -> list[dict]:
+         kv_dtype: str = "bf16", block: int = 16, page: int = 1,
+         mnbt: int | None = None) -> list[dict]:
     """One row per engine: bytes for one request of ``ctx`` tokens per GPU, and what fits in the
     engine's KV memory (``memory``: one figure for all, or a dict by engine key), each engine
     storing KV as ``kv_dtype`` in its own spelling (a one-line refusal where it cannot)."""
@@ -61,7 +63,8 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
         p = vllm_plan(model, max_model_len=ctx, kv_memory=memory, tp=tp, kv_cache_dtype=flag,
                       block_size=block,
                       **({"max_num_batched_tokens": startups["vllm"].max_num_batched_tokens}
-                         if "vllm" in startups else {}))
+                         if "vllm" in startups else
+                         {"max_num_batched_tokens": mnbt} if mnbt else {}))
         return p.request_bytes(1), f"{p.max_concurrency:.2f}x", "\n".join(p.log_lines())
 
     def sglang(memory):
@@ -88,7 +91,8 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
     return out
 
 
-def predicted(model, gpu: str, util: float, tp: int) -> tuple[dict, dict, list[str]]:
+def predicted(model, gpu: str, util: float, tp: int,
+              mnbt: int | None = None) -> tuple[dict, dict, list[str]]:
     """Per engine: KV memory on one GPU, the vLLM / SGLang startups, and why any is missing.
     vLLM and SGLang: what their startup leaves; the others: utilization × the GPU − the weights
     (theoretical: they keep nothing modelled before their cache)."""
@@ -99,7 +103,8 @@ def predicted(model, gpu: str, util: float, tp: int) -> tuple[dict, dict, list[s
     mem = {"theoretical": plain, "transformers": plain, "llama.cpp": plain}
     startups, notes = {}, []
     spec = su.gpu_arg(gpu, total)
-    for key, fn, kw in (("vllm", vllm_startup.predict, {"mem_util": f"{util:.2f}"}),
+    for key, fn, kw in (("vllm", vllm_startup.predict, {"mem_util": f"{util:.2f}",
+                                                        "max_num_batched_tokens": mnbt}),
                         ("sglang", sglang_startup.predict, {})):
         try:
             startups[key] = fn(model, spec, tp=tp, **kw)
@@ -127,18 +132,23 @@ keys = c.url_state({
     "e_kvdtype": ("bf16", c.kv_dtype_choice),
     "e_block": (16, c.choice(VLLM_BLOCKS)),
     "e_page": (1, c.int_in(1, 4096)),
+    "e_mnbt": (0, c.int_in(0, 1 << 24)),
 })
 a, b, e = st.columns(3)
 choice = a.selectbox("Model", choices, key="e_model", format_func=c.label)
 ctx = b.number_input("Context per request (max_model_len)", min_value=1, max_value=1 << 24,
                      key="e_ctx")
 tp = e.number_input("Tensor parallel", min_value=1, max_value=64, key="e_tp")
-k1, k2, k3 = st.columns(3)
+k1, k2, k3, k4 = st.columns(4)
 kv_dtype = k1.selectbox("KV dtype", c.KV_DTYPES, key="e_kvdtype",
                         help="Each engine in its own spelling: vLLM/SGLang auto or fp8, llama.cpp "
                              "-ctk/-ctv, transformers' cache dtype")
 block = k2.selectbox("vLLM block size", VLLM_BLOCKS, key="e_block")
 page_size = k3.number_input("SGLang page size", min_value=1, max_value=4096, key="e_page")
+mnbt = k4.number_input("vLLM max_num_batched_tokens (0 = default)", min_value=0,
+                       max_value=1 << 24, key="e_mnbt",
+                       help="Sizes vLLM's profiling run and its sliding-window blocks; 0 = vLLM's "
+                            "own default for the GPU (8,192 with a given KV memory)")
 src = st.radio("KV memory per GPU", ("gpu", "given"), key="e_src", horizontal=True,
                format_func={"gpu": "predicted from the GPU, per engine",
                             "given": "one figure for every engine"}.get)
@@ -155,11 +165,11 @@ c.sync_query([k for k in keys if k not in (("e_mem",) if src == "gpu" else ("e_g
 model = c.resolve(choice)
 startups, notes = {}, []
 if src == "gpu":
-    memory, startups, notes = predicted(model, gpu, float(util), int(tp))
+    memory, startups, notes = predicted(model, gpu, float(util), int(tp), int(mnbt) or None)
 else:
     memory = int(mem) << 30
 table = pd.DataFrame(rows(model, int(ctx), memory, int(tp), startups, kv_dtype, int(block),
-                          int(page_size)))
+                          int(page_size), int(mnbt) or None))
 table["KV memory"] = [c.fmt(int(v)) for v in table["KV memory (bytes/GPU)"]]
 table["one request"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["one request (bytes/GPU)"]]
 table["one request (bytes/GPU)"] = [f"{int(v):,}" if pd.notna(v) else "—"
@@ -176,6 +186,24 @@ export = table.drop(columns=["note"]).assign(
     note=table["note"])
 st.download_button("Download CSV (raw bytes + what the engines print)", export.to_csv(index=False),
                    file_name="engines_side_by_side.csv", mime="text/csv", key="e_dl")
+if not choice.startswith("custom:"):
+    with st.expander("Copy as command", icon=":material/terminal:"):
+        base = ["--preset", choice, "--context", str(int(ctx)), "--tp", str(int(tp))]
+        where = (["--gpu", gpu, "--mem-util", f"{float(util):.2f}"] if src == "gpu"
+                 else ["--kv-memory", f"{int(mem)}GiB"])
+        lines = []
+        for engine, extra in (("vllm", ["--block-size", str(int(block))]
+                               + (["--max-num-batched-tokens", str(int(mnbt))] if mnbt else [])),
+                              ("sglang", ["--page-size", str(int(page_size))])):
+            try:
+                flag = c.auto_or_fp8(engine, kv_dtype, model.dtype)
+            except ValueError:
+                continue
+            sg_util = ([] if engine == "sglang" and src == "gpu" else None)
+            w = where if sg_util is None else ["--gpu", gpu]  # SGLang keeps its own fraction
+            lines.append(commands._line(["python", "-m", "calculator", *base, "--engine", engine,
+                                         *w, "--kv-cache-dtype", flag, *extra, "--format", "json"]))
+        st.code("\n".join(lines), language="bash", wrap_lines=True)
 if src == "gpu":
     st.caption("KV memory: for vLLM and SGLang, what each keeps free for its pool after its "
                "startup (bars below); for the others, utilization × the GPU − the weights, the "
