@@ -351,3 +351,22 @@ def test_readme_setup_is_two_lines_and_ci_runs_its_test_command():
                      "pip install -r requirements-dev.txt && python -m pytest"]
     ci = (ROOT / ".ci" / "run").read_text()
     assert "pip install -q -r requirements-dev.txt" in ci and ci.rstrip().endswith("python -m pytest")
+
+
+def test_measurements_headline_counts_allocated_rows_and_bars_never_stack():
+    at = page("measurements")
+    ok(at.run())
+    at.selectbox(key="m_file").set_value("NVIDIA_H100_80GB_HBM3-2026-11-22.csv")
+    ok(at.run())
+    labels = {m.label: m.value for m in at.metric}
+    import pandas as pd
+    df = pd.read_csv(ROOT / "measure" / "results" / "NVIDIA_H100_80GB_HBM3-2026-11-22.csv")
+    totals = df[df["group"] == "total"]
+    whole = totals[~totals["extrapolated"].astype(bool)]
+    assert labels["Allocated rows matching to the byte"] == f"{int(whole['match'].sum())} / {len(whole)}"
+    assert any("NVIDIA H100 80GB HBM3" in m.value for m in at.markdown)
+    # every decode bar has its own label: a whole-model row is not stacked on a one-layer row
+    from views.measurements import short_group
+    dd = pd.read_csv(ROOT / "measure" / "results" / "NVIDIA_H100_80GB_HBM3-2026-11-22-decode.csv")
+    names = dd["model"] + " · " + dd["group"].map(short_group)
+    assert names.is_unique

@@ -15,7 +15,11 @@ RESULTS = Path(__file__).resolve().parents[1] / "measure" / "results"
 
 
 def short_group(label: str) -> str:
-    """'attention 8 KV heads × (128+128), window 4096' -> 'window 4096'; MLA, state, full."""
+    """'attention 8 KV heads × (128+128), window 4096' -> 'window 4096'; MLA, state, full (one
+    layer), or 'whole model' (every attention layer in one step: its own bar, never stacked on
+    the one-layer bar of the same model)."""
+    if label.startswith("whole model"):
+        return "whole model"
     if "window" in label:
         return "window " + label.rsplit("window ", 1)[1]
     if label.startswith("MLA"):
@@ -72,10 +76,18 @@ else:
     df = load_results(str(path), path.stat().st_mtime)
     meta = df.iloc[0]
     totals = df[df["group"] == "total"]
-    a, b, d = st.columns(3)
-    a.metric("Device", str(meta["device_name"]), help=f"torch {meta['torch']}, {meta['date']}")
-    b.metric("Model rows matching to the byte", f"{int(totals['match'].sum())} / {len(totals)}")
-    d.metric("Extrapolated rows", f"{int(totals['extrapolated'].sum())}")
+    # The device's full name as text (a metric cuts it); the match count covers the rows that
+    # were allocated whole, the extrapolated ones are counted apart.
+    st.markdown(f"**Device:** {c.md_escape(meta['device_name'])} · torch {c.md_escape(meta['torch'])}"
+                f" · {c.md_escape(meta['date'])}")
+    whole = totals[~totals["extrapolated"].astype(bool)]
+    scaled = totals[totals["extrapolated"].astype(bool)]
+    b, d = st.columns(2)
+    b.metric("Allocated rows matching to the byte", f"{int(whole['match'].sum())} / {len(whole)}",
+             help="Model totals whose cache was allocated whole on the device")
+    d.metric("Extrapolated rows matching", f"{int(scaled['match'].sum())} / {len(scaled)}",
+             help="Too big for the device: a subset was allocated, checked for linear scaling "
+                  "and scaled up, so these match by arithmetic, not by one allocation")
     only_totals = st.toggle("Show model totals only", value=True, key="m_totals")
     view = totals if only_totals else df
     shown = view[["model", "group", "kv_dtype", "layout", "batch", "context", "expected_bytes",
