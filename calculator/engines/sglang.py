@@ -157,7 +157,7 @@ def _geometry(model: ModelSpec, tp: int) -> tuple[bool, _Geometry, _Geometry | N
     specs = [g.spec for g in model.groups]
     if not all(isinstance(s, (FullAttentionSpec, MLASpec)) for s in specs):
         raise ValueError("engine sglang: hybrid state (Mamba / linear attention) and shared-KV "
-                         "layers use pools not modelled here; use --engine theoretical or vllm")
+                         "layers use pools not modelled here; the theoretical or vllm engine sizes them")
     if any(isinstance(s, MLASpec) for s in specs):
         if len(set(specs)) > 1:
             raise ValueError("engine sglang: MLA models with windowed layers are not modelled")

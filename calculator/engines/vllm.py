@@ -127,8 +127,8 @@ def layer_specs(model: ModelSpec, *, block_size: int = 16, kv_cache_dtype: str =
     for spec in model.layer_specs():
         if isinstance(spec, StateSpec):
             if spec.mechanism not in ("gated DeltaNet", "mamba") or not spec.conv_kernel:
-                raise ValueError(f"engine vllm: the {spec.mechanism} state is not modelled; use "
-                                 "--engine theoretical")
+                raise ValueError(f"engine vllm: the {spec.mechanism} state is not modelled; the "
+                                 "theoretical engine sizes it")
             if any(s[0] % tp for s in spec.shapes):
                 raise ValueError(f"tp: the {spec.mechanism} state does not split over tensor "
                                  f"parallel size {tp}")
