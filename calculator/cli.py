@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-num-seqs", type=dim_int, default=None,
                    help="with --engine vllm --gpu: requests per step, sizes the sampler's profiling "
                         "run (default: vLLM's for the GPU, 1024 or 256)")
+    p.add_argument("--num-draft-layers", type=int, default=0,
+                   help="with --engine vllm: attention layers of a speculative drafter sharing the "
+                        "pool (EAGLE / EAGLE-3: 1; MTP: the model's next-n layers; default 0)")
     p.add_argument("--usage", choices=("serve", "llm"), default="serve",
                    help="with --engine vllm --gpu: `vllm serve` (default) or the offline LLM class, "
                         "whose batch defaults differ")

@@ -48,7 +48,7 @@ def vllm_weights_json(model: ModelSpec, tp: int, expert_parallel: bool = False) 
     return {**weights_json(model, tp, per_gpu=load.allocated), "model_loading_line": load.log_line}
 
 
-ENGINE_FLAGS = ("tp", "block-size", "max-num-batched-tokens", "mem-util", "gpu", "non-torch", "page-size", "kv-cache-dtype", "max-num-batched-tokens",
+ENGINE_FLAGS = ("tp", "block-size", "max-num-batched-tokens", "num-draft-layers", "mem-util", "gpu", "non-torch", "page-size", "kv-cache-dtype", "max-num-batched-tokens",
                 "kv-memory", "parallel", "cache-type-k", "cache-type-v", "batch-size", "ubatch-size",
                 "context", "mla-cache", "swa-full-tokens-ratio")
 
@@ -94,7 +94,7 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
     batched = (startup.max_num_batched_tokens if startup is not None
                else args.max_num_batched_tokens or DEFAULT_MAX_NUM_BATCHED_TOKENS)
     knobs = dict(block_size=args.block_size, kv_cache_dtype=args.kv_cache_dtype, tp=tp,
-                 max_num_batched_tokens=batched)
+                 max_num_batched_tokens=batched, draft_layers=args.num_draft_layers)
     fits = memory is not None and memory > 0
     plans = [_engine_call(vllm_plan, model, max_model_len=c, kv_memory=memory if fits else None,
                           **knobs) for c in contexts]

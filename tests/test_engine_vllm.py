@@ -255,3 +255,23 @@ def test_capacity_page_shows_vllm_log_lines():
     assert {m.label: m.value for m in at.metric}["GPU blocks"] == f"{want.num_blocks:,}"
     at.selectbox(key="c_kvdtype").set_value("q4_0").run()  # a cache vLLM does not have
     assert any(e.value.startswith("kv-cache-dtype: vLLM has no q4_0") for e in at.error)
+
+
+def test_eagle_draft_layer_shares_the_pool():
+    # vllm-project/vllm "[V1][Bug][Spec Decode]: Overhead of SD with PC" (H100, Llama 3.1 8B +
+    # EAGLE): "Available KV cache memory: 51.63 GiB", "GPU KV cache size: 410,128 tokens",
+    # "Maximum concurrency for 131,072 tokens per request: 3.13x" (find_string id 56932817574).
+    # 51.63 GiB = 55,437,290,373 B // 65,536 B pages // 33 layers (32 + the EAGLE layer) = 25,633
+    # blocks = 410,128 tokens; without the draft layer: // 32 = 26,434 blocks = 422,944 tokens.
+    m = load_preset("llama-3.1-8b")
+    memory = round(51.63 * (1 << 30))
+    with_draft = plan(m, max_model_len=131072, kv_memory=memory, draft_layers=1)
+    assert with_draft.log_lines() == ["GPU KV cache size: 410,128 tokens",
+                                      "Maximum concurrency for 131,072 tokens per request: 3.13x"]
+    assert plan(m, max_model_len=131072, kv_memory=memory).num_tokens == 422_944
+    r = cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--context", "128k", "--kv-memory",
+            str(memory), "--num-draft-layers", "1", "--format", "log")
+    assert r.stdout.splitlines()[0] == "GPU KV cache size: 410,128 tokens"
+    bad = cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--context", "8k",
+              "--num-draft-layers", "-1")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --num-draft-layers:")

@@ -211,8 +211,15 @@ def _groups(specs: list[PageSpec]) -> tuple[list[tuple[PageSpec, int]], int, int
 
 def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
          block_size: int = 16, kv_cache_dtype: str = "auto", tp: int = 1,
-         max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS) -> VllmPlan:
-    """vLLM's KV-cache configuration for ``model`` (per rank), with ``kv_memory`` bytes free."""
+         max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS,
+         draft_layers: int = 0) -> VllmPlan:
+    """vLLM's KV-cache configuration for ``model`` (per rank), with ``kv_memory`` bytes free.
+
+    ``draft_layers``: the attention layers of a speculative-decoding drafter (EAGLE / EAGLE-3:
+    1; MTP: the model's next-n layers). vLLM registers them in the same KV-cache spec as the
+    target (``v1/spec_decode/eagle.py`` · ``EagleProposer.load_model`` adds the draft's
+    attention layers to the forward context; ``get_kv_cache_spec`` then sees them), each with
+    the target's geometry, so they join the target's group."""
     if max_model_len < 1:
         raise ValueError(f"context: max_model_len must be at least 1, got {max_model_len}")
     if max_num_batched_tokens < 1:
@@ -220,6 +227,11 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
     if kv_memory is not None and kv_memory <= 0:
         raise ValueError("kv-memory: no available memory for the cache blocks")
     specs = layer_specs(model, block_size=block_size, kv_cache_dtype=kv_cache_dtype, tp=tp)
+    if isinstance(draft_layers, bool) or not isinstance(draft_layers, int) or not 0 <= draft_layers <= 64:
+        raise ValueError(f"num-draft-layers: an integer from 0 to 64, got {draft_layers!r}")
+    if draft_layers:
+        first = next(s for s in specs if s.kind in ("full", "mla", "sliding"))
+        specs = specs + [first] * draft_layers
     hybrid_lines: tuple[str, ...] = ()
     if any(s.kind == "mamba" for s in specs):
         specs, hybrid_lines = _hybrid_block(specs, block_size, max_model_len)
