@@ -52,6 +52,7 @@ keys = c.url_state({
     "c_usage": ("serve", c.choice(("serve", "llm"))),
     "c_sampler": ("native", c.choice(("native", "flashinfer"))),
     "c_mfs": (0.0, c.float_in(0.0, 0.99)),
+    "c_draft": (0, c.int_in(0, 64)),
 })
 r1 = st.columns(4)
 choice = r1[0].selectbox("Model", choices, key="c_model", format_func=c.label)

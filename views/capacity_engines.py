@@ -156,7 +156,7 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
 
 
 def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where: tuple = ()) -> dict:
-    e1, e2, e3, e4 = st.columns(4)
+    e1, e2, e3, e4, e5 = st.columns(5)
     block = e1.selectbox("Block size (--block-size)", VLLM_BLOCKS, key="c_block")
     usage = e2.selectbox("Started by", ("serve", "llm"), key="c_usage",
                          format_func={"serve": "vllm serve", "llm": "LLM class"}.get,
@@ -168,6 +168,10 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
     mnbt = e4.number_input("--max-num-batched-tokens (0 = vLLM's default)", min_value=0,
                            max_value=1 << 24, key="c_mnbt",
                            help="Sizes the profiling run and the blocks a sliding-window layer keeps")
+    draft = e5.number_input("Draft layers (speculative)", min_value=0, max_value=64, key="c_draft",
+                            help="EAGLE / EAGLE-3: 1; MTP: the model's next-n layers. vLLM puts "
+                                 "the drafter's attention layers in the same KV pool (the "
+                                 "drafter's weights are not added here)")
     vllm_dtype = c.guarded(kv_flag, "vLLM", kv_dtype, model.dtype)
     start = c.guarded(vllm_startup.predict, model, gpu, mem_util=f"{util:.2f}", tp=tp,
                       usage=usage, sampler=sampler,
@@ -181,7 +185,7 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
         return {**start.breakdown(), "num_blocks": 0}
     vp = c.guarded(vllm_plan, model, max_model_len=ctx, kv_memory=start.available,
                    block_size=int(block), kv_cache_dtype=vllm_dtype, tp=tp,
-                   max_num_batched_tokens=start.max_num_batched_tokens)
+                   max_num_batched_tokens=start.max_num_batched_tokens, draft_layers=int(draft))
     v0, v1, v2, v3 = st.columns(4)
     v0.metric("Available KV cache memory", c.fmt(start.available),
               help=f"{start.available:,} B = requested − weights − activation peak − non-torch")
@@ -203,7 +207,8 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
         knobs = (["--mem-util", f"{util:.2f}", "--usage", usage, "--sampler", sampler]
                  + (["--kv-cache-dtype", vllm_dtype] if vllm_dtype != "auto" else [])
                  + (["--block-size", str(int(block))] if int(block) != 16 else [])
-                 + (["--max-num-batched-tokens", str(int(mnbt))] if int(mnbt) else []))
+                 + (["--max-num-batched-tokens", str(int(mnbt))] if int(mnbt) else [])
+                 + (["--num-draft-layers", str(int(draft))] if int(draft) else []))
         _commands([commands.vllm_serve(choice, ckpt, tp=tp, util=util, ctx=ctx,
                                        kv_cache_dtype=vllm_dtype, block=int(block),
                                        mnbt=int(mnbt) or None, usage=usage),
