@@ -137,7 +137,7 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
     s3.metric(f"Requests of {ctx:,} tokens", f"{sp.max_requests(ctx):.2f}x",
               help="The pool's tokens ÷ the context (with a SWA pool: the scarcer pool; a "
                    "request keeps only its window there)")
-    st.caption("SGLang will log:")
+    st.caption("SGLang will log (its \"GB\" is 2³⁰ bytes: it divides by 1 << 30):")
     log = start.log_lines() + sp.log_lines()
     st.code("\n".join(start.log_lines() + [sp.log_line()]), language=None, wrap_lines=True)
     figures = {**start.breakdown(), "mem_fraction_static": float(start.mem_fraction_static),

@@ -218,7 +218,7 @@ st.caption("One request = one sequence of the chosen context; requests that fit 
            "max_cache_len for every full layer and the window for sliding ones; llama.cpp (f16 "
            "cache, flash attention, -ub 512) pads the context to 256 cells, keeps window + "
            "ubatch cells in sliding layers, and its figure is whole sequences (-np) of this "
-           "context.")
+           "context. SGLang's \"GB\" in its lines is 2³⁰ bytes (it divides by 1 << 30).")
 for key, start in startups.items():
     st.markdown(f"**{'vLLM' if key == 'vllm' else 'SGLang'}**: one GPU at startup")
     su.bar(start, f"e_bar_{key}")
