@@ -30,7 +30,10 @@ def _held(window: int | None, ctx: np.ndarray, layout: str, block: int) -> np.nd
 
 
 def _stage_counts(model: ModelSpec, pp: int) -> list[Counter]:
-    """For each pipeline stage, how many of its layers use each spec."""
+    """For each pipeline stage, how many of its layers use each spec (the whole model is one
+    stage: its groups already count them)."""
+    if pp == 1:
+        return [Counter({g.spec: g.count for g in model.groups})]
     specs = model.layer_specs()
     return [Counter(specs[i] for i in r) for r in pp_stages(len(specs), pp)]
 
@@ -74,22 +77,30 @@ def _format_column(values: pd.Series, unit: str) -> np.ndarray:
 
 def sweep(models: Sequence[ModelSpec], contexts: Iterable[int], *, batches: Iterable[int] = (1,),
           dtypes: Iterable[str] = ("bf16",), tp: int = 1, pp: int = 1,
-          layout: str = "theoretical", block_size: int = 16, unit: str = "GiB") -> pd.DataFrame:
-    """One row per model × dtype × batch × context with raw bytes and formatted columns."""
+          layout: str = "theoretical", block_size: int = 16, unit: str = "GiB",
+          formatted: bool = True) -> pd.DataFrame:
+    """One row per model × dtype × batch × context with raw bytes, and with ``formatted`` the
+    '12.34 GiB' columns (a chart reads the bytes only and skips that string work)."""
     contexts = [int(c) for c in contexts]
     ctx = np.asarray(contexts, dtype=np.int64) if max(contexts) < INT64_SAFE else None
     if unit not in SCALES:
         raise ValueError(f"unit: unknown {unit!r}")
     labels: dict[str, list] = {k: [] for k in ("model", "attention", "kv_dtype", "batch", "per_token_bytes")}
     blocks: list[dict] = []
+    batches = list(batches)
     for model in models:
-        for dtype_name in dtypes:
+        for i, dtype_name in enumerate(dtypes):
             dtype = get_dtype(dtype_name)
-            per_token = kv_cache_bytes(model, 1, 1, dtype).kv_bytes
+            per_token = sum(g.count * g.spec.per_token_bytes(dtype) for g in model.groups)
+            # Validates every argument once per model (tp, pp, layout, block, contexts, batch);
+            # the largest value is then bounded exactly from the per-token bytes and state.
+            if i == 0:
+                kv_cache_bytes(model, max(contexts), max(batches), dtype, tp, pp, layout, block_size)
+            state = sum(g.count * g.spec.state_bytes() for g in model.groups)
             for batch in batches:
-                # Validates every argument and gives the largest value exactly.
-                top = kv_cache_bytes(model, max(contexts), batch, dtype, tp, pp, layout, block_size)
-                if ctx is not None and top.total_bytes + top.kv_bytes < INT64_SAFE:
+                held = max(contexts) + (block_size if layout == "paged" else 0)
+                bound = batch * (per_token * held + state)
+                if ctx is not None and 2 * bound < INT64_SAFE:
                     blocks.append(_block_vectorized(model, ctx, batch, dtype, tp, pp, layout, block_size))
                 else:
                     blocks.append(_block_python(model, contexts, batch, dtype, tp, pp, layout, block_size))
@@ -98,8 +109,16 @@ def sweep(models: Sequence[ModelSpec], contexts: Iterable[int], *, batches: Iter
                                    ("per_token_bytes", per_token)):
                     labels[key].append(value)
     n = len(contexts)
-    data = {key: np.repeat(np.asarray(vals, dtype=object if key != "batch" else np.int64), n)
-            for key, vals in labels.items()}
+    ints = ("batch", "per_token_bytes")
+    data = {}
+    for key, vals in labels.items():
+        if key in ints and max(vals) < INT64_SAFE:
+            data[key] = np.repeat(np.asarray(vals, dtype=np.int64), n)
+        elif key in ints:
+            data[key] = np.repeat(np.asarray(vals, dtype=object), n)
+        else:  # a few distinct labels repeated: categorical codes, not a string per row
+            cats = pd.Categorical(vals)
+            data[key] = pd.Categorical.from_codes(np.repeat(cats.codes, n), cats.categories)
     data["context"] = np.tile(np.asarray(contexts, dtype=object if ctx is None else np.int64), len(blocks))
     for col in ("kv_bytes", "state_bytes", "per_gpu_kv_bytes", "per_gpu_total_bytes"):
         parts = [b[col] for b in blocks]
@@ -112,8 +131,10 @@ def sweep(models: Sequence[ModelSpec], contexts: Iterable[int], *, batches: Iter
         if table[col].dtype == object and all(int(v) < INT64_SAFE for v in table[col]):
             table[col] = table[col].astype("int64")
     table["layout"], table["tp"], table["pp"] = layout, tp, pp
-    for col in ("kv_bytes", "total_bytes", "per_gpu_total_bytes"):
-        table[col.replace("_bytes", f"_{unit}")] = _format_column(table[col], unit)
     order = ["model", "attention", "kv_dtype", "layout", "tp", "pp", "batch", "context",
-             *BYTE_COLUMNS, f"kv_{unit}", f"total_{unit}", f"per_gpu_total_{unit}"]
+             *BYTE_COLUMNS]
+    if formatted:
+        for col in ("kv_bytes", "total_bytes", "per_gpu_total_bytes"):
+            table[col.replace("_bytes", f"_{unit}")] = _format_column(table[col], unit)
+        order += [f"kv_{unit}", f"total_{unit}", f"per_gpu_total_{unit}"]
     return table[order]

@@ -114,7 +114,7 @@ def chart(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _s
     grid |= {m.max_context for m in models if m.max_context and lo <= m.max_context <= hi}
     contexts = sorted(grid)
     table = sweep(models, contexts, batches=[batch], dtypes=[dtype], tp=tp, layout=layout,
-                  block_size=block, unit=unit)
+                  block_size=block, unit=unit, formatted=False)
     scale, per_gpu = SCALES[unit], tp > 1
     ycol = "per_gpu_total_bytes" if per_gpu else "total_bytes"
     colors = px.colors.qualitative.Plotly
