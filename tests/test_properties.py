@@ -160,3 +160,35 @@ def test_engines_raise_only_value_error(cfg, model_type, swa_kv, tp, page, memor
             call()
         except ValueError:
             pass
+
+
+CLI_FLAGS = ["--context", "--batch", "--tp", "--pp", "--kv-dtype", "--block-size", "--kv-heads",
+             "--kv-lora-rank", "--rope-head-dim", "--gpu", "--gpus", "--mem-util", "--kv-memory",
+             "--page-size", "--max-num-batched-tokens", "--max-num-seqs", "--swa-full-tokens-ratio",
+             "--weight-dtype", "--params", "--non-torch", "--num-draft-layers", "--engine-version",
+             "--checkpoint", "--config", "--name", "-ub", "-np"]
+HOSTILE_VALUES = st.sampled_from(["0", "-1", "1e308", "nan", "inf", str(10**30), "9" * 5000, "²",
+                                  "", " ", "<script>", "ü", "/proc/self/mem", "/", "1.5", "0.0001",
+                                  "H100", "96GiB", "fp8", "q8_0", "2**40"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(CLI_FLAGS), HOSTILE_VALUES), min_size=1, max_size=3),
+       st.sampled_from(["theoretical", "vllm", "sglang", "llama.cpp", "transformers"]),
+       st.booleans())
+def test_cli_with_hostile_flags_exits_0_or_2_with_one_line(flags, engine, capacity):
+    import contextlib
+    import io
+
+    from calculator.cli import main
+    argv = ["--preset", "llama-3.1-8b", "--engine", engine]
+    for flag, value in flags:
+        argv += [flag, value]
+    if capacity:
+        argv += ["--max-batch", "--gpu", "H100"]
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = main(argv)
+    assert code in (0, 2), argv
+    if code == 2:
+        assert err.getvalue().count("\n") == 1 and err.getvalue().startswith("error: "), argv
