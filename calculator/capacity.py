@@ -131,6 +131,16 @@ class CapacityPlan:
             return 0
         if self.fits(MAX_CONTEXT, batch):
             return None
+        if self.layout == "theoretical" and self.pp == 1 and not any(
+                g.spec.window for g in self.model.groups):
+            # Bytes are exactly linear in the context here: solve, then check both sides.
+            one, two = self.used_per_gpu(1, batch), self.used_per_gpu(2, batch)
+            slope, fixed = two - one, 2 * one - two
+            if slope > 0:
+                best = (self.free_per_gpu - fixed) // slope
+                if 1 <= best < MAX_CONTEXT and self.fits(best, batch) \
+                        and not self.fits(best + 1, batch):
+                    return best
         lo, hi = 1, MAX_CONTEXT  # fits(lo), not fits(hi)
         while hi - lo > 1:
             mid = (lo + hi) // 2

@@ -110,3 +110,19 @@ def test_capacity_input_errors():
     with pytest.raises(ValueError, match="ambiguous"):
         gpu_memory("A100")
     assert gpu_memory("96GiB") == 96 << 30 and gpu_memory("1.5 TB") == 1_500_000_000_000
+
+
+@pytest.mark.parametrize("name", ["llama-3.1-8b", "deepseek-v3", "qwen3-next-80b-a3b", "gpt2"])
+@pytest.mark.parametrize("dtype, batch", [("bf16", 1), ("q4_0", 7), ("fp8_e4m3", 64)])
+def test_max_context_solved_equals_bisection(name, dtype, batch):
+    # the linear case is solved directly; it must give what a bisection over fits() gives
+    cap = plan(load_preset(name), gpu_bytes=gpu_memory("H200"), gpus=8, tp=8, kv_dtype=dtype)
+    got = cap.max_context(batch)
+    lo, hi = 1, 1 << 40
+    if not cap.fits(1, batch):
+        assert got == 0
+        return
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if cap.fits(mid, batch) else (lo, mid)
+    assert got == lo
