@@ -6,6 +6,7 @@ Bad or incomplete configs raise ``ValueError`` whose message starts with the fie
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from .dtypes import model_dtype_name
@@ -13,7 +14,12 @@ from .specs import (FullAttentionSpec, MLASpec, ModelSpec, SharedKVSpec, Sliding
                     StateSpec, group_layers)
 
 LAYER_TYPES = ("full_attention", "sliding_attention", "chunked_attention", "linear_attention",
-               "mamba")
+               "mamba", "conv", "mamba2", "none")
+# NemotronH's block names (transformers 5.23.0 configuration_nemotron_h.py ``_pattern_to_list``
+# and the legacy names ``remap_legacy_layer_types`` accepts): MLP and MoE blocks hold no cache.
+NEMOTRON_BLOCKS = {"M": "mamba2", "*": "full_attention", "-": "none", "E": "none",
+                   "linear_attention": "mamba2", "mamba": "mamba2", "full_attention":
+                   "full_attention", "attention": "full_attention", "mlp": "none", "moe": "none"}
 MAX_LAYERS = 10_000
 MAX_DIM = 1 << 24
 
@@ -43,10 +49,14 @@ MODEL_TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
     # transformers maps both to FalconConfig, whose default context is 2048.
     "RefinedWebModel": {"max_position_embeddings": 2048},
     "RefinedWeb": {"max_position_embeddings": 2048},
+    # Gemma4TextConfig (transformers 5.23.0, models/gemma4/configuration_gemma4.py).
+    "gemma4_text": {"num_hidden_layers": 30, "hidden_size": 2304, "num_attention_heads": 8,
+                    "num_key_value_heads": 4, "head_dim": 256, "sliding_window": 512,
+                    "sliding_window_pattern": 6, "max_position_embeddings": 131072},
     "gpt2": {"num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12,
              "max_position_embeddings": 1024, "torch_dtype": "float32"},
 }
-WRAPPED_TEXT_TYPES = {"gemma3": "gemma3_text"}
+WRAPPED_TEXT_TYPES = {"gemma3": "gemma3_text", "gemma4": "gemma4_text"}
 
 
 def _int(cfg: dict, key: str, *, lo: int = 1, hi: int = MAX_DIM) -> int:
@@ -102,6 +112,15 @@ def normalize(config: object) -> dict[str, Any]:
         cfg["num_key_value_heads"] = cfg["multi_query_group_num"]
     if cfg.get("num_key_value_heads") is None:
         cfg["num_key_value_heads"] = cfg.get("num_attention_heads")
+    # NemotronH: the block list decides the layer count (num_hidden_layers is deprecated there)
+    blocks = cfg.get("layers_block_type") or cfg.get("hybrid_override_pattern")
+    if blocks is not None and (model_type or "").startswith("nemotron_h"):
+        if not isinstance(blocks, (list, str)) or not 0 < len(blocks) <= MAX_LAYERS or \
+                any(not isinstance(b, str) or b not in NEMOTRON_BLOCKS for b in blocks):
+            raise ValueError("layers_block_type: expected blocks among "
+                             + ", ".join(repr(k) for k in NEMOTRON_BLOCKS))
+        cfg["num_hidden_layers"] = len(blocks)
+        cfg["layer_types"] = [NEMOTRON_BLOCKS[b] for b in blocks]
     # Qwen2/2.5/3: a written sliding_window is ignored unless use_sliding_window is true.
     if cfg.get("use_sliding_window") is False:
         cfg["sliding_window"] = None
@@ -120,6 +139,12 @@ def layer_kinds(cfg: dict[str, Any], n: int) -> list[str]:
             if k not in LAYER_TYPES:
                 raise ValueError(f"layer_types: {k!r} is not one of {', '.join(LAYER_TYPES)}")
         return list(kinds)
+    if cfg.get("full_attn_idxs") is not None:  # LFM2 (older files): the rest are short convs
+        idxs = cfg["full_attn_idxs"]
+        if not isinstance(idxs, list) or any(isinstance(i, bool) or not isinstance(i, int)
+                                             or not 0 <= i < n for i in idxs):
+            raise ValueError(f"full_attn_idxs: expected layer indices below {n}")
+        return ["full_attention" if i in set(idxs) else "conv" for i in range(n)]
     if cfg.get("attn_type_list") is not None:  # MiniMax: 1 = softmax, 0 = lightning linear
         types = cfg["attn_type_list"]
         if not isinstance(types, list) or len(types) != n or any(t not in (0, 1) for t in types):
@@ -161,7 +186,76 @@ def layer_kinds(cfg: dict[str, Any], n: int) -> list[str]:
     return ["sliding_attention"] * n  # Mistral: the window applies to every layer
 
 
+def _gemma4_kinds(cfg: dict[str, Any], kinds: list[str]) -> list[str]:
+    """Gemma4TextConfig.__post_init__ forces the last layer to full attention."""
+    if (cfg.get("model_type") or "").startswith("gemma4") and kinds and kinds[-1] != "full_attention":
+        return [*kinds[:-1], "full_attention"]
+    return kinds
+
+
+def layer_overrides(cfg: dict[str, Any], kinds: list[str]) -> dict[int, dict[str, int]]:
+    """Per-layer KV heads / head size that differ from the config's defaults (Gemma 4).
+
+    transformers 5.23.0 ``Gemma4TextConfig.__post_init__``: unless the config carries its own
+    ``per_layer_config``, every full-attention layer gets ``head_dim = global_head_dim`` (default
+    512) and, when ``attention_k_eq_v`` is true, ``num_key_value_heads =
+    num_global_key_value_heads``. K and V are both cached (V is ``v_norm`` of the un-roped keys).
+    """
+    n = len(kinds)
+    written = cfg.get("per_layer_config")
+    if written is not None:
+        if not isinstance(written, dict):
+            raise ValueError("per_layer_config: expected an object of layer index → overrides")
+        out: dict[int, dict[str, int]] = {}
+        for key, value in written.items():
+            try:
+                idx = int(key)
+            except (TypeError, ValueError):
+                raise ValueError(f"per_layer_config: {key!r} is not a layer index") from None
+            if not 0 <= idx < n or not isinstance(value, dict):
+                raise ValueError(f"per_layer_config: entry {key!r} must be a layer below {n} "
+                                 "with an object of overrides")
+            out[idx] = {k: _int(value, k) for k in ("head_dim", "num_key_value_heads")
+                        if value.get(k) is not None}
+        return out
+    if not (cfg.get("model_type") or "").startswith("gemma4"):
+        return {}
+    over = {"head_dim": _opt_int(cfg, "global_head_dim") or 512}
+    if cfg.get("attention_k_eq_v") is True and cfg.get("num_global_key_value_heads") is not None:
+        over["num_key_value_heads"] = _int(cfg, "num_global_key_value_heads")
+    return {i: over for i, k in enumerate(kinds) if k == "full_attention"}
+
+
+def cache_layer_indices(config: object) -> list[int]:
+    """Indices (in the checkpoint's block numbering) of the layers that hold a cache, in the
+    order of ``ModelSpec``'s layers: NemotronH's MLP / MoE blocks are left out."""
+    cfg = normalize(config)
+    n = _int(cfg, "num_hidden_layers", hi=MAX_LAYERS)
+    kinds = cfg.get("layer_types") if isinstance(cfg.get("layer_types"), list) else None
+    return [i for i in range(n) if kinds is None or i >= len(kinds) or kinds[i] != "none"]
+
+
 def _state_spec(cfg: dict, kind: str, dtype: str, heads: int, head_dim: int) -> StateSpec:
+    if kind == "mamba2":  # NemotronH: vLLM mamba2_state_shape; the ssm state in its own dtype
+        nh = _int(cfg, "mamba_num_heads")
+        hd = _int(cfg, "mamba_head_dim")
+        d_state = _int(cfg, "ssm_state_size")
+        groups = _int(cfg, "n_groups") if cfg.get("n_groups") is not None else (
+            _int(cfg, "mamba_n_groups") if cfg.get("mamba_n_groups") is not None else 8)
+        k = cfg.get("conv_kernel", cfg.get("mamba_d_conv", 4))
+        k = _int({"conv_kernel": k}, "conv_kernel", lo=2, hi=1024)
+        try:  # vLLM NemotronHForCausalLMConfig: the config's value, float32 when absent
+            ssm = model_dtype_name(cfg.get("mamba_ssm_cache_dtype", "float32"))
+        except ValueError as err:
+            raise ValueError(f"mamba_ssm_cache_dtype: {str(err).split(': ', 1)[-1]}") from None
+        return StateSpec(shapes=((nh * hd + 2 * groups * d_state, k - 1), (nh, hd, d_state)),
+                         dtype=dtype, mechanism="mamba2", conv_kernel=k,
+                         ssm_dtype=ssm)
+    if kind == "conv":  # LFM2 short conv: vLLM short_conv_state_shape (hidden, conv_L_cache − 1)
+        hidden = _int(cfg, "hidden_size")
+        width = _int(cfg, "conv_L_cache", lo=2, hi=1024) if cfg.get("conv_L_cache") is not None else 3
+        return StateSpec(shapes=((hidden, width - 1),), dtype=dtype, mechanism="short conv",
+                         conv_kernel=width)
     if kind == "mamba":  # Jamba / Mamba-1: conv (d_inner, d_conv-1) + ssm (d_inner, d_state)
         hidden = _int(cfg, "hidden_size")
         d_inner = _int(cfg, "mamba_expand", hi=64) * hidden
@@ -205,7 +299,12 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
     if cfg.get("attention_chunk_size") is not None and window is None:
         window = _int(cfg, "attention_chunk_size", hi=1 << 40)
     cfg["sliding_window"] = window
-    kinds = layer_kinds(cfg, n)
+    if (cfg.get("model_type") or "").startswith("gemma4") and window is not None \
+            and cfg.get("use_bidirectional_attention") == "all":
+        window = window // 2 + 1  # Gemma4TextConfig.__post_init__: exclusive bounds
+        cfg["sliding_window"] = window
+    kinds = _gemma4_kinds(cfg, layer_kinds(cfg, n))
+    overrides = layer_overrides(cfg, kinds)
     if any(k in ("sliding_attention", "chunked_attention") for k in kinds) and window is None:
         raise ValueError("sliding_window: layer_types has sliding layers but no window is set")
 
@@ -229,11 +328,17 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
         local = (SlidingWindowSpec(num_kv_heads=swa_kv, head_dim_k=swa_k,
                                    head_dim_v=swa_v, window=window) if window else attn)
     specs: list = []
-    for kind in kinds:
-        if kind == "full_attention":
+    for i, kind in enumerate(kinds):
+        if i in overrides and kind != "linear_attention" and kind != "mamba" and \
+                not isinstance(attn, MLASpec):
+            specs.append(_overridden(attn if kind == "full_attention" else local, overrides[i],
+                                     heads, i))
+        elif kind == "full_attention":
             specs.append(attn)
         elif kind in ("sliding_attention", "chunked_attention"):
             specs.append(local)
+        elif kind == "none":
+            continue  # an MLP / MoE block: no cache, and not counted as a cache layer
         else:
             specs.append(_state_spec(cfg, kind, dtype, heads, head_dim))
     shared = _opt_int(cfg, "num_kv_shared_layers", lo=0, hi=n) or 0
@@ -250,6 +355,16 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
                      weight_bytes=weight_bytes, dtype=dtype, source=source,
                      mtp_layers=0 if include_mtp else mtp, mtp_counted=mtp if include_mtp else 0,
                      model_type=cfg.get("model_type") or "")
+
+
+def _overridden(spec, over: dict[str, int], heads: int, layer: int):
+    kv = over.get("num_key_value_heads", spec.num_kv_heads)
+    if heads % kv:
+        raise ValueError(f"num_key_value_heads: layer {layer}'s {kv} KV heads do not divide "
+                         f"num_attention_heads {heads}")
+    dim = over.get("head_dim")
+    return replace(spec, num_kv_heads=kv, head_dim_k=dim or spec.head_dim_k,
+                   head_dim_v=dim or spec.head_dim_v)
 
 
 def _mla_fields(spec: MLASpec) -> dict[str, int]:

@@ -112,15 +112,19 @@ class StateSpec(_HoldsNoTokens):
     dtype: str
     mechanism: str
     conv_kernel: int = 0  # width of the conv kernel when shapes[0] is a conv state (kernel − 1 kept)
+    ssm_dtype: str | None = None  # format of the shapes after the first, when it differs (NemotronH)
     kind: str = field(default="state", init=False)
     window: int | None = field(default=None, init=False)
 
     def state_bytes(self, tp: int = 1) -> int:
-        item = get_dtype(self.dtype).group_bytes
-        return sum(_ceil_div(s[0], tp) * prod(s[1:]) * item for s in self.shapes)
+        items = [get_dtype(self.dtype).group_bytes] + \
+            [get_dtype(self.ssm_dtype or self.dtype).group_bytes] * (len(self.shapes) - 1)
+        return sum(_ceil_div(s[0], tp) * prod(s[1:]) * item for s, item in zip(self.shapes, items))
 
     def label(self) -> str:
         dims = " + ".join("×".join(map(str, s)) for s in self.shapes)
+        if self.ssm_dtype and self.ssm_dtype != self.dtype:
+            return f"{self.mechanism} state {dims} ({self.dtype} conv, {self.ssm_dtype} ssm)"
         return f"{self.mechanism} state {dims} ({self.dtype})"
 
 

@@ -18,7 +18,7 @@ import torch
 
 from calculator.engines import dynamic_cache_bytes, static_cache_bytes
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
-from calculator.hf_config import from_hf_config
+from calculator.hf_config import cache_layer_indices, from_hf_config
 from calculator.specs import ModelSpec
 from model_presets.param_counts import DROP_KEYS, MODEL_TYPE_MAP  # remote-code configs, one place
 
@@ -28,6 +28,7 @@ TORCH_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.flo
 SHRINK = {"intermediate_size": TINY, "moe_intermediate_size": TINY,
           "shared_expert_intermediate_size": TINY, "vocab_size": 256, "num_local_experts": 2,
           "num_experts": 2, "n_routed_experts": 2, "num_experts_per_tok": 1, "experts_per_token": 1,
+          "top_k_experts": 1, "vocab_size_per_layer_input": 256,
           "n_group": 1, "topk_group": 1, "q_lora_rank": None,
           "pad_token_id": None, "bos_token_id": None, "eos_token_id": None}
 
@@ -52,6 +53,13 @@ class LibraryRow:
         return {**self.__dict__, "match": self.match}
 
 
+def _attr(config, key: str):
+    try:
+        return getattr(config, key, None)
+    except Exception:  # transformers' AmbiguousGlobalPerLayerAttributeError
+        return None
+
+
 def twin_config(config: dict):
     """transformers config of the structural twin (see module docstring)."""
     import transformers
@@ -59,12 +67,15 @@ def twin_config(config: dict):
     text = outer.get("text_config") or outer
     cfg = {k: v for k, v in text.items() if k not in DROP_KEYS}
     if "text_config" in outer:  # multimodal wrapper: the language model alone holds the cache
-        cfg.setdefault("model_type", {"gemma3": "gemma3_text"}.get(outer.get("model_type"), ""))
+        cfg.setdefault("model_type", {"gemma3": "gemma3_text", "gemma4": "gemma4_text"}.get(outer.get("model_type"), ""))
         cfg.setdefault("torch_dtype", outer.get("torch_dtype"))
     model_type = MODEL_TYPE_MAP.get(cfg.get("model_type"), cfg.get("model_type"))
     real = transformers.AutoConfig.for_model(model_type, **{k: v for k, v in cfg.items() if k != "model_type"})
-    heads, kv = real.num_attention_heads, getattr(real, "num_key_value_heads", None) or real.num_attention_heads
-    head_dim = getattr(real, "head_dim", None) or real.hidden_size // heads
+    heads = real.num_attention_heads
+    # Gemma 4's per-layer config refuses a global read of a field its layers override: the
+    # config's own (sliding-layer) value is the one the twin keeps; global_head_dim stays as is.
+    kv = cfg.get("num_key_value_heads") or _attr(real, "num_key_value_heads") or heads
+    head_dim = cfg.get("head_dim") or _attr(real, "head_dim") or real.hidden_size // heads
     for key, value in SHRINK.items():
         if key in cfg or getattr(real, key, None) is not None:
             cfg[key] = value
@@ -75,7 +86,10 @@ def twin_config(config: dict):
         is_mla = getattr(real, "kv_lora_rank", None) is not None
         # lightning state is per query head: keep the query heads there
         q_heads = heads if model_type == "minimax" else (1 if is_mla else kv)
-        cfg.update(hidden_size=64, num_attention_heads=q_heads, head_dim=head_dim)
+        # LFM2's short-conv state is hidden_size wide: keep the width there
+        cfg.update(num_attention_heads=q_heads, head_dim=head_dim)
+        if model_type != "lfm2":
+            cfg["hidden_size"] = 64
         if is_mla:
             cfg["num_key_value_heads"] = 1
     if getattr(real, "mamba_expand", None) and model_type not in ("gpt2", "falcon"):
@@ -138,13 +152,16 @@ def _twin_model(config: dict, dtype: str, device: str):
 
 
 def _rows(model: ModelSpec, expected, per_layer: list[int], *, name: str, batch: int,
-          context: int, library: str) -> list[LibraryRow]:
+          context: int, library: str, config: dict) -> list[LibraryRow]:
+    # The model's layers are the blocks that hold a cache (NemotronH's MLP / MoE blocks are not
+    # layers there); the total below still sums every block transformers built.
+    cached = [per_layer[i] for i in cache_layer_indices(config)]
     rows = []
     for group, exp in zip(model.groups, expected.groups):
         rows.append(LibraryRow(model=name, group=exp.label, kind=exp.kind, layers=exp.layers,
                                batch=batch, context=context,
                                expected_bytes=exp.kv_bytes + exp.state_bytes,
-                               measured_bytes=sum(per_layer[i] for i in group.layers),
+                               measured_bytes=sum(cached[i] for i in group.layers),
                                library=library))
     rows.append(LibraryRow(model=name, group="total", kind="total", layers=model.num_layers,
                            batch=batch, context=context, expected_bytes=expected.total_bytes,
@@ -166,7 +183,8 @@ def measure_generate(config: dict, *, name: str, prompt: int, new_tokens: int, b
     per_layer = [storage_bytes(ts) for ts in _cache_tensors(out.past_key_values)]
     return _rows(model, expected, per_layer, name=name, batch=batch,
                  context=prompt + new_tokens - 1,
-                 library=f"transformers {TRANSFORMERS_VERSION} generate (DynamicCache)")
+                 library=f"transformers {TRANSFORMERS_VERSION} generate (DynamicCache)",
+                 config=config)
 
 
 def measure_library(config: dict, *, name: str, context: int, batch: int,
@@ -184,4 +202,4 @@ def measure_library(config: dict, *, name: str, context: int, batch: int,
             net(input_ids=ids, past_key_values=cache, use_cache=True)
     per_layer = [storage_bytes(ts) for ts in _cache_tensors(cache)]
     return _rows(model, expected, per_layer, name=name, batch=batch, context=context,
-                 library=f"transformers {TRANSFORMERS_VERSION} StaticCache")
+                 library=f"transformers {TRANSFORMERS_VERSION} StaticCache", config=config)

@@ -209,3 +209,83 @@ def test_llama4_no_rope_layers_as_written():
     assert [i for g in model.groups if g.spec.window is None for i in g.layers] == list(range(2, 48, 3))
     with pytest.raises(ValueError, match="^no_rope_layers: expected 48 entries of 0 or 1"):
         from_hf_config({**LLAMA4_SCOUT_TEXT, "no_rope_layers": [1, 2]})
+
+
+# Gemma 4 26B-A4B's text_config, trimmed to the cache-shaping keys as google/gemma-4-26B-A4B-it
+# ships them (global layers: 2 KV heads × 512 with attention_k_eq_v; sliding: 8 × 256).
+GEMMA4_26B_TEXT = {"model_type": "gemma4_text", "attention_k_eq_v": True, "global_head_dim": 512,
+                   "head_dim": 256, "hidden_size": 2816, "num_attention_heads": 16,
+                   "num_global_key_value_heads": 2, "num_hidden_layers": 30,
+                   "num_key_value_heads": 8, "sliding_window": 1024,
+                   "max_position_embeddings": 262144,
+                   "layer_types": (["sliding_attention"] * 5 + ["full_attention"]) * 5}
+
+
+def test_gemma4_global_layers_have_their_own_heads_and_head_size():
+    model = from_hf_config({"model_type": "gemma4", "text_config": GEMMA4_26B_TEXT,
+                            "dtype": "bfloat16"})
+    full = next(g for g in model.groups if g.spec.kind == "full")
+    assert (full.count, full.spec.num_kv_heads, full.spec.head_dim_k) == (5, 2, 512)
+    # 5 global layers · 262,144 · 2 · (512 + 512) · 2 B + 25 sliding · 1,024 · 8 · 512 · 2 B
+    assert kv_cache_bytes(model, 262_144).total_bytes == \
+        5 * 262_144 * 2 * 1024 * 2 + 25 * 1024 * 8 * 512 * 2 == 5_578_424_320
+    # without attention_k_eq_v only the head size changes (Gemma4TextConfig.__post_init__)
+    plain = from_hf_config({**GEMMA4_26B_TEXT, "attention_k_eq_v": False})
+    assert next(g for g in plain.groups if g.spec.kind == "full").spec.num_kv_heads == 8
+    # a written per_layer_config wins; the last layer is forced to full attention
+    written = from_hf_config({**GEMMA4_26B_TEXT, "layer_types": ["sliding_attention"] * 30,
+                              "per_layer_config": {"29": {"head_dim": 128,
+                                                          "num_key_value_heads": 4}}})
+    last = written.layer_specs()[29]
+    assert (last.kind, last.num_kv_heads, last.head_dim_k) == ("full", 4, 128)
+    with pytest.raises(ValueError, match="^per_layer_config"):
+        from_hf_config({**GEMMA4_26B_TEXT, "per_layer_config": {"x": {}}})
+    with pytest.raises(ValueError, match="^num_key_value_heads"):
+        from_hf_config({**GEMMA4_26B_TEXT, "num_global_key_value_heads": 3})
+
+
+LFM2_1_2B = {"model_type": "lfm2", "hidden_size": 2048, "num_hidden_layers": 16,
+             "num_attention_heads": 32, "num_key_value_heads": 8, "conv_L_cache": 3,
+             "full_attn_idxs": [2, 5, 8, 10, 12, 14], "max_position_embeddings": 128000,
+             "torch_dtype": "bfloat16"}
+
+
+def test_lfm2_short_conv_layers_hold_a_conv_state_only():
+    model = from_hf_config(LFM2_1_2B)
+    kinds = [s.kind for s in model.layer_specs()]
+    assert kinds.count("full") == 6 and kinds.count("state") == 10
+    # 6 attention layers · 1,000 tokens · 8 · (64 + 64) · 2 B + 10 conv states 2,048 × 2 · 2 B
+    assert kv_cache_bytes(model, 1000).total_bytes == 6 * 1000 * 8 * 128 * 2 + 10 * 2048 * 2 * 2
+    newer = dict(LFM2_1_2B, layer_types=["full_attention" if i in (2, 5, 8, 10, 12, 14) else "conv"
+                                          for i in range(16)])
+    del newer["full_attn_idxs"]
+    assert from_hf_config(newer).groups == model.groups
+    with pytest.raises(ValueError, match="^full_attn_idxs"):
+        from_hf_config({**LFM2_1_2B, "full_attn_idxs": [16]})
+
+
+NEMOTRON_H = {"model_type": "nemotron_h", "hidden_size": 2688, "num_attention_heads": 32,
+              "num_key_value_heads": 2, "head_dim": 128, "mamba_num_heads": 64,
+              "mamba_head_dim": 64, "ssm_state_size": 128, "n_groups": 8, "conv_kernel": 4,
+              "hybrid_override_pattern": "MEMEM*EMEMEM*EMEMEM*EM", "torch_dtype": "bfloat16",
+              "max_position_embeddings": 262144}
+
+
+def test_nemotron_h_mamba2_attention_and_cacheless_blocks():
+    model = from_hf_config(NEMOTRON_H)
+    kinds = [s.kind for s in model.layer_specs()]
+    assert kinds.count("full") == 3 and kinds.count("state") == 10 and len(kinds) == 13
+    # 3 attention · 1,000 · 2 · 256 · 2 B + 10 · (conv (4,096 + 2·8·128) × 3 · 2 B
+    #                                            + ssm 64 × 64 × 128 · 4 B, vLLM's float32 default)
+    assert kv_cache_bytes(model, 1000).total_bytes == \
+        3 * 1000 * 2 * 256 * 2 + 10 * (6144 * 3 * 2 + 64 * 64 * 128 * 4)
+    newest = {k: v for k, v in NEMOTRON_H.items() if k != "hybrid_override_pattern"}
+    newest["layers_block_type"] = ["mamba" if c == "M" else "moe" if c == "E" else "attention"
+                                   for c in NEMOTRON_H["hybrid_override_pattern"]]
+    assert from_hf_config(newest).groups == model.groups  # no num_hidden_layers needed
+    bf16 = from_hf_config({**NEMOTRON_H, "mamba_ssm_cache_dtype": "bfloat16"})
+    assert kv_cache_bytes(bf16, 1).state_bytes == 10 * (6144 * 3 * 2 + 64 * 64 * 128 * 2)
+    with pytest.raises(ValueError, match="^layers_block_type"):
+        from_hf_config({**NEMOTRON_H, "hybrid_override_pattern": "MX*"})
+    with pytest.raises(ValueError, match="^mamba_ssm_cache_dtype"):
+        from_hf_config({**NEMOTRON_H, "mamba_ssm_cache_dtype": "q8_0"})

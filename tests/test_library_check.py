@@ -150,3 +150,46 @@ def test_minimax_lightning_state_generate_and_no_static_cache():
     from calculator.hf_config import from_hf_config
     with pytest.raises(ValueError, match="refuses a StaticCache"):
         static_cache_bytes(from_hf_config(MINIMAX), 300)
+
+
+GEMMA4 = {"model_type": "gemma4", "architectures": ["Gemma4ForConditionalGeneration"],
+          "dtype": "bfloat16",
+          "text_config": {"model_type": "gemma4_text", "attention_k_eq_v": True,
+                          "global_head_dim": 512, "head_dim": 256, "hidden_size": 2816,
+                          "num_attention_heads": 16, "num_global_key_value_heads": 2,
+                          "num_hidden_layers": 12, "num_key_value_heads": 8, "sliding_window": 64,
+                          "hidden_size_per_layer_input": 0, "enable_moe_block": True,
+                          "num_experts": 128, "top_k_experts": 8, "moe_intermediate_size": 704,
+                          "layer_types": (["sliding_attention"] * 5 + ["full_attention"]) * 2}}
+GEMMA4_SHARED = {"model_type": "gemma4_text", "hidden_size": 1536, "num_hidden_layers": 35,
+                 "num_attention_heads": 8, "num_key_value_heads": 1, "head_dim": 256,
+                 "global_head_dim": 512, "hidden_size_per_layer_input": 256,
+                 "num_kv_shared_layers": 20, "sliding_window": 512, "dtype": "bfloat16",
+                 "layer_types": (["sliding_attention"] * 4 + ["full_attention"]) * 7}
+LFM2 = {"architectures": ["Lfm2ForCausalLM"], "model_type": "lfm2", "hidden_size": 512,
+        "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8,
+        "conv_L_cache": 3, "full_attn_idxs": [2, 5, 8, 10, 12, 14], "torch_dtype": "bfloat16"}
+NEMOTRON_H = {"architectures": ["NemotronHForCausalLM"], "model_type": "nemotron_h",
+              "hidden_size": 2688, "num_attention_heads": 32, "num_key_value_heads": 2,
+              "head_dim": 128, "mamba_num_heads": 64, "mamba_head_dim": 64, "ssm_state_size": 128,
+              "n_groups": 8, "conv_kernel": 4, "hybrid_override_pattern": "MEMEM*EMEMEM*EMEMEM*EM",
+              "torch_dtype": "bfloat16", "n_routed_experts": 128, "num_experts_per_tok": 6}
+
+
+@pytest.mark.parametrize("name, config", [("gemma4-moe", GEMMA4), ("gemma4-shared", GEMMA4_SHARED),
+                                          ("lfm2", LFM2), ("nemotron-h", NEMOTRON_H)])
+def test_2025_26_families_static_and_generate(name, config):
+    """Gemma 4's per-layer heads, LFM2's short conv, NemotronH's mamba2 + cacheless blocks: what
+    transformers 5.23.0 allocates, group by group, equals the transformers mode."""
+    for rows in (measure_library(config, name=name, context=100, batch=2),
+                 measure_generate(config, name=name, prompt=40, new_tokens=3, batch=2)):
+        assert all(r.match for r in rows), [(r.group, r.expected_bytes, r.measured_bytes) for r in rows]
+    static = {r.group: r.measured_bytes for r in measure_library(config, name=name, context=100,
+                                                                 batch=2)}
+    if name == "gemma4-moe":  # 2 global layers · 2 seqs · 100 · 2 heads · (512 + 512) · 2 B + 2 counters
+        assert static["attention 2 KV heads × (512+512)"] == 2 * 2 * 100 * 2 * 1024 * 2 + 2 * 8
+    if name == "lfm2":  # 10 conv layers · 2 seqs · 512 × 3 · 2 B (the full kernel width)
+        assert static["short conv state: conv 512×3 (bf16)"] == 10 * 2 * 512 * 3 * 2
+    if name == "nemotron-h":  # 10 mamba2 layers · 2 · (conv 6,144 × 4 · 2 B + ssm 64·64·128 · 4 B)
+        mamba = next(v for k, v in static.items() if k.startswith("mamba2"))
+        assert mamba == 10 * 2 * (6144 * 4 * 2 + 64 * 64 * 128 * 4)

@@ -27,6 +27,8 @@ Rules, each from transformers/cache_utils.py unless said otherwise:
   compute dtype and recurrent ``[B, d_inner, d_state]`` in fp32 (``models/jamba/modeling_jamba.py``,
   ``JambaMambaMixer.forward`` → ``update_conv_state`` / ``update_recurrent_state``; the fp32 state
   is what the PyTorch selective-scan path returns, measured without the ``mamba_ssm`` kernels).
+- Short conv (LFM2) keeps only the conv state ``[B, hidden, conv_L_cache]`` in the compute dtype
+  (``models/lfm2/modeling_lfm2.py``, ``Lfm2ShortConv.forward`` → ``update_conv_state``).
 - Lightning attention (MiniMax) keeps ``[B, heads, head_dim, head_dim]`` in the compute dtype in
   ``MiniMaxCache.linear_cache`` (``models/minimax/modeling_minimax.py``,
   ``MiniMaxLightningAttention.forward``). MiniMax refuses a ``StaticCache`` ("MiniMax uses cache of
@@ -48,7 +50,9 @@ COUNTER_BYTES = 8  # one int64 (StaticLayer.cumulative_length; DynamicSlidingWin
 def _state_bytes(spec: StateSpec, compute_bytes: int) -> int:
     if spec.mechanism == "linear attention":  # MiniMaxCache.linear_cache: [B, heads, d, d]
         return prod(spec.shapes[0]) * compute_bytes
-    if spec.mechanism not in ("gated DeltaNet", "mamba") or not spec.conv_kernel:
+    if spec.mechanism == "short conv":  # LFM2: conv state only, [B, hidden, conv_L_cache]
+        return spec.shapes[0][0] * spec.conv_kernel * compute_bytes
+    if spec.mechanism not in ("gated DeltaNet", "mamba", "mamba2") or not spec.conv_kernel:
         raise ValueError(f"engine transformers: {spec.mechanism} state is not modelled for "
                          f"transformers {TRANSFORMERS_VERSION}")
     conv_dim = spec.shapes[0][0]
@@ -61,6 +65,8 @@ def _label(spec, dtype: str) -> str:
         return spec.label()
     if spec.mechanism == "linear attention":
         return f"lightning state {'×'.join(map(str, spec.shapes[0]))} ({dtype})"
+    if spec.mechanism == "short conv":
+        return f"short conv state: conv {spec.shapes[0][0]}×{spec.conv_kernel} ({dtype})"
     return (f"{spec.mechanism} state: conv {spec.shapes[0][0]}×{spec.conv_kernel} ({dtype}) + "
             f"recurrent {'×'.join(map(str, spec.shapes[1]))} (fp32)")
 

@@ -27,6 +27,9 @@ bytes)``, shapes split over TP, in the model dtype); the attention block size be
 is padded to the attention page, and each state layer takes one page per request
 (``MambaSpec.max_memory_usage_bytes``; its block size is max_model_len). Newer vLLM moved the same
 rule to ``Platform.update_block_size_for_backend`` with the backend's kernel block size for 16.
+LFM2's short conv is one state tensor (``vllm/model_executor/layers/mamba/mamba_utils.py``,
+``MambaStateShapeCalculator.short_conv_state_shape``: (hidden / tp, conv_L_cache − 1), in the
+model dtype by ``short_conv_state_dtype``; read at main @ 02d71083).
 MLA + state models and lightning-attention state are refused with a ``ValueError``.
 """
 from __future__ import annotations
@@ -126,7 +129,7 @@ def layer_specs(model: ModelSpec, *, block_size: int = 16, kv_cache_dtype: str =
     out: list[PageSpec] = []
     for spec in model.layer_specs():
         if isinstance(spec, StateSpec):
-            if spec.mechanism not in ("gated DeltaNet", "mamba") or not spec.conv_kernel:
+            if spec.mechanism not in ("gated DeltaNet", "mamba", "mamba2", "short conv") or not spec.conv_kernel:
                 raise ValueError(f"engine vllm: the {spec.mechanism} state is not modelled; the "
                                  "theoretical engine sizes it")
             if any(s[0] % tp for s in spec.shapes):
