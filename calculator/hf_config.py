@@ -354,7 +354,8 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
                      hidden_size=hidden, max_context=max_ctx, param_count=param_count,
                      weight_bytes=weight_bytes, dtype=dtype, source=source,
                      mtp_layers=0 if include_mtp else mtp, mtp_counted=mtp if include_mtp else 0,
-                     model_type=cfg.get("model_type") or "")
+                     model_type=cfg.get("model_type") or "",
+                     blocks=n if "none" in kinds else 0)
 
 
 def _overridden(spec, over: dict[str, int], heads: int, layer: int):

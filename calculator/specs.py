@@ -178,6 +178,7 @@ class ModelSpec:
     mtp_layers: int = 0      # MTP / next-n layers in the config that are NOT counted
     mtp_counted: int = 0     # MTP layers included in ``groups`` (include_mtp)
     model_type: str = ""     # config.json's model_type: engines that pick a pool by architecture read it
+    blocks: int = 0          # checkpoint blocks when some hold no cache (NemotronH MLP/MoE); 0: = layers
 
     @property
     def num_layers(self) -> int:

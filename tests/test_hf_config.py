@@ -289,3 +289,10 @@ def test_nemotron_h_mamba2_attention_and_cacheless_blocks():
         from_hf_config({**NEMOTRON_H, "hybrid_override_pattern": "MX*"})
     with pytest.raises(ValueError, match="^mamba_ssm_cache_dtype"):
         from_hf_config({**NEMOTRON_H, "mamba_ssm_cache_dtype": "q8_0"})
+
+
+def test_nemotron_h_llamacpp_counts_every_block_in_its_recurrent_line():
+    from calculator.engines.llamacpp import plan as llamacpp_plan
+    lines = "\n".join(llamacpp_plan(from_hf_config(NEMOTRON_H), n_ctx=4096).log_lines())
+    # llama.cpp's n_layer is 22 blocks; R = 10 · 6,144 × 3 · 4 B = 0.70 MiB, S = 10 · 64·64·128 · 4 B = 20 MiB
+    assert "22 layers" in lines and "R (f32):    0.70 MiB, S (f32):   20.00 MiB" in lines

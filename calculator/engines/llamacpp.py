@@ -31,7 +31,8 @@ Rules reproduced, read at ggml-org/llama.cpp ec98e2002 (the copy vendored in oll
   layer, R = ``n_embd_r() × mem_size`` and S = ``n_embd_s() × mem_size`` in f32; ``n_embd_r`` is
   ``(d_conv − 1) × conv channels`` and ``n_embd_s`` the state (``llama-hparams.cpp``), so a layer
   holds the kernel−1 conv state and the recurrent state in f32. It logs ``size = … (%6u cells,
-  %3d layers, %2u seqs), R (f32): …, S (f32): …`` with every model layer in the count.
+  %3d layers, %2u seqs), R (f32): …, S (f32): …`` with every model layer in the count (``n_layer``,
+  NemotronH's MLP / MoE blocks included).
 - ``LLM_ARCH_LLAMA`` reads no sliding window, so a model windowed on every layer (Mistral-7B-v0.1)
   gets a full cache; only models mixing full and windowed layers get the iSWA pair.
 """
@@ -154,7 +155,8 @@ def _recurrent(model: ModelSpec, states: list[StateSpec], mem_size: int, n_seq_m
                              "(llama.cpp keeps a conv state and a recurrent state per layer)")
         r += prod(spec.shapes[0]) * 4 * mem_size
         s += prod(spec.shapes[1]) * 4 * mem_size
-    return LlamaCppCache("recurrent", mem_size, model.num_layers, n_seq_max, 1, "f32", "f32", r, s)
+    return LlamaCppCache("recurrent", mem_size, model.blocks or model.num_layers, n_seq_max, 1,
+                         "f32", "f32", r, s)
 
 
 def plan(model: ModelSpec, *, n_ctx: int = 0, n_seq_max: int = 1, kv_unified: bool = False,
