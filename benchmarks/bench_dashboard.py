@@ -54,41 +54,21 @@ def paired_times(pages: list[tuple[Path, str, dict | None]], runs: int,
 
 
 def first_render(runs: int) -> tuple[float, float]:
-    import socket
-    import subprocess
-    import sys
-    import urllib.request
     from playwright.sync_api import sync_playwright
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
-                             str(port), "--server.headless", "true"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    from benchmarks.server import CHROMIUM_ARGS, streamlit_server
+    with streamlit_server() as (base, _):
         times = []
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             for _ in range(runs):
                 page = browser.new_page()
                 t0 = time.perf_counter()
-                page.goto(f"http://127.0.0.1:{port}/")
+                page.goto(f"{base}/")
                 page.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for(timeout=60_000)
                 times.append(time.perf_counter() - t0)
                 page.close()
             browser.close()
         return times[0], statistics.median(times[1:])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def main() -> None:

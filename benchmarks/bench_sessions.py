@@ -13,19 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
+from benchmarks.server import CHROMIUM_ARGS as ARGS, streamlit_server
+
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 MODELS = ["llama-3.1-8b", "qwen3-8b", "gemma-2-9b", "mistral-7b-v0.1", "deepseek-v2-lite",
           "gpt-oss-20b", "llama-3.1-70b", "qwen2.5-7b"]
 
@@ -113,20 +109,7 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--changes", type=int, default=3)
     args = ap.parse_args()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
-                             str(port), "--server.headless", "true"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{base}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
+    with streamlit_server() as (base, proc):
         before = rss_mib(proc.pid)
         cfg = json.loads((ROOT / "model_presets" / "configs" / "llama-3.1-8b.json").read_text())
         cfg["_padding"] = "x" * 1_000_000  # a ~1 MB config.json (the page's limit is 1 MB)
@@ -145,9 +128,6 @@ def main() -> None:
             wall = time.perf_counter() - t0
         time.sleep(5)
         after = rss_mib(proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     lat = sorted(x for r in results.values() for x in r["latency"])
     errors = [e for r in results.values() for e in r["errors"]]
     crossed = [c for r in results.values() for c in r["crossed"]]
