@@ -50,6 +50,18 @@ def wait_idle(page) -> None:
                            timeout=300_000)
 
 
+def rerun(page, field, param: str, value: str, lat: list, crossed: list) -> None:
+    """Type a value, wait until the URL carries it and the page is idle; time it; check it stuck."""
+    t0 = time.perf_counter()
+    field.fill(value)
+    field.press("Enter")
+    page.wait_for_url(f"**{param}={value}**", timeout=300_000)
+    wait_idle(page)
+    lat.append(time.perf_counter() - t0)
+    if field.input_value() != value:
+        crossed.append(f"{param} {field.input_value()} != {value}")
+
+
 def session(i: int, base: str, changes: int, upload: Path, out: dict) -> None:
     from playwright.sync_api import sync_playwright
     lat, errors, crossed = [], [], []
@@ -65,30 +77,13 @@ def session(i: int, base: str, changes: int, upload: Path, out: dict) -> None:
             page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=300_000)
             wait_idle(page)
             batch = page.get_by_label("Batch (sequences)", exact=True)
-            for k in range(changes):
-                value = str(100 + i * 10 + k)  # no other session uses this value
-                t0 = time.perf_counter()
-                batch.fill(value)
-                batch.press("Enter")
-                page.wait_for_url(f"**batch={value}**", timeout=300_000)
-                wait_idle(page)
-                lat.append(time.perf_counter() - t0)
-                seen = batch.input_value()
-                if seen != value:
-                    crossed.append(f"compare batch {seen} != {value}")
+            for k in range(changes):  # 100 + i·10 + k: no other session uses this value
+                rerun(page, batch, "batch", str(100 + i * 10 + k), lat, crossed)
             page.goto(f"{base}/capacity?c_model={models}")
             page.get_by_label("GPUs per replica", exact=True).wait_for(timeout=300_000)
             wait_idle(page)
-            gpus = page.get_by_label("GPUs per replica", exact=True)
-            value = str(1 + i % 8)
-            t0 = time.perf_counter()
-            gpus.fill(value)
-            gpus.press("Enter")
-            page.wait_for_url(f"**c_gpus={value}**", timeout=300_000)
-            wait_idle(page)
-            lat.append(time.perf_counter() - t0)
-            if gpus.input_value() != value:
-                crossed.append(f"capacity gpus {gpus.input_value()} != {value}")
+            rerun(page, page.get_by_label("GPUs per replica", exact=True), "c_gpus",
+                  str(1 + i % 8), lat, crossed)
             page.goto(f"{base}/custom")
             page.locator("[data-testid='stFileUploaderDropzoneInput']").first.wait_for(
                 state="attached", timeout=300_000)
