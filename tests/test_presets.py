@@ -40,3 +40,11 @@ def test_remote_code_configs_are_mapped_not_run():
     assert cfg["model_type"] == "kimi_k2" and "auto_map" in cfg
     # 1,026,408,232,448 = the DeepseekV3 shapes Kimi-K2's own configuration_deepseek.py declares
     assert count_parameters(cfg) == preset_document("kimi-k2")["param_count"] == 1_026_408_232_448
+
+
+def test_mistral_v0_3_has_no_window_where_v0_1_keeps_4096():
+    v3, v1 = load_preset("mistral-7b-v0.3"), load_preset("mistral-7b-v0.1")
+    # 32,768 tokens · 32 layers · 8 KV heads · (128 + 128) · 2 B = 4 GiB; v0.1 keeps its last 4,096
+    assert kv_cache_bytes(v3, 32_768).total_bytes == 32_768 * 32 * 8 * 256 * 2 == 4 << 30
+    assert kv_cache_bytes(v1, 32_768).total_bytes == 4_096 * 32 * 8 * 256 * 2
+    assert preset_document("mistral-7b-v0.3")["param_count"] == 7_248_023_552
