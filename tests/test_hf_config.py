@@ -296,3 +296,15 @@ def test_nemotron_h_llamacpp_counts_every_block_in_its_recurrent_line():
     lines = "\n".join(llamacpp_plan(from_hf_config(NEMOTRON_H), n_ctx=4096).log_lines())
     # llama.cpp's n_layer is 22 blocks; R = 10 · 6,144 × 3 · 4 B = 0.70 MiB, S = 10 · 64·64·128 · 4 B = 20 MiB
     assert "22 layers" in lines and "R (f32):    0.70 MiB, S (f32):   20.00 MiB" in lines
+
+
+def test_qwen3_5_hybrid_as_shipped():
+    # Qwen/Qwen3.5-397B-A17B config.json as vendored by ai-dynamo/aiconfigurator @ 87fe4b0c
+    import json
+    from pathlib import Path
+    cfg = json.loads((Path(__file__).parent / "configs" / "qwen3.5-397b-a17b.json").read_text())
+    model = from_hf_config(cfg)
+    # 15 attention layers · 262,144 · 2 KV heads · (256 + 256) · 2 B
+    # + 45 DeltaNet layers · (conv (2·16·128 + 64·128 = 12,288) × 3 · 2 B + 64 × 128 × 128 · 2 B)
+    assert kv_cache_bytes(model, 262_144).total_bytes == \
+        15 * 262_144 * 2 * 512 * 2 + 45 * (12_288 * 3 * 2 + 64 * 128 * 128 * 2) == 8_150_753_280

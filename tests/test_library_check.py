@@ -1,5 +1,6 @@
 """measure --engine transformers: caches that transformers itself allocates (StaticCache of a
 structural twin, real tensors on CPU) against the calculator's transformers mode."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -176,10 +177,15 @@ NEMOTRON_H = {"architectures": ["NemotronHForCausalLM"], "model_type": "nemotron
               "torch_dtype": "bfloat16", "n_routed_experts": 128, "num_experts_per_tok": 6}
 
 
+QWEN3_5 = json.loads((ROOT / "tests" / "configs" / "qwen3.5-397b-a17b.json").read_text())
+
+
 @pytest.mark.parametrize("name, config", [("gemma4-moe", GEMMA4), ("gemma4-shared", GEMMA4_SHARED),
-                                          ("lfm2", LFM2), ("nemotron-h", NEMOTRON_H)])
+                                          ("lfm2", LFM2), ("nemotron-h", NEMOTRON_H),
+                                          ("qwen3.5-397b-a17b", QWEN3_5)])
 def test_2025_26_families_static_and_generate(name, config):
-    """Gemma 4's per-layer heads, LFM2's short conv, NemotronH's mamba2 + cacheless blocks: what
+    """Gemma 4's per-layer heads, LFM2's short conv, NemotronH's mamba2 + cacheless blocks, the
+    Qwen3.5 config as shipped (multimodal wrapper, DeltaNet hybrid): what
     transformers 5.23.0 allocates, group by group, equals the transformers mode."""
     for rows in (measure_library(config, name=name, context=100, batch=2),
                  measure_generate(config, name=name, prompt=40, new_tokens=3, batch=2)):
