@@ -24,7 +24,7 @@ def engine_output(args: argparse.Namespace, model: ModelSpec, contexts: list[int
 
 def vllm_json(p, batch: int, tp: int, args) -> dict:
     row = {"model": p.model, "engine": "vllm", "context": p.max_model_len, "batch": batch, "tp": tp,
-           "kv_cache_dtype": args.kv_cache_dtype, "block_size": args.block_size,
+           "kv_cache_dtype": args.kv_cache_dtype, "block_size": p.block_size,
            "page_size_bytes": p.page_size, "layers_per_group": p.group_size,
            "kv_groups": len(p.groups), "padding_layers": p.padding_layers,
            "blocks_per_request": p.blocks_per_request,
@@ -94,15 +94,19 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
     batched = (startup.max_num_batched_tokens if startup is not None
                else args.max_num_batched_tokens or DEFAULT_MAX_NUM_BATCHED_TOKENS)
     knobs = dict(block_size=args.block_size, kv_cache_dtype=args.kv_cache_dtype, tp=tp,
-                 max_num_batched_tokens=batched, draft_layers=args.num_draft_layers)
+                 max_num_batched_tokens=batched, draft_layers=args.num_draft_layers,
+                 gpu=args.gpu)
     fits = memory is not None and memory > 0
     plans = [_engine_call(vllm_plan, model, max_model_len=c, kv_memory=memory if fits else None,
                           **knobs) for c in contexts]
     if args.format == "log":
-        lines = startup.log_lines() if startup is not None else []
+        # vLLM forces an MLA block size while it builds the config, before it loads anything
+        first = list(plans[0].config_lines)
+        lines = first + (startup.log_lines() if startup is not None else [])
         if not fits:
             return "\n".join(lines + [NO_MEMORY])
-        return "\n".join(lines + [line for p in plans for line in p.log_lines()])
+        return "\n".join(lines + [line for p in plans for line in p.log_lines()
+                                   if line not in first])
     extra = {}
     if fits and args.max_batch:
         extra["max_batch"] = {str(p.max_model_len): int(p.max_concurrency) for p in plans}
@@ -116,7 +120,7 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
             head["kv_memory_bytes"] = memory
         data = [{**vllm_json(p, args.batch, tp, args), **weights, **head, **extra} for p in plans]
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
-    out = [f"{model.name} · {VLLM_VERSION} · block {args.block_size} · kv {args.kv_cache_dtype}"
+    out = [f"{model.name} · {VLLM_VERSION} · block {plans[0].block_size} · kv {args.kv_cache_dtype}"
            f" · tp {tp}"]
     if startup is not None:
         out += _startup_table(startup, args.unit)

@@ -27,6 +27,7 @@ class GpuSpec:
     smi_mib: int | None     # nvidia-smi memory.total (MiB), or None where no line was read
     nvlink: bool
     source: str
+    sm: int = 0             # CUDA compute capability × 10 (90 Hopper, 100 Blackwell DC); 0: not CUDA
 
     @property
     def total_bytes(self) -> int:
@@ -39,36 +40,36 @@ _V = "vLLM gpu_worker 'Free memory on device (free/total GiB) on startup' line"
 CATALOGUE: tuple[GpuSpec, ...] = (
     GpuSpec("H100 80GB", "79.19", 81559, True,
             f"{_V}, vLLM 0.10.2 on an H100 80GB HBM3 (llava-v1.6-mistral-7b run, find_string "
-            "id 34680831065); nvidia-smi 81559MiB in vllm-project/vllm#55169"),
+            "id 34680831065); nvidia-smi 81559MiB in vllm-project/vllm#55169", sm=90),
     GpuSpec("H200 141GB", "139.81", 143771, True,
             f"{_V}, vLLM 0.10.2 on H200 (Qwen3-Next-80B TP 2 run, id 7292846353); nvidia-smi "
-            "143,771 MiB (id 59734064623)"),
+            "143,771 MiB (id 59734064623)", sm=90),
     GpuSpec("A100 80GB", "79.15", 81920, True,
-            f"{_V} '(78.68/79.15 GiB)' (ids 60004023718, 56880929202)"),
+            f"{_V} '(78.68/79.15 GiB)' (ids 60004023718, 56880929202)", sm=80),
     GpuSpec("A100 40GB", "39.39", 40960, True,
-            f"{_V} '(3.71/39.39 GiB)' on an A100 40GB (ids 56755533079, 56700921000)"),
+            f"{_V} '(3.71/39.39 GiB)' on an A100 40GB (ids 56755533079, 56700921000)", sm=80),
     GpuSpec("L40S 48GB", "44.42", 46068, False,
             f"{_V}, vLLM 0.10.2 on 8 × L40S '(43.93/44.42 GiB)'; nvidia-smi 46068MiB "
-            "(Qwen3-235B-A22B-FP8 hosting notes, id 38962983769)"),
+            "(Qwen3-235B-A22B-FP8 hosting notes, id 38962983769)", sm=89),
     GpuSpec("RTX PRO 6000 96GB", "95.01", None, False,
             "vLLM 0.27.1 startup, 'GPU 0: NVIDIA RTX PRO 6000 Blackwell Server Edition 95.01 GiB' "
-            "and '(94.05/95.01 GiB)' (ids 57905766703, 57935131721)"),
+            "and '(94.05/95.01 GiB)' (ids 57905766703, 57935131721)", sm=120),
     GpuSpec("B200 180GB", "178.35", None, True,
             f"{_V} '(41.24/178.35 GiB)' and '(48.48/178.35 GiB)' on B200 boxes (ids 57688774351, "
-            "54853090387)"),
+            "54853090387)", sm=100),
     GpuSpec("MI300X 192GB", "191.98", None, True,
-            f"{_V} '(8.08/191.98 GiB)' on an MI300X (AMD GEAK runs, ids 70146089233, 70296656876)"),
+            f"{_V} '(8.08/191.98 GiB)' on an MI300X (AMD GEAK runs, ids 70146089233, 70296656876)", sm=0),
     GpuSpec("RTX 4090 24GB", "23.53", 24564, False,
             f"{_V} '(23.08/23.53 GiB)' on a 24 GB card (id 34681159919); free 23.08 GiB at start "
-            "on RTX 4090s under SGLang (id 55529353766, nvidia-smi 24564 MiB)"),
+            "on RTX 4090s under SGLang (id 55529353766, nvidia-smi 24564 MiB)", sm=89),
     GpuSpec("RTX 5090 32GB", "31.36", None, False,
-            f"{_V} '(30.86/31.36 GiB)' on a 32 GB GeForce card (ids 57676316864, 69451098589)"),
+            f"{_V} '(30.86/31.36 GiB)' on a 32 GB GeForce card (ids 57676316864, 69451098589)", sm=120),
     GpuSpec("L4 24GB", "22.05", None, False,
             f"{_V} '(1.53/22.05 GiB)' on vLLM's own CI L4 agents (buildkite, flaky-test issue; id "
-            "56744619973) and '(17.1/22.05 GiB)' (id 67058594853)"),
+            "56744619973) and '(17.1/22.05 GiB)' (id 67058594853)", sm=89),
     GpuSpec("DGX Spark GB10", "121.69", None, False,
             f"{_V} '(105.9/121.69 GiB)' on a GB10 unified-memory box (id 68531280425); vLLM "
-            "reads free memory from the OS there (MemorySnapshot.measure)"),
+            "reads free memory from the OS there (MemorySnapshot.measure)", sm=121),
 )
 GPU_SPECS: dict[str, GpuSpec] = {g.name: g for g in CATALOGUE}
 GPUS: dict[str, int] = {g.name: g.total_bytes for g in CATALOGUE}

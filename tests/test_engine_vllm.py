@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from dataclasses import replace
+
 from calculator.engines.vllm import plan
 from calculator.hf_config import from_hf_config
 from model_presets import load_preset
@@ -275,3 +277,41 @@ def test_eagle_draft_layer_shares_the_pool():
     bad = cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--context", "8k",
               "--num-draft-layers", "-1")
     assert bad.returncode == 2 and bad.stderr.startswith("error: --num-draft-layers:")
+
+
+def test_mla_block_size_forced_by_gpu_generation():
+    """vllm/platforms/cuda.py · CudaPlatformBase.check_and_update_config (v0.11): FlashMLA on
+    Hopper forces block 64, CUTLASS MLA on Blackwell (sm 10.0) 128; other GPUs keep 16."""
+    from calculator.engines.vllm import mla_block_size
+    ds = load_preset("deepseek-v3")
+    # TP 8, one latent per layer: page at block 16 = 16 · (512 + 64) · 2 B = 18,432 B, 61 layers;
+    # memory for exactly 38,199 blocks of 16 = 611,184 tokens
+    memory = 38_199 * 18_432 * 61
+    assert plan(ds, max_model_len=32_768, kv_memory=memory, tp=8).num_tokens == 611_184
+    hopper = plan(ds, max_model_len=32_768, kv_memory=memory, tp=8, gpu="H100 80GB")
+    # block 64: page 73,728 B → 38,199 // 4 = 9,549 blocks · 64 = 611,136 tokens
+    assert (hopper.block_size, hopper.num_tokens) == (64, 9_549 * 64) == (64, 611_136)
+    assert hopper.log_lines()[0] == "Forcing kv cache block size to 64 for FlashMLA backend."
+    blackwell = plan(ds, max_model_len=32_768, kv_memory=memory, tp=8, gpu="B200 180GB")
+    assert (blackwell.block_size, blackwell.num_tokens) == (128, 38_199 // 8 * 128)
+    assert blackwell.log_lines()[0] == "Forcing kv cache block size to 128 for CUTLASS_MLA backend."
+    assert plan(ds, max_model_len=32_768, kv_memory=memory, tp=8, gpu="A100 80GB").block_size == 16
+    assert plan(ds, max_model_len=32_768, kv_memory=memory, tp=8, gpu="80GiB").block_size == 16
+    assert mla_block_size(ds, 128, "H100 80GB") == (128, None)  # a multiple of 64 stays
+    llama = load_preset("llama-3.1-8b")
+    assert plan(llama, max_model_len=4096, kv_memory=1 << 30, gpu="H100 80GB").block_size == 16
+    # DeepSeek sparse attention (index_topk): 64 everywhere, after CUTLASS's 128 on Blackwell
+    sparse = replace(ds, config={**(ds.config or {}), "index_topk": 2048})
+    assert mla_block_size(sparse, 16, "B200 180GB") == (64, "Forcing kv cache block size to 128 for "
+        "CUTLASS_MLA backend.\nForcing kv cache block size to 64 for FlashMLASparse backend.")
+    assert mla_block_size(sparse, 16, "H200 141GB")[0] == 64
+
+
+def test_cli_log_puts_the_forced_mla_block_line_first():
+    out = cli("--preset", "deepseek-v3", "--engine", "vllm", "--gpu", "H200", "--tp", "8",
+              "--context", "32768", "--format", "log")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == "Forcing kv cache block size to 64 for FlashMLA backend."
+    assert sum("Forcing" in x for x in lines) == 1 and lines[-2].startswith("GPU KV cache size")
+    assert int(lines[-2].split()[-2].replace(",", "")) % 64 == 0

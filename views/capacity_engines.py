@@ -185,7 +185,8 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
         return {**start.breakdown(), "num_blocks": 0}
     vp = c.guarded(vllm_plan, model, max_model_len=ctx, kv_memory=start.available,
                    block_size=int(block), kv_cache_dtype=vllm_dtype, tp=tp,
-                   max_num_batched_tokens=start.max_num_batched_tokens, draft_layers=int(draft))
+                   max_num_batched_tokens=start.max_num_batched_tokens, draft_layers=int(draft),
+                   gpu=gpu)
     v0, v1, v2, v3 = st.columns(4)
     v0.metric("Available KV cache memory", c.fmt(start.available),
               help=f"{start.available:,} B = requested − weights − activation peak − non-torch")

@@ -23,7 +23,7 @@ from views import startup as su
 
 def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = None,
          kv_dtype: str = "bf16", block: int = 16, page: int = 1,
-         mnbt: int | None = None) -> list[dict]:
+         mnbt: int | None = None, gpu: str | None = None) -> list[dict]:
     """One row per engine: bytes for one request of ``ctx`` tokens per GPU, and what fits in the
     engine's KV memory (``memory``: one figure for all, or a dict by engine key), each engine
     storing KV as ``kv_dtype`` in its own spelling (a one-line refusal where it cannot)."""
@@ -61,7 +61,7 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
     def vllm(memory):
         flag = c.auto_or_fp8("vLLM", kv_dtype, model.dtype)
         p = vllm_plan(model, max_model_len=ctx, kv_memory=memory, tp=tp, kv_cache_dtype=flag,
-                      block_size=block,
+                      block_size=block, gpu=gpu,
                       **({"max_num_batched_tokens": startups["vllm"].max_num_batched_tokens}
                          if "vllm" in startups else
                          {"max_num_batched_tokens": mnbt} if mnbt else {}))
@@ -169,7 +169,7 @@ if src == "gpu":
 else:
     memory = int(mem) << 30
 table = pd.DataFrame(rows(model, int(ctx), memory, int(tp), startups, kv_dtype, int(block),
-                          int(page_size), int(mnbt) or None))
+                          int(page_size), int(mnbt) or None, gpu if src == "gpu" else None))
 table["KV memory"] = [c.fmt(int(v)) for v in table["KV memory (bytes/GPU)"]]
 table["one request"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["one request (bytes/GPU)"]]
 table["one request (bytes/GPU)"] = [f"{int(v):,}" if pd.notna(v) else "—"

@@ -97,6 +97,12 @@ class VllmPlan:
     num_tokens: int | None
     max_concurrency: float | None
     hybrid_lines: tuple[str, ...] = ()  # what vLLM logs when it resizes blocks for state layers
+    config_lines: tuple[str, ...] = ()  # logged while the config is built, before loading (MLA block)
+
+    @property
+    def block_size(self) -> int:
+        """Tokens per block as vLLM reports them (the smallest group's)."""
+        return min(s.block_size for s, _ in self.groups)
 
     def request_bytes(self, batch: int = 1) -> int:
         """Bytes per rank that ``batch`` requests of max_model_len tokens take in vLLM's pool."""
@@ -105,7 +111,7 @@ class VllmPlan:
     def log_lines(self) -> list[str]:
         if self.num_tokens is None or self.max_concurrency is None:
             raise ValueError("kv-memory: vLLM prints its log lines only for a given KV memory")
-        return [*self.hybrid_lines, f"GPU KV cache size: {self.num_tokens:,} tokens",
+        return [*self.config_lines, *self.hybrid_lines, f"GPU KV cache size: {self.num_tokens:,} tokens",
                 f"Maximum concurrency for {self.max_model_len:,} tokens per request: "
                 f"{self.max_concurrency:.2f}x"]
 
@@ -212,23 +218,59 @@ def _groups(specs: list[PageSpec]) -> tuple[list[tuple[PageSpec, int]], int, int
     return groups, group_size, top, padding, False
 
 
+def mla_block_size(model: ModelSpec, block_size: int, gpu: object) -> tuple[int, str | None]:
+    """The block size vLLM forces for MLA models on a known GPU, and the line it logs.
+
+    ``vllm/platforms/cuda.py`` · ``CudaPlatformBase.check_and_update_config`` (v0.11 line): with
+    no attention backend chosen, Blackwell data-centre GPUs (capability 10.0) use CUTLASS MLA and
+    a block size not a multiple of 128 becomes 128; other GPUs where FlashMLA's dense kernel runs
+    (``is_flashmla_dense_supported``: Hopper, 9.x) turn a block size not a multiple of 64 into
+    64; DeepSeek sparse attention (``index_topk`` in the config) always gets 64. Other GPUs, a
+    custom size (no known architecture) and non-MLA models keep the block size given."""
+    from ..gpus import GpuSpec, gpu_spec
+    spec = gpu if isinstance(gpu, GpuSpec) else None
+    if isinstance(gpu, str) and gpu:
+        try:
+            spec = gpu_spec(gpu)
+        except ValueError:  # an ambiguous word: no architecture to read
+            spec = None
+    if spec is None or not spec.sm or not any(isinstance(g.spec, MLASpec) for g in model.groups):
+        return block_size, None
+    lines = []  # the checks run in this order, each on the block size the one before left
+    if spec.sm == 100 and block_size % 128:
+        block_size = 128
+        lines.append("Forcing kv cache block size to 128 for CUTLASS_MLA backend.")
+    elif spec.sm // 10 == 9 and block_size % 64:
+        block_size = 64
+        lines.append("Forcing kv cache block size to 64 for FlashMLA backend.")
+    cfg = model.config or {}
+    if (cfg.get("text_config") or cfg).get("index_topk") is not None and block_size != 64:
+        block_size = 64
+        lines.append("Forcing kv cache block size to 64 for FlashMLASparse backend.")
+    return block_size, "\n".join(lines) or None
+
+
 def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
          block_size: int = 16, kv_cache_dtype: str = "auto", tp: int = 1,
          max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS,
-         draft_layers: int = 0) -> VllmPlan:
+         draft_layers: int = 0, gpu: object = None) -> VllmPlan:
     """vLLM's KV-cache configuration for ``model`` (per rank), with ``kv_memory`` bytes free.
 
     ``draft_layers``: the attention layers of a speculative-decoding drafter (EAGLE / EAGLE-3:
     1; MTP: the model's next-n layers). vLLM registers them in the same KV-cache spec as the
     target (``v1/spec_decode/eagle.py`` · ``EagleProposer.load_model`` adds the draft's
     attention layers to the forward context; ``get_kv_cache_spec`` then sees them), each with
-    the target's geometry, so they join the target's group."""
+    the target's geometry, so they join the target's group.
+
+    ``gpu``: a catalogue name or entry; MLA models then get the block size vLLM forces there
+    (``mla_block_size``)."""
     if max_model_len < 1:
         raise ValueError(f"context: max_model_len must be at least 1, got {max_model_len}")
     if max_num_batched_tokens < 1:
         raise ValueError("max-num-batched-tokens: must be at least 1")
     if kv_memory is not None and kv_memory <= 0:
         raise ValueError("kv-memory: no available memory for the cache blocks")
+    block_size, forced = mla_block_size(model, block_size, gpu)
     specs = layer_specs(model, block_size=block_size, kv_cache_dtype=kv_cache_dtype, tp=tp)
     if isinstance(draft_layers, bool) or not isinstance(draft_layers, int) or not 0 <= draft_layers <= 64:
         raise ValueError(f"num-draft-layers: an integer from 0 to 64, got {draft_layers!r}")
@@ -255,4 +297,5 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
     return VllmPlan(model=model.name, groups=tuple(groups), group_size=group_size, page_size=page,
                     padding_layers=padding, max_model_len=max_model_len,
                     blocks_per_request=per_request, kv_memory=kv_memory, num_blocks=num_blocks,
-                    num_tokens=num_tokens, max_concurrency=concurrency, hybrid_lines=hybrid_lines)
+                    num_tokens=num_tokens, max_concurrency=concurrency, hybrid_lines=hybrid_lines,
+                    config_lines=tuple(forced.split("\n")) if forced else ())
