@@ -305,3 +305,22 @@ def test_engines_copy_as_command_prints_the_rows():
     assert vllm["usage_defaults"]["max_num_batched_tokens"] == 4096
     sg = table.loc[[e for e in table.index if e.startswith("SGLang")][0]]
     assert sg["requests that fit"].startswith(f"{sglang['max_concurrency']:.2f}x")
+
+
+def test_capacity_mla_on_hopper_uses_vllms_forced_block_and_the_command_agrees():
+    import shlex
+
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
+    for k, v in {"c_model": "deepseek-v2-lite", "c_gpus": "1", "c_ctx": "32768",
+                 "c_engine": "vllm", "c_gpu": "H100 80GB"}.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    assert any("vLLM uses block 64, not the 16 chosen" in x.value for x in at.caption)
+    metrics = {m.label: m.value for m in at.metric}
+    tokens = int(metrics["KV cache size (tokens)"].replace(",", ""))
+    assert tokens % 64 == 0
+    words = shlex.split(at.code[-1].value.splitlines()[1])
+    row = json.loads(cli(*words[3:]).stdout)
+    assert row["block_size"] == 64 and row["engine_tokens"] == tokens

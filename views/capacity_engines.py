@@ -197,12 +197,16 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
               help=f"{vp.num_blocks:,} blocks // {len(vp.groups)} KV group(s) × block size")
     v3.metric(f"Max concurrency at {ctx:,} tokens", f"{vp.max_concurrency:.2f}x",
               help=f"{vp.num_blocks:,} blocks / {vp.blocks_per_request:,} blocks per request")
+    if vp.config_lines:
+        st.caption(f"vLLM uses block {vp.block_size}, not the {int(block)} chosen: its MLA kernel "
+                   f"on this GPU needs it (\"{vp.config_lines[-1]}\")")
     st.caption("vLLM will log:")
-    st.code("\n".join(start.log_lines() + vp.log_lines()), language=None, wrap_lines=True)
+    lines = list(vp.config_lines) + start.log_lines() + vp.log_lines()[len(vp.config_lines):]
+    st.code("\n".join(lines), language=None, wrap_lines=True)
     figures = {**start.breakdown(), "max_num_batched_tokens": start.max_num_batched_tokens,
                "max_num_seqs": start.max_num_seqs, "num_blocks": vp.num_blocks,
                "tokens": vp.num_tokens, "max_concurrency": vp.max_concurrency,
-               "log": start.log_lines() + vp.log_lines()}
+               "block_size": vp.block_size, "log": lines}
     if where:
         choice, ckpt, gpu_name = where
         knobs = (["--mem-util", f"{util:.2f}", "--usage", usage, "--sampler", sampler]
