@@ -101,12 +101,10 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
                           **knobs) for c in contexts]
     if args.format == "log":
         # vLLM forces an MLA block size while it builds the config, before it loads anything
-        first = list(plans[0].config_lines)
-        lines = first + (startup.log_lines() if startup is not None else [])
+        lines = list(plans[0].config_lines) + (startup.log_lines() if startup is not None else [])
         if not fits:
             return "\n".join(lines + [NO_MEMORY])
-        return "\n".join(lines + [line for p in plans for line in p.log_lines()
-                                   if line not in first])
+        return "\n".join(lines + [line for p in plans for line in p.log_lines(config=False)])
     extra = {}
     if fits and args.max_batch:
         extra["max_batch"] = {str(p.max_model_len): int(p.max_concurrency) for p in plans}

@@ -14,7 +14,7 @@ from .specs import (FullAttentionSpec, MLASpec, ModelSpec, SharedKVSpec, Sliding
                     StateSpec, group_layers)
 
 LAYER_TYPES = ("full_attention", "sliding_attention", "chunked_attention", "linear_attention",
-               "mamba", "conv", "mamba2", "none")
+               "mamba", "conv")
 # NemotronH's block names (transformers 5.23.0 configuration_nemotron_h.py ``_pattern_to_list``
 # and the legacy names ``remap_legacy_layer_types`` accepts): MLP and MoE blocks hold no cache.
 NEMOTRON_BLOCKS = {"M": "mamba2", "*": "full_attention", "-": "none", "E": "none",
@@ -120,7 +120,8 @@ def normalize(config: object) -> dict[str, Any]:
             raise ValueError("layers_block_type: expected blocks among "
                              + ", ".join(repr(k) for k in NEMOTRON_BLOCKS))
         cfg["num_hidden_layers"] = len(blocks)
-        cfg["layer_types"] = [NEMOTRON_BLOCKS[b] for b in blocks]
+        # internal kinds (mamba2, none), kept apart from the public layer_types vocabulary
+        cfg["_block_kinds"] = [NEMOTRON_BLOCKS[b] for b in blocks]
     # Qwen2/2.5/3: a written sliding_window is ignored unless use_sliding_window is true.
     if cfg.get("use_sliding_window") is False:
         cfg["sliding_window"] = None
@@ -131,6 +132,8 @@ def layer_kinds(cfg: dict[str, Any], n: int) -> list[str]:
     """The kind of every layer, from whichever per-layer pattern the config uses."""
     model_type = cfg.get("model_type") or ""
     window = cfg.get("sliding_window")
+    if cfg.get("_block_kinds") is not None:  # NemotronH, decided in normalize
+        return list(cfg["_block_kinds"])
     if cfg.get("layer_types") is not None:
         kinds = cfg["layer_types"]
         if not isinstance(kinds, list) or len(kinds) != n:
@@ -231,8 +234,8 @@ def cache_layer_indices(config: object) -> list[int]:
     order of ``ModelSpec``'s layers: NemotronH's MLP / MoE blocks are left out."""
     cfg = normalize(config)
     n = _int(cfg, "num_hidden_layers", hi=MAX_LAYERS)
-    kinds = cfg.get("layer_types") if isinstance(cfg.get("layer_types"), list) else None
-    return [i for i in range(n) if kinds is None or i >= len(kinds) or kinds[i] != "none"]
+    kinds = cfg.get("_block_kinds") or []
+    return [i for i in range(n) if i >= len(kinds) or kinds[i] != "none"]
 
 
 def _state_spec(cfg: dict, kind: str, dtype: str, heads: int, head_dim: int) -> StateSpec:
@@ -329,8 +332,8 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
                                    head_dim_v=swa_v, window=window) if window else attn)
     specs: list = []
     for i, kind in enumerate(kinds):
-        if i in overrides and kind != "linear_attention" and kind != "mamba" and \
-                not isinstance(attn, MLASpec):
+        if i in overrides and kind in ("full_attention", "sliding_attention", "chunked_attention") \
+                and not isinstance(attn, MLASpec):
             specs.append(_overridden(attn if kind == "full_attention" else local, overrides[i],
                                      heads, i))
         elif kind == "full_attention":

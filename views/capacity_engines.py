@@ -201,7 +201,7 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
         st.caption(f"vLLM uses block {vp.block_size}, not the {int(block)} chosen: its MLA kernel "
                    f"on this GPU needs it (\"{vp.config_lines[-1]}\")")
     st.caption("vLLM will log:")
-    lines = list(vp.config_lines) + start.log_lines() + vp.log_lines()[len(vp.config_lines):]
+    lines = vp.log_lines(start.log_lines())
     st.code("\n".join(lines), language=None, wrap_lines=True)
     figures = {**start.breakdown(), "max_num_batched_tokens": start.max_num_batched_tokens,
                "max_num_seqs": start.max_num_seqs, "num_blocks": vp.num_blocks,

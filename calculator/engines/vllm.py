@@ -108,10 +108,14 @@ class VllmPlan:
         """Bytes per rank that ``batch`` requests of max_model_len tokens take in vLLM's pool."""
         return batch * self.blocks_per_request * self.page_size * self.group_size
 
-    def log_lines(self) -> list[str]:
+    def log_lines(self, startup: tuple | list = (), *, config: bool = True) -> list[str]:
+        """The lines vLLM prints, in its order: the config-time lines (forced MLA block; left
+        out with ``config=False``), then ``startup`` (the predicted memory profile), then the
+        pool."""
         if self.num_tokens is None or self.max_concurrency is None:
             raise ValueError("kv-memory: vLLM prints its log lines only for a given KV memory")
-        return [*self.config_lines, *self.hybrid_lines, f"GPU KV cache size: {self.num_tokens:,} tokens",
+        head = [*(self.config_lines if config else ()), *startup]
+        return [*head, *self.hybrid_lines, f"GPU KV cache size: {self.num_tokens:,} tokens",
                 f"Maximum concurrency for {self.max_model_len:,} tokens per request: "
                 f"{self.max_concurrency:.2f}x"]
 
