@@ -196,7 +196,7 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
     if (args.max_context or args.max_batch) and memory is None:
         raise UsageError("--max-context / --max-batch: need --gpu NAME (or --kv-memory)")
     knobs = dict(page_size=args.page_size, kv_cache_dtype=args.kv_cache_dtype, tp=tp,
-                 swa_full_tokens_ratio=args.swa_full_tokens_ratio)
+                 swa_full_tokens_ratio=args.swa_full_tokens_ratio, gpu=args.gpu)
     if memory is not None and memory <= 0:
         lines = startup.log_lines() if startup is not None else []
         msg = ("RuntimeError: Not enough memory. Please try to increase --mem-fraction-static.")
@@ -208,9 +208,9 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
     pools = ([_engine_call(sglang_pool, model, kv_memory=memory, **knobs)] if memory is not None
              else [_engine_call(sglang_pool, model, tokens=c * args.batch, **knobs)
                    for c in contexts])
-    if args.format == "log":
-        head = startup.log_lines() if startup is not None else []
-        return "\n".join(head + [p.log_line(args.log_style) for p in pools])
+    if args.format == "log":  # server_args' flag changes come before the startup's lines
+        head = [*pools[0].config_lines, *(startup.log_lines() if startup is not None else [])]
+        return "\n".join(head + [p.log_line(args.log_style, config=False) for p in pools])
     extra = {}
     if memory is not None and args.max_batch:
         extra["max_batch"] = {str(c): int(pools[0].max_requests(c)) for c in contexts}

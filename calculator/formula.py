@@ -59,6 +59,12 @@ def terms(model: ModelSpec, context: int, batch: int = 1, dtype: str = "bf16") -
             factors = (("layers", (n,)), ("sequences", (batch,)),
                        (f"state bytes per sequence ({spec.dtype})", (spec.state_bytes(),)))
             label = f"{n} × {spec.label()}"
+        elif isinstance(spec, MLASpec) and spec.indexer:
+            # DSA: the latent row in the KV dtype plus the indexer's fp8 key and fp32 scales
+            factors = (("layers", (n,)), ("sequences", (batch,)), _tokens(spec, gb),
+                       (f"bytes per token: latent ({kv.name}) + indexer key + scales",
+                        (spec.latent_bytes(kv), spec.indexer.key_bytes, spec.indexer.scale_bytes)))
+            label = f"{n} × {spec.label()}"
         elif isinstance(spec, MLASpec):
             factors = (("layers", (n,)), ("sequences", (batch,)), _tokens(spec, gb),
                        *_row_factors(kv, (spec.kv_lora_rank, spec.qk_rope_head_dim), one_row=True))

@@ -10,11 +10,22 @@ from dataclasses import replace
 from typing import Any
 
 from .dtypes import model_dtype_name
-from .specs import (FullAttentionSpec, MLASpec, ModelSpec, SharedKVSpec, SlidingWindowSpec,
-                    StateSpec, group_layers)
+from .specs import (FullAttentionSpec, IndexerCache, MLASpec, ModelSpec, SharedKVSpec,
+                    SlidingWindowSpec, StateSpec, group_layers)
 
+# "indexed_attention": transformers 5.23.0's DSA layers (DeepseekV32Config, GlmMoeDsaConfig):
+# full attention plus an indexer key cache.
 LAYER_TYPES = ("full_attention", "sliding_attention", "chunked_attention", "linear_attention",
-               "mamba", "conv")
+               "mamba", "conv", "indexed_attention")
+# DeepSeek sparse attention without an index_topk key in the file (trimmed configs): the
+# transformers config classes default it (index_topk 2048, index_head_dim 128).
+DSA_TYPES = ("deepseek_v32", "glm_moe_dsa")
+# Architectures read as something they are not: refused with the reason.
+UNSUPPORTED_TYPES = {
+    "deepseek_v4": "DeepSeek-V4's compressed sparse / heavily compressed attention layers "
+                   "(compress_rates 4 and 128, a 128-token window, a compressed indexer) are not "
+                   "modelled; reading it as plain attention would give a wrong cache",
+}
 # NemotronH's block names (transformers 5.23.0 configuration_nemotron_h.py ``_pattern_to_list``
 # and the legacy names ``remap_legacy_layer_types`` accepts): MLP and MoE blocks hold no cache.
 NEMOTRON_BLOCKS = {"M": "mamba2", "*": "full_attention", "-": "none", "E": "none",
@@ -96,6 +107,8 @@ def normalize(config: object) -> dict[str, Any]:
     model_type = cfg.get("model_type")
     if model_type is not None and not isinstance(model_type, str):
         raise ValueError(f"model_type: expected a string, got {model_type!r}")
+    if model_type in UNSUPPORTED_TYPES:
+        raise ValueError(f"model_type: {model_type}: {UNSUPPORTED_TYPES[model_type]}")
     for key, alts in ALIASES.items():
         if cfg.get(key) is None:
             for alt in alts:
@@ -187,6 +200,29 @@ def layer_kinds(cfg: dict[str, Any], n: int) -> list[str]:
         first = _int(cfg, "max_window_layers", lo=0, hi=MAX_LAYERS)
         return ["sliding_attention" if i >= first else "full_attention" for i in range(n)]
     return ["sliding_attention"] * n  # Mistral: the window applies to every layer
+
+
+def indexer_layers(cfg: dict[str, Any], n: int) -> list[bool] | None:
+    """DSA models: which layers run their own lightning indexer (and so cache its keys); None
+    for models without one. transformers 5.23.0 ``GlmMoeDsaConfig.__post_init__``: a written
+    ``indexer_types`` wins, then ``index_topk_pattern`` ("F" full, "S" shared), else layer i is
+    full when ``max(i − index_skip_topk_offset + 1, 0) % index_topk_freq == 0`` (defaults 2 and
+    1: every layer). "shared" layers reuse an earlier layer's top-k and hold no indexer keys."""
+    if cfg.get("index_topk") is None and cfg.get("model_type") not in DSA_TYPES:
+        return None
+    types = cfg.get("indexer_types")
+    if types is None and cfg.get("index_topk_pattern") is not None:
+        pattern = cfg["index_topk_pattern"]
+        types = ([{"F": "full", "S": "shared"}.get(c, c) for c in pattern]
+                 if isinstance(pattern, str) else pattern)
+    if types is None:
+        freq = max(_opt_int(cfg, "index_topk_freq", lo=0, hi=MAX_LAYERS) or 1, 1)
+        offset = _opt_int(cfg, "index_skip_topk_offset", lo=0, hi=MAX_LAYERS)
+        offset = 2 if offset is None else offset
+        return [max(i - offset + 1, 0) % freq == 0 for i in range(n)]
+    if not isinstance(types, list) or len(types) != n or any(t not in ("full", "shared") for t in types):
+        raise ValueError(f"indexer_types: expected {n} entries of 'full' or 'shared'")
+    return [t == "full" for t in types]
 
 
 def _gemma4_kinds(cfg: dict[str, Any], kinds: list[str]) -> list[str]:
@@ -311,12 +347,17 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
     if any(k in ("sliding_attention", "chunked_attention") for k in kinds) and window is None:
         raise ValueError("sliding_window: layer_types has sliding layers but no window is set")
 
+    indexed, dsa = None, None
     if cfg.get("kv_lora_rank") is not None:
         attn = MLASpec(kv_lora_rank=_int(cfg, "kv_lora_rank"),
                        qk_rope_head_dim=_int(cfg, "qk_rope_head_dim"), num_heads=heads,
                        qk_nope_head_dim=_opt_int(cfg, "qk_nope_head_dim") or 0,
                        v_head_dim=_opt_int(cfg, "v_head_dim") or 0)
         local = MLASpec(**{**_mla_fields(attn), "window": window}) if window else attn
+        indexed = indexer_layers(cfg, n)
+        if indexed is not None:
+            head = _opt_int(cfg, "index_head_dim") or 128  # DeepseekV32Config / GlmMoeDsaConfig
+            dsa = replace(attn, indexer=IndexerCache(head_dim=head))
     else:
         if heads % kv_heads:
             raise ValueError(f"num_key_value_heads: {kv_heads} does not divide "
@@ -336,8 +377,8 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
                 and not isinstance(attn, MLASpec):
             specs.append(_overridden(attn if kind == "full_attention" else local, overrides[i],
                                      heads, i))
-        elif kind == "full_attention":
-            specs.append(attn)
+        elif kind in ("full_attention", "indexed_attention"):
+            specs.append(dsa if isinstance(attn, MLASpec) and indexed and indexed[i] else attn)
         elif kind in ("sliding_attention", "chunked_attention"):
             specs.append(local)
         elif kind == "none":
@@ -351,8 +392,8 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
             raise ValueError(f"num_kv_shared_layers: layer {i} has no earlier {kinds[i]} layer to share")
         specs[i] = SharedKVSpec(source_layer=src)
     mtp = _opt_int(cfg, "num_nextn_predict_layers", lo=0, hi=MAX_LAYERS) or 0
-    if include_mtp:
-        specs.extend([attn] * mtp)
+    if include_mtp:  # DSA MTP layers run their own indexer (vLLM DeepSeekV32 MTP, SGLang NextN)
+        specs.extend([dsa if isinstance(attn, MLASpec) and indexed else attn] * mtp)
     return ModelSpec(name=name, groups=group_layers(specs), num_attention_heads=heads,
                      hidden_size=hidden, max_context=max_ctx, param_count=param_count,
                      weight_bytes=weight_bytes, dtype=dtype, source=source,

@@ -57,11 +57,45 @@ class SlidingWindowSpec(FullAttentionSpec):
 
 
 @dataclass(frozen=True, kw_only=True)
+class IndexerCache:
+    """DeepSeek sparse attention (DSA): the lightning indexer's key cache of one layer.
+
+    One ``head_dim`` key per token (one head), stored as fp8 e4m3 with one fp32 scale per
+    ``scale_block`` elements: ``k_cache`` + ``k_scale_cache`` of ``Indexer`` in DeepSeek-V3.2-Exp's
+    inference/model.py. vLLM (``DeepseekV32IndexerCache``: head_dim + head_dim // 128 × 4 bytes,
+    uint8) and SGLang (``NSATokenToKVPool.index_k_with_scale_buffer``) store the same 132 B for a
+    128-wide key; transformers keeps the key in the compute dtype (its engine mode says so).
+    """
+
+    head_dim: int
+    scale_block: int = 128
+    kind: str = field(default="indexer", init=False)
+
+    @property
+    def key_bytes(self) -> int:
+        return self.head_dim  # fp8: one byte per element
+
+    @property
+    def scale_bytes(self) -> int:
+        return self.head_dim // self.scale_block * 4  # fp32 scales
+
+    def row_bytes(self) -> int:
+        """Bytes one token adds to one layer's indexer cache."""
+        return self.key_bytes + self.scale_bytes
+
+    def label(self) -> str:
+        return (f"indexer {self.head_dim} fp8 + {self.head_dim // self.scale_block} fp32 scale "
+                f"({self.row_bytes()} B)")
+
+
+@dataclass(frozen=True, kw_only=True)
 class MLASpec:
     """Multi-head latent attention: one ``kv_lora_rank + qk_rope_head_dim`` latent per token.
 
     The latent is replicated on every tensor-parallel rank. The decompressed head shapes are kept
     for variants and engine layouts that expand the latent, but they never enter the bytes here.
+    DSA layers (DeepSeek-V3.2, GLM-5) also hold an ``indexer`` key per token, in its own format
+    whatever the KV dtype; layers that reuse an earlier layer's top-k (GLM-5.2 "shared") have none.
     """
 
     kv_lora_rank: int
@@ -70,10 +104,18 @@ class MLASpec:
     qk_nope_head_dim: int = 0
     v_head_dim: int = 0
     window: int | None = None
+    indexer: IndexerCache | None = None
     kind: str = field(default="mla", init=False)
 
-    def per_token_bytes(self, dtype: KVDtype, tp: int = 1) -> int:
+    def latent_bytes(self, dtype: KVDtype) -> int:
         return dtype.row_bytes(self.kv_lora_rank + self.qk_rope_head_dim)
+
+    def index_bytes(self) -> int:
+        """Indexer bytes per token of this layer (0 without an indexer)."""
+        return self.indexer.row_bytes() if self.indexer else 0
+
+    def per_token_bytes(self, dtype: KVDtype, tp: int = 1) -> int:
+        return self.latent_bytes(dtype) + self.index_bytes()
 
     def tokens_held(self, context: int) -> int:
         return context if self.window is None else min(context, self.window)
@@ -83,7 +125,8 @@ class MLASpec:
 
     def label(self) -> str:
         win = "" if self.window is None else f", window {self.window}"
-        return f"MLA latent {self.kv_lora_rank}+{self.qk_rope_head_dim}{win}"
+        idx = f" + {self.indexer.label()}" if self.indexer else ""
+        return f"MLA latent {self.kv_lora_rank}+{self.qk_rope_head_dim}{idx}{win}"
 
 
 class _HoldsNoTokens:
@@ -215,6 +258,9 @@ class ModelSpec:
                 wins = sorted({g.spec.window for g in self.groups if g.spec.kind == kind and g.spec.window})
                 extra = f" {'/'.join(map(str, wins))}" if wins else ""
                 parts.append(f"{text}{extra} ({k}/{n} layers)")
+        idx = sum(g.count for g in self.groups if getattr(g.spec, "indexer", None))
+        if idx:
+            parts.append(f"DSA indexer ({idx}/{n} layers)")
         if self.mtp_counted:
             parts.append(f"{self.mtp_counted} MTP layer{'s' * (self.mtp_counted > 1)} counted")
         elif self.mtp_layers:

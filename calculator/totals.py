@@ -56,6 +56,7 @@ class GroupBytes:
     tokens_per_seq: int
     kv_bytes: int
     state_bytes: int
+    index_bytes: int = 0     # DSA indexer keys: part of kv_bytes, shown apart
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,7 +104,8 @@ def kv_cache_bytes(model: ModelSpec, context: int, batch: int = 1, dtype: str | 
         groups.append(GroupBytes(
             label=g.spec.label(), kind=g.spec.kind, layers=g.count, tokens_per_seq=tokens,
             kv_bytes=batch * g.count * tokens * g.spec.per_token_bytes(kv),
-            state_bytes=batch * g.count * g.spec.state_bytes()))
+            state_bytes=batch * g.count * g.spec.state_bytes(),
+            index_bytes=batch * g.count * tokens * getattr(g.spec, "index_bytes", lambda: 0)()))
 
     # Per GPU: one TP rank of the heaviest pipeline stage.
     per_layer = [(batch * held_tokens(s, context, layout, block_size) * s.per_token_bytes(kv, tp),

@@ -79,6 +79,8 @@ def twin_config(config: dict):
     for key, value in SHRINK.items():
         if key in cfg or getattr(real, key, None) is not None:
             cfg[key] = value
+    if getattr(real, "index_topk", None) is not None:  # DSA: the indexer projects from q_lora
+        cfg["q_lora_rank"] = TINY
     if "attn_type_list" in cfg and "layer_types" not in cfg:  # MiniMax: 1 softmax, 0 lightning
         cfg["layer_types"] = ["full_attention" if t == 1 else "linear_attention"
                               for t in cfg.pop("attn_type_list")]

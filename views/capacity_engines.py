@@ -126,7 +126,7 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
                  "(\"Not enough memory. Please try to increase --mem-fraction-static.\").")
         return {**start.breakdown(), "tokens": 0}
     sp = c.guarded(sglang_pool, model, kv_memory=start.available, page_size=int(page),
-                   kv_cache_dtype=sg_dtype, tp=tp)
+                   kv_cache_dtype=sg_dtype, tp=tp, gpu=gpu)
     s1, s2, s3 = st.columns(3)
     s1.metric("#tokens (max_total_num_tokens)", f"{sp.tokens:,}",
               help=f"{start.available:,} B // {sp.cell_size:,} B per token"

@@ -68,10 +68,13 @@ def show_model(model) -> None:
     ctx = model.max_context or SHOW_CONTEXT
     where = "max context" if model.max_context else f"{c.token_label(ctx)} tokens"
     b = kv_cache_bytes(model, ctx, 1)
+    indexed = any(g.index_bytes for g in b.groups)  # DSA: the indexer keys get their own column
     st.dataframe(pd.DataFrame([{
         "layers": g.layers, "cache": g.label, "kind": g.kind,
         f"tokens held @ {where}": f"{g.tokens_per_seq:,}",
         "bytes/token, whole group (bf16)": f"{g.kv_bytes // max(g.tokens_per_seq, 1):,}" if g.tokens_per_seq else "0",
+        **({"of which indexer bytes/token": f"{g.index_bytes // max(g.tokens_per_seq, 1):,}"}
+           if indexed else {}),
         "state bytes/seq": f"{g.state_bytes:,}", f"@ {where} ({c.unit_name()})": c.fmt(g.kv_bytes + g.state_bytes),
     } for g in b.groups]), hide_index=True, key="breakdown")
     m1, m2, m3 = st.columns(3)

@@ -69,7 +69,7 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
 
     def sglang(memory):
         flag = c.auto_or_fp8("SGLang", kv_dtype, model.dtype)
-        p = sglang_pool(model, kv_memory=memory, tp=tp, kv_cache_dtype=flag, page_size=page)
+        p = sglang_pool(model, kv_memory=memory, tp=tp, kv_cache_dtype=flag, page_size=page, gpu=gpu)
         pools = "token pool" if p.swa_tokens is None else "full + SWA pools"
         return p.request_bytes(ctx), f"{p.max_requests(ctx):.2f}x ({pools})", p.log_line()
 

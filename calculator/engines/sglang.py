@@ -23,6 +23,17 @@ Rules reproduced, read at sgl-project/sglang 001ccef0 (python/sglang/srt):
   (and logged) first, then the full layers' pool, then ``SWAKVPool mem usage: X GB, swa size: S,
   full size: F``.
 
+- DeepSeek sparse attention (``is_deepseek_nsa``: DeepSeek-V3.2, GLM-5), ``NSATokenToKVPool``:
+  ``server_args.py`` forces ``--page-size 64`` and, for ``--kv-cache-dtype auto``, bfloat16 on
+  Hopper and fp8_e4m3 on Blackwell (capability ≥ 10), logging each change. The latent buffer is
+  ``calculate_mla_kv_cache_dim`` wide: 576 elements, or with fp8 656 bytes (512 fp8 + 512 / 128 × 4
+  scale bytes + 64 bf16 rope). Each layer also gets ``index_k_with_scale_buffer``:
+  ``(size + page_size + 1) // page_size`` pages of ``page_size × 132`` bytes (128 fp8 + one fp32
+  scale). ``get_cell_size_per_token`` profiles (kv_lora_rank + rope) × element size + 132 per
+  layer (not 656: the fp8 scales and bf16 rope are left out of the estimate), and the ``KV size``
+  SGLang logs sums both buffers (``NSATokenToKVPool.get_kv_size_bytes``, since PR #11309, whose
+  B200 log this reproduces: 975,424 tokens, 43.67 GB). Read at sgl-project/sglang 001ccef0.
+
 Hybrid state models (Mamba, gated DeltaNet) use SGLang's Mamba pool, and shared-KV layers other
 pools, which are not modelled here: asking for them is a ``ValueError``.
 """
@@ -33,7 +44,7 @@ from dataclasses import dataclass
 from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SlidingWindowSpec
 
 SGLANG_VERSION = "SGLang 001ccef0 (profile_max_num_token, memory_pool.py, swa_memory_pool.py)"
-KV_CACHE_DTYPES = ("auto", "fp8_e5m2", "fp8_e4m3")
+KV_CACHE_DTYPES = ("auto", "fp8_e5m2", "fp8_e4m3", "bfloat16")
 LOG_STYLES = ("current", "legacy")
 GB = 1024 ** 3
 SWA_FULL_TOKENS_RATIO = 0.8  # server_args.py default of --swa-full-tokens-ratio
@@ -55,6 +66,8 @@ class SglangBuffers:
     v_width: int   # 0 for MLA
     item: int
     page_size: int
+    index_layers: int = 0  # DSA: layers with an index_k_with_scale_buffer
+    index_row: int = 0     # DSA: bytes per token of that buffer (132)
 
     @property
     def k_bytes(self) -> int:
@@ -65,14 +78,19 @@ class SglangBuffers:
         return self.layers * (self.tokens + self.page_size) * self.v_width * self.item
 
     @property
+    def index_bytes(self) -> int:
+        pages = (self.tokens + self.page_size + 1) // self.page_size
+        return self.index_layers * pages * self.page_size * self.index_row
+
+    @property
     def token_bytes(self) -> int:
         """Bytes one token takes over this pool's layers."""
-        return self.layers * (self.k_width + self.v_width) * self.item
+        return self.layers * (self.k_width + self.v_width) * self.item + self.index_layers * self.index_row
 
     def log_line(self, dtype_name: str, style: str = "current") -> str:
         head = "KV Cache is allocated. " + (f"dtype: {dtype_name}, " if style == "current" else "")
         if self.v_width == 0:
-            return f"{head}#tokens: {self.tokens}, KV size: {self.k_bytes / GB:.2f} GB"
+            return f"{head}#tokens: {self.tokens}, KV size: {(self.k_bytes + self.index_bytes) / GB:.2f} GB"
         return (f"{head}#tokens: {self.tokens}, K size: {self.k_bytes / GB:.2f} GB, "
                 f"V size: {self.v_bytes / GB:.2f} GB")
 
@@ -88,12 +106,13 @@ class SglangPool:
     buffers: tuple[SglangBuffers, ...]  # in the order SGLang builds them (SWA pool first)
     swa_tokens: int | None = None       # hybrid SWA models: the SWA layers' pool size
     window: int | None = None           # hybrid SWA models: the sliding window
+    config_lines: tuple[str, ...] = ()  # what server_args logs when it changes flags (DSA)
 
     def request_bytes(self, context: int) -> int:
         """Bytes one request of ``context`` tokens holds: every token in the full pool and, with
         a SWA pool, only the last ``window`` there (SGLang frees SWA slots behind the window)."""
         if self.swa_tokens is None:
-            return self.cell_size * context
+            return self.buffers[0].token_bytes * context
         swa, full = self.buffers
         return full.token_bytes * context + swa.token_bytes * min(context, self.window or context)
 
@@ -112,23 +131,28 @@ class SglangPool:
         return sum(b.v_bytes for b in self.buffers)
 
     @property
-    def total_bytes(self) -> int:
-        return self.k_bytes + self.v_bytes
+    def index_bytes(self) -> int:
+        return sum(b.index_bytes for b in self.buffers)
 
-    def log_lines(self, style: str = "current") -> list[str]:
+    @property
+    def total_bytes(self) -> int:
+        return self.k_bytes + self.v_bytes + self.index_bytes
+
+    def log_lines(self, style: str = "current", *, config: bool = True) -> list[str]:
+        """The pool's lines; first, with ``config``, what server_args logged (DSA flags)."""
         if style not in LOG_STYLES:
             raise ValueError(f"log-style: one of {', '.join(LOG_STYLES)}, got {style!r}")
         lines = [b.log_line(self.dtype_name, style) for b in self.buffers]
         if self.swa_tokens is None:
-            return lines
+            return [*(self.config_lines if config else ()), *lines]
         split = (f"Use sliding window memory pool. full_layer_tokens={self.tokens}, "
                  f"swa_layer_tokens={self.swa_tokens}")
         usage = (f"SWAKVPool mem usage: {self.total_bytes / GB:.2f} GB, swa size: {self.swa_tokens}, "
                  f"full size: {self.tokens}")
         return [split, *lines] + ([usage] if style == "current" else [])
 
-    def log_line(self, style: str = "current") -> str:
-        return "\n".join(self.log_lines(style))
+    def log_line(self, style: str = "current", *, config: bool = True) -> str:
+        return "\n".join(self.log_lines(style, config=config))
 
 
 @dataclass(frozen=True)
@@ -141,6 +165,8 @@ class _Geometry:
 def _element(model: ModelSpec, kv_cache_dtype: str) -> tuple[int, str]:
     if kv_cache_dtype not in KV_CACHE_DTYPES:
         raise ValueError(f"kv-cache-dtype: SGLang has {', '.join(KV_CACHE_DTYPES)}, got {kv_cache_dtype!r}")
+    if kv_cache_dtype == "bfloat16":  # what DSA's auto becomes on Hopper (server_args.py)
+        return 2, "torch.bfloat16"
     if kv_cache_dtype != "auto":
         return 1, _FP8[kv_cache_dtype]
     if model.dtype not in _AUTO:
@@ -159,7 +185,7 @@ def _geometry(model: ModelSpec, tp: int) -> tuple[bool, _Geometry, _Geometry | N
         raise ValueError("engine sglang: hybrid state (Mamba / linear attention) and shared-KV "
                          "layers use pools not modelled here; the theoretical or vllm engine sizes them")
     if any(isinstance(s, MLASpec) for s in specs):
-        if len(set(specs)) > 1:
+        if any(s.window for s in specs):
             raise ValueError("engine sglang: MLA models with windowed layers are not modelled")
         s = specs[0]
         return True, _Geometry(model.num_layers, s.kv_lora_rank + s.qk_rope_head_dim, 0), None
@@ -191,19 +217,58 @@ def _geometry(model: ModelSpec, tp: int) -> tuple[bool, _Geometry, _Geometry | N
     return False, g, None
 
 
+def _index_layers(model: ModelSpec) -> tuple[int, int]:
+    """(layers with a DSA indexer, bytes per token of each one's index buffer)."""
+    rows = [(g.count, g.spec.indexer.row_bytes()) for g in model.groups
+            if isinstance(g.spec, MLASpec) and g.spec.indexer]
+    return sum(n for n, _ in rows), (rows[0][1] if rows else 0)
+
+
+def nsa_flags(model: ModelSpec, page_size: int, kv_cache_dtype: str,
+              gpu: object = None) -> tuple[int, str, tuple[str, ...]]:
+    """server_args.py for DeepSeek NSA models: page size 64, and ``auto`` KV becomes bfloat16
+    (Hopper and older) or fp8_e4m3 (capability 10 and up); the lines it logs. A GPU that is not
+    in the catalogue is taken as Hopper."""
+    if not _index_layers(model)[0]:
+        return page_size, kv_cache_dtype, ()
+    from ..gpus import GpuSpec, gpu_spec
+    spec = gpu if isinstance(gpu, GpuSpec) else None
+    if isinstance(gpu, str) and gpu:
+        try:
+            spec = gpu_spec(gpu)
+        except ValueError:
+            spec = None
+    lines = ["Setting page size to 64 for DeepSeek NSA."]
+    if kv_cache_dtype == "auto":
+        blackwell = spec is not None and spec.sm >= 100
+        kv_cache_dtype = "fp8_e4m3" if blackwell else "bfloat16"
+        lines.append(f"Setting KV cache dtype to {kv_cache_dtype} for DeepSeek NSA.")
+    if kv_cache_dtype not in ("bfloat16", "fp8_e4m3"):
+        raise ValueError(f"kv-cache-dtype: DeepSeek NSA only supports bfloat16 or fp8_e4m3, got "
+                         f"{kv_cache_dtype}")
+    return 64, kv_cache_dtype, tuple(lines)
+
+
 def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None = None,
          page_size: int = 1, kv_cache_dtype: str = "auto", tp: int = 1,
-         swa_full_tokens_ratio: float = SWA_FULL_TOKENS_RATIO) -> SglangPool:
+         swa_full_tokens_ratio: float = SWA_FULL_TOKENS_RATIO, gpu: object = None) -> SglangPool:
     """SGLang's pools for ``tokens`` (its #tokens, of the full layers when the model has a SWA
-    pool), or for the ``kv_memory`` bytes left per GPU."""
+    pool), or for the ``kv_memory`` bytes left per GPU. ``gpu`` decides DSA models' KV dtype."""
     if page_size < 1:
         raise ValueError("page-size: must be at least 1")
     if not 0 < swa_full_tokens_ratio <= 1:
         raise ValueError(f"swa-full-tokens-ratio: must be in (0, 1], got {swa_full_tokens_ratio}")
+    if kv_cache_dtype not in KV_CACHE_DTYPES:
+        raise ValueError(f"kv-cache-dtype: SGLang has {', '.join(KV_CACHE_DTYPES)}, got {kv_cache_dtype!r}")
+    page_size, kv_cache_dtype, config_lines = nsa_flags(model, page_size, kv_cache_dtype, gpu)
     item, dtype_name = _element(model, kv_cache_dtype)
     mla, full, swa = _geometry(model, tp)
     per_token = [(g.k_width + g.v_width) * g.layers for g in (full, swa) if g is not None]
-    cell = sum(per_token) * item
+    index_layers, index_row = _index_layers(model)
+    cell = sum(per_token) * item + index_layers * index_row  # get_cell_size_per_token
+    if index_layers and item == 1:  # NSA fp8: 656-byte rows (fp8 nope + scales + bf16 rope)
+        s = next(g.spec for g in model.groups if isinstance(g.spec, MLASpec))
+        full = _Geometry(full.layers, s.kv_lora_rank + s.kv_lora_rank // 128 * 4 + s.qk_rope_head_dim * 2, 0)
     if tokens is None:
         if kv_memory is None or kv_memory <= 0:
             raise ValueError("kv-memory: give the memory SGLang has for the pool")
@@ -215,13 +280,15 @@ def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None =
     elif tokens < 1:
         raise ValueError("tokens: must be at least 1")
 
-    def buffers(g: _Geometry, n: int) -> SglangBuffers:
+    def buffers(g: _Geometry, n: int, index: bool = False) -> SglangBuffers:
         return SglangBuffers(tokens=n, layers=g.layers, k_width=g.k_width, v_width=g.v_width,
-                             item=item, page_size=page_size)
+                             item=item, page_size=page_size,
+                             index_layers=index_layers if index else 0, index_row=index_row)
 
     if swa is None:
         return SglangPool(model=model.name, tokens=tokens, page_size=page_size, mla=mla,
-                          cell_size=cell, dtype_name=dtype_name, buffers=(buffers(full, tokens),))
+                          cell_size=cell, dtype_name=dtype_name, config_lines=config_lines,
+                          buffers=(buffers(full, tokens, index=True),))
     swa_tokens = int(tokens * swa_full_tokens_ratio) // page_size * page_size
     if swa_tokens < 1:
         raise ValueError(f"swa-full-tokens-ratio: {swa_full_tokens_ratio:g} of {tokens:,} tokens "

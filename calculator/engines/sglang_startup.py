@@ -126,7 +126,14 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
     """SGLang's startup memory on one GPU of ``tp`` for ``model`` (its weights priced from
     config.json). ``gpu``: a catalogue entry or (name, driver total bytes, nvidia-smi MiB)."""
     from ..capacity import weights_per_gpu
+    from ..specs import MLASpec
     from .vllm_startup import non_torch_default
+    if any(isinstance(g.spec, MLASpec) and g.spec.indexer for g in model.groups):
+        # server_args.py turns on --enable-dp-attention (dp = tp) for DeepSeek NSA: attention
+        # weights are then whole on every GPU, which the TP sharding here does not price
+        raise ValueError("engine sglang: DeepSeek NSA runs with DP attention (attention weights "
+                         "whole on every GPU), whose startup memory is not modelled; give "
+                         "--kv-memory (SGLang's pool after the weights) instead")
     if isinstance(gpu, GpuSpec):
         name, total, smi, nvlink = gpu.name, gpu.total_bytes, gpu.smi_mib, gpu.nvlink
     else:

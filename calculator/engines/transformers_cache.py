@@ -11,6 +11,11 @@ Rules, each from transformers/cache_utils.py unless said otherwise:
 - MLA, models/deepseek_v3/modeling_deepseek_v3.py ``DeepseekV3Attention.forward``: the cache is
   updated with the compressed latent (``kv_nope``: 1 × kv_lora_rank) as keys and the rotary key
   (1 × qk_rope_head_dim) as values, so a layer holds ``kv_lora_rank + qk_rope_head_dim`` per token.
+- DSA (DeepSeek-V3.2, GLM-5: layer type ``indexed_attention``), ``StaticIndexedLayer`` /
+  ``DynamicIndexedLayer``: besides the MLA latent, ``update_indexer`` keeps the indexer keys
+  ``[batch, tokens, index_head_dim]`` in the dtype the indexer's ``k_norm`` returns (the compute
+  dtype), not fp8; the static layer adds one more int64 counter (``indexer_cumulative_length``).
+  GLM-5.2's "shared" layers never call it and hold none.
 - Linear attention (gated DeltaNet), ``LinearAttentionLayer.lazy_initialization`` keeps the conv
   state at the full kernel width ``[batch, conv_dim, conv_kernel]`` in the compute dtype, and
   models/qwen3_next/modeling_qwen3_next.py ``torch_chunk_gated_delta_rule`` computes the
@@ -61,6 +66,9 @@ def _state_bytes(spec: StateSpec, compute_bytes: int) -> int:
 
 
 def _label(spec, dtype: str) -> str:
+    if isinstance(spec, MLASpec) and spec.indexer:
+        return (f"MLA latent {spec.kv_lora_rank}+{spec.qk_rope_head_dim} + indexer keys "
+                f"{spec.indexer.head_dim} ({dtype})")
     if not isinstance(spec, StateSpec):
         return spec.label()
     if spec.mechanism == "linear attention":
@@ -96,19 +104,22 @@ def _groups(model: ModelSpec, batch: int, kv, tokens_of, counter_of) -> list[Gro
     b, out = kv.group_bytes, []
     for g in model.groups:
         spec, n = g.spec, g.count
-        tokens, kv_bytes, state = 0, 0, 0
+        tokens, kv_bytes, state, index = 0, 0, 0, 0
         if isinstance(spec, (MLASpec, FullAttentionSpec)):
             tokens = tokens_of(spec)
             per_token = (spec.kv_lora_rank + spec.qk_rope_head_dim if isinstance(spec, MLASpec)
                          else spec.num_kv_heads * (spec.head_dim_k + spec.head_dim_v)) * b
-            kv_bytes = batch * n * tokens * per_token
+            indexer = getattr(spec, "indexer", None)
+            index = batch * n * tokens * indexer.head_dim * b if indexer else 0
+            kv_bytes = batch * n * tokens * per_token + index
             state = n * counter_of(spec)
         elif isinstance(spec, StateSpec):
             state = batch * n * _state_bytes(spec, b)
         elif not isinstance(spec, SharedKVSpec):
             raise ValueError(f"engine transformers: layer kind {spec.kind!r} is not modelled")
         out.append(GroupBytes(label=_label(spec, kv.name), kind=spec.kind, layers=n,
-                              tokens_per_seq=tokens, kv_bytes=kv_bytes, state_bytes=state))
+                              tokens_per_seq=tokens, kv_bytes=kv_bytes, state_bytes=state,
+                              index_bytes=index))
     return out
 
 
@@ -145,6 +156,7 @@ def static_cache_bytes(model: ModelSpec, context: int, batch: int = 1,
            for g in model.groups):
         raise ValueError("engine transformers: MiniMax (lightning attention) keeps its own "
                          "MiniMaxCache; transformers refuses a StaticCache for it")
+    # StaticLayer.cumulative_length, and StaticIndexedLayer.indexer_cumulative_length with an indexer
     groups = _groups(model, batch, kv, lambda spec: spec.tokens_held(context),
-                     lambda spec: COUNTER_BYTES)  # StaticLayer.cumulative_length
+                     lambda spec: COUNTER_BYTES * (2 if getattr(spec, "indexer", None) else 1))
     return _breakdown(model, context, batch, kv.name, "StaticCache", groups)

@@ -31,6 +31,15 @@ LFM2's short conv is one state tensor (``vllm/model_executor/layers/mamba/mamba_
 ``MambaStateShapeCalculator.short_conv_state_shape``: (hidden / tp, conv_L_cache − 1), in the
 model dtype by ``short_conv_state_dtype``; read at main @ 02d71083).
 MLA + state models and lightning-attention state are refused with a ``ValueError``.
+
+DeepSeek sparse attention (DeepSeek-V3.2, GLM-5; read at v0.11.0): every DSA layer registers a
+second cache layer, ``DeepseekV32IndexerCache`` (``vllm/model_executor/models/deepseek_v2.py``),
+whose ``get_kv_cache_spec`` is an ``MLAAttentionSpec`` of one head of ``index_head_dim +
+index_head_dim // 128 × 4`` bytes (uint8: the fp8 key and its fp32 scale, 132 B), whatever the
+KV dtype; both kinds of page are full attention, so they share one ``UniformTypeKVCacheSpecs``
+group whose block is the sum of every layer's page. ``vllm/model_executor/models/config.py``
+``DeepseekV32ForCausalLM.verify_and_update_config`` turns an fp8 KV dtype into ``fp8_ds_mla``
+(656 B: 512 fp8 + 16 B of scales + 64 bf16 rope) and ``bfloat16`` into ``auto``.
 """
 from __future__ import annotations
 
@@ -53,7 +62,7 @@ def _cdiv(a: int, b: int) -> int:
 class PageSpec:
     """One layer's vLLM KV-cache spec, per rank (hashable: equal specs share a group)."""
 
-    kind: str            # "full", "sliding", "mla" or "mamba"
+    kind: str            # "full", "sliding", "mla", "indexer" (DSA keys) or "mamba"
     block_size: int
     token_bytes: int     # bytes of one token of one layer on one rank (mamba: one request's state)
     window: int | None = None
@@ -77,6 +86,8 @@ class PageSpec:
     def label(self) -> str:
         if self.kind == "mamba":
             return f"mamba state ({self.token_bytes:,} B/request/layer, page {self.page_size_bytes:,} B)"
+        if self.kind == "indexer":
+            return f"DSA indexer keys ({self.token_bytes:,} B/token/layer, block {self.block_size})"
         w = f", window {self.window}" if self.window else ""
         return f"{self.kind} ({self.token_bytes:,} B/token/layer, block {self.block_size}{w})"
 
@@ -120,9 +131,26 @@ class VllmPlan:
                 f"{self.max_concurrency:.2f}x"]
 
 
+def _has_indexer(model: ModelSpec) -> bool:
+    return any(isinstance(g.spec, MLASpec) and g.spec.indexer for g in model.groups)
+
+
+def dsa_cache_dtype(model: ModelSpec, kv_cache_dtype: str) -> tuple[str, str | None]:
+    """``DeepseekV32ForCausalLM.verify_and_update_config``: the KV dtype vLLM uses for a DSA
+    model, and the line it logs when it changes it."""
+    if not _has_indexer(model):
+        return kv_cache_dtype, None
+    if kv_cache_dtype.startswith("fp8") and kv_cache_dtype != "fp8_ds_mla":
+        return "fp8_ds_mla", "Using custom fp8 kv-cache format for DeepSeekV3.2"
+    if kv_cache_dtype == "bfloat16":
+        return "auto", "Using bfloat16 kv-cache for DeepSeekV3.2"
+    return kv_cache_dtype, None
+
+
 def layer_specs(model: ModelSpec, *, block_size: int = 16, kv_cache_dtype: str = "auto",
                 tp: int = 1) -> list[PageSpec]:
-    """Each layer's spec on one rank, in layer order (shared-KV layers own no cache)."""
+    """Each layer's spec on one rank, in layer order (shared-KV layers own no cache); a DSA
+    layer's indexer cache follows its layer."""
     if block_size not in BLOCK_SIZES:
         raise ValueError(f"block-size: vLLM allows {', '.join(map(str, BLOCK_SIZES))}, got {block_size}")
     if kv_cache_dtype not in KV_CACHE_DTYPES:
@@ -130,6 +158,7 @@ def layer_specs(model: ModelSpec, *, block_size: int = 16, kv_cache_dtype: str =
     if model.num_attention_heads % tp:
         raise ValueError(f"tp: {model.num_attention_heads} attention heads are not divisible by "
                          f"tensor parallel size {tp}")
+    kv_cache_dtype, _ = dsa_cache_dtype(model, kv_cache_dtype)
     if kv_cache_dtype == "auto":
         if model.dtype not in _AUTO_BYTES:
             raise ValueError(f"kv-cache-dtype: auto needs a float model dtype, not {model.dtype}")
@@ -151,6 +180,8 @@ def layer_specs(model: ModelSpec, *, block_size: int = 16, kv_cache_dtype: str =
             width = spec.kv_lora_rank + spec.qk_rope_head_dim
             token = 656 if kv_cache_dtype == "fp8_ds_mla" else width * item
             out.append(PageSpec("mla", block_size, token))
+            if spec.indexer:
+                out.append(PageSpec("indexer", block_size, spec.indexer.row_bytes()))
             continue
         if kv_cache_dtype == "fp8_ds_mla":
             raise ValueError("kv-cache-dtype: fp8_ds_mla is for MLA models only")
@@ -200,7 +231,7 @@ def _groups(specs: list[PageSpec]) -> tuple[list[tuple[PageSpec, int]], int, int
     """(groups, group_size, page_size, padding layers, uniform-type) as get_kv_cache_groups."""
     if len(set(specs)) == 1:
         return [(specs[0], len(specs))], len(specs), specs[0].page_size_bytes, 0, False
-    if all(s.kind in ("full", "mla") for s in specs):  # UniformTypeKVCacheSpecs: one group, summed page
+    if all(s.kind in ("full", "mla", "indexer") for s in specs):  # UniformTypeKVCacheSpecs: one group, summed page
         return [(specs[0], len(specs))], 1, sum(s.page_size_bytes for s in specs), 0, True
     top = max(s.page_size_bytes for s in specs)
     unified = []
@@ -248,7 +279,8 @@ def mla_block_size(model: ModelSpec, block_size: int, gpu: object) -> tuple[int,
         block_size = 64
         lines.append("Forcing kv cache block size to 64 for FlashMLA backend.")
     cfg = model.config or {}
-    if (cfg.get("text_config") or cfg).get("index_topk") is not None and block_size != 64:
+    if ((cfg.get("text_config") or cfg).get("index_topk") is not None or _has_indexer(model)) \
+            and block_size != 64:
         block_size = 64
         lines.append("Forcing kv cache block size to 64 for FlashMLASparse backend.")
     return block_size, "\n".join(lines) or None
@@ -275,12 +307,16 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
     if kv_memory is not None and kv_memory <= 0:
         raise ValueError("kv-memory: no available memory for the cache blocks")
     block_size, forced = mla_block_size(model, block_size, gpu)
+    _, dsa_line = dsa_cache_dtype(model, kv_cache_dtype)
+    if dsa_line:  # VllmConfig runs the model's verify_and_update_config before the platform's
+        forced = dsa_line + ("\n" + forced if forced else "")
     specs = layer_specs(model, block_size=block_size, kv_cache_dtype=kv_cache_dtype, tp=tp)
     if isinstance(draft_layers, bool) or not isinstance(draft_layers, int) or not 0 <= draft_layers <= 64:
         raise ValueError(f"num-draft-layers: an integer from 0 to 64, got {draft_layers!r}")
-    if draft_layers:
-        first = next(s for s in specs if s.kind in ("full", "mla", "sliding"))
-        specs = specs + [first] * draft_layers
+    if draft_layers:  # a DSA draft layer brings its indexer cache too
+        first = [next(s for s in specs if s.kind in ("full", "mla", "sliding"))]
+        first += [s for s in specs if s.kind == "indexer"][:1]
+        specs = specs + first * draft_layers
     hybrid_lines: tuple[str, ...] = ()
     if any(s.kind == "mamba" for s in specs):
         specs, hybrid_lines = _hybrid_block(specs, block_size, max_model_len)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from math import prod
 from typing import Any
 
-from ..hf_config import MAX_DIM, MAX_LAYERS, normalize
+from ..hf_config import DSA_TYPES, MAX_DIM, MAX_LAYERS, normalize
 
 # Roles: how a tensor is stored under quantization and split under tensor parallelism.
 #   embed / lm_head   vocabulary rows (vocab-parallel in engines; never quantized by weight-only
@@ -58,7 +58,8 @@ class Param:
 TIED_DEFAULT = {"gemma": True, "gemma2": True, "gemma3_text": True, "gpt2": True}
 VOCAB_DEFAULT = {"gemma3_text": 262_208, "gpt2": 50_257}
 SUPPORTED = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "qwen3_next", "gemma",
-             "gemma2", "gemma3_text", "deepseek_v2", "deepseek_v3", "kimi_k2", "gpt_oss", "gpt2")
+             "gemma2", "gemma3_text", "deepseek_v2", "deepseek_v3", "kimi_k2", "gpt_oss", "gpt2",
+             "deepseek_v32", "glm_moe_dsa")
 
 
 def config_int(cfg: dict, key: str, default: Any = None, *, lo: int = 1, hi: int = MAX_DIM) -> int:
@@ -191,7 +192,24 @@ def _mla(cfg: dict, p: str, hidden: int) -> list[Param]:
     out.append(Param(name=p + "kv_a_layernorm.weight", shape=(rank,), role="norm", part="attention"))
     out += _linear(p + "kv_b_proj", heads * (nope + v), rank, "attention", "col")
     out += _linear(p + "o_proj", hidden, heads * v, "attention", "row")
+    if cfg.get("index_topk") is not None or cfg.get("model_type") in DSA_TYPES:
+        out += _indexer(cfg, p + "indexer.", hidden)
     return out
+
+
+def _indexer(cfg: dict, p: str, hidden: int) -> list[Param]:
+    """DSA lightning indexer (``DeepseekV32Indexer`` / ``GlmMoeDsaIndexer``): wq_b from the query
+    latent, wk, a LayerNorm on the key and the per-head weights_proj, all replicated (vLLM builds
+    them as ReplicatedLinear). Defaults as DeepseekV32Config (64 heads) / GlmMoeDsaConfig (32)."""
+    heads = config_int(cfg, "index_n_heads", 32 if cfg.get("model_type") == "glm_moe_dsa" else 64)
+    dim = config_int(cfg, "index_head_dim", 128)
+    q_rank = config_int(cfg, "q_lora_rank")
+    return [*_linear(p + "wq_b", heads * dim, q_rank, "attention", "rep"),
+            *_linear(p + "wk", dim, hidden, "attention", "rep"),
+            Param(name=p + "k_norm.weight", shape=(dim,), role="norm", part="attention"),
+            Param(name=p + "k_norm.bias", shape=(dim,), role="norm", part="attention"),
+            Param(name=p + "weights_proj.weight", shape=(heads, hidden), role="other",
+                  part="attention")]
 
 
 def _gated_deltanet(cfg: dict, p: str, hidden: int) -> list[Param]:
@@ -270,7 +288,7 @@ def _mlp(cfg: dict, mtype: str, p: str, hidden: int, i: int) -> list[Param]:
                               config_int(cfg, "shared_expert_intermediate_size"), "experts")
             out += _linear(p + "shared_expert_gate", 1, hidden, "experts", "rep", role="router")
         return out
-    if mtype in ("deepseek_v2", "deepseek_v3", "kimi_k2"):
+    if mtype in ("deepseek_v2", "deepseek_v3", "kimi_k2", "deepseek_v32", "glm_moe_dsa"):
         e = cfg.get("n_routed_experts")
         first = config_int(cfg, "first_k_dense_replace", 0, lo=0, hi=MAX_LAYERS)
         freq = config_int(cfg, "moe_layer_freq", 1, hi=MAX_LAYERS)
