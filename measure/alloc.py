@@ -54,7 +54,12 @@ def allocate_layer(spec: LayerSpec, *, batch: int, context: int, dtype: KVDtype,
     if isinstance(spec, MLASpec):
         width = spec.kv_lora_rank + spec.qk_rope_head_dim
         lead = (batch, tokens) if layout == "contiguous" else (blocks, block_size)
-        return _rows(lead, width, dtype, device)
+        out = _rows(lead, width, dtype, device)
+        if spec.indexer:  # DSA: fp8 keys (as bytes) and their fp32 scales, whatever the KV dtype
+            ix = spec.indexer
+            out += [torch.empty(*lead, ix.key_bytes, dtype=torch.uint8, device=device),
+                    torch.empty(*lead, ix.scale_bytes // 4, dtype=torch.float32, device=device)]
+        return out
     assert isinstance(spec, FullAttentionSpec)
     h, dk, dv = spec.num_kv_heads, spec.head_dim_k, spec.head_dim_v
     if layout == "contiguous":

@@ -93,10 +93,27 @@ def _step(spec, heads: int, batch: int, context: int, dtype, device):
         q = rand(batch, spec.num_heads or heads, width)
         scale = width ** -0.5
 
+        if spec.indexer is None:
+            def step():
+                p = torch.softmax(torch.bmm(q, latent.transpose(1, 2)) * scale, dim=-1)
+                return torch.bmm(p, latent[..., :rank])
+            return step, latent.numel() * latent.element_size()
+        # DSA: the lightning indexer first scores every cached token from its fp8 key and scale
+        ix = spec.indexer
+        keys = torch.randint(0, 127, (batch, t, ix.key_bytes), generator=gen,
+                             dtype=torch.uint8).to(device)  # bytes below 0x7f: finite e4m3
+        scales = torch.rand(batch, t, ix.scale_bytes // 4, generator=gen).to(device)
+        q_index = rand(batch, 1, ix.head_dim)
+
         def step():
-            p = torch.softmax(torch.bmm(q, latent.transpose(1, 2)) * scale, dim=-1)
+            k = keys.view(torch.float8_e4m3fn).to(dtype)
+            if scales.shape[-1] and ix.head_dim % scales.shape[-1] == 0:
+                k = (k.view(batch, t, scales.shape[-1], -1) * scales.unsqueeze(-1).to(dtype)).view(batch, t, -1)
+            index = torch.relu(torch.bmm(q_index, k.transpose(1, 2)))
+            p = torch.softmax(torch.bmm(q, latent.transpose(1, 2)) * scale + index, dim=-1)
             return torch.bmm(p, latent[..., :rank])
-        return step, latent.numel() * latent.element_size()
+        nbytes = latent.numel() * latent.element_size() + keys.numel() + scales.numel() * 4
+        return step, nbytes
     assert isinstance(spec, FullAttentionSpec)
     k = rand(batch, spec.num_kv_heads, t, spec.head_dim_k)
     v = rand(batch, spec.num_kv_heads, t, spec.head_dim_v)

@@ -1,6 +1,6 @@
 """DeepSeek sparse attention (DeepSeek-V3.2, GLM-5): the indexer key cache in every mode.
 
-Configs: tests/configs/SOURCES.md. Each layer holds the MLA latent (kv_lora_rank 512 + rope 64)
+Configs: model_presets/configs/SOURCES.md. Each layer holds the MLA latent (kv_lora_rank 512 + rope 64)
 and, where it runs its own lightning indexer, one 128-wide key stored as 128 fp8 bytes plus one
 fp32 scale: 132 B per token (DeepSeek-V3.2-Exp inference/model.py ``Indexer``: k_cache fp8 +
 k_scale_cache fp32 per 128 elements).
@@ -22,8 +22,8 @@ from calculator.model.shapes import param_shapes
 from calculator.totals import kv_cache_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = ROOT / "tests" / "configs"
-GLM5 = json.loads((CONFIGS / "glm-5-fp8.json").read_text())
+CONFIGS = ROOT / "model_presets" / "configs"
+GLM5 = json.loads((CONFIGS / "glm-5.json").read_text())
 DSV32 = json.loads((CONFIGS / "deepseek-v3.2-exp.json").read_text())
 
 
@@ -163,3 +163,16 @@ def test_cli_sglang_log_and_llamacpp_refusal():
         f"{(61 * (tokens + 64) * 656 + 61 * ((tokens + 65) // 64) * 64 * 132) / 2**30:.2f} GB"]
     bad = subprocess.run(run + ["--engine", "llama.cpp"], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_measure_allocates_and_reads_the_indexer():
+    # torch allocates the fp8 keys (as bytes) and the fp32 scales beside the latent; the decode
+    # step reads both: one layer at 256 tokens = 256 · (576 · 4 B + 132 B) in fp32
+    from measure.check import measure_model
+    from measure.decode import time_decode
+    m = model(GLM5, "glm-5")
+    rows = measure_model(m, context=256, batch=2, dtype="fp8", layout="paged", device="cpu")
+    assert all(r.match for r in rows)
+    assert rows[-1].measured_bytes == 78 * 2 * 256 * (576 + 132)
+    (row,) = time_decode(m, context=256, batch=1, dtype="fp32", device="cpu", repeats=2)
+    assert row.bytes_read == 256 * (576 * 4 + 132)

@@ -308,3 +308,16 @@ def test_qwen3_5_hybrid_as_shipped():
     # + 45 DeltaNet layers · (conv (2·16·128 + 64·128 = 12,288) × 3 · 2 B + 64 × 128 × 128 · 2 B)
     assert kv_cache_bytes(model, 262_144).total_bytes == \
         15 * 262_144 * 2 * 512 * 2 + 45 * (12_288 * 3 * 2 + 64 * 128 * 128 * 2) == 8_150_753_280
+
+
+def test_kimi_k25_wrapper_reads_its_k2_text_model():
+    # Kimi-K2.5 ships KimiK25ForConditionalGeneration: a MoonViT tower plus the K2 text model in
+    # text_config (transformers 5.23.0 KimiK25Config maps its kimi_k2 model_type to deepseek_v3)
+    from model_presets import checkpoint_config, load_preset
+    k2 = checkpoint_config("kimi-k2")
+    wrapped = {"architectures": ["KimiK25ForConditionalGeneration"], "model_type": "kimi_k25",
+               "text_config": k2, "vision_config": {"vt_num_hidden_layers": 27}}
+    m = from_hf_config(wrapped)
+    assert m.groups == load_preset("kimi-k2").groups and m.attention == "MLA"
+    # 61 layers · 131,072 tokens · 576 · 2 B
+    assert kv_cache_bytes(m, 131072).total_bytes == 61 * 131072 * 576 * 2

@@ -178,15 +178,15 @@ NEMOTRON_H = {"architectures": ["NemotronHForCausalLM"], "model_type": "nemotron
 
 
 QWEN3_5 = json.loads((ROOT / "tests" / "configs" / "qwen3.5-397b-a17b.json").read_text())
-GLM5 = json.loads((ROOT / "tests" / "configs" / "glm-5-fp8.json").read_text())
-DSV32 = json.loads((ROOT / "tests" / "configs" / "deepseek-v3.2-exp.json").read_text())
+GLM5 = json.loads((ROOT / "model_presets" / "configs" / "glm-5.json").read_text())
+DSV32 = json.loads((ROOT / "model_presets" / "configs" / "deepseek-v3.2-exp.json").read_text())
 # GLM-5.2-style IndexCache: layers 0-2 and every 4th after run the indexer, the rest reuse it
 GLM52_SHARED = {**GLM5, "num_hidden_layers": 8, "index_topk_freq": 4, "index_skip_topk_offset": 3}
 
 
 @pytest.mark.parametrize("name, config", [("gemma4-moe", GEMMA4), ("gemma4-shared", GEMMA4_SHARED),
                                           ("lfm2", LFM2), ("nemotron-h", NEMOTRON_H),
-                                          ("qwen3.5-397b-a17b", QWEN3_5), ("glm-5-fp8", GLM5),
+                                          ("qwen3.5-397b-a17b", QWEN3_5), ("glm-5", GLM5),
                                           ("deepseek-v3.2-exp", DSV32),
                                           ("glm-5.2-shared", GLM52_SHARED)])
 def test_2025_26_families_static_and_generate(name, config):
@@ -203,7 +203,7 @@ def test_2025_26_families_static_and_generate(name, config):
         assert static["attention 2 KV heads × (512+512)"] == 2 * 2 * 100 * 2 * 1024 * 2 + 2 * 8
     if name == "lfm2":  # 10 conv layers · 2 seqs · 512 × 3 · 2 B (the full kernel width)
         assert static["short conv state: conv 512×3 (bf16)"] == 10 * 2 * 512 * 3 * 2
-    if name == "glm-5-fp8":  # 78 layers · (2 seqs · 100 · (576 latent + 128 indexer keys) · 2 B + 2 counters)
+    if name == "glm-5":  # 78 layers · (2 seqs · 100 · (576 latent + 128 indexer keys) · 2 B + 2 counters)
         assert static["MLA latent 512+64 + indexer keys 128 (bf16)"] == 78 * (2 * 100 * 704 * 2 + 16)
     if name == "glm-5.2-shared":  # 4 indexer layers (0, 1, 2, 6) as above; 4 shared: latent + 1 counter
         assert static["MLA latent 512+64 + indexer keys 128 (bf16)"] == 4 * (2 * 100 * 704 * 2 + 16)

@@ -85,7 +85,7 @@ def test_no_leak_after_a_run():
     assert refs and all(r() is None for r in refs)
 
 
-@pytest.mark.parametrize("name", ["llama-3.1-8b", "deepseek-v2-lite", "gpt-oss-20b"])
+@pytest.mark.parametrize("name", ["llama-3.1-8b", "deepseek-v2-lite", "gpt-oss-20b", "glm-5"])
 def test_decode_step_on_cpu(name):
     m = load_preset(name)
     rows = time_decode(m, context=256, batch=1, dtype="fp32", device="cpu", repeats=3)
