@@ -135,6 +135,11 @@ def normalize(config: object) -> dict[str, Any]:
         cfg["num_hidden_layers"] = len(blocks)
         # internal kinds (mamba2, none), kept apart from the public layer_types vocabulary
         cfg["_block_kinds"] = [NEMOTRON_BLOCKS[b] for b in blocks]
+    # MiMo-V2-Flash: MimoV2FlashConfig.__post_init__ (transformers 5.23.0) makes the window
+    # sliding_window_size + 1: the reference (SGLang) attends to that many previous tokens plus
+    # the query. vLLM passes sliding_window_size itself (engines/vllm.py reads it back).
+    if model_type == "mimo_v2_flash" and cfg.get("sliding_window_size") is not None:
+        cfg["sliding_window"] = _int(cfg, "sliding_window_size", hi=1 << 40) + 1
     # Qwen2/2.5/3: a written sliding_window is ignored unless use_sliding_window is true.
     if cfg.get("use_sliding_window") is False:
         cfg["sliding_window"] = None

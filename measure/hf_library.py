@@ -88,12 +88,15 @@ def twin_config(config: dict):
         is_mla = getattr(real, "kv_lora_rank", None) is not None
         # lightning state is per query head: keep the query heads there
         q_heads = heads if model_type == "minimax" else (1 if is_mla else kv)
+        if model_type == "mimo_v2_flash":  # its sliding layers have 2 × num_key_value_heads
+            q_heads = 2 * kv
         # LFM2's short-conv state is hidden_size wide: keep the width there
         cfg.update(num_attention_heads=q_heads, head_dim=head_dim)
         if model_type != "lfm2":
             cfg["hidden_size"] = 64
         if is_mla:
             cfg["num_key_value_heads"] = 1
+
     if getattr(real, "mamba_expand", None) and model_type not in ("gpt2", "falcon"):
         d_inner = real.mamba_expand * real.hidden_size  # the state's width: keep it at hidden 64
         if d_inner % 64:

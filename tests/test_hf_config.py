@@ -136,7 +136,8 @@ def test_kv_sharing_layers_add_nothing():
 
 def test_mimo_v2_hybrid_pattern_narrow_v_and_swa_geometry():
     # MiMo-V2-Flash: hybrid_layer_pattern 1 = sliding; global layers 4 KV heads, sliding 8;
-    # K 192, V 128 wide; the window given as sliding_window_size.
+    # K 192, V 128 wide; the window given as sliding_window_size, which transformers'
+    # MimoV2FlashConfig turns into sliding_window_size + 1 = 129 tokens.
     pattern = [0] + [1] * 4 + ([0] + [1] * 5) * 7 + [0]
     cfg = {"model_type": "mimo_v2_flash", "num_hidden_layers": 48, "hidden_size": 4096,
            "num_attention_heads": 64, "num_key_value_heads": 4, "head_dim": 192, "v_head_dim": 128,
@@ -147,9 +148,9 @@ def test_mimo_v2_hybrid_pattern_narrow_v_and_swa_geometry():
     swa, = [g for g in m.groups if g.spec.kind == "sliding"]
     assert (full.count, swa.count, m.model_type) == (9, 39, "mimo_v2_flash")
     assert (full.spec.num_kv_heads, full.spec.head_dim_k, full.spec.head_dim_v) == (4, 192, 128)
-    assert (swa.spec.num_kv_heads, swa.spec.window) == (8, 128)
-    # 4,096 tokens, bf16: 9 · 4,096 · 4 · (192 + 128) · 2 + 39 · 128 · 8 · 320 · 2 B
-    assert kv_cache_bytes(m, 4096, 1, "bf16").total_bytes == 9 * 4096 * 4 * 640 + 39 * 128 * 8 * 640
+    assert (swa.spec.num_kv_heads, swa.spec.window) == (8, 129)
+    # 4,096 tokens, bf16: 9 · 4,096 · 4 · (192 + 128) · 2 + 39 · 129 · 8 · 320 · 2 B
+    assert kv_cache_bytes(m, 4096, 1, "bf16").total_bytes == 9 * 4096 * 4 * 640 + 39 * 129 * 8 * 640
     with pytest.raises(ValueError, match="^hybrid_layer_pattern"):
         from_hf_config({**cfg, "hybrid_layer_pattern": pattern[:-1]})
 
@@ -321,3 +322,23 @@ def test_kimi_k25_wrapper_reads_its_k2_text_model():
     assert m.groups == load_preset("kimi-k2").groups and m.attention == "MLA"
     # 61 layers · 131,072 tokens · 576 · 2 B
     assert kv_cache_bytes(m, 131072).total_bytes == 61 * 131072 * 576 * 2
+
+
+def test_mimo_window_is_sliding_window_size_plus_one_and_vllm_keeps_128():
+    # MimoV2FlashConfig.__post_init__: sliding_window = sliding_window_size + 1 (the reference
+    # attends to 128 previous tokens plus the query); vLLM's MiMoV2FlashDecoderLayer passes 128
+    import json
+    from calculator.engines.vllm import layer_specs
+    from calculator.load import model_from_config_text
+    cfg = {"model_type": "mimo_v2_flash", "num_hidden_layers": 6, "hidden_size": 4096,
+           "num_attention_heads": 64, "num_key_value_heads": 4, "head_dim": 192, "v_head_dim": 128,
+           "swa_num_key_value_heads": 8, "sliding_window": 128, "sliding_window_size": 128,
+           "hybrid_layer_pattern": [0, 1, 1, 1, 1, 0], "torch_dtype": "bfloat16"}
+    m = model_from_config_text(json.dumps(cfg), name="mimo")
+    assert {g.spec.window for g in m.groups} == {None, 129}
+    # 4 sliding layers · 8 heads · (192 + 128) · 2 B per token, up to 129 tokens
+    assert kv_cache_bytes(m, 1000).total_bytes == 1000 * 2 * 4 * 320 * 2 + 129 * 4 * 8 * 320 * 2
+    assert {s.window for s in layer_specs(m)} == {None, 128}
+    # without sliding_window_size the written window stands, as in transformers
+    plain = from_hf_config({k: v for k, v in cfg.items() if k != "sliding_window_size"})
+    assert {g.spec.window for g in plain.groups} == {None, 128}

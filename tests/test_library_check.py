@@ -182,13 +182,23 @@ GLM5 = json.loads((ROOT / "model_presets" / "configs" / "glm-5.json").read_text(
 DSV32 = json.loads((ROOT / "model_presets" / "configs" / "deepseek-v3.2-exp.json").read_text())
 # GLM-5.2-style IndexCache: layers 0-2 and every 4th after run the indexer, the rest reuse it
 GLM52_SHARED = {**GLM5, "num_hidden_layers": 8, "index_topk_freq": 4, "index_skip_topk_offset": 3}
+# MiMo-V2-Flash's cache fields (12 of its 48 layers, its own pattern: full at 0 and every 6th);
+# the shipped file writes sliding_window 128 and sliding_window_size 128
+MIMO = {"architectures": ["MiMoV2FlashForCausalLM"], "model_type": "mimo_v2_flash",
+        "num_hidden_layers": 12, "hidden_size": 4096, "num_attention_heads": 64,
+        "num_key_value_heads": 4, "head_dim": 192, "v_head_dim": 128, "swa_num_attention_heads": 64,
+        "swa_num_key_value_heads": 8, "swa_head_dim": 192, "swa_v_head_dim": 128,
+        "sliding_window": 128, "sliding_window_size": 128, "max_position_embeddings": 262144,
+        "torch_dtype": "bfloat16", "n_routed_experts": 256, "num_experts_per_tok": 8,
+        "moe_intermediate_size": 2048,
+        "hybrid_layer_pattern": [0 if i == 0 or (i + 1) % 6 == 0 else 1 for i in range(12)]}
 
 
 @pytest.mark.parametrize("name, config", [("gemma4-moe", GEMMA4), ("gemma4-shared", GEMMA4_SHARED),
                                           ("lfm2", LFM2), ("nemotron-h", NEMOTRON_H),
                                           ("qwen3.5-397b-a17b", QWEN3_5), ("glm-5", GLM5),
                                           ("deepseek-v3.2-exp", DSV32),
-                                          ("glm-5.2-shared", GLM52_SHARED)])
+                                          ("glm-5.2-shared", GLM52_SHARED), ("mimo-v2-flash", MIMO)])
 def test_2025_26_families_static_and_generate(name, config):
     """Gemma 4's per-layer heads, LFM2's short conv, NemotronH's mamba2 + cacheless blocks, the
     Qwen3.5 config as shipped (multimodal wrapper, DeltaNet hybrid), DSA's indexer keys (GLM-5,
@@ -208,6 +218,11 @@ def test_2025_26_families_static_and_generate(name, config):
     if name == "glm-5.2-shared":  # 4 indexer layers (0, 1, 2, 6) as above; 4 shared: latent + 1 counter
         assert static["MLA latent 512+64 + indexer keys 128 (bf16)"] == 4 * (2 * 100 * 704 * 2 + 16)
         assert static["MLA latent 512+64"] == 4 * (2 * 100 * 576 * 2 + 8)
+    if name == "mimo-v2-flash":  # beyond the window: 9 sliding layers keep sliding_window_size + 1
+        rows = {r.group: r for r in measure_library(config, name=name, context=300, batch=2)}
+        sliding = rows["attention 8 KV heads × (192+128), window 129"]
+        # 9 · 2 seqs · 129 tokens · 8 heads · (192 + 128) · 2 B + 9 counters
+        assert sliding.match and sliding.measured_bytes == 9 * 2 * 129 * 8 * 320 * 2 + 9 * 8
     if name == "nemotron-h":  # 10 mamba2 layers · 2 · (conv 6,144 × 4 · 2 B + ssm 64·64·128 · 4 B)
         mamba = next(v for k, v in static.items() if k.startswith("mamba2"))
         assert mamba == 10 * 2 * (6144 * 4 * 2 + 64 * 64 * 128 * 4)

@@ -131,6 +131,16 @@ class VllmPlan:
                 f"{self.max_concurrency:.2f}x"]
 
 
+def _window(model: ModelSpec, window: int) -> int:
+    """The window vLLM gives a sliding layer. MiMo-V2-Flash: ``MiMoV2FlashDecoderLayer`` passes
+    ``config.sliding_window_size`` (128) as ``per_layer_sliding_window``, one less than the
+    129 tokens transformers and SGLang's reference attend to (models/mimo_v2_flash.py @ 01ed47b4)."""
+    cfg = (model.config or {}).get("text_config") or model.config or {}
+    if model.model_type == "mimo_v2_flash" and isinstance(cfg.get("sliding_window_size"), int):
+        return cfg["sliding_window_size"]
+    return window
+
+
 def _has_indexer(model: ModelSpec) -> bool:
     return any(isinstance(g.spec, MLASpec) and g.spec.indexer for g in model.groups)
 
@@ -192,7 +202,7 @@ def layer_specs(model: ModelSpec, *, block_size: int = 16, kv_cache_dtype: str =
             raise ValueError(f"tp: {kv} KV heads cannot be split over tensor parallel size {tp}")
         token = max(1, kv // tp) * (spec.head_dim_k + spec.head_dim_v) * item
         if isinstance(spec, SlidingWindowSpec):
-            out.append(PageSpec("sliding", block_size, token, spec.window))
+            out.append(PageSpec("sliding", block_size, token, _window(model, spec.window)))
         else:
             out.append(PageSpec("full", block_size, token))
     if not any(s.kind != "mamba" for s in out):
