@@ -106,7 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "Llama 4, MiMo-V2 and other hybrid-SWA models (default 0.8)")
     p.add_argument("--log-style", choices=("current", "legacy"), default="current",
                    help="with --engine sglang --format log: current SGLang lines (with 'dtype: "
-                        "torch.bfloat16,'), or legacy (older builds, without it)")
+                        "torch.bfloat16,'), or legacy (older builds, without it); with --engine "
+                        "llama.cpp: legacy prints llama_kv_cache_unified names")
+    p.add_argument("--llamacpp-build", choices=("current", "pre-16812"), default="current",
+                   help="with --engine llama.cpp: current sizes (padded to 256), or builds before "
+                        "PR #16812 (Oct 2025: padded to 256 with flash attention, 32 without)")
     p.add_argument("--max-num-batched-tokens", type=dim_int, default=None,
                    help=f"with --engine vllm: tokens per step; sizes sliding-window blocks and the "
                         f"profiling run (default: vLLM's for --gpu and --usage, else "

@@ -263,7 +263,8 @@ def _llamacpp(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -
     memory = _engine_memory(args)
     knobs = dict(n_seq_max=args.parallel, kv_unified=args.kv_unified, cache_type_k=args.cache_type_k,
                  cache_type_v=args.cache_type_v, n_batch=args.batch_size, n_ubatch=args.ubatch_size,
-                 swa_full=args.swa_full, flash_attn=not args.no_flash_attn, mla=args.mla_cache)
+                 swa_full=args.swa_full, flash_attn=not args.no_flash_attn, mla=args.mla_cache,
+                 build=args.llamacpp_build)
     if memory is not None:
         best = _engine_call(llamacpp_max_context, model, memory, **knobs)
         if best is None:
@@ -271,8 +272,9 @@ def _llamacpp(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -
         plans = [best]
     else:
         plans = [_engine_call(llamacpp_plan, model, n_ctx=c, **knobs) for c in args.context or [0]]
+    legacy = args.log_style == "legacy"
     if args.format == "log":
-        return "\n".join(line for p in plans for line in p.log_lines())
+        return "\n".join(line for p in plans for line in p.log_lines(legacy))
     if args.format == "json":
         data = []
         for p in plans:
@@ -293,5 +295,5 @@ def _llamacpp(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -
     for p in plans:
         out.append(f"n_ctx {p.n_ctx:,} (n_ctx_seq {p.n_ctx_seq:,}): "
                    f"{format_bytes(p.total_bytes, args.unit)} in {len(p.caches)} cache(s)")
-        out += ["  " + line for line in p.log_lines()]
+        out += ["  " + line for line in p.log_lines(legacy)]
     return "\n".join(out)

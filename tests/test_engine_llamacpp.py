@@ -190,3 +190,42 @@ def test_cli_bad_knob_is_one_line():
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "--cache-type-k:" in r.stderr
     r = _cli("--preset", "llama-3.1-8b", "--engine", "llama.cpp", "--tp", "2")
     assert r.returncode == 2 and "not llama.cpp knobs" in r.stderr
+
+
+def test_log_llamacpp_issue_16188_build_6182_gpt_oss_20b_fa_off():
+    # https://github.com/ggml-org/llama.cpp/issues/16188 (build 6182, 1fe00296f; llama-cli, -c
+    # default 4096, flash_attn = 0, n_ubatch 512, n_swa 128): before PR #16812 the SWA cache is
+    # GGML_PAD(128 + 512, 32) = 640 cells (current builds pad to 256: 768)
+    from calculator.engines.llamacpp import plan
+    m = load_preset("gpt-oss-20b")
+    old = plan(m, n_ctx=4096, flash_attn=False, build="pre-16812")
+    assert old.log_lines(legacy=True) == [
+        "llama_kv_cache_unified_iswa: creating non-SWA KV cache, size = 4096 cells",
+        "llama_kv_cache_unified: size =   96.00 MiB (  4096 cells,  12 layers,  1/1 seqs), "
+        "K (f16):   48.00 MiB, V (f16):   48.00 MiB",
+        "llama_kv_cache_unified_iswa: creating     SWA KV cache, size = 640 cells",
+        "llama_kv_cache_unified: size =   15.00 MiB (   640 cells,  12 layers,  1/1 seqs), "
+        "K (f16):    7.50 MiB, V (f16):    7.50 MiB"]
+    # 12 layers · 640 cells · 8 heads · 64 · 2 B, K and V
+    assert old.caches[1].total_bytes == 2 * 12 * 640 * 512 * 2
+    assert plan(m, n_ctx=4096, flash_attn=False).caches[1].cells == 768
+    # old padding: 256 with flash attention, 32 without (-c 1000 is 1024 either way; 1025 → 1056)
+    assert plan(m, n_ctx=1000, flash_attn=True, build="pre-16812").n_ctx == 1024
+    assert plan(m, n_ctx=1000, flash_attn=False, build="pre-16812").n_ctx == 1024
+    assert plan(m, n_ctx=1001, flash_attn=False, build="pre-16812").n_ctx == 1024
+    assert plan(m, n_ctx=1025, flash_attn=False, build="pre-16812").n_ctx == 1056
+    # -np 3 without a unified cache: ceil(4000 / 3) = 1334 → 1344 cells per stream (32-padded)
+    p3 = plan(m, n_ctx=4000, n_seq_max=3, flash_attn=False, build="pre-16812")
+    assert (p3.n_ctx_seq, p3.n_ctx) == (1344, 4032)
+    with pytest.raises(ValueError, match="^llamacpp-build"):
+        plan(m, n_ctx=4096, build="b1")
+
+
+def test_cli_llamacpp_build_and_legacy_names():
+    out = subprocess.run([sys.executable, "-m", "calculator", "--preset", "gpt-oss-20b", "--engine",
+                          "llama.cpp", "--context", "4096", "--no-flash-attn", "--llamacpp-build",
+                          "pre-16812", "--log-style", "legacy", "--format", "log"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[2] == \
+        "llama_kv_cache_unified_iswa: creating     SWA KV cache, size = 640 cells"

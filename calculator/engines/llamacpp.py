@@ -33,6 +33,14 @@ Rules reproduced, read at ggml-org/llama.cpp ec98e2002 (the copy vendored in oll
   holds the kernel−1 conv state and the recurrent state in f32. It logs ``size = … (%6u cells,
   %3d layers, %2u seqs), R (f32): …, S (f32): …`` with every model layer in the count (``n_layer``,
   NemotronH's MLP / MoE blocks included).
+- Builds before PR #16812 (``build="pre-16812"``, through late October 2025): every size above
+  is padded to ``llama_kv_cache::get_padding(cparams)`` = 256 with flash attention and 32 without
+  (``llama-kv-cache.cpp``; ``llama_model::create_memory`` pads ``n_ctx`` per stream, ceil(n_ctx /
+  n_seq_max), and ``llama-kv-cache-iswa.cpp`` pads the SWA size *before* capping it at the base
+  size: ``min(size_base, GGML_PAD(n_swa × streams' seqs + n_ubatch, n_pad))``). #16812 dropped the
+  padding and #17046 brought 256 back for every case, which is the current rule. Builds before
+  the class rename print ``llama_kv_cache_unified`` / ``llama_kv_cache_unified_iswa``
+  (``log_lines(legacy=True)``).
 - ``LLM_ARCH_LLAMA`` reads no sliding window, so a model windowed on every layer (Mistral-7B-v0.1)
   gets a full cache; only models mixing full and windowed layers get the iSWA pair.
 """
@@ -50,6 +58,7 @@ LLAMACPP_VERSION = "llama.cpp ec98e2002 (llama-context.cpp, llama-kv-cache*.cpp,
 CACHE_TYPES = {"f32": (4, 1), "f16": (2, 1), "bf16": (2, 1), "q8_0": (34, 32), "q4_0": (18, 32),
                "q4_1": (20, 32), "iq4_nl": (18, 32), "q5_0": (22, 32), "q5_1": (24, 32)}
 MLA_MODES = ("latent", "latent+v", "mha")
+BUILDS = ("current", "pre-16812")
 MIB = 1024 * 1024
 
 
@@ -88,7 +97,9 @@ class LlamaCppCache:
     def total_bytes(self) -> int:
         return self.k_bytes + self.v_bytes
 
-    def log_lines(self) -> list[str]:
+    def log_lines(self, legacy: bool = False) -> list[str]:
+        """The lines this cache logs; ``legacy``: builds before the llama_kv_cache_unified rename."""
+        name = "llama_kv_cache_unified" if legacy else "llama_kv_cache"
         if self.kind == "recurrent":
             return [f"llama_memory_recurrent: size = {mib(self.total_bytes):7.2f} MiB ({self.cells:6d} cells, "
                     f"{self.layers:3d} layers, {self.n_seq_max:2d} seqs), R ({self.type_k}): "
@@ -96,8 +107,8 @@ class LlamaCppCache:
         lines = []
         if self.kind in ("base", "swa"):
             what = "non-SWA" if self.kind == "base" else "    SWA"
-            lines.append(f"llama_kv_cache_iswa: creating {what} KV cache, size = {self.cells} cells")
-        lines.append(f"llama_kv_cache: size = {mib(self.total_bytes):7.2f} MiB ({self.cells:6d} cells, "
+            lines.append(f"{name}_iswa: creating {what} KV cache, size = {self.cells} cells")
+        lines.append(f"{name}: size = {mib(self.total_bytes):7.2f} MiB ({self.cells:6d} cells, "
                      f"{self.layers:3d} layers, {self.n_seq_max:2d}/{self.n_stream} seqs), "
                      f"K ({self.type_k}): {mib(self.k_bytes):7.2f} MiB, "
                      f"V ({self.type_v}): {mib(self.v_bytes):7.2f} MiB")
@@ -117,8 +128,8 @@ class LlamaCppPlan:
     def total_bytes(self) -> int:
         return sum(c.total_bytes for c in self.caches)
 
-    def log_lines(self) -> list[str]:
-        return [line for c in self.caches for line in c.log_lines()]
+    def log_lines(self, legacy: bool = False) -> list[str]:
+        return [line for c in self.caches for line in c.log_lines(legacy)]
 
 
 def _widths(spec, mla: str) -> tuple[int, int]:
@@ -162,8 +173,12 @@ def _recurrent(model: ModelSpec, states: list[StateSpec], mem_size: int, n_seq_m
 def plan(model: ModelSpec, *, n_ctx: int = 0, n_seq_max: int = 1, kv_unified: bool = False,
          cache_type_k: str = "f16", cache_type_v: str = "f16", n_batch: int = 2048,
          n_ubatch: int = 512, swa_full: bool = False, flash_attn: bool = True,
-         mla: str = "latent") -> LlamaCppPlan:
-    """The caches llama.cpp allocates for ``-c n_ctx -np n_seq_max -ctk/-ctv -b -ub [--swa-full]``."""
+         mla: str = "latent", build: str = "current") -> LlamaCppPlan:
+    """The caches llama.cpp allocates for ``-c n_ctx -np n_seq_max -ctk/-ctv -b -ub [--swa-full]``;
+    ``build``: "current", or "pre-16812" (padding 256 with flash attention, 32 without)."""
+    if build not in BUILDS:
+        raise ValueError(f"llamacpp-build: one of {', '.join(BUILDS)}, got {build!r}")
+    pad = 256 if build == "current" or flash_attn else 32
     for flag, t in (("cache-type-k", cache_type_k), ("cache-type-v", cache_type_v)):
         if t not in CACHE_TYPES:
             raise ValueError(f"{flag}: llama.cpp has {', '.join(CACHE_TYPES)}, got {t!r}")
@@ -186,11 +201,17 @@ def plan(model: ModelSpec, *, n_ctx: int = 0, n_seq_max: int = 1, kv_unified: bo
         n_ctx = model.max_context
     if not 0 < n_ctx <= MAX_CONTEXT:
         raise ValueError(f"context: must be 1 to {MAX_CONTEXT:,}, got {n_ctx}")
-    n_ctx = ggml_pad(n_ctx, 256)
-    if kv_unified:
-        n_ctx_seq = n_ctx
+    if build == "current":
+        n_ctx = ggml_pad(n_ctx, 256)
+        if kv_unified:
+            n_ctx_seq = n_ctx
+        else:
+            n_ctx_seq = ggml_pad(n_ctx // n_seq_max, 256)
+            n_ctx = n_ctx_seq * n_seq_max
+    elif kv_unified:  # pre-16812 create_memory: pad per stream
+        n_ctx = n_ctx_seq = ggml_pad(n_ctx, pad)
     else:
-        n_ctx_seq = ggml_pad(n_ctx // n_seq_max, 256)
+        n_ctx_seq = ggml_pad(-(-n_ctx // n_seq_max), pad)
         n_ctx = n_ctx_seq * n_seq_max
     n_batch = min(n_ctx, n_batch)
     n_ubatch = min(n_batch, n_ubatch)
@@ -220,8 +241,13 @@ def plan(model: ModelSpec, *, n_ctx: int = 0, n_seq_max: int = 1, kv_unified: bo
         if len(windows) > 1:
             raise ValueError(f"engine llama.cpp: one window per model (n_swa); this one has {sorted(windows)}")
         n_swa = windows.pop()
-        size_swa = n_ctx_seq if swa_full else ggml_pad(
-            min(n_ctx_seq, n_swa * (n_seq_max if kv_unified else 1) + n_ubatch), 256)
+        wanted = n_swa * (n_seq_max if kv_unified else 1) + n_ubatch
+        if swa_full:
+            size_swa = n_ctx_seq
+        elif build == "current":
+            size_swa = ggml_pad(min(n_ctx_seq, wanted), 256)
+        else:  # pre-16812: padded first, then capped at the base size
+            size_swa = min(n_ctx_seq, ggml_pad(wanted, pad))
         caches.append(_kv_cache("base", full, n_ctx_seq, **kv))
         caches.append(_kv_cache("swa", swa, size_swa, **kv))
     else:
