@@ -128,6 +128,13 @@ SGLANG_LOGS = [
                "vllm-project/vllm#21348 (SGLang, July 2025): 'KV Cache is allocated. #tokens: "
                "367404, K size: 8.23 GB, V size: 8.23 GB'", logged_tokens=367404,
                version="0.4.9 (July 2025)"),
+    StartupLog("Llama-3.1-8B-Instruct, 1 × H100, defaults (SGLang v0.4.1 docs run)", "sglang",
+               lambda: load_preset("llama-3.1-8b"), GPU_SPECS["H100 80GB"], {"version": "0.4"},
+               "54.26", "SGLang docs notebook 'Sending requests' built 2025-01-23 (find_string id "
+               "18084549501): 'Load weight end. type=LlamaForCausalLM, dtype=torch.bfloat16, avail "
+               "mem=63.72 GB', 'KV Cache is allocated. K size: 27.13 GB, V size: 27.13 GB.', "
+               "'max_total_num_tokens=444500'", logged_tokens=444500, version="0.4.1 (Jan 2025)",
+               notes="mem_fraction_static 0.88 (TP 1, before PR #10975)"),
 ]
 
 # SGLang's server_args lines that print the default it derived (nothing given on the command line)

@@ -104,9 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--swa-full-tokens-ratio", type=float, default=0.8,
                    help="with --engine sglang: SWA pool tokens per full-pool token, for gpt-oss, "
                         "Llama 4, MiMo-V2 and other hybrid-SWA models (default 0.8)")
-    p.add_argument("--log-style", choices=("current", "legacy"), default="current",
+    p.add_argument("--log-style", choices=("current", "legacy", "v0.4"), default="current",
                    help="with --engine sglang --format log: current SGLang lines (with 'dtype: "
-                        "torch.bfloat16,'), or legacy (older builds, without it); with --engine "
+                        "torch.bfloat16,'), legacy (older builds, without it) or v0.4 (v0.4.1: no "
+                        "#tokens; also with --engine-version 0.4); with --engine "
                         "llama.cpp: legacy prints llama_kv_cache_unified names")
     p.add_argument("--llamacpp-build", choices=("current", "pre-16812"), default="current",
                    help="with --engine llama.cpp: current sizes (padded to 256), or builds before "
@@ -130,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "vllm/vllm-openai image)")
     p.add_argument("--engine-version", default=None,
                    help="with --engine vllm --gpu: the release whose startup rules apply (0.10, "
-                        "0.11; default the newest read); sglang: 0.5")
+                        "0.11; default the newest read); sglang: 0.4 (mem fraction by TP, before PR "
+                        "#10975) or 0.5 (default)")
     p.add_argument("--non-torch", metavar="SIZE",
                    help="with --engine vllm/sglang --gpu: memory outside PyTorch (CUDA context, "
                         "NCCL) instead of the cited default for the GPU and TP")

@@ -50,7 +50,8 @@ def vllm_weights_json(model: ModelSpec, tp: int, expert_parallel: bool = False) 
 
 ENGINE_FLAGS = ("tp", "block-size", "max-num-batched-tokens", "num-draft-layers", "mem-util", "gpu", "non-torch", "page-size", "kv-cache-dtype", "max-num-batched-tokens",
                 "kv-memory", "parallel", "cache-type-k", "cache-type-v", "batch-size", "ubatch-size",
-                "context", "mla-cache", "swa-full-tokens-ratio")
+                "context", "mla-cache", "swa-full-tokens-ratio", "log-style", "engine-version",
+                "llamacpp-build")
 
 
 def _engine_call(fn, *args, **kwargs):
@@ -210,7 +211,8 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
                    for c in contexts])
     if args.format == "log":  # server_args' flag changes come before the startup's lines
         head = [*pools[0].config_lines, *(startup.log_lines() if startup is not None else [])]
-        return "\n".join(head + [p.log_line(args.log_style, config=False) for p in pools])
+        style = "v0.4" if args.engine_version == "0.4" and args.log_style == "current" else args.log_style
+        return "\n".join(head + [_engine_call(p.log_line, style, config=False) for p in pools])
     extra = {}
     if memory is not None and args.max_batch:
         extra["max_batch"] = {str(c): int(pools[0].max_requests(c)) for c in contexts}

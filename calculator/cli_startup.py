@@ -11,7 +11,7 @@ from .gpus import gpu_memory, gpu_spec, parse_memory
 from .specs import ModelSpec
 
 VLLM_VERSIONS = ("0.10", "0.11")
-SGLANG_VERSIONS = ("0.5",)
+SGLANG_VERSIONS = ("0.4", "0.5")
 
 
 def _gpu(args: argparse.Namespace):
@@ -58,7 +58,7 @@ def sglang_startup(args: argparse.Namespace, model: ModelSpec, tp: int):
     gpu = spec if spec is not None else (args.gpu, gpu_memory(args.gpu), None)
     try:
         return predict(model, gpu, tp=tp, mem_fraction_static=args.mem_util,
-                       context=_non_torch(args))
+                       context=_non_torch(args), version=args.engine_version or SGLANG_VERSIONS[-1])
     except ValueError as exc:
         raise UsageError(str(exc).replace("mem-fraction-static:", "--mem-util:")) from None
 

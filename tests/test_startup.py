@@ -324,3 +324,29 @@ def test_capacity_mla_on_hopper_uses_vllms_forced_block_and_the_command_agrees()
     words = shlex.split(at.code[-1].value.splitlines()[1])
     row = json.loads(cli(*words[3:]).stdout)
     assert row["block_size"] == 64 and row["engine_tokens"] == tokens
+
+
+def test_sglang_v0_4_docs_run_llama_8b_on_h100():
+    # SGLang's docs notebook built 2025-01-23 (v0.4.1, defaults, one H100; SGLANG_LOGS[2]):
+    # 'Load weight end. type=LlamaForCausalLM, dtype=torch.bfloat16, avail mem=63.72 GB',
+    # 'KV Cache is allocated. K size: 27.13 GB, V size: 27.13 GB.', max_total_num_tokens=444500
+    log = SGLANG_LOGS[2]
+    model = log.model()
+    s = sglang_predict(model, log.gpu, **log.knobs)
+    assert s.mem_fraction_static == Fraction("0.88")  # TP 1 before PR #10975
+    assert s.log_lines()[1] == ("Load weight end. type=LlamaForCausalLM, dtype=torch.bfloat16, "
+                                "avail mem=63.71 GB")  # logged 63.72
+    pool = sglang_pool(model, kv_memory=s.available)
+    # 32 layers · 8 KV heads · (128 + 128) · 2 B = 131,072 B per token
+    assert pool.cell_size == 131_072
+    assert abs(pool.tokens - 444_500) <= 444_500 * 15 // 10_000   # predicted 444,531
+    # the line itself, from the logged token count: 32 · (444,500 + 1) · 8 · 128 · 2 B = 27.13 GiB
+    assert sglang_pool(model, tokens=444_500).log_lines("v0.4") == [
+        "KV Cache is allocated. K size: 27.13 GB, V size: 27.13 GB."]
+    out = cli("--preset", "llama-3.1-8b", "--engine", "sglang", "--gpu", "H100", "--engine-version",
+              "0.4", "--context", "131072", "--format", "log")
+    assert out.returncode == 0 and out.stdout.splitlines()[-1] == \
+        "KV Cache is allocated. K size: 27.13 GB, V size: 27.13 GB."
+    bad = cli("--preset", "gpt-oss-20b", "--engine", "sglang", "--kv-memory", "10GiB",
+              "--log-style", "v0.4", "--format", "log")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --log-style: v0.4 lines")

@@ -18,7 +18,9 @@ Rules reproduced, read at sgl-project/sglang 001ccef0 (python/sglang/srt):
   each layer's K and V buffers hold ``size + page_size`` tokens (slot 0 is a padded dummy), and
   ``_finalize_allocation_log`` logs ``KV Cache is allocated. dtype: torch.bfloat16, #tokens: N,
   K size: X GB, V size: Y GB`` (MLA: ``KV size``) with GB = 1024³ bytes. Builds before the dtype
-  field print the same line without ``dtype: …,`` (``style="legacy"``).
+  field print the same line without ``dtype: …,`` (``style="legacy"``); v0.4.1 (January 2025)
+  printed ``KV Cache is allocated. K size: X GB, V size: Y GB.`` without ``#tokens``
+  (``style="v0.4"``, MHA pools only).
 - ``mem_cache/swa_memory_pool.py`` (at 00381c02), ``SWAKVPool``: the SWA layers' pool is built
   (and logged) first, then the full layers' pool, then ``SWAKVPool mem usage: X GB, swa size: S,
   full size: F``.
@@ -45,7 +47,7 @@ from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SlidingWindowSpec
 
 SGLANG_VERSION = "SGLang 001ccef0 (profile_max_num_token, memory_pool.py, swa_memory_pool.py)"
 KV_CACHE_DTYPES = ("auto", "fp8_e5m2", "fp8_e4m3", "bfloat16")
-LOG_STYLES = ("current", "legacy")
+LOG_STYLES = ("current", "legacy", "v0.4")
 GB = 1024 ** 3
 SWA_FULL_TOKENS_RATIO = 0.8  # server_args.py default of --swa-full-tokens-ratio
 # configs/model_config.py is_hybrid_swa_model, by the config's model_type (Gemma 4 added later)
@@ -88,6 +90,11 @@ class SglangBuffers:
         return self.layers * (self.k_width + self.v_width) * self.item + self.index_layers * self.index_row
 
     def log_line(self, dtype_name: str, style: str = "current") -> str:
+        if style == "v0.4":  # builds before #tokens was printed (v0.4.1, January 2025)
+            if self.v_width == 0 or self.index_layers:
+                raise ValueError("log-style: v0.4 lines are read for MHA pools only")
+            return (f"KV Cache is allocated. K size: {self.k_bytes / GB:.2f} GB, "
+                    f"V size: {self.v_bytes / GB:.2f} GB.")
         head = "KV Cache is allocated. " + (f"dtype: {dtype_name}, " if style == "current" else "")
         if self.v_width == 0:
             return f"{head}#tokens: {self.tokens}, KV size: {(self.k_bytes + self.index_bytes) / GB:.2f} GB"
@@ -145,6 +152,8 @@ class SglangPool:
         lines = [b.log_line(self.dtype_name, style) for b in self.buffers]
         if self.swa_tokens is None:
             return [*(self.config_lines if config else ()), *lines]
+        if style == "v0.4":
+            raise ValueError("log-style: v0.4 lines are read for plain pools only, not SWA pools")
         split = (f"Use sliding window memory pool. full_layer_tokens={self.tokens}, "
                  f"swa_layer_tokens={self.swa_tokens}")
         usage = (f"SWAKVPool mem usage: {self.total_bytes / GB:.2f} GB, swa size: {self.swa_tokens}, "

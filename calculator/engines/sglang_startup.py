@@ -18,6 +18,11 @@ Read at sgl-project/sglang v0.5.x (late 2025; the heuristic arrived with PR #109
   avail_after_weights − total_gpu_memory × (1 − mem_fraction_static)``; the pool holds
   ``int(rest_memory × 2³⁰) // cell_size`` tokens (``engines/sglang.py`` builds it).
 
+Builds before PR #10975 (``version="0.4"``: v0.4.x to early v0.5, read at the v0.4 line of
+``server_args.py`` ``ServerArgs.__post_init__``) default ``mem_fraction_static`` from the TP size
+alone: 0.79 from TP 16, 0.81 from TP 8, 0.85 from TP 4, 0.87 from TP 2, else 0.88; they print
+"Load weight end. type=…, dtype=torch.bfloat16, avail mem=Y GB" without "mem usage".
+
 So the pool gets ``free_at_start × mem_fraction_static − mem usage``. The free memory at start is
 the driver's total less the process's CUDA context, which depends on the driver, not on the model:
 it is taken from what SGLang and vLLM print on the same card (``CUDA_CONTEXT``), and ``--non-torch``
@@ -35,6 +40,16 @@ from ..gpus import GIB, MIB, GpuSpec
 
 MAX_PREFILL_TOKENS = 16384  # server_args.py default of --max-prefill-tokens
 SGLANG_STARTUP_VERSION = "SGLang v0.5.x (server_args.py _handle_gpu_memory_settings, PR #10975)"
+VERSIONS = ("0.4", "0.5")  # the rule before PR #10975, and after; the newest is the default
+_DTYPES = {"bf16": "torch.bfloat16", "fp16": "torch.float16", "fp32": "torch.float32"}
+
+
+def tp_mem_fraction(tp: int) -> Fraction:
+    """``mem_fraction_static`` by TP size alone (server_args.py before PR #10975)."""
+    for at_least, frac in ((16, "0.79"), (8, "0.81"), (4, "0.85"), (2, "0.87")):
+        if tp >= at_least:
+            return Fraction(frac)
+    return Fraction("0.88")
 CUDA_CONTEXT = (
     round(0.45 * GIB),
     "free memory at start 23.08 GiB of 23.53 GiB on RTX 4090s: SGLang 'Load weight end ... avail "
@@ -87,6 +102,8 @@ class SglangStartup:
     weights: int
     load_growth: int = 0      # memory outside PyTorch that appears while loading
     architecture: str = ""
+    version: str = VERSIONS[-1]
+    dtype_name: str = "torch.bfloat16"
 
     @property
     def free_at_start(self) -> int:
@@ -115,16 +132,24 @@ class SglangStartup:
 
     def log_lines(self) -> list[str]:
         after = self.free_at_start - self.mem_usage
-        return [f"Load weight begin. avail mem={self.free_at_start / GIB:.2f} GB",
-                f"Load weight end. type={self.architecture or 'model'}, avail mem="
-                f"{after / GIB:.2f} GB, mem usage={self.mem_usage / GIB:.2f} GB."]
+        begin = f"Load weight begin. avail mem={self.free_at_start / GIB:.2f} GB"
+        if self.version == "0.4":
+            return [begin, f"Load weight end. type={self.architecture or 'model'}, dtype="
+                           f"{self.dtype_name}, avail mem={after / GIB:.2f} GB"]
+        return [begin, f"Load weight end. type={self.architecture or 'model'}, avail mem="
+                       f"{after / GIB:.2f} GB, mem usage={self.mem_usage / GIB:.2f} GB."]
 
 
 def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, pp: int = 1,
             mem_fraction_static: object = None, chunked_prefill_size: int | None = None,
-            cuda_graph_max_bs: int | None = None, context: int | None = None) -> SglangStartup:
+            cuda_graph_max_bs: int | None = None, context: int | None = None,
+            version: str = VERSIONS[-1]) -> SglangStartup:
     """SGLang's startup memory on one GPU of ``tp`` for ``model`` (its weights priced from
-    config.json). ``gpu``: a catalogue entry or (name, driver total bytes, nvidia-smi MiB)."""
+    config.json). ``gpu``: a catalogue entry or (name, driver total bytes, nvidia-smi MiB);
+    ``version``: "0.5" (the default fraction from the card, PR #10975) or "0.4" (from TP)."""
+    if version not in VERSIONS:
+        raise ValueError(f"engine-version: SGLang rules are read for {', '.join(VERSIONS)}, got "
+                         f"{version!r}")
     from ..capacity import weights_per_gpu
     from ..specs import MLASpec
     from .vllm_startup import non_torch_default
@@ -150,6 +175,8 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
                              f"{mem_fraction_static!r}") from None
         if not 0 < frac < 1:
             raise ValueError(f"mem-fraction-static: must be in (0, 1), got {mem_fraction_static}")
+    elif version == "0.4":
+        frac = tp_mem_fraction(tp)
     else:
         if smi is None:
             raise ValueError(f"gpu: nvidia-smi's memory.total for {name} is not in the catalogue, "
@@ -165,4 +192,5 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
                          mem_fraction_static=frac, fraction_given=given,
                          chunked_prefill_size=chunk, cuda_graph_max_bs=graphs, weights=weights,
                          load_growth=non_torch_default(tp, nvlink)[0],
-                         architecture=str(archs[0]) if isinstance(archs, list) and archs else "")
+                         architecture=str(archs[0]) if isinstance(archs, list) and archs else "",
+                         version=version, dtype_name=_DTYPES.get(model.dtype, model.dtype))
