@@ -184,3 +184,25 @@ def test_engines_page_kv_dtype_block_and_page_knobs():
     assert table.loc[[e for e in table.index if e.startswith("vLLM")][0], "status"] != ""
     assert any("vLLM has no q8_0 KV cache" in i.value for i in at.info)
     assert any("K (q8_0)" in c.value for c in at.code)
+
+
+def test_typed_memory_follows_the_unit_toggle():
+    # Engines: 40 in GB is 40 · 10⁹ bytes, and the label and the copied command say GB
+    at = run(e_model="llama-3.1-8b", e_ctx=8192, e_src="given", e_mem=40, unit="GB")
+    assert not at.exception
+    field = next(n for n in at.number_input if n.key == "e_mem")
+    assert field.label == "KV memory per GPU (GB)"
+    p = sglang_pool(load_preset("llama-3.1-8b"), kv_memory=40 * 10 ** 9)
+    # 40,000,000,000 // 131,072 B = 305,175 tokens = 37.25 requests of 8,192
+    assert p.tokens == 305_175
+    table = at.dataframe[0].value.set_index("engine")
+    assert table.loc[SGLANG, "requests that fit"] == "37.25x (token pool)"
+    assert any("--kv-memory 40GB" in c.value for c in at.code)
+    # Capacity: a custom 96 GB card is 96 · 10⁹ bytes, labelled so
+    cap = run("capacity", c_model="llama-3.1-8b", c_gpu="Custom", c_custom=96, unit="GB",
+              c_engine="vllm", c_gpus=1, c_tp=1)
+    assert not cap.exception
+    assert next(n for n in cap.number_input if n.key == "c_custom").label == "Custom GPU memory (GB)"
+    # 0.90 · 96 · 10⁹ B = 86.40 GB of budget
+    assert next(m for m in cap.metric if m.label == "Budget per GPU").value == "86.40 GB"
+    assert any("--gpu 96GB" in c.value for c in cap.code)

@@ -57,8 +57,9 @@ keys = c.url_state({
 r1 = st.columns(4)
 choice = r1[0].selectbox("Model", choices, key="c_model", format_func=c.label)
 gpu = r1[1].selectbox("GPU", c.gpu_names() + ["Custom"], key="c_gpu")
-custom_gib = r1[2].number_input("Custom GPU memory (GiB)", min_value=1, max_value=1 << 20,
-                                key="c_custom", disabled=gpu != "Custom")
+custom_gib = r1[2].number_input(f"Custom GPU memory ({c.unit_name()})", min_value=1,
+                                max_value=1 << 20, key="c_custom", disabled=gpu != "Custom",
+                                help="In the sidebar's unit: GiB = 2³⁰ bytes, GB = 10⁹ bytes")
 n_gpus = r1[3].number_input("GPUs per replica", min_value=1, max_value=4096, key="c_gpus")
 r2 = st.columns(6)
 tp_opts = [d for d in range(1, int(n_gpus) + 1) if n_gpus % d == 0]
@@ -89,7 +90,7 @@ util = r2[4].slider("Memory utilization", 0.50, 1.00, step=0.01, key="c_util",
 layout = r2[5].selectbox("Layout", ("theoretical", "paged"), key="c_layout")
 c.sync_query([k for k in keys if k not in ("c_wdtype", "c_wdtype_ckpt")] + [wkey])
 
-gpu_bytes = custom_gib << 30 if gpu == "Custom" else gpu_memory(gpu)
+gpu_bytes = custom_gib * c.unit_bytes() if gpu == "Custom" else gpu_memory(gpu)
 if model.param_count is None and model.weight_bytes is None:
     st.error("param_count: this model has no parameter count; add one on the Custom model page")
     st.stop()
@@ -197,7 +198,7 @@ engine = st.radio("Engine", ENGINES, key="c_engine", horizontal=True, help=HELP)
 engine_figures = show(engine, model, cap, int(ctx), int(n_gpus), int(tp), kv_dtype,
                       gpu_arg(gpu, gpu_bytes), util,
                       where=(choice, None if ckpt == ckpt_opts[0] else ckpt,
-                             gpu if gpu != "Custom" else f"{custom_gib}GiB"))
+                             gpu if gpu != "Custom" else f"{custom_gib}{c.unit_name()}"))
 
 # The export is what the page shows: the theoretical answers (labelled), the heatmap's bytes,
 # one GPU's split, and the engine section's own figures and lines.

@@ -264,6 +264,11 @@ def unit_name() -> str:
     return st.session_state.get("unit_pref") or "GiB"
 
 
+def unit_bytes(u: str | None = None) -> int:
+    """Bytes in one of the chosen unit: a memory typed on a page is in the sidebar's unit."""
+    return 1 << 30 if (u or unit_name()) == "GiB" else 10 ** 9
+
+
 def fmt(n: int, u: str | None = None) -> str:
     return format_bytes(int(n), u or unit_name())
 

@@ -158,16 +158,16 @@ if src == "gpu":
     util = g2.slider("Memory utilization", 0.50, 1.00, step=0.01, key="e_util",
                      help="vLLM's gpu_memory_utilization (SGLang uses its own default fraction)")
 else:
-    mem = st.number_input("KV memory per GPU (GiB)", min_value=1, max_value=1 << 14, key="e_mem",
-                          help="What the engine has left for KV on one GPU (vLLM's 'Available KV "
-                               "cache memory')")
+    mem = st.number_input(f"KV memory per GPU ({c.unit_name()})", min_value=1, max_value=1 << 14,
+                          key="e_mem", help="What the engine has left for KV on one GPU (vLLM's "
+                                            "'Available KV cache memory'), in the sidebar's unit")
 c.sync_query([k for k in keys if k not in (("e_mem",) if src == "gpu" else ("e_gpu", "e_util"))])
 model = c.resolve(choice)
 startups, notes = {}, []
 if src == "gpu":
     memory, startups, notes = predicted(model, gpu, float(util), int(tp), int(mnbt) or None)
 else:
-    memory = int(mem) << 30
+    memory = int(mem) * c.unit_bytes()
 table = pd.DataFrame(rows(model, int(ctx), memory, int(tp), startups, kv_dtype, int(block),
                           int(page_size), int(mnbt) or None, gpu if src == "gpu" else None))
 table["KV memory"] = [c.fmt(int(v)) for v in table["KV memory (bytes/GPU)"]]
@@ -190,7 +190,7 @@ if not choice.startswith("custom:"):
     with st.expander("Copy as command", icon=":material/terminal:"):
         base = ["--preset", choice, "--context", str(int(ctx)), "--tp", str(int(tp))]
         where = (["--gpu", gpu, "--mem-util", f"{float(util):.2f}"] if src == "gpu"
-                 else ["--kv-memory", f"{int(mem)}GiB"])
+                 else ["--kv-memory", f"{int(mem)}{c.unit_name()}"])
         lines = []
         for engine, extra in (("vllm", ["--block-size", str(int(block))]
                                + (["--max-num-batched-tokens", str(int(mnbt))] if mnbt else [])),
