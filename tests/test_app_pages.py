@@ -297,3 +297,18 @@ def test_compare_copy_as_command_prints_the_table(downloads, engine, field):
         data = json.loads(out.stdout)
         got = [int(r[field]) for r in (data if isinstance(data, list) else [data])]
     assert got == shown
+
+
+def test_custom_config_dsa_breakdown_shows_the_indexer():
+    # GLM-5 as shipped (trimmed): 78 DSA layers; at its max context 202,752 the indexer adds
+    # 78 · 132 B per token, shown in its own column beside the whole group's 78 · (1,152 + 132)
+    cfg = json.loads((ROOT / "model_presets" / "configs" / "glm-5.json").read_text())
+    at = ok(page("custom").run())
+    at.text_input(key="j_name").set_value("glm5")
+    at.text_area(key="j_text").set_value(json.dumps(cfg))
+    at.button(key="j_go").click()
+    ok(at.run())
+    assert "DSA indexer (78/78 layers)" in at.success[0].value
+    row = at.dataframe[0].value.iloc[0]
+    assert row["bytes/token, whole group (bf16)"] == f"{78 * 1284:,}"
+    assert row["of which indexer bytes/token"] == f"{78 * 132:,}"
