@@ -35,7 +35,7 @@ def _per_layer(named_sizes) -> dict[str, int]:
 
 @pytest.mark.parametrize("name", ["llama-3.1-8b", "qwen2.5-7b", "qwen3-8b", "mixtral-8x7b",
                                   "deepseek-v2-lite", "gpt-oss-20b", "qwen3-next-80b-a3b",
-                                  "gemma-2-9b", "gemma-3-27b", "gpt2"])
+                                  "gemma-2-9b", "gemma-3-27b", "gpt2", "glm-5"])
 def test_shapes_match_transformers_layer_by_layer(name):
     config = checkpoint_config(name)
     ours = _per_layer((p.name, p.numel) for p in param_shapes(config))
