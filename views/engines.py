@@ -36,6 +36,9 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
         memory = mem[key]
         head = startups[key].log_lines() if key in startups else []
         try:
+            if memory is None:
+                raise ValueError(f"{engine}: its startup memory is not predicted here (see above); "
+                                 "give the KV memory per GPU to size its pool")
             if memory <= 0:
                 raise ValueError(f"{engine}: no memory left for KV on this GPU "
                                  f"({c.fmt(memory)} after what it keeps at startup)")
@@ -109,10 +112,9 @@ def predicted(model, gpu: str, util: float, tp: int,
         try:
             startups[key] = fn(model, spec, tp=tp, **kw)
             mem[key] = startups[key].available
-        except ValueError as exc:
-            mem[key] = plain
-            notes.append(f"{key}: startup not predicted ({exc}); shown with utilization × GPU − "
-                         "weights")
+        except ValueError as exc:  # no engine answer: no naive figure in its place
+            mem[key] = None
+            notes.append(f"{key}: startup not predicted ({exc})")
     return mem, startups, notes
 
 
@@ -170,7 +172,7 @@ else:
     memory = int(mem) * c.unit_bytes()
 table = pd.DataFrame(rows(model, int(ctx), memory, int(tp), startups, kv_dtype, int(block),
                           int(page_size), int(mnbt) or None, gpu if src == "gpu" else None))
-table["KV memory"] = [c.fmt(int(v)) for v in table["KV memory (bytes/GPU)"]]
+table["KV memory"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["KV memory (bytes/GPU)"]]
 table["one request"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["one request (bytes/GPU)"]]
 table["one request (bytes/GPU)"] = [f"{int(v):,}" if pd.notna(v) else "—"
                                     for v in table["one request (bytes/GPU)"]]
