@@ -78,6 +78,19 @@ _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(gib|gb|tib|tb|mib|mb)", re.IGNORECASE)
 _SCALE = {"mib": 1 << 20, "gib": GIB, "tib": 1 << 40, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 
 
+def architecture_of(gpu: object) -> GpuSpec | None:
+    """The catalogue entry an engine rule reads the architecture from: a ``GpuSpec`` as is, a
+    name looked up, None for a custom size, an ambiguous word or nothing."""
+    if isinstance(gpu, GpuSpec):
+        return gpu
+    if isinstance(gpu, str) and gpu:
+        try:
+            return gpu_spec(gpu)
+        except ValueError:  # an ambiguous word: no architecture to read
+            return None
+    return None
+
+
 def gpu_spec(name: str) -> GpuSpec | None:
     """The catalogue entry for ``name`` (case-insensitive, spaces optional; the first word alone
     when it names one card), None for a custom size. ``ValueError`` for an ambiguous word."""

@@ -240,13 +240,8 @@ def nsa_flags(model: ModelSpec, page_size: int, kv_cache_dtype: str,
     in the catalogue is taken as Hopper."""
     if not _index_layers(model)[0]:
         return page_size, kv_cache_dtype, ()
-    from ..gpus import GpuSpec, gpu_spec
-    spec = gpu if isinstance(gpu, GpuSpec) else None
-    if isinstance(gpu, str) and gpu:
-        try:
-            spec = gpu_spec(gpu)
-        except ValueError:
-            spec = None
+    from ..gpus import architecture_of
+    spec = architecture_of(gpu)
     lines = ["Setting page size to 64 for DeepSeek NSA."]
     if kv_cache_dtype == "auto":
         blackwell = spec is not None and spec.sm >= 100

@@ -272,13 +272,8 @@ def mla_block_size(model: ModelSpec, block_size: int, gpu: object) -> tuple[int,
     (``is_flashmla_dense_supported``: Hopper, 9.x) turn a block size not a multiple of 64 into
     64; DeepSeek sparse attention (``index_topk`` in the config) always gets 64. Other GPUs, a
     custom size (no known architecture) and non-MLA models keep the block size given."""
-    from ..gpus import GpuSpec, gpu_spec
-    spec = gpu if isinstance(gpu, GpuSpec) else None
-    if isinstance(gpu, str) and gpu:
-        try:
-            spec = gpu_spec(gpu)
-        except ValueError:  # an ambiguous word: no architecture to read
-            spec = None
+    from ..gpus import architecture_of
+    spec = architecture_of(gpu)
     if spec is None or not spec.sm or not any(isinstance(g.spec, MLASpec) for g in model.groups):
         return block_size, None
     lines = []  # the checks run in this order, each on the block size the one before left
