@@ -108,11 +108,16 @@ def kv_cache_bytes(model: ModelSpec, context: int, batch: int = 1, dtype: str | 
             index_bytes=batch * g.count * tokens * getattr(g.spec, "index_bytes", lambda: 0)()))
 
     # Per GPU: one TP rank of the heaviest pipeline stage.
-    per_layer = [(batch * held_tokens(s, context, layout, block_size) * s.per_token_bytes(kv, tp),
-                  batch * s.state_bytes(tp)) for s in model.layer_specs()]
-    stages = [(sum(per_layer[i][0] for i in r), sum(per_layer[i][1] for i in r))
-              for r in pp_stages(len(per_layer), pp)]
-    busiest = max(stages, key=lambda st: (st[0] + st[1], st[0]))
+    if pp == 1:  # one stage holds every layer: sum by group (what the capacity bisection calls)
+        busiest = (sum(batch * g.count * held_tokens(g.spec, context, layout, block_size)
+                       * g.spec.per_token_bytes(kv, tp) for g in model.groups),
+                   sum(batch * g.count * g.spec.state_bytes(tp) for g in model.groups))
+    else:
+        per_layer = [(batch * held_tokens(s, context, layout, block_size) * s.per_token_bytes(kv, tp),
+                      batch * s.state_bytes(tp)) for s in model.layer_specs()]
+        stages = [(sum(per_layer[i][0] for i in r), sum(per_layer[i][1] for i in r))
+                  for r in pp_stages(len(per_layer), pp)]
+        busiest = max(stages, key=lambda st: (st[0] + st[1], st[0]))
     return Breakdown(
         model=model.name, context=context, batch=batch, dtype=kv.name, layout=layout, tp=tp,
         pp=pp, groups=tuple(groups), kv_bytes=sum(g.kv_bytes for g in groups),
