@@ -60,7 +60,8 @@ def sglang_startup(args: argparse.Namespace, model: ModelSpec, tp: int):
         return predict(model, gpu, tp=tp, mem_fraction_static=args.mem_util,
                        context=_non_torch(args), version=args.engine_version or SGLANG_VERSIONS[-1])
     except ValueError as exc:
-        raise UsageError(str(exc).replace("mem-fraction-static:", "--mem-util:")) from None
+        raise UsageError(str(exc).replace("mem-fraction-static:", "--mem-util:")
+                         .replace("a given KV memory per GPU", "--kv-memory")) from None
 
 
 def startup_json(startup) -> dict:

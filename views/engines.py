@@ -38,7 +38,7 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
         try:
             if memory is None:
                 raise ValueError(f"{engine}: its startup memory is not predicted here (see above); "
-                                 "give the KV memory per GPU to size its pool")
+                                 "choose 'one figure for every engine' to size its pool")
             if memory <= 0:
                 raise ValueError(f"{engine}: no memory left for KV on this GPU "
                                  f"({c.fmt(memory)} after what it keeps at startup)")

@@ -157,8 +157,8 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
         # server_args.py turns on --enable-dp-attention (dp = tp) for DeepSeek NSA: attention
         # weights are then whole on every GPU, which the TP sharding here does not price
         raise ValueError("engine sglang: DeepSeek NSA runs with DP attention (attention weights "
-                         "whole on every GPU), whose startup memory is not modelled; give "
-                         "--kv-memory (SGLang's pool after the weights) instead")
+                         "whole on every GPU), whose startup memory is not modelled; its pool is "
+                         "sized from a given KV memory per GPU instead")
     if isinstance(gpu, GpuSpec):
         name, total, smi, nvlink = gpu.name, gpu.total_bytes, gpu.smi_mib, gpu.nvlink
     else:
