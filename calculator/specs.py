@@ -236,6 +236,11 @@ class ModelSpec:
         return out  # type: ignore[return-value]
 
     @property
+    def has_indexer(self) -> bool:
+        """Whether any layer keeps DeepSeek sparse attention's indexer keys."""
+        return any(getattr(g.spec, "indexer", None) for g in self.groups)
+
+    @property
     def attention(self) -> str:
         """Short family name: MHA, GQA, MQA or MLA (of the attention layers)."""
         for g in self.groups:

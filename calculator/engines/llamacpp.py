@@ -184,7 +184,7 @@ def plan(model: ModelSpec, *, n_ctx: int = 0, n_seq_max: int = 1, kv_unified: bo
             raise ValueError(f"{flag}: llama.cpp has {', '.join(CACHE_TYPES)}, got {t!r}")
     if mla not in MLA_MODES:
         raise ValueError(f"mla-cache: one of {', '.join(MLA_MODES)}, got {mla!r}")
-    if any(isinstance(g.spec, MLASpec) and g.spec.indexer for g in model.groups):
+    if model.has_indexer:
         raise ValueError("engine llama.cpp: DeepSeek sparse attention's indexer cache (a separate "
                          "cache in 2026 builds, sized differently build by build) is not modelled; "
                          "the theoretical, transformers, vllm and sglang engines size it")

@@ -238,7 +238,7 @@ def nsa_flags(model: ModelSpec, page_size: int, kv_cache_dtype: str,
     """server_args.py for DeepSeek NSA models: page size 64, and ``auto`` KV becomes bfloat16
     (Hopper and older) or fp8_e4m3 (capability 10 and up); the lines it logs. A GPU that is not
     in the catalogue is taken as Hopper."""
-    if not _index_layers(model)[0]:
+    if not model.has_indexer:
         return page_size, kv_cache_dtype, ()
     from ..gpus import architecture_of
     spec = architecture_of(gpu)

@@ -151,9 +151,8 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
         raise ValueError(f"engine-version: SGLang rules are read for {', '.join(VERSIONS)}, got "
                          f"{version!r}")
     from ..capacity import weights_per_gpu
-    from ..specs import MLASpec
     from .vllm_startup import non_torch_default
-    if any(isinstance(g.spec, MLASpec) and g.spec.indexer for g in model.groups):
+    if model.has_indexer:
         # server_args.py turns on --enable-dp-attention (dp = tp) for DeepSeek NSA: attention
         # weights are then whole on every GPU, which the TP sharding here does not price
         raise ValueError("engine sglang: DeepSeek NSA runs with DP attention (attention weights "

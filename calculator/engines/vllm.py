@@ -141,14 +141,10 @@ def _window(model: ModelSpec, window: int) -> int:
     return window
 
 
-def _has_indexer(model: ModelSpec) -> bool:
-    return any(isinstance(g.spec, MLASpec) and g.spec.indexer for g in model.groups)
-
-
 def dsa_cache_dtype(model: ModelSpec, kv_cache_dtype: str) -> tuple[str, str | None]:
     """``DeepseekV32ForCausalLM.verify_and_update_config``: the KV dtype vLLM uses for a DSA
     model, and the line it logs when it changes it."""
-    if not _has_indexer(model):
+    if not model.has_indexer:
         return kv_cache_dtype, None
     if kv_cache_dtype.startswith("fp8") and kv_cache_dtype != "fp8_ds_mla":
         return "fp8_ds_mla", "Using custom fp8 kv-cache format for DeepSeekV3.2"
@@ -284,7 +280,7 @@ def mla_block_size(model: ModelSpec, block_size: int, gpu: object) -> tuple[int,
         block_size = 64
         lines.append("Forcing kv cache block size to 64 for FlashMLA backend.")
     cfg = model.config or {}
-    if ((cfg.get("text_config") or cfg).get("index_topk") is not None or _has_indexer(model)) \
+    if ((cfg.get("text_config") or cfg).get("index_topk") is not None or model.has_indexer) \
             and block_size != 64:
         block_size = 64
         lines.append("Forcing kv cache block size to 64 for FlashMLASparse backend.")
