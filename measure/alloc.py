@@ -45,8 +45,10 @@ def allocate_layer(spec: LayerSpec, *, batch: int, context: int, dtype: KVDtype,
     if layout not in LAYOUTS:
         raise ValueError(f"layout: must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     if isinstance(spec, StateSpec):
-        state = TORCH_DTYPES[spec.dtype]
-        return [torch.empty(batch, *shape, dtype=state, device=device) for shape in spec.shapes]
+        # the first shape (conv) in the state dtype, the rest in ssm_dtype where it differs (NemotronH)
+        kinds = [spec.dtype] + [spec.ssm_dtype or spec.dtype] * (len(spec.shapes) - 1)
+        return [torch.empty(batch, *shape, dtype=TORCH_DTYPES[k], device=device)
+                for shape, k in zip(spec.shapes, kinds)]
     tokens = spec.tokens_held(context)  # ring buffer of min(context, window) for windowed layers
     if tokens == 0:
         return []
