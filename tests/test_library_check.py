@@ -31,6 +31,20 @@ def test_library_allocation_matches_the_transformers_mode(name, context):
     assert rows[-1].group == "total" and rows[-1].measured_bytes > 0
 
 
+# The presets of the 2025-26 families: chunked attention (Llama 4), per-layer KV heads and head
+# sizes (Gemma 4, MiMo), gated DeltaNet hybrids (Qwen3.5), Mamba-2 hybrids (Nemotron), DSA
+# indexers (DeepSeek-V3.2, GLM-5.1). Context 300 passes MiMo's 129 and stays inside the others'.
+@pytest.mark.parametrize("name", ["llama-4-scout", "llama-4-maverick", "gemma-4-26b-a4b",
+                                  "qwen3.5-27b", "qwen3.5-35b-a3b", "qwen3.5-122b-a10b",
+                                  "qwen3.5-397b-a17b", "deepseek-v3.2", "glm-5.1",
+                                  "nemotron-3-nano-30b-a3b", "nemotron-h-56b", "minimax-m2.5",
+                                  "mimo-v2-flash"])
+def test_new_presets_allocate_what_transformers_allocates(name):
+    rows = measure_library(full_config(name), name=name, context=300, batch=2)
+    assert len(rows) >= 2 and all(r.match for r in rows), \
+        [(r.group, r.expected_bytes, r.measured_bytes) for r in rows]
+
+
 def test_transformers_mode_by_hand():
     llama = load_preset("llama-3.1-8b")
     # 2 seqs · 300 tokens · 32 layers · 8 heads · (128 + 128) · 2 B, plus 32 int64 position counters

@@ -48,3 +48,28 @@ def test_mistral_v0_3_has_no_window_where_v0_1_keeps_4096():
     assert kv_cache_bytes(v3, 32_768).total_bytes == 32_768 * 32 * 8 * 256 * 2 == 4 << 30
     assert kv_cache_bytes(v1, 32_768).total_bytes == 4_096 * 32 * 8 * 256 * 2
     assert preset_document("mistral-7b-v0.3")["param_count"] == 7_248_023_552
+
+
+def test_llama4_scout_preset_keeps_every_4th_layer_global():
+    scout = load_preset("llama-4-scout")
+    # 12 global layers × 10,485,760 tokens + 36 chunked layers × 8,192 tokens,
+    # 8 KV heads · (128 + 128) · 2 B = 4,096 B per layer per token
+    assert kv_cache_bytes(scout, 10_485_760).total_bytes == \
+        12 * 10_485_760 * 4096 + 36 * 8192 * 4096 == 516_604_035_072
+    assert preset_document("llama-4-scout")["param_count"] == 108_641_793_536
+
+
+def test_gemma4_global_layers_use_their_own_heads():
+    gemma = load_preset("gemma-4-26b-a4b")
+    # 25 sliding layers: 8 heads · (256 + 256) · 2 B = 8,192 B/token, capped at 1,024 tokens;
+    # 5 global layers: 2 heads · (512 + 512) · 2 B = 4,096 B/token
+    assert kv_cache_bytes(gemma, 32_768).total_bytes == 25 * 1024 * 8192 + 5 * 32_768 * 4096
+
+
+def test_presets_cover_the_current_families():
+    names = set(list_presets())
+    assert len(names) >= 40
+    for family in ("llama-4-scout", "llama-4-maverick", "gemma-4-26b-a4b", "qwen3.5-27b",
+                   "qwen3.5-397b-a17b", "glm-5", "glm-5.1", "deepseek-v3.2", "minimax-m2.5",
+                   "nemotron-3-nano-30b-a3b", "mimo-v2-flash", "mistral-7b-v0.3"):
+        assert family in names
