@@ -11,7 +11,10 @@ The shapes follow transformers' modeling files (5.23.0): ``LlamaAttention`` / ``
 norms), ``Gemma3ForConditionalGeneration`` (SigLIP tower + projector), ``MixtralSparseMoeBlock``,
 ``Qwen3MoeSparseMoeBlock``, ``Qwen3NextGatedDeltaNet`` / ``Qwen3NextAttention`` (gated q),
 ``DeepseekV2Attention`` / ``DeepseekV3MoE`` (MLA, shared experts, ``e_score_correction_bias``),
-``GptOssAttention`` (sinks) / ``GptOssExperts`` (fused gate_up with biases), ``GPT2Block``.
+``GptOssAttention`` (sinks) / ``GptOssExperts`` (fused gate_up with biases), ``GPT2Block``,
+``MiniMaxM2Attention`` (q/k norms over all heads) / ``MiniMaxM2SparseMoeBlock`` (sigmoid router with
+``e_score_correction_bias``), ``MiMoV2FlashAttention`` (sliding layers: twice the KV heads, sinks;
+V 128 wide) / ``MiMoV2FlashMoE`` (no shared expert; ``mlp_layer_types`` dense first).
 The parameter count equals transformers' own on the meta device for every preset
 (``tests/test_weights.py`` checks it against ``model_presets/param_counts.py``).
 """
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from math import prod
 from typing import Any
 
-from ..hf_config import DSA_TYPES, MAX_DIM, MAX_LAYERS, normalize
+from ..hf_config import DSA_TYPES, MAX_DIM, MAX_LAYERS, layer_kinds, normalize
 
 # Roles: how a tensor is stored under quantization and split under tensor parallelism.
 #   embed / lm_head   vocabulary rows (vocab-parallel in engines; never quantized by weight-only
@@ -59,7 +62,7 @@ TIED_DEFAULT = {"gemma": True, "gemma2": True, "gemma3_text": True, "gpt2": True
 VOCAB_DEFAULT = {"gemma3_text": 262_208, "gpt2": 50_257}
 SUPPORTED = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "qwen3_next", "gemma",
              "gemma2", "gemma3_text", "deepseek_v2", "deepseek_v3", "kimi_k2", "gpt_oss", "gpt2",
-             "deepseek_v32", "glm_moe_dsa")
+             "deepseek_v32", "glm_moe_dsa", "minimax_m2", "mimo_v2_flash")
 
 
 def config_int(cfg: dict, key: str, default: Any = None, *, lo: int = 1, hi: int = MAX_DIM) -> int:
@@ -88,6 +91,10 @@ def architecture(config: dict) -> str:
     return str(cfg.get("model_type") or "")
 
 
+class UnknownArchitecture(ValueError):
+    """The config is well formed but its architecture's tensors are not listed here."""
+
+
 def param_shapes(config: object) -> list[Param]:
     """All stored tensors of the model the config describes. ``ValueError`` names the field, or
     says the architecture's shapes are not known here."""
@@ -96,7 +103,7 @@ def param_shapes(config: object) -> list[Param]:
     cfg = normalize(config)
     mtype = str(cfg.get("model_type") or "")
     if mtype not in SUPPORTED:
-        raise ValueError(f"model_type: weights of {mtype or 'this model'!r} are not known from the "
+        raise UnknownArchitecture(f"model_type: weights of {mtype or 'this model'!r} are not known from the "
                          f"config alone (known: {', '.join(SUPPORTED)}); give a parameter count")
     if mtype == "gpt2":
         return _gpt2(cfg)
@@ -122,7 +129,7 @@ def _decoder(cfg: dict, mtype: str, prefix: str) -> list[Param]:
         elif cfg.get("kv_lora_rank") is not None:
             out += _mla(cfg, lp + "self_attn.", hidden)
         else:
-            out += _attention(cfg, mtype, lp + "self_attn.", hidden)
+            out += _attention(cfg, mtype, lp + "self_attn.", hidden, kinds[i] == "sliding_attention")
         out += _mlp(cfg, mtype, lp + "mlp.", hidden, i)
         norms = ["input_layernorm", "post_attention_layernorm"]
         if mtype in ("gemma2", "gemma3_text"):
@@ -140,6 +147,8 @@ def _layer_kinds(cfg: dict, mtype: str, n: int) -> list[str]:
     if mtype == "qwen3_next":
         every = config_int(cfg, "full_attention_interval", 4, hi=MAX_LAYERS)
         return ["linear_attention" if (i + 1) % every else "full_attention" for i in range(n)]
+    if mtype == "mimo_v2_flash":
+        return layer_kinds(cfg, n)
     return ["full_attention"] * n
 
 
@@ -152,18 +161,29 @@ def _linear(name: str, out_f: int, in_f: int, part: str, split: str, *, bias: bo
     return ps
 
 
-def _attention(cfg: dict, mtype: str, p: str, hidden: int) -> list[Param]:
+def _attention(cfg: dict, mtype: str, p: str, hidden: int, sliding: bool = False) -> list[Param]:
     heads = config_int(cfg, "num_attention_heads")
     kv = config_int(cfg, "num_key_value_heads")
     hd = cfg.get("head_dim") or hidden // heads
     hd = config_int({"head_dim": hd}, "head_dim")
+    vd = hd
     qkv_bias = mtype == "qwen2" or _bool(cfg, "attention_bias", False)
     o_bias = _bool(cfg, "attention_bias", False)
+    if mtype == "mimo_v2_flash":  # MiMoV2FlashAttention: sliding layers 2 × KV heads, V narrower
+        kv, vd, o_bias = kv * (2 if sliding else 1), config_int(cfg, "v_head_dim", hd), False
     q_out = heads * hd * (2 if mtype == "qwen3_next" else 1)  # Qwen3-Next: q and its gate
     out = (_linear(p + "q_proj", q_out, hidden, "attention", "qkv", bias=qkv_bias)
            + _linear(p + "k_proj", kv * hd, hidden, "attention", "qkv", bias=qkv_bias)
-           + _linear(p + "v_proj", kv * hd, hidden, "attention", "qkv", bias=qkv_bias)
-           + _linear(p + "o_proj", hidden, heads * hd, "attention", "row", bias=o_bias))
+           + _linear(p + "v_proj", kv * vd, hidden, "attention", "qkv", bias=qkv_bias)
+           + _linear(p + "o_proj", hidden, heads * vd, "attention", "row", bias=o_bias))
+    if mtype == "minimax_m2":  # RMSNorm over all q / all k heads, split with them (vLLM TP norm)
+        out += [Param(name=f"{p}q_norm.weight", shape=(heads * hd,), role="norm", part="attention",
+                      split="col"),
+                Param(name=f"{p}k_norm.weight", shape=(kv * hd,), role="norm", part="attention",
+                      split="col")]
+    if mtype == "mimo_v2_flash" and sliding:
+        out.append(Param(name=p + "attention_sink_bias", shape=(heads,), role="other",
+                         part="attention", split="col"))
     if mtype in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text"):
         out += [Param(name=f"{p}{nm}.weight", shape=(hd,), role="norm", part="attention")
                 for nm in ("q_norm", "k_norm")]
@@ -256,6 +276,30 @@ def _mlp(cfg: dict, mtype: str, p: str, hidden: int, i: int) -> list[Param]:
         return ([_router(bp + "gate.weight", e, hidden)]
                 + _experts(bp + "experts.", ("w1", "w3", "w2"), hidden,
                            config_int(cfg, "intermediate_size"), e))
+    if mtype == "minimax_m2":  # every layer sparse; sigmoid router with a correction bias
+        e = config_int(cfg, "num_local_experts")
+        bp = p.replace("mlp.", "block_sparse_moe.")
+        return ([_router(bp + "gate.weight", e, hidden),
+                 Param(name=bp + "e_score_correction_bias", shape=(e,), role="other",
+                       part="experts", dtype="fp32")]
+                + _experts(bp + "experts.", ("w1", "w3", "w2"), hidden,
+                           config_int(cfg, "intermediate_size"), e))
+    if mtype == "mimo_v2_flash":
+        kinds = cfg.get("mlp_layer_types")
+        if kinds is None:  # MiMoV2FlashConfig: moe_layer_freq as a 0/1 list, else dense first
+            freq = cfg.get("moe_layer_freq")
+            kinds = (["sparse" if f else "dense" for f in freq] if isinstance(freq, list)
+                     else ["dense"] + ["sparse"] * (config_int(cfg, "num_hidden_layers") - 1))
+        if not isinstance(kinds, list) or len(kinds) <= i or kinds[i] not in ("dense", "sparse"):
+            raise ValueError(f"mlp_layer_types: expected 'dense' / 'sparse' for every layer, got {kinds!r}")
+        if kinds[i] == "dense":
+            return _dense_mlp(p, hidden, config_int(cfg, "intermediate_size"))
+        e = config_int(cfg, "n_routed_experts")
+        return ([_router(p + "gate.weight", e, hidden),
+                 Param(name=p + "gate.e_score_correction_bias", shape=(e,), role="other",
+                       part="experts", dtype="fp32")]
+                + _experts(p + "experts.", ("gate_proj", "up_proj", "down_proj"), hidden,
+                           config_int(cfg, "moe_intermediate_size"), e))
     if mtype == "gpt_oss":
         e = config_int(cfg, "num_local_experts")
         inter = config_int(cfg, "intermediate_size")
