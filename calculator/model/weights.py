@@ -3,8 +3,9 @@
 ``with_weights(model, config)`` prices the checkpoint the config describes (``shapes`` for the
 tensors, ``quant`` for their format) and records the count, the bytes, a breakdown by part and
 where they came from. A model whose architecture has no known shapes keeps its stated parameter
-count; a quantized checkpoint that cannot be priced records the one-line reason, so that capacity
-refuses to guess a 16-bit size for it (``capacity.plan``).
+count, and an unquantized one is priced as that count × its 16/32-bit dtype (every tensor of such
+a checkpoint is stored in it; GPUs then split the total evenly); a quantized checkpoint that
+cannot be priced records the one-line reason, so that capacity refuses to guess a 16-bit size for it (``capacity.plan``).
 """
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from dataclasses import replace
 
 from ..specs import ModelSpec
 from .quant import checkpoint, quant_method
-from .shapes import PARTS, param_count, param_shapes
+from .shapes import PARTS, UnknownArchitecture, param_count, param_shapes
+
+DENSE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 
 
 def with_weights(model: ModelSpec, config: dict, *, keep_exact: bool = False) -> ModelSpec:
@@ -25,7 +28,14 @@ def with_weights(model: ModelSpec, config: dict, *, keep_exact: bool = False) ->
     try:
         params = param_shapes(config)
     except ValueError as exc:
-        return replace(model, weights_error=str(exc), quant_method=method, config=config)
+        item = DENSE_BYTES.get(model.dtype)
+        if method or not model.param_count or item is None or not isinstance(exc, UnknownArchitecture):
+            return replace(model, weights_error=str(exc), quant_method=method, config=config)
+        return replace(model, weight_bytes=model.param_count * item, weight_parts=(),
+                       quant_method="", config=config,
+                       weights_from=f"{model.param_count:,} parameters × {model.dtype} (the "
+                                    "checkpoint's dtype; this architecture's tensors are not "
+                                    "listed, so GPUs split them evenly)")
     try:
         ck = checkpoint(config, params)
     except ValueError as exc:  # the shapes are known, the format is not: count, no bytes
