@@ -17,6 +17,7 @@ from .specs import (FullAttentionSpec, IndexerCache, MLASpec, ModelSpec, SharedK
 # full attention plus an indexer key cache.
 LAYER_TYPES = ("full_attention", "sliding_attention", "chunked_attention", "linear_attention",
                "mamba", "conv", "indexed_attention")
+LEGACY_LAYER_TYPES = {"attention": "full_attention"}
 # DeepSeek sparse attention without an index_topk key in the file (trimmed configs): the
 # transformers config classes default it (index_topk 2048, index_head_dim 128).
 DSA_TYPES = ("deepseek_v32", "glm_moe_dsa")
@@ -135,6 +136,8 @@ def normalize(config: object) -> dict[str, Any]:
         cfg["num_hidden_layers"] = len(blocks)
         # internal kinds (mamba2, none), kept apart from the public layer_types vocabulary
         cfg["_block_kinds"] = [NEMOTRON_BLOCKS[b] for b in blocks]
+    if model_type == "nemotron-nas":
+        _nas_blocks(cfg)
     # MiMo-V2-Flash: MimoV2FlashConfig.__post_init__ (transformers 5.23.0) makes the window
     # sliding_window_size + 1: the reference (SGLang) attends to that many previous tokens plus
     # the query. vLLM passes sliding_window_size itself (engines/vllm.py reads it back).
@@ -144,6 +147,44 @@ def normalize(config: object) -> dict[str, Any]:
     if cfg.get("use_sliding_window") is False:
         cfg["sliding_window"] = None
     return cfg
+
+
+def _nas_blocks(cfg: dict[str, Any]) -> None:
+    """Nemotron-NAS (DeciLMForCausalLM: Llama-3.3-Nemotron-Super-49B, -Ultra-253B, -51B): one
+    ``block_configs`` entry per layer. vLLM (model_executor/models/nemotron_nas.py,
+    ``DeciLMDecoderLayer``) and SGLang (models/nemotron_nas.py) build attention only where
+    ``attention.no_op`` is false, with ``num_attention_heads // n_heads_in_group`` KV heads; the
+    remote-code model replaces ``replace_with_linear`` attention by a Linear (no cache either)."""
+    blocks = cfg.get("block_configs")
+    heads = _int(cfg, "num_attention_heads")
+    if not isinstance(blocks, list) or not 0 < len(blocks) <= MAX_LAYERS or \
+            any(not isinstance(b, dict) or not isinstance(b.get("attention", {}), dict) for b in blocks):
+        raise ValueError("block_configs: expected a list with one {attention, ffn} object per layer")
+    if cfg.get("num_hidden_layers") not in (None, len(blocks)):
+        raise ValueError(f"block_configs: {len(blocks)} entries for num_hidden_layers "
+                         f"{cfg['num_hidden_layers']}")
+    kinds: list[str] = []
+    overrides: dict[str, dict[str, int]] = {}
+    for i, block in enumerate(blocks):
+        attn = block.get("attention") or {}
+        if attn.get("no_op") is True or attn.get("replace_with_linear") is True:
+            kinds.append("none")
+            continue
+        for key in ("window_length", "num_sink_tokens"):
+            if attn.get(key) is not None:
+                raise ValueError(f"block_configs: layer {i}'s attention {key} is not modelled")
+        group = _int(attn, "n_heads_in_group", hi=heads)
+        if heads % group:
+            raise ValueError(f"block_configs: layer {i}'s n_heads_in_group {group} does not "
+                             f"divide num_attention_heads {heads}")
+        kinds.append("full_attention")
+        overrides[str(i)] = {"num_key_value_heads": heads // group}
+    if not overrides:
+        raise ValueError("block_configs: no layer has attention (every one is no_op)")
+    cfg["num_hidden_layers"] = len(blocks)
+    cfg["_block_kinds"] = kinds
+    cfg["num_key_value_heads"] = next(iter(overrides.values()))["num_key_value_heads"]
+    cfg.setdefault("per_layer_config", overrides)
 
 
 def layer_kinds(cfg: dict[str, Any], n: int) -> list[str]:
@@ -156,6 +197,9 @@ def layer_kinds(cfg: dict[str, Any], n: int) -> list[str]:
         kinds = cfg["layer_types"]
         if not isinstance(kinds, list) or len(kinds) != n:
             raise ValueError(f"layer_types: expected a list of {n} entries (num_hidden_layers)")
+        # transformers 5.23.0 configuration_utils.py _LEGACY_LAYER_TYPE_REMAP: "attention" is
+        # full attention, "mamba" a recurrent layer (Granite 4's Mamba-2, read in _state_spec)
+        kinds = [LEGACY_LAYER_TYPES.get(k, k) if isinstance(k, str) else k for k in kinds]
         for k in kinds:
             if k not in LAYER_TYPES:
                 raise ValueError(f"layer_types: {k!r} is not one of {', '.join(LAYER_TYPES)}")
@@ -300,6 +344,23 @@ def _state_spec(cfg: dict, kind: str, dtype: str, heads: int, head_dim: int) -> 
         width = _int(cfg, "conv_L_cache", lo=2, hi=1024) if cfg.get("conv_L_cache") is not None else 3
         return StateSpec(shapes=((hidden, width - 1),), dtype=dtype, mechanism="short conv",
                          conv_kernel=width)
+    if kind == "mamba" and cfg.get("mamba_n_heads") is not None:
+        # Granite 4 hybrid (GraniteMoeHybridConfig): Mamba-2 with its own key names; vLLM
+        # granitemoehybrid.py mamba2_state_shape, both states in the model dtype ("auto")
+        hidden = _int(cfg, "hidden_size")
+        inner = _int(cfg, "mamba_expand", hi=64) * hidden if cfg.get("mamba_expand") is not None \
+            else 2 * hidden
+        nh = _int(cfg, "mamba_n_heads")
+        hd = cfg.get("mamba_d_head", "auto")
+        hd = inner // nh if hd == "auto" else _int(cfg, "mamba_d_head")
+        if nh * hd != inner:
+            raise ValueError(f"mamba_n_heads: {nh} heads × mamba_d_head {hd} != mamba_expand × "
+                             f"hidden_size {inner}")
+        groups = _int(cfg, "mamba_n_groups") if cfg.get("mamba_n_groups") is not None else 1
+        d_state = _int(cfg, "mamba_d_state") if cfg.get("mamba_d_state") is not None else 256
+        k = _int(cfg, "mamba_d_conv", lo=2, hi=1024) if cfg.get("mamba_d_conv") is not None else 4
+        return StateSpec(shapes=((inner + 2 * groups * d_state, k - 1), (nh, hd, d_state)),
+                         dtype=dtype, mechanism="mamba2", conv_kernel=k)
     if kind == "mamba":  # Jamba / Mamba-1: conv (d_inner, d_conv-1) + ssm (d_inner, d_state)
         hidden = _int(cfg, "hidden_size")
         d_inner = _int(cfg, "mamba_expand", hi=64) * hidden

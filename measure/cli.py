@@ -61,6 +61,9 @@ def _configs(args) -> list[tuple[str, dict]]:
     from calculator.load import parse_config_text
     if args.all_presets or args.preset:
         names = list_presets() if args.all_presets else [preset_key(n) for n in args.preset]
+        if args.all_presets:  # presets whose architecture transformers does not define
+            from calculator.engines.transformers_cache import NO_CLASS
+            names = [n for n in names if full_config(n).get("model_type") not in NO_CLASS]
         return [(n, full_config(n)) for n in names]
     if args.config:
         path = Path(args.config)

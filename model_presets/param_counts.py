@@ -27,6 +27,12 @@ CONFIG_DIR = PRESET_DIR / "configs"
 # configuration_deepseek.py defines DeepseekV3Config, so the shapes are deepseek_v3's.
 # The original Falcon configs (RefinedWeb*) map to transformers' FalconConfig the same way.
 MODEL_TYPE_MAP = {"kimi_k2": "deepseek_v3", "RefinedWebModel": "falcon", "RefinedWeb": "falcon"}
+# Presets whose architecture transformers does not define (remote code only): their count is the
+# one the checkpoint publishes (the Hub's safetensors metadata, ``total_size`` ÷ 2 bytes for
+# bf16), which ``calculator/model/shapes.py``'s own listing must equal (tests/test_weights.py).
+PUBLISHED_COUNTS = {
+    "llama-3.3-nemotron-super-49b": 49_867_145_216,  # nvidia/Llama-3_3-Nemotron-Super-49B-v1, BF16
+}
 # Keys that must not reach the config class: remote-code pointers and checkpoint quantization.
 DROP_KEYS = ("auto_map", "quantization_config")
 
@@ -75,7 +81,7 @@ def count_parameters(config: dict) -> int:
 
 
 def count_all(names: list[str]) -> dict[str, int]:
-    return {n: count_parameters(full_config(n)) for n in names}
+    return {n: PUBLISHED_COUNTS.get(n) or count_parameters(full_config(n)) for n in names}
 
 
 def write_counts(counts: dict[str, int], version: str) -> None:
@@ -86,6 +92,9 @@ def write_counts(counts: dict[str, int], version: str) -> None:
         text = re.sub(r"^param_count:.*$", f"param_count: {count}", text, count=1, flags=re.M)
         source = (f"param_source: 'python -m model_presets.param_counts (transformers {version}, "
                   f"meta device, configs/{name}.json)'")
+        if name in PUBLISHED_COUNTS:
+            source = ("param_source: 'the checkpoint''s published count (Hub safetensors metadata; no "
+                      "transformers class), equal to calculator/model/shapes.py''s listing'")
         text = re.sub(r"^param_source:.*(\n  .*)*$", source, text, count=1, flags=re.M)
         path.write_text(text, encoding="utf-8")
 

@@ -47,7 +47,7 @@ Rules reproduced, read at ggml-org/llama.cpp ec98e2002 (the copy vendored in oll
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import prod
 
 from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SharedKVSpec, SlidingWindowSpec, StateSpec
@@ -251,7 +251,12 @@ def plan(model: ModelSpec, *, n_ctx: int = 0, n_seq_max: int = 1, kv_unified: bo
         caches.append(_kv_cache("base", full, n_ctx_seq, **kv))
         caches.append(_kv_cache("swa", swa, size_swa, **kv))
     else:
-        caches.append(_kv_cache("kv", full, n_ctx_seq, **kv))
+        cache = _kv_cache("kv", full, n_ctx_seq, **kv)
+        if model.model_type == "nemotron-nas" and model.blocks:
+            # LLM_ARCH_DECI: convert_hf_to_gguf.py writes 0 KV heads for the no-op blocks, and
+            # llama_kv_cache keeps a (zero-width) K/V pair for every layer (has_kv): all count
+            cache = replace(cache, layers=model.blocks)
+        caches.append(cache)
     return LlamaCppPlan(model.name, n_ctx, n_ctx_seq, n_seq_max, n_ubatch, tuple(caches))
 
 

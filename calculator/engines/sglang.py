@@ -36,6 +36,10 @@ Rules reproduced, read at sgl-project/sglang 001ccef0 (python/sglang/srt):
   SGLang logs sums both buffers (``NSATokenToKVPool.get_kv_size_bytes``, since PR #11309, whose
   B200 log this reproduces: 975,424 tokens, 43.67 GB). Read at sgl-project/sglang 001ccef0.
 
+- Nemotron-NAS (``DeciLMForCausalLM``, models/nemotron_nas.py at 15a024d4, PR #9067): the pool
+  is ``num_hidden_layers`` deep with the first attention block's KV heads
+  (``get_total_num_kv_heads``), so the no-op attention blocks hold K/V rows too.
+
 Hybrid state models (Mamba, gated DeltaNet) use SGLang's Mamba pool, and shared-KV layers other
 pools, which are not modelled here: asking for them is a ``ValueError``.
 """
@@ -219,6 +223,16 @@ def _geometry(model: ModelSpec, tp: int) -> tuple[bool, _Geometry, _Geometry | N
         return False, geometry(full, "full-attention"), geometry(sliding, "SWA")
     # The plain pool: every layer, windowed or not, at one shape (MHATokenToKVPool passes
     # head_dim for V too, so a narrower V is not what it allocates).
+    if model.model_type == "nemotron-nas":
+        # configs/model_config.py get_total_num_kv_heads takes the first attention block's KV
+        # heads, and the pool has num_hidden_layers layers: the no-op blocks' K/V rows are
+        # allocated too (LlamaAttention indexes the pool by the block's layer_id).
+        if len({(s.num_kv_heads, s.head_dim_k) for s in specs}) > 1:
+            raise ValueError("engine sglang: Nemotron-NAS blocks with different KV heads "
+                             "(variable GQA) get one pool width in SGLang; not modelled")
+        s = specs[0]
+        return False, _Geometry(model.blocks or model.num_layers, _heads(s, tp) * s.head_dim_k,
+                                _heads(s, tp) * s.head_dim_v), None
     g = geometry(specs, "attention")
     if g.k_width != g.v_width:
         raise ValueError("engine sglang: K and V head dims differ outside the hybrid SWA pool; "

@@ -130,11 +130,23 @@ def dynamic_cache_bytes(model: ModelSpec, prompt: int, new_tokens: int, batch: i
     check_positive("prompt", prompt, MAX_CONTEXT)
     check_positive("new_tokens", new_tokens, 1 << 20)
     check_positive("batch", batch, MAX_BATCH)
+    _check_class(model)
     kv = _compute_dtype(model, dtype)
     updates = [prompt] + [1] * (new_tokens - 1)
     groups = _groups(model, batch, kv, lambda spec: dynamic_tokens(spec.window, updates),
                      lambda spec: COUNTER_BYTES if spec.window else 0)  # _sliding_window_tensor
     return _breakdown(model, prompt + new_tokens - 1, batch, kv.name, "DynamicCache", groups)
+
+
+# Architectures transformers does not define: their remote code keeps a cache of its own.
+NO_CLASS = {"nemotron-nas": "Nemotron-NAS (DeciLM) has no transformers class; its remote code "
+                            "(modeling_decilm.py, trust_remote_code) keeps its own VariableCache"}
+
+
+def _check_class(model: ModelSpec) -> None:
+    if model.model_type in NO_CLASS:
+        raise ValueError(f"engine transformers: {NO_CLASS[model.model_type]}; the theoretical, "
+                         "vllm, sglang and llama.cpp engines size it")
 
 
 def _breakdown(model, context, batch, dtype, kind, groups) -> Breakdown:
@@ -151,6 +163,7 @@ def static_cache_bytes(model: ModelSpec, context: int, batch: int = 1,
     """Bytes of ``StaticCache(config, max_cache_len=context)`` for ``batch`` sequences."""
     check_positive("context", context, MAX_CONTEXT)
     check_positive("batch", batch, MAX_BATCH)
+    _check_class(model)
     kv = _compute_dtype(model, dtype)
     if any(isinstance(g.spec, StateSpec) and g.spec.mechanism == "linear attention"
            for g in model.groups):

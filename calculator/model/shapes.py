@@ -14,7 +14,8 @@ norms), ``Gemma3ForConditionalGeneration`` (SigLIP tower + projector), ``Mixtral
 ``GptOssAttention`` (sinks) / ``GptOssExperts`` (fused gate_up with biases), ``GPT2Block``,
 ``MiniMaxM2Attention`` (q/k norms over all heads) / ``MiniMaxM2SparseMoeBlock`` (sigmoid router with
 ``e_score_correction_bias``), ``MiMoV2FlashAttention`` (sliding layers: twice the KV heads, sinks;
-V 128 wide) / ``MiMoV2FlashMoE`` (no shared expert; ``mlp_layer_types`` dense first).
+V 128 wide) / ``MiMoV2FlashMoE`` (no shared expert; ``mlp_layer_types`` dense first), and
+Nemotron-NAS's per-block attention and MLP (remote code only: counted against the checkpoint).
 The parameter count equals transformers' own on the meta device for every preset
 (``tests/test_weights.py`` checks it against ``model_presets/param_counts.py``).
 """
@@ -62,7 +63,7 @@ TIED_DEFAULT = {"gemma": True, "gemma2": True, "gemma3_text": True, "gpt2": True
 VOCAB_DEFAULT = {"gemma3_text": 262_208, "gpt2": 50_257}
 SUPPORTED = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "qwen3_next", "gemma",
              "gemma2", "gemma3_text", "deepseek_v2", "deepseek_v3", "kimi_k2", "gpt_oss", "gpt2",
-             "deepseek_v32", "glm_moe_dsa", "minimax_m2", "mimo_v2_flash")
+             "deepseek_v32", "glm_moe_dsa", "minimax_m2", "mimo_v2_flash", "nemotron-nas")
 
 
 def config_int(cfg: dict, key: str, default: Any = None, *, lo: int = 1, hi: int = MAX_DIM) -> int:
@@ -107,6 +108,8 @@ def param_shapes(config: object) -> list[Param]:
                          f"config alone (known: {', '.join(SUPPORTED)}); give a parameter count")
     if mtype == "gpt2":
         return _gpt2(cfg)
+    if mtype == "nemotron-nas":
+        return _nemotron_nas(cfg)
     prefix = "model.language_model." if "text_config" in config and mtype == "gemma3_text" else "model."
     out = _decoder(cfg, mtype, prefix)
     if prefix == "model.language_model.":
@@ -138,6 +141,58 @@ def _decoder(cfg: dict, mtype: str, prefix: str) -> list[Param]:
                 for nm in norms]
     out.append(Param(name=f"{prefix}norm.weight", shape=(hidden,), role="norm", part="other"))
     if not tied:
+        out.append(Param(name="lm_head.weight", shape=(vocab, hidden), role="lm_head",
+                         part="embeddings", split="vocab"))
+    return out
+
+
+def _nemotron_nas(cfg: dict) -> list[Param]:
+    """DeciLM / Nemotron-NAS (remote-code modeling_decilm.py; vLLM and SGLang nemotron_nas.py):
+    per block, Llama attention with ``num_attention_heads // n_heads_in_group`` KV heads unless
+    ``no_op`` (nothing, no norm) or ``replace_with_linear`` (one hidden × hidden Linear), and a
+    Llama MLP of ``_find_multiple(int(2 · ffn_mult · hidden / 3), 256)`` (or the block's
+    ``intermediate_size``) unless ``no_op`` / ``replace_with_linear``."""
+    hidden = config_int(cfg, "hidden_size")
+    heads = config_int(cfg, "num_attention_heads")
+    hd = config_int(cfg, "head_dim", hidden // heads)
+    vocab = config_int(cfg, "vocab_size", hi=1 << 26)
+    out = [Param(name="model.embed_tokens.weight", shape=(vocab, hidden), role="embed",
+                 part="embeddings", split="vocab")]
+    for i, block in enumerate(cfg["block_configs"]):
+        lp = f"model.layers.{i}."
+        attn, ffn = block.get("attention") or {}, block.get("ffn") or {}
+        if not isinstance(ffn, dict):
+            raise ValueError(f"block_configs: layer {i}'s ffn must be an object")
+        if attn.get("no_op") is not True:
+            out.append(Param(name=lp + "input_layernorm.weight", shape=(hidden,), role="norm",
+                             part="other"))
+            if attn.get("replace_with_linear") is True:
+                out += _linear(lp + "self_attn.linear_attn", hidden, hidden, "attention", "rep")
+            else:
+                kv = heads // config_int(attn, "n_heads_in_group", hi=heads)
+                out += (_linear(lp + "self_attn.q_proj", heads * hd, hidden, "attention", "qkv")
+                        + _linear(lp + "self_attn.k_proj", kv * hd, hidden, "attention", "qkv")
+                        + _linear(lp + "self_attn.v_proj", kv * hd, hidden, "attention", "qkv")
+                        + _linear(lp + "self_attn.o_proj", hidden, heads * hd, "attention", "row"))
+        if ffn.get("no_op") is True:
+            continue
+        out.append(Param(name=lp + "post_attention_layernorm.weight", shape=(hidden,),
+                         role="norm", part="other"))
+        if ffn.get("replace_with_linear") is True:
+            out += _linear(lp + "mlp.linear_mlp", hidden, hidden, "mlp", "rep")
+            continue
+        if ffn.get("intermediate_size") is not None:
+            inter = config_int(ffn, "intermediate_size")
+        else:
+            mult = ffn.get("ffn_mult")
+            if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 0 < mult <= 1024:
+                raise ValueError(f"block_configs: layer {i}'s ffn_mult must be a positive number, "
+                                 f"got {mult!r}")
+            inter = int(2 * mult * hidden / 3)
+            inter += -inter % 256  # _find_multiple(n, 256)
+        out += _dense_mlp(lp + "mlp.", hidden, inter)
+    out.append(Param(name="model.norm.weight", shape=(hidden,), role="norm", part="other"))
+    if not _bool(cfg, "tie_word_embeddings", False):
         out.append(Param(name="lm_head.weight", shape=(vocab, hidden), role="lm_head",
                          part="embeddings", split="vocab"))
     return out
