@@ -17,15 +17,28 @@ from .specs import (FullAttentionSpec, IndexerCache, MLASpec, ModelSpec, SharedK
 # full attention plus an indexer key cache.
 LAYER_TYPES = ("full_attention", "sliding_attention", "chunked_attention", "linear_attention",
                "mamba", "conv", "indexed_attention")
-LEGACY_LAYER_TYPES = {"attention": "full_attention"}
+LEGACY_LAYER_TYPES = {"attention": "full_attention",
+                      "deepseek_sparse_attention": "indexed_attention"}
 # DeepSeek sparse attention without an index_topk key in the file (trimmed configs): the
 # transformers config classes default it (index_topk 2048, index_head_dim 128).
 DSA_TYPES = ("deepseek_v32", "glm_moe_dsa")
 # Architectures read as something they are not: refused with the reason.
+_DSV4 = ("DeepSeek-V4's compressed sparse / heavily compressed attention layers (compress_rates "
+         "4 and 128, a 128-token window, a compressed indexer) are not modelled; reading it as "
+         "plain attention would give a wrong cache")
 UNSUPPORTED_TYPES = {
-    "deepseek_v4": "DeepSeek-V4's compressed sparse / heavily compressed attention layers "
-                   "(compress_rates 4 and 128, a 128-token window, a compressed indexer) are not "
-                   "modelled; reading it as plain attention would give a wrong cache",
+    "deepseek_v4": _DSV4,
+    "deepseek_ref": _DSV4,  # SGLang's reference copies of the DeepSeek-V4 configs
+    "kimi_linear": "Kimi Linear's KDA (Kimi Delta Attention) state layers and its MLA layers "
+                   "are not modelled",
+}
+# Configs whose attention keeps more than K and V under keys the reader does not model; a
+# non-empty value refuses them whatever their model_type says.
+UNSUPPORTED_KEYS = {
+    "compress_ratios": _DSV4,
+    "compress_rates": _DSV4,
+    "sparse_attention_config": "MiniMax-M3's block-sparse attention (its index keys) is not "
+                               "modelled; reading it as plain GQA would leave the index cache out",
 }
 # NemotronH's block names (transformers 5.23.0 configuration_nemotron_h.py ``_pattern_to_list``
 # and the legacy names ``remap_legacy_layer_types`` accepts): MLP and MoE blocks hold no cache.
@@ -110,6 +123,12 @@ def normalize(config: object) -> dict[str, Any]:
         raise ValueError(f"model_type: expected a string, got {model_type!r}")
     if model_type in UNSUPPORTED_TYPES:
         raise ValueError(f"model_type: {model_type}: {UNSUPPORTED_TYPES[model_type]}")
+    for key, why in UNSUPPORTED_KEYS.items():
+        value = cfg.get(key)
+        if isinstance(value, dict):
+            value = value.get("use_sparse_attention", True)
+        if value and (not isinstance(value, list) or any(value)):
+            raise ValueError(f"{key}: {why}")
     for key, alts in ALIASES.items():
         if cfg.get(key) is None:
             for alt in alts:

@@ -342,3 +342,26 @@ def test_mimo_window_is_sliding_window_size_plus_one_and_vllm_keeps_128():
     # without sliding_window_size the written window stands, as in transformers
     plain = from_hf_config({k: v for k, v in cfg.items() if k != "sliding_window_size"})
     assert {g.spec.window for g in plain.groups} == {None, 128}
+
+
+MINIMAX_M3_SHAPE = {"model_type": "minimax_m3", "num_hidden_layers": 60, "hidden_size": 6144,
+                    "num_attention_heads": 64, "num_key_value_heads": 4, "head_dim": 128}
+
+
+def test_minimax_m3_sparse_attention_is_refused_unless_off():
+    # MiniMax-M3 (aiconfigurator's copy of its config.json) keeps block-sparse index keys
+    # (sparse_index_dim 128, 4 index heads) beside K and V: plain GQA would leave them out
+    with pytest.raises(ValueError, match="^sparse_attention_config: MiniMax-M3's block-sparse"):
+        from_hf_config({**MINIMAX_M3_SHAPE, "sparse_attention_config": {
+            "use_sparse_attention": True, "sparse_index_dim": 128, "sparse_num_index_heads": 4}})
+    off = from_hf_config({**MINIMAX_M3_SHAPE, "sparse_attention_config": {"use_sparse_attention": False}})
+    assert per_token_bytes(off) == 60 * 4 * 256 * 2
+
+
+def test_kimi_linear_wrapper_is_refused_with_the_reason():
+    # Kimi-K3 wraps a kimi_linear text model (KDA state layers + MLA layers); before, the reader
+    # said "head_dim: missing"
+    with pytest.raises(ValueError, match="^model_type: kimi_linear: Kimi Linear's KDA"):
+        from_hf_config({"model_type": "kimi_k3", "text_config": {
+            "model_type": "kimi_linear", "num_hidden_layers": 93, "hidden_size": 7168,
+            "num_attention_heads": 96, "kv_lora_rank": 512, "qk_rope_head_dim": 64}})
