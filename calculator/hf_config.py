@@ -29,8 +29,6 @@ _DSV4 = ("DeepSeek-V4's compressed sparse / heavily compressed attention layers 
 UNSUPPORTED_TYPES = {
     "deepseek_v4": _DSV4,
     "deepseek_ref": _DSV4,  # SGLang's reference copies of the DeepSeek-V4 configs
-    "kimi_linear": "Kimi Linear's KDA (Kimi Delta Attention) state layers and its MLA layers "
-                   "are not modelled",
 }
 # Configs whose attention keeps more than K and V under keys the reader does not model; a
 # non-empty value refuses them whatever their model_type says.
@@ -157,6 +155,8 @@ def normalize(config: object) -> dict[str, Any]:
         cfg["_block_kinds"] = [NEMOTRON_BLOCKS[b] for b in blocks]
     if model_type == "nemotron-nas":
         _nas_blocks(cfg)
+    if model_type == "kimi_linear" and cfg.get("layer_types") is None:
+        _kimi_linear_layers(cfg)
     # MiMo-V2-Flash: MimoV2FlashConfig.__post_init__ (transformers 5.23.0) makes the window
     # sliding_window_size + 1: the reference (SGLang) attends to that many previous tokens plus
     # the query. vLLM passes sliding_window_size itself (engines/vllm.py reads it back).
@@ -204,6 +204,31 @@ def _nas_blocks(cfg: dict[str, Any]) -> None:
     cfg["_block_kinds"] = kinds
     cfg["num_key_value_heads"] = next(iter(overrides.values()))["num_key_value_heads"]
     cfg.setdefault("per_layer_config", overrides)
+
+
+def _kimi_linear_layers(cfg: dict[str, Any]) -> None:
+    """Kimi Linear / Kimi-K3 (transformers 5.23.0 ``KimiLinearConfig.__post_init__``): the
+    1-indexed ``linear_attn_config.full_attn_layers`` are MLA, ``kda_layers`` Kimi Delta
+    Attention; without the lists every 4th layer (i > 0, i % 4 == 0) is full."""
+    n = _int(cfg, "num_hidden_layers", hi=MAX_LAYERS)
+    lac = cfg.get("linear_attn_config") or {}
+    if not isinstance(lac, dict):
+        raise ValueError("linear_attn_config: expected a JSON object")
+    if "full_attn_layers" in lac and "kda_layers" in lac:
+        kinds: list = [None] * n
+        for key, kind in (("full_attn_layers", "full_attention"), ("kda_layers", "linear_attention")):
+            idx = lac[key]
+            if not isinstance(idx, list) or any(isinstance(i, bool) or not isinstance(i, int)
+                                                or not 1 <= i <= n for i in idx):
+                raise ValueError(f"linear_attn_config: {key} must list layers 1 to {n}")
+            for i in idx:
+                kinds[i - 1] = kind
+        if None in kinds:
+            raise ValueError(f"linear_attn_config: layer {kinds.index(None) + 1} is in neither "
+                             "full_attn_layers nor kda_layers")
+    else:
+        kinds = ["full_attention" if i and i % 4 == 0 else "linear_attention" for i in range(n)]
+    cfg["layer_types"] = kinds
 
 
 def layer_kinds(cfg: dict[str, Any], n: int) -> list[str]:
@@ -387,6 +412,19 @@ def _state_spec(cfg: dict, kind: str, dtype: str, heads: int, head_dim: int) -> 
         d_state = _int(cfg, "mamba_d_state", hi=MAX_DIM)
         return StateSpec(shapes=((d_inner, d_conv - 1), (d_inner, d_state)), dtype=dtype,
                          mechanism="mamba", conv_kernel=d_conv)
+    if cfg.get("model_type") == "kimi_linear":
+        # Kimi Delta Attention: q, k and v each through a short conv, then a (heads, d, d) state.
+        # vLLM mamba_utils.py kda_state_shape / kda_state_dtype: convs in the model dtype, the
+        # recurrent state in float32 (transformers keeps it in float32 too)
+        lac = cfg.get("linear_attn_config") or {}
+        nh = _int(lac, "num_heads") if lac.get("num_heads") is not None else (
+            _opt_int(cfg, "linear_num_heads") or 32)
+        hd = _int(lac, "head_dim") if lac.get("head_dim") is not None else (
+            _opt_int(cfg, "linear_head_dim") or 128)
+        k = lac.get("short_conv_kernel_size", cfg.get("linear_conv_kernel_dim", 4))
+        k = _int({"short_conv_kernel_size": k}, "short_conv_kernel_size", lo=2, hi=1024)
+        return StateSpec(shapes=((3 * nh * hd, k - 1), (nh, hd, hd)), dtype=dtype,
+                         mechanism="KDA", conv_kernel=k, ssm_dtype="fp32")
     if cfg.get("linear_num_value_heads") is not None:  # Qwen3-Next gated DeltaNet
         kh = _int(cfg, "linear_num_key_heads")
         vh = _int(cfg, "linear_num_value_heads")
@@ -414,6 +452,8 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
     max_ctx = _opt_int(cfg, "max_position_embeddings", hi=1 << 40)
     dtype = model_dtype_name(cfg.get("torch_dtype"))
     head_dim = _opt_int(cfg, "head_dim")
+    if head_dim is None and cfg.get("kv_lora_rank") is not None:  # MLA: no per-head K/V cached
+        head_dim = _opt_int(cfg, "qk_rope_head_dim")  # (KimiLinearConfig's head_dim)
     if head_dim is None:
         if hidden % heads:
             raise ValueError(f"head_dim: missing, and hidden_size {hidden} is not divisible by "

@@ -357,11 +357,3 @@ def test_minimax_m3_sparse_attention_is_refused_unless_off():
     off = from_hf_config({**MINIMAX_M3_SHAPE, "sparse_attention_config": {"use_sparse_attention": False}})
     assert per_token_bytes(off) == 60 * 4 * 256 * 2
 
-
-def test_kimi_linear_wrapper_is_refused_with_the_reason():
-    # Kimi-K3 wraps a kimi_linear text model (KDA state layers + MLA layers); before, the reader
-    # said "head_dim: missing"
-    with pytest.raises(ValueError, match="^model_type: kimi_linear: Kimi Linear's KDA"):
-        from_hf_config({"model_type": "kimi_k3", "text_config": {
-            "model_type": "kimi_linear", "num_hidden_layers": 93, "hidden_size": 7168,
-            "num_attention_heads": 96, "kv_lora_rank": 512, "qk_rope_head_dim": 64}})

@@ -57,7 +57,7 @@ def _state_bytes(spec: StateSpec, compute_bytes: int) -> int:
         return prod(spec.shapes[0]) * compute_bytes
     if spec.mechanism == "short conv":  # LFM2: conv state only, [B, hidden, conv_L_cache]
         return spec.shapes[0][0] * spec.conv_kernel * compute_bytes
-    if spec.mechanism not in ("gated DeltaNet", "mamba", "mamba2") or not spec.conv_kernel:
+    if spec.mechanism not in ("gated DeltaNet", "mamba", "mamba2", "KDA") or not spec.conv_kernel:
         raise ValueError(f"engine transformers: {spec.mechanism} state is not modelled for "
                          f"transformers {TRANSFORMERS_VERSION}")
     conv_dim = spec.shapes[0][0]
