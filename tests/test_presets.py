@@ -71,5 +71,30 @@ def test_presets_cover_the_current_families():
     assert len(names) >= 40
     for family in ("llama-4-scout", "llama-4-maverick", "gemma-4-26b-a4b", "qwen3.5-27b",
                    "qwen3.5-397b-a17b", "glm-5", "glm-5.1", "deepseek-v3.2", "minimax-m2.5",
-                   "nemotron-3-nano-30b-a3b", "mimo-v2-flash", "mistral-7b-v0.3"):
+                   "nemotron-3-nano-30b-a3b", "mimo-v2-flash", "mistral-7b-v0.3", "lfm2-1.2b",
+                   "phi-4", "mistral-small-24b"):
         assert family in names
+
+
+def test_lfm2_keeps_kv_in_6_of_16_layers_and_a_conv_state_in_the_rest():
+    lfm2 = load_preset("lfm2-1.2b")
+    r = kv_cache_bytes(lfm2, 32_768)
+    # 6 attention layers · 32,768 tokens · 8 KV heads · (64 + 64) · 2 B = 402,653,184 B;
+    # 10 conv layers · hidden 2048 · (conv_L_cache 3 − 1) · 2 B = 81,920 B of state
+    assert r.total_bytes == 6 * 32_768 * 8 * 128 * 2 + 10 * 2048 * 2 * 2 == 402_735_104
+    # published 1,170,340,608: FFN width int(2 · 12,288 / 3) = 8,192 (already a multiple of 256)
+    assert preset_document("lfm2-1.2b")["param_count"] == 1_170_340_608
+
+
+def test_phi4_and_mistral_small_by_hand():
+    # Phi-4 at its 16,384 positions: 40 layers · 10 KV heads · (128 + 128) · 2 B per token
+    assert kv_cache_bytes(load_preset("phi-4"), 16_384).total_bytes == \
+        16_384 * 40 * 10 * 256 * 2 == 3_355_443_200
+    # Mistral-Small-24B at 32,768: 40 layers · 8 KV heads · (128 + 128) · 2 B, head_dim 128 as written
+    assert kv_cache_bytes(load_preset("mistral-small-24b"), 32_768).total_bytes == \
+        32_768 * 40 * 8 * 256 * 2 == 5 << 30
+    # Phi-4: embed + head 2 · 100,352 · 5120 + 40 · (qkv 5120 · 7680 + o 5120² + gate_up 5120 · 35,840
+    #   + down 17,920 · 5120 + 2 · 5120) + 5120
+    per_layer = 5120 * 7680 + 5120 * 5120 + 5120 * 35_840 + 17_920 * 5120 + 2 * 5120
+    assert preset_document("phi-4")["param_count"] == \
+        2 * 100_352 * 5120 + 40 * per_layer + 5120 == 14_659_507_200

@@ -77,7 +77,8 @@ def _per_layer(named_sizes) -> dict[str, int]:
 @pytest.mark.parametrize("name", ["llama-3.1-8b", "qwen2.5-7b", "qwen3-8b", "mixtral-8x7b",
                                   "deepseek-v2-lite", "gpt-oss-20b", "qwen3-next-80b-a3b",
                                   "gemma-2-9b", "gemma-3-27b", "gpt2", "glm-5",
-                                  "minimax-m2.5", "mimo-v2-flash"])
+                                  "minimax-m2.5", "mimo-v2-flash", "lfm2-1.2b", "phi-4",
+                                  "mistral-small-24b"])
 def test_shapes_match_transformers_layer_by_layer(name):
     config = checkpoint_config(name)
     ours = _per_layer((p.name, p.numel) for p in param_shapes(config))
@@ -413,3 +414,15 @@ def test_modelopt_nvfp4_as_hf_quant_config_ships_it():
     # + embed, lm_head 2 · 151,936 · 5120 · 2 B (lm_head excluded) + final norm 5120 · 2 B
     assert checkpoint(cfg).weight_bytes == 64 * layer + 2 * 151_936 * 5120 * 2 + 5120 * 2
     assert 64 * layer + 2 * 151_936 * 5120 * 2 + 5120 * 2 == 20_666_169_344
+
+
+def test_phi3_fused_qkv_splits_like_qkv_parallel_linear():
+    from calculator.model.sharding import sharded_params
+    config = checkpoint_config("phi-4")  # 40 query heads, 10 KV heads, head_dim 128
+
+    def qkv_rows(tp):
+        return next(p.shape[0] for p in sharded_params(config, tp) if p.name.endswith("0.self_attn.qkv_proj.weight"))
+    # TP 2: (40/2 query + 2 · 10/2 KV) heads · 128 = 3,840 rows; TP 20: (2 + 2 · 1 replicated) · 128
+    assert (qkv_rows(1), qkv_rows(2), qkv_rows(20)) == (60 * 128, 3_840, 512)
+    with pytest.raises(ValueError, match="tp: 4 and 10 KV heads"):
+        sharded_params(config, 4)

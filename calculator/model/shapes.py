@@ -13,8 +13,9 @@ norms), ``Gemma3ForConditionalGeneration`` (SigLIP tower + projector), ``Mixtral
 ``DeepseekV2Attention`` / ``DeepseekV3MoE`` (MLA, shared experts, ``e_score_correction_bias``),
 ``GptOssAttention`` (sinks) / ``GptOssExperts`` (fused gate_up with biases), ``GPT2Block``,
 ``MiniMaxM2Attention`` (q/k norms over all heads) / ``MiniMaxM2SparseMoeBlock`` (sigmoid router with
-``e_score_correction_bias``), ``MiMoV2FlashAttention`` (sliding layers: twice the KV heads, sinks;
-V 128 wide) / ``MiMoV2FlashMoE`` (no shared expert; ``mlp_layer_types`` dense first), and
+``e_score_correction_bias``), ``Phi3Attention`` / ``Phi3MLP`` (fused qkv_proj and gate_up_proj),
+``Lfm2ShortConv`` / ``Lfm2Attention`` / ``Lfm2MLP``, ``MiMoV2FlashAttention`` (sliding layers: twice
+the KV heads, sinks; V 128 wide) / ``MiMoV2FlashMoE`` (no shared expert; ``mlp_layer_types`` dense first), and
 Nemotron-NAS's per-block attention and MLP (remote code only: counted against the checkpoint).
 The parameter count equals transformers' own on the meta device for every preset
 (``tests/test_weights.py`` checks it against ``model_presets/param_counts.py``).
@@ -63,7 +64,8 @@ TIED_DEFAULT = {"gemma": True, "gemma2": True, "gemma3_text": True, "gpt2": True
 VOCAB_DEFAULT = {"gemma3_text": 262_208, "gpt2": 50_257}
 SUPPORTED = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "qwen3_next", "gemma",
              "gemma2", "gemma3_text", "deepseek_v2", "deepseek_v3", "kimi_k2", "gpt_oss", "gpt2",
-             "deepseek_v32", "glm_moe_dsa", "minimax_m2", "mimo_v2_flash", "nemotron-nas")
+             "deepseek_v32", "glm_moe_dsa", "minimax_m2", "mimo_v2_flash", "nemotron-nas", "phi3",
+             "lfm2")
 
 
 def config_int(cfg: dict, key: str, default: Any = None, *, lo: int = 1, hi: int = MAX_DIM) -> int:
@@ -110,6 +112,8 @@ def param_shapes(config: object) -> list[Param]:
         return _gpt2(cfg)
     if mtype == "nemotron-nas":
         return _nemotron_nas(cfg)
+    if mtype == "lfm2":
+        return _lfm2(cfg)
     prefix = "model.language_model." if "text_config" in config and mtype == "gemma3_text" else "model."
     out = _decoder(cfg, mtype, prefix)
     if prefix == "model.language_model.":
@@ -227,6 +231,9 @@ def _attention(cfg: dict, mtype: str, p: str, hidden: int, sliding: bool = False
     if mtype == "mimo_v2_flash":  # MiMoV2FlashAttention: sliding layers 2 × KV heads, V narrower
         kv, vd, o_bias = kv * (2 if sliding else 1), config_int(cfg, "v_head_dim", hd), False
     q_out = heads * hd * (2 if mtype == "qwen3_next" else 1)  # Qwen3-Next: q and its gate
+    if mtype == "phi3":  # Phi3Attention: one fused qkv_proj (no bias), then o_proj
+        return (_linear(p + "qkv_proj", (heads + 2 * kv) * hd, hidden, "attention", "qkv")
+                + _linear(p + "o_proj", hidden, heads * hd, "attention", "row"))
     out = (_linear(p + "q_proj", q_out, hidden, "attention", "qkv", bias=qkv_bias)
            + _linear(p + "k_proj", kv * hd, hidden, "attention", "qkv", bias=qkv_bias)
            + _linear(p + "v_proj", kv * vd, hidden, "attention", "qkv", bias=qkv_bias)
@@ -404,7 +411,70 @@ def _mlp(cfg: dict, mtype: str, p: str, hidden: int, i: int) -> list[Param]:
         if shared:
             out += _dense_mlp(p + "shared_experts.", hidden, inter * shared, "experts")
         return out
+    if mtype == "phi3":  # Phi3MLP: gate and up fused in one gate_up_proj
+        inter = config_int(cfg, "intermediate_size")
+        return (_linear(p + "gate_up_proj", 2 * inter, hidden, "mlp", "col")
+                + _linear(p + "down_proj", hidden, inter, "mlp", "row"))
     return _dense_mlp(p, hidden, config_int(cfg, "intermediate_size"))
+
+
+def _lfm2(cfg: dict) -> list[Param]:
+    """LFM2 (transformers 5.23.0 ``modeling_lfm2.py``): per layer an operator (``Lfm2ShortConv``:
+    in_proj 3·hidden, a depthwise Conv1d of ``conv_L_cache`` taps, out_proj; or ``Lfm2Attention``:
+    q/k/v/out_proj with per-head q/k layernorms), ``operator_norm`` and ``ffn_norm``, and a SwiGLU
+    ``feed_forward`` (w1, w3, w2) whose width ``Lfm2MLP`` derives from ``block_ff_dim``; the final
+    norm is ``embedding_norm``; embeddings tied unless the config says otherwise."""
+    n = config_int(cfg, "num_hidden_layers", hi=MAX_LAYERS)
+    hidden = config_int(cfg, "hidden_size")
+    vocab = config_int(cfg, "vocab_size", 65_536, hi=1 << 26)
+    heads = config_int(cfg, "num_attention_heads")
+    kv = config_int(cfg, "num_key_value_heads")
+    hd = hidden // heads
+    width = config_int(cfg, "conv_L_cache", 3, hi=1024)
+    bias = _bool(cfg, "conv_bias", False)
+    # Lfm2Config.__post_init__: block_ff_dim overrides intermediate_size; Lfm2MLP: 2/3 of it, times
+    # block_ffn_dim_multiplier, rounded up to block_multiple_of (only when the multiplier is set)
+    inter = config_int(cfg, "block_ff_dim", None) if cfg.get("block_ff_dim") is not None else \
+        config_int(cfg, "intermediate_size", 12_288)
+    if _bool(cfg, "block_auto_adjust_ff_dim", True):
+        inter = int(2 * inter / 3)
+        mult = cfg.get("block_ffn_dim_multiplier", 1.0)
+        if mult is not None:
+            if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 0 < mult <= 1024:
+                raise ValueError(f"block_ffn_dim_multiplier: expected a positive number, got {mult!r}")
+            step = config_int(cfg, "block_multiple_of", 256)
+            inter = step * -(-int(mult * inter) // step)
+    out = [Param(name="model.embed_tokens.weight", shape=(vocab, hidden), role="embed",
+                 part="embeddings", split="vocab")]
+    for i, kind in enumerate(layer_kinds(cfg, n)):
+        lp = f"model.layers.{i}."
+        if kind == "conv":
+            out += (_linear(lp + "conv.in_proj", 3 * hidden, hidden, "attention", "col", bias=bias)
+                    + [Param(name=lp + "conv.conv.weight", shape=(hidden, 1, width), role="other",
+                             part="attention", split="col")]
+                    + ([Param(name=lp + "conv.conv.bias", shape=(hidden,), role="bias",
+                              part="attention", split="col")] if bias else [])
+                    + _linear(lp + "conv.out_proj", hidden, hidden, "attention", "row", bias=bias))
+        else:
+            sp = lp + "self_attn."
+            out += (_linear(sp + "q_proj", heads * hd, hidden, "attention", "qkv")
+                    + _linear(sp + "k_proj", kv * hd, hidden, "attention", "qkv")
+                    + _linear(sp + "v_proj", kv * hd, hidden, "attention", "qkv")
+                    + _linear(sp + "out_proj", hidden, heads * hd, "attention", "row")
+                    + [Param(name=f"{sp}{nm}.weight", shape=(hd,), role="norm", part="attention")
+                       for nm in ("q_layernorm", "k_layernorm")])
+        fp = lp + "feed_forward."
+        out += (_linear(fp + "w1", inter, hidden, "mlp", "col")
+                + _linear(fp + "w3", inter, hidden, "mlp", "col")
+                + _linear(fp + "w2", hidden, inter, "mlp", "row")
+                + [Param(name=f"{lp}{nm}.weight", shape=(hidden,), role="norm", part="other")
+                   for nm in ("operator_norm", "ffn_norm")])
+    out.append(Param(name="model.embedding_norm.weight", shape=(hidden,), role="norm", part="other"))
+    tied = cfg.get("tie_embedding", cfg.get("tie_word_embeddings", True))
+    if tied is not True:
+        out.append(Param(name="lm_head.weight", shape=(vocab, hidden), role="lm_head",
+                         part="embeddings", split="vocab"))
+    return out
 
 
 def _gpt2(cfg: dict) -> list[Param]:

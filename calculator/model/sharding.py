@@ -48,6 +48,11 @@ def _tp_shape(p: Param, cfg: dict, tp: int, ep: bool) -> tuple[int, ...]:
             if (kv % tp) if tp < kv else (tp % kv):
                 raise ValueError(f"tp: {tp} and {kv} KV heads: neither divides the other")
             return (shape[0] // kv * max(1, kv // tp),) + shape[1:]
+        if module == "qkv_proj":  # Phi-3's fused q/k/v: the q rows split, the k/v rows as above
+            if (kv % tp) if tp < kv else (tp % kv):
+                raise ValueError(f"tp: {tp} and {kv} KV heads: neither divides the other")
+            hd = shape[0] // (heads + 2 * kv)
+            return ((heads // tp + 2 * max(1, kv // tp)) * hd,) + shape[1:]
         return _div(p, shape[0], tp) + shape[1:]
     if p.split == "col":
         return _div(p, shape[0], tp) + shape[1:]
