@@ -72,7 +72,7 @@ def test_presets_cover_the_current_families():
     for family in ("llama-4-scout", "llama-4-maverick", "gemma-4-26b-a4b", "qwen3.5-27b",
                    "qwen3.5-397b-a17b", "glm-5", "glm-5.1", "deepseek-v3.2", "minimax-m2.5",
                    "nemotron-3-nano-30b-a3b", "mimo-v2-flash", "mistral-7b-v0.3", "lfm2-1.2b",
-                   "phi-4", "mistral-small-24b"):
+                   "phi-4", "mistral-small-24b", "granite-4.0-h-tiny"):
         assert family in names
 
 
@@ -98,3 +98,12 @@ def test_phi4_and_mistral_small_by_hand():
     per_layer = 5120 * 7680 + 5120 * 5120 + 5120 * 35_840 + 17_920 * 5120 + 2 * 5120
     assert preset_document("phi-4")["param_count"] == \
         2 * 100_352 * 5120 + 40 * per_layer + 5120 == 14_659_507_200
+
+
+def test_granite_4_hybrid_preset_keeps_kv_in_4_of_40_blocks():
+    granite = load_preset("granite-4.0-h-tiny")
+    r = kv_cache_bytes(granite, 131_072)
+    # 4 attention blocks · 4 KV heads · (128 + 128) · 2 B = 8,192 B/token → 1 GiB at 131,072;
+    # 36 Mamba-2 blocks in bf16: conv (48·64 + 2·1·128 = 3,328) × (4 − 1) + SSM 48 × 64 × 128
+    assert r.total_bytes - r.state_bytes == 131_072 * 8192 == 1 << 30
+    assert r.state_bytes == 36 * (3328 * 3 + 48 * 64 * 128) * 2 == 29_030_400
