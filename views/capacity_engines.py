@@ -110,14 +110,19 @@ def _commands(lines: list[str | None]) -> None:
 
 
 def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()) -> dict:
-    e1, e2 = st.columns(2)
+    e1, e2, e3 = st.columns(3)
     page = e1.number_input("Page size (--page-size)", min_value=1, max_value=4096, key="c_page")
     frac = e2.number_input("--mem-fraction-static (0 = SGLang's default)", min_value=0.0,
                            max_value=0.99, step=0.01, key="c_mfs",
                            help="SGLang's own default comes from the card's memory, chunked "
                                 "prefill, CUDA-graph batch and TP (server_args.py)")
+    version = e3.selectbox("SGLang build", sglang_startup.VERSIONS[::-1], key="c_sgver",
+                           format_func=su.SGLANG_BUILDS.get,
+                           help="Where the default --mem-fraction-static and the log lines "
+                                "changed: PR #10975 (late 2025) derives it from the card; "
+                                "earlier builds from the TP size alone")
     sg_dtype = c.guarded(kv_flag, "SGLang", kv_dtype, model.dtype)
-    start = c.guarded(sglang_startup.predict, model, gpu, tp=tp,
+    start = c.guarded(sglang_startup.predict, model, gpu, tp=tp, version=version,
                       mem_fraction_static=None if frac == 0 else f"{frac:.2f}")
     su.bar(start, "c_sglang_bar")
     st.caption(su.caption(start))
@@ -138,9 +143,18 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
               help="The pool's tokens ÷ the context (with a SWA pool: the scarcer pool; a "
                    "request keeps only its window there)")
     st.caption("SGLang will log (its \"GB\" is 2³⁰ bytes: it divides by 1 << 30):")
-    log = start.log_lines() + sp.log_lines()
-    st.code("\n".join(start.log_lines() + [sp.log_line()]), language=None, wrap_lines=True)
-    figures = {**start.breakdown(), "mem_fraction_static": float(start.mem_fraction_static),
+    # builds before #tokens was printed: v0.4 lines where they are read (plain MHA pools)
+    style = "v0.4" if version == "0.4" else "current"
+    try:
+        pool_lines = sp.log_lines(style)
+    except ValueError:  # v0.4's pool line is read for plain MHA pools only
+        pool_lines = sp.log_lines()
+        st.caption("This pool's line as v0.4 builds printed it is not read here; the current "
+                   "builds' line is shown.")
+    log = start.log_lines() + pool_lines
+    st.code("\n".join(log), language=None, wrap_lines=True)
+    figures = {**start.breakdown(), "engine_version": version,
+               "mem_fraction_static": float(start.mem_fraction_static),
                "tokens": sp.tokens, "swa_tokens": sp.swa_tokens,
                "requests_at_context": sp.max_requests(ctx), "log": log}
     if where:
@@ -151,7 +165,9 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
                    commands.calculator(choice, ckpt, "sglang", gpu=gpu_name, tp=tp, ctx=ctx, extra=(
                        (["--mem-util", f"{fr:.2f}"] if fr else []) + (
                            ["--kv-cache-dtype", sg_dtype] if sg_dtype != "auto" else []) + (
-                           ["--page-size", str(int(page))] if int(page) != 1 else [])))])
+                           ["--page-size", str(int(page))] if int(page) != 1 else []) + (
+                           ["--engine-version", version] if version != sglang_startup.VERSIONS[-1]
+                           else [])))])
     return figures
 
 

@@ -15,6 +15,9 @@ COLORS = {"weights": "#5c6bc0", "activation peak": "#8e24aa", "reserved for acti
           "#8e24aa", "non-torch": "#6d4c41", "CUDA graphs": "#00897b", "KV pool": "#ef6c00",
           "left unused": "#9e9e9e", "over the budget": "#d32f2f"}
 
+# The SGLang builds whose startup rules are read (sglang_startup.VERSIONS), as a page names them
+SGLANG_BUILDS = {"0.5": "v0.5+ (default from the card)", "0.4": "v0.4 (default from TP)"}
+
 
 def gpu_arg(gpu: str, gpu_bytes: int) -> GpuSpec | tuple:
     """The catalogue entry for a page's GPU choice, or (name, bytes, None) for a custom size."""
@@ -73,7 +76,9 @@ def caption(startup) -> str:
     return (f"{startup.gpu}: {c.fmt(startup.gpu_total)} as the driver reports it; SGLang starts "
             f"with {c.fmt(startup.free_at_start)} free (CUDA context: {startup.context_source}), "
             f"keeps mem_fraction_static {float(startup.mem_fraction_static):g}"
-            + ("" if startup.fraction_given else " (its own default for this card and TP: chunked "
+            + ("" if startup.fraction_given else
+               " (v0.4 builds' default, from the TP size alone)" if startup.version == "0.4" else
+               " (its own default for this card and TP: chunked "
                f"prefill {startup.chunked_prefill_size:,}, CUDA graphs to batch "
                f"{startup.cuda_graph_max_bs})")
             + f" of that for weights and KV, and reserves {c.fmt(b['activation_bytes'])} for "
