@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from math import prod
 from typing import Any
 
-from ..hf_config import DSA_TYPES, MAX_DIM, MAX_LAYERS, layer_kinds, normalize
+from ..config_fields import MAX_DIM, MAX_LAYERS
+from ..hf_config import normalize
+from ..layer_pattern import DSA_TYPES, layer_kinds
 
 # Roles: how a tensor is stored under quantization and split under tensor parallelism.
 #   embed / lm_head   vocabulary rows (vocab-parallel in engines; never quantized by weight-only
