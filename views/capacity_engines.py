@@ -143,12 +143,8 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
               help="The pool's tokens ÷ the context (with a SWA pool: the scarcer pool; a "
                    "request keeps only its window there)")
     st.caption("SGLang will log (its \"GB\" is 2³⁰ bytes: it divides by 1 << 30):")
-    # builds before #tokens was printed: v0.4 lines where they are read (plain MHA pools)
-    style = "v0.4" if version == "0.4" else "current"
-    try:
-        pool_lines = sp.log_lines(style)
-    except ValueError:  # v0.4's pool line is read for plain MHA pools only
-        pool_lines = sp.log_lines()
+    pool_lines, as_built = su.sglang_pool_lines(sp, version)
+    if not as_built:
         st.caption("This pool's line as v0.4 builds printed it is not read here; the current "
                    "builds' line is shown.")
     log = start.log_lines() + pool_lines

@@ -74,12 +74,9 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
         flag = c.auto_or_fp8("SGLang", kv_dtype, model.dtype)
         p = sglang_pool(model, kv_memory=memory, tp=tp, kv_cache_dtype=flag, page_size=page, gpu=gpu)
         pools = "token pool" if p.swa_tokens is None else "full + SWA pools"
-        old = "sglang" in startups and startups["sglang"].version == "0.4"
-        try:  # v0.4 builds printed no #tokens (read for plain MHA pools only)
-            line = p.log_line("v0.4" if old else "current")
-        except ValueError:
-            line = p.log_line()
-        return p.request_bytes(ctx), f"{p.max_requests(ctx):.2f}x ({pools})", line
+        version = startups["sglang"].version if "sglang" in startups else "current"
+        lines, _ = su.sglang_pool_lines(p, version)
+        return p.request_bytes(ctx), f"{p.max_requests(ctx):.2f}x ({pools})", "\n".join(lines)
 
     def llamacpp(memory):
         if tp != 1:

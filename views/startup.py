@@ -19,6 +19,18 @@ COLORS = {"weights": "#5c6bc0", "activation peak": "#8e24aa", "reserved for acti
 SGLANG_BUILDS = {"0.5": "v0.5+ (default from the card)", "0.4": "v0.4 (default from TP)"}
 
 
+def sglang_pool_lines(pool, version: str) -> tuple[list[str], bool]:
+    """The pool's lines as the chosen SGLang build printed them, and whether they are that
+    build's: v0.4 lines (no #tokens) are read for plain MHA pools only, so other pools show the
+    current builds' lines (False)."""
+    if version != "0.4":
+        return pool.log_lines(), True
+    try:
+        return pool.log_lines("v0.4"), True
+    except ValueError:
+        return pool.log_lines(), False
+
+
 def gpu_arg(gpu: str, gpu_bytes: int) -> GpuSpec | tuple:
     """The catalogue entry for a page's GPU choice, or (name, bytes, None) for a custom size."""
     spec = gpu_spec(gpu) if gpu != "Custom" else None

@@ -43,15 +43,13 @@ def _tp_shape(p: Param, cfg: dict, tp: int, ep: bool) -> tuple[int, ...]:
         module = p.name.rsplit(".", 2)[-2] if p.name.endswith((".weight", ".bias")) else ""
         if heads % tp:
             raise ValueError(f"tp: {tp} does not divide {heads} attention heads")
-        if module in ("k_proj", "v_proj"):
+        if module in ("k_proj", "v_proj", "qkv_proj"):
             # QKVParallelLinear: kv/tp heads per rank, or one replicated head once tp >= kv
             if (kv % tp) if tp < kv else (tp % kv):
                 raise ValueError(f"tp: {tp} and {kv} KV heads: neither divides the other")
-            return (shape[0] // kv * max(1, kv // tp),) + shape[1:]
-        if module == "qkv_proj":  # Phi-3's fused q/k/v: the q rows split, the k/v rows as above
-            if (kv % tp) if tp < kv else (tp % kv):
-                raise ValueError(f"tp: {tp} and {kv} KV heads: neither divides the other")
-            hd = shape[0] // (heads + 2 * kv)
+            if module != "qkv_proj":
+                return (shape[0] // kv * max(1, kv // tp),) + shape[1:]
+            hd = shape[0] // (heads + 2 * kv)  # Phi-3's fused q/k/v: q rows split, k/v as above
             return ((heads // tp + 2 * max(1, kv // tp)) * hd,) + shape[1:]
         return _div(p, shape[0], tp) + shape[1:]
     if p.split == "col":
