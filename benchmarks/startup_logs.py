@@ -48,6 +48,12 @@ QWEN3_14B = {
     "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936,
     "max_position_embeddings": 40960, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
     "rope_theta": 1000000}
+QWEN3_06B = {
+    "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": 1024,
+    "intermediate_size": 3072, "num_hidden_layers": 28, "num_attention_heads": 16,
+    "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936,
+    "max_position_embeddings": 40960, "tie_word_embeddings": True, "torch_dtype": "bfloat16",
+    "rope_theta": 1000000}
 
 
 @dataclass(frozen=True)
@@ -72,22 +78,34 @@ _4090 = GpuSpec("RTX 4090 24GB", "23.53", 24564, False,
 _44GB = GpuSpec("44.31 GiB card", "44.31", None, False,
                 "vLLM 'Requested memory: 0.90 (util), 39.88 GiB' (id 21240355802)")
 
+_LLMD = ("llm-d/llm-d-benchmark config_explorer/empirical-vllm-memory-results.md @4f4d4494: "
+         "vllm/vllm-openai (0.11.0) serve on H100s (79.18 GiB), --block-size 128 "
+         "--enable-prefix-caching --max-model-len 16000")
+_H100 = GPU_SPECS["H100 80GB"]
+
+
+def _llmd(what: str, model, knobs: dict, logged: str, breakdown: str) -> "StartupLog":
+    return StartupLog(what, "vllm", model, _H100, knobs, logged, f"{_LLMD}: {breakdown}",
+                      version="0.11.0")
+
+
 VLLM_LOGS = [
     StartupLog("Qwen3-235B-A22B-Instruct-2507-FP8, 8 × L40S, TP 8 + EP, serve", "vllm",
                lambda: _model(_config("qwen3-235b-a22b", "FP8", max_position_embeddings=262144),
                               "Qwen3-235B-A22B-Instruct-2507-FP8"),
-               GPU_SPECS["L40S 48GB"], {"tp": 8, "expert_parallel": True}, "10.65",
+               GPU_SPECS["L40S 48GB"], {"tp": 8, "expert_parallel": True, "version": "0.10"}, "10.65",
                "Qwen3-235B-A22B-Instruct-2507-FP8 on 8xL40S hosting notes (vLLM 0.10.2; find_string "
                "id 38962983769): 'Available KV cache memory: 10.65 GiB', and the breakdown '27.72 "
                "GiB for weight, 1.4 GiB for peak activation, 0.21 GiB for non-torch memory'",
                version="0.10.2"),
     StartupLog("Qwen3-30B-A3B-Instruct-2507-FP8, 2 × L40S, TP 2 + EP, util 0.95", "vllm",
                lambda: _model(QWEN3_30B_A3B_2507_FP8, "Qwen3-30B-A3B-Instruct-2507-FP8"),
-               GPU_SPECS["L40S 48GB"], {"tp": 2, "expert_parallel": True, "mem_util": "0.95"},
+               GPU_SPECS["L40S 48GB"], {"tp": 2, "expert_parallel": True, "mem_util": "0.95",
+                                         "version": "0.10"},
                "25.91", "Ollama vs vLLM comparison on 2x L40S (vLLM 0.10.2; id 39328153190)",
                version="0.10.2"),
     StartupLog("Qwen3-Next-80B-A3B-Instruct, 2 × H200, TP 2, serve", "vllm",
-               lambda: load_preset("qwen3-next-80b-a3b"), GPU_SPECS["H200 141GB"], {"tp": 2},
+               lambda: load_preset("qwen3-next-80b-a3b"), GPU_SPECS["H200 141GB"], {"tp": 2, "version": "0.10"},
                "44.59", "vLLM 0.10.2 api_server log, CUDA_VISIBLE_DEVICES=6,7 --tensor-parallel-size "
                "2 (id 7292846353); breakdown '74.28 GiB for weight, 5.58 GiB for peak activation, "
                "1.38 GiB for non-torch memory'", version="0.10.2",
@@ -105,14 +123,33 @@ VLLM_LOGS = [
                notes="a 0.15.1 run: the 0.11 rules reproduce it (TP 1, native sampler)"),
     StartupLog("Qwen3-8B-FP8 --dtype float16, 24 GB card, util 0.8", "vllm",
                lambda: _model(_config("qwen3-8b", "FP8", torch_dtype="float16"), "Qwen3-8B-FP8"),
-               _24GB, {"mem_util": "0.8"}, "8.60",
+               _24GB, {"mem_util": "0.8", "version": "0.10"}, "8.60",
                "LLM inference review notes (vLLM 0.10.2 debug log: 'torch peak memory increase: "
                "1.40GiB; non-torch forward increase memory: 0.02GiB; weights memory: 8.80GiB'; "
                "id 34681159919)", version="0.10.2"),
     StartupLog("Llama-3.2-1B, 44.31 GiB card, vllm/vllm-openai image (FlashInfer sampler)", "vllm",
-               lambda: _model(LLAMA_32_1B, "Llama-3.2-1B"), _44GB, {"sampler": "flashinfer"},
+               lambda: _model(LLAMA_32_1B, "Llama-3.2-1B"), _44GB, {"sampler": "flashinfer", "version": "0.10"},
                "37.10", "vLLM 0.10.x docker build debug log ('torch peak memory increase: 0.45GiB; "
                "weights memory: 2.32GiB', 16 llama layers; id 21240355802)", version="0.10.1"),
+    # six runs of one public table, each line adding up: requested − weights − peak − non-torch
+    _llmd("Llama-3.1-8B-Instruct, 1 × H100, serve (llm-d)", lambda: load_preset("llama-3.1-8b"),
+          {}, "51.38", "'14.99 GiB' weights, '4.76 GiB' peak activation, '0.13 GiB' non-torch"),
+    StartupLog("gpt-oss-20b, 1 × H100, serve (llm-d)", "vllm", lambda: load_preset("gpt-oss-20b"),
+               _H100, {}, "50.28", f"{_LLMD}: '13.47 GiB' weights, '7.38 GiB' peak activation, "
+               "'0.13 GiB' non-torch", version="0.11.0",
+               notes="weights: the Marlin MXFP4 layout gives 13.72 GiB where this Hopper run "
+                     "loaded 13.47; Hopper's MXFP4 backend layout is not read"),
+    _llmd("Qwen3-0.6B, 1 × H100, serve (llm-d)", lambda: _model(QWEN3_06B, "Qwen3-0.6B"), {},
+          "64.45", "'1.12 GiB' weights, '5.56 GiB' peak activation, '0.13 GiB' non-torch"),
+    _llmd("Qwen3-32B, 1 × H100, serve (llm-d)", lambda: load_preset("qwen3-32b"), {}, "4.45",
+          "'61.03 GiB' weights, '5.64 GiB' peak activation, '0.14 GiB' non-torch"),
+    _llmd("Qwen3-32B, 2 × H100, TP 2, serve (llm-d)", lambda: load_preset("qwen3-32b"), {"tp": 2},
+          "34.49", "'30.59 GiB' weights, '5.64 GiB' peak activation, '0.54 GiB' non-torch"),
+    _llmd("Llama-3.3-70B-Instruct-FP8-dynamic, 2 × H100, TP 2, serve (llm-d)",
+          lambda: _model(_config("llama-3.1-70b", "FP8 dynamic"),
+                         "Llama-3.3-70B-Instruct-FP8-dynamic"), {"tp": 2}, "32.0",
+          "'33.88 GiB' weights, '4.84 GiB' peak activation, '0.55 GiB' non-torch (RedHatAI "
+          "checkpoint: Llama-3.1-70B's shapes and FP8-dynamic scheme)"),
 ]
 
 SGLANG_LOGS = [

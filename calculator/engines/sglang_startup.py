@@ -29,7 +29,8 @@ it is taken from what SGLang and vLLM print on the same card (``CUDA_CONTEXT``),
 overrides it. "mem usage" is measured as free memory, so besides the checkpoint's TP share (as
 ``calculator.model.sharding`` cuts it) it holds what grows outside PyTorch while loading (kernel
 modules, NCCL and all-reduce buffers with TP): the same growth vLLM prints as non-torch memory on
-the same kind of setup, taken from ``vllm_startup.NON_TORCH``.
+the same kind of setup while its snapshot still predated NCCL, taken from
+``vllm_startup.NON_TORCH["0.10"]``.
 """
 from __future__ import annotations
 

@@ -38,11 +38,16 @@ Read at vLLM v0.10.2 (the rules hold through v0.11.x; "0.10" and "0.11" are the 
   ``max_num_seqs`` is then capped at ``max_num_batched_tokens``.
 
 non_torch_increase is the growth of memory outside PyTorch from the snapshot to the end of
-profiling: the CUDA kernels loaded while profiling and, with TP > 1, NCCL's and the custom
-all-reduce's buffers (the snapshot predates them in these versions). It depends on the driver,
-NCCL and the topology, not on the model, so it is taken from the figure vLLM itself prints
-(``non-torch forward increase memory`` / ``for non-torch memory``) on public runs, cited in
-``NON_TORCH``; ``--non-torch`` overrides it.
+profiling: the CUDA kernels loaded while profiling and, with TP > 1, the NCCL buffers allocated
+after the snapshot. Where that snapshot is taken is the one version rule here. Up to v0.10.x
+``init_device`` takes it before ``init_worker_distributed_environment``, so NCCL's and the custom
+all-reduce's buffers all count as non-torch. vllm-project/vllm#25359 (merged 2025-09-22, in v0.11.0)
+moved the distributed init first ("Initialize the distributed environment BEFORE taking memory
+snapshot"; ``gpu_worker.py`` · ``init_device`` at 35d5cda1), so from 0.11 only what NCCL allocates
+lazily at the first collective is left in the term. The growth depends on the driver, NCCL and the
+topology, not on the model, so it is taken from the figure vLLM itself prints (``non-torch forward
+increase memory`` / ``for non-torch memory``) on public runs of each rule, cited in ``NON_TORCH``;
+``--non-torch`` overrides it.
 """
 from __future__ import annotations
 
@@ -60,14 +65,27 @@ SORT_BYTES_PER_LOGIT = 4 + 8 + 8 + 4 + 8  # values, indices, reverse indices, cu
 FLASHINFER_BYTES_PER_LOGIT = 4 + 4        # top_k_mask_logits output, softmax probs
 SAMPLERS = ("native", "flashinfer")
 
-# (tp == 1, NVLink board) → (bytes, the public line that printed it)
+_LLMD = ("llm-d/llm-d-benchmark config_explorer/empirical-vllm-memory-results.md @4f4d4494 "
+         "(vllm/vllm-openai image, vLLM 0.11.0, H100 79.18 GiB, util 0.9)")
+# the snapshot rule (see above) → (tp == 1, NVLink board) → (bytes, the public line that printed it)
 NON_TORCH = {
-    "tp1": (round(0.07 * GIB), "vLLM 0.10.2, H100, TP 1: '0.07 GiB for non-torch memory' "
-                               "(gpu_worker.py:391, find_string id 34680831065)"),
-    "tp_pcie": (round(0.21 * GIB), "vLLM 0.10.2, 8 × L40S (no NVLink), TP 4 + EP: '0.21 GiB for "
-                                   "non-torch memory' (id 38962983769)"),
-    "tp_nvlink": (round(1.38 * GIB), "vLLM 0.10.2, 2 × H200 (NVSwitch), TP 2: '1.38 GiB for "
-                                     "non-torch memory' (id 7292846353)"),
+    "0.10": {
+        "tp1": (round(0.07 * GIB), "vLLM 0.10.2, H100, TP 1: '0.07 GiB for non-torch memory' "
+                                   "(gpu_worker.py:391, find_string id 34680831065)"),
+        "tp_pcie": (round(0.21 * GIB), "vLLM 0.10.2, 8 × L40S (no NVLink), TP 4 + EP: '0.21 GiB "
+                                       "for non-torch memory' (id 38962983769)"),
+        "tp_nvlink": (round(1.38 * GIB), "vLLM 0.10.2, 2 × H200 (NVSwitch), TP 2: '1.38 GiB for "
+                                         "non-torch memory' (id 7292846353)"),
+    },
+    "0.11": {
+        "tp1": (round(0.13 * GIB), f"{_LLMD}, TP 1: 'Non-torch memory: 0.13 GiB' (Llama-3.1-8B, "
+                                   "gpt-oss-20b, Qwen3-0.6B)"),
+        "tp_pcie": (round(0.21 * GIB), "no 0.11 line read on a PCIe-only box: vLLM 0.10.2's "
+                                       "'0.21 GiB for non-torch memory' on 8 × L40S, TP 4 + EP "
+                                       "(id 38962983769)"),
+        "tp_nvlink": (round(0.55 * GIB), f"{_LLMD}, TP 2: 'Non-torch memory: 0.55 GiB' "
+                                         "(Llama-3.3-70B-Instruct-FP8-dynamic)"),
+    },
 }
 
 
@@ -83,9 +101,10 @@ def batch_defaults(gpu_total: int, gpu_name: str, usage: str = "serve") -> tuple
     return tokens, min(seqs, tokens)
 
 
-def non_torch_default(tp: int, nvlink: bool) -> tuple[int, str]:
+def non_torch_default(tp: int, nvlink: bool, version: str = "0.10") -> tuple[int, str]:
+    """vLLM's printed non-torch growth for this setup under ``version``'s snapshot rule."""
     key = "tp1" if tp == 1 else ("tp_nvlink" if nvlink else "tp_pcie")
-    return NON_TORCH[key]
+    return NON_TORCH[version][key]
 
 
 def _item(dtype: str) -> int:
@@ -201,7 +220,7 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = "0.9", 
     fwd = forward_peak(model.config, tokens, tp, model.dtype, expert_parallel)
     smp = (tokens + seqs) * hidden * item + sampler_peak(seqs, vocab, model.dtype, sampler)
     if non_torch is None:
-        non_torch, source = non_torch_default(tp, nvlink)
+        non_torch, source = non_torch_default(tp, nvlink, version)
     else:
         source = "given (--non-torch)"
     return VllmStartup(version=version, sampler=sampler, gpu=name, gpu_total=total,
