@@ -44,6 +44,12 @@ CATALOGUE: tuple[GpuSpec, ...] = (
     GpuSpec("H200 141GB", "139.81", 143771, True,
             f"{_V}, vLLM 0.10.2 on H200 (Qwen3-Next-80B TP 2 run, id 7292846353); nvidia-smi "
             "143,771 MiB (id 59734064623)", sm=90),
+    GpuSpec("H100 NVL 94GB", "93.00", None, True,
+            "PyTorch 'GPU 0 has a total capacity of 93.00 GiB' on a RunPod H100 NVL 94GB "
+            "(ali-vilab/VACE#56; torch reads the driver total vLLM multiplies)", sm=90),
+    GpuSpec("H20 96GB", "95.33", 97871, True,
+            "'1x NVIDIA H20, 97871 MiB total, 95.33 GiB reported usable by the runtime' under "
+            "vLLM 0.19 (vllm-project/aibrix#2770); nvidia-smi 97871 MiB (id 65846954299)", sm=90),
     GpuSpec("A100 80GB", "79.15", 81920, True,
             f"{_V} '(78.68/79.15 GiB)' (ids 60004023718, 56880929202)", sm=80),
     GpuSpec("A100 40GB", "39.39", 40960, True,
@@ -62,6 +68,9 @@ CATALOGUE: tuple[GpuSpec, ...] = (
     GpuSpec("RTX 4090 24GB", "23.53", 24564, False,
             f"{_V} '(23.08/23.53 GiB)' on a 24 GB card (id 34681159919); free 23.08 GiB at start "
             "on RTX 4090s under SGLang (id 55529353766, nvidia-smi 24564 MiB)", sm=89),
+    GpuSpec("RTX 3090 24GB", "23.58", None, False,
+            "vLLM 0.6.x 'Memory profiling results: total_gpu_memory=23.58GiB' on an RTX 3090 "
+            "(Llama-3.1-8B-Instruct, vllm-project/vllm#10517)", sm=86),
     GpuSpec("RTX 5090 32GB", "31.36", None, False,
             f"{_V} '(30.86/31.36 GiB)' on a 32 GB GeForce card (ids 57676316864, 69451098589)", sm=120),
     GpuSpec("L4 24GB", "22.05", None, False,
@@ -92,17 +101,23 @@ def architecture_of(gpu: object) -> GpuSpec | None:
 
 
 def gpu_spec(name: str) -> GpuSpec | None:
-    """The catalogue entry for ``name`` (case-insensitive, spaces optional; the first word alone
-    when it names one card), None for a custom size. ``ValueError`` for an ambiguous word."""
+    """The catalogue entry for ``name`` (case-insensitive, spaces optional), None for a custom
+    size. Leading words alone ("RTX 3090") name the one card they start, or the one plain
+    "<word> <size>" card among several (H100 → H100 80GB, not the NVL); ``ValueError`` for words
+    still ambiguous."""
     if not isinstance(name, str):
         raise ValueError(f"gpu: expected a name or a size, got {name!r}")
     key = name.replace(" ", "").lower()
     for spec in CATALOGUE:
-        first = spec.name.split()[0].lower()
-        if spec.name.replace(" ", "").lower() == key or first == key:
-            if first == key and sum(g.name.split()[0].lower() == key for g in CATALOGUE) > 1:
-                raise ValueError(f"gpu: {name!r} is ambiguous; say e.g. 'A100 80GB'")
+        if spec.name.replace(" ", "").lower() == key:
             return spec
+    words = name.lower().split()
+    starts = [g for g in CATALOGUE if words and g.name.lower().split()[:len(words)] == words]
+    plain = [g for g in starts if len(g.name.split()) == 2]
+    if len(starts) == 1 or len(plain) == 1:
+        return starts[0] if len(starts) == 1 else plain[0]
+    if starts:
+        raise ValueError(f"gpu: {name!r} is ambiguous; say e.g. '{starts[0].name}'")
     return None
 
 

@@ -4,6 +4,7 @@ import pytest
 from calculator import (get_dtype, gpu_memory, kv_cache_bytes, per_token_bytes, plan,
                         weights_bytes)
 from calculator.totals import pp_stages
+from calculator.gpus import gpu_spec
 from model_presets import load_preset
 
 L8B = load_preset("llama-3.1-8b")
@@ -110,6 +111,18 @@ def test_capacity_input_errors():
     with pytest.raises(ValueError, match="ambiguous"):
         gpu_memory("A100")
     assert gpu_memory("96GiB") == 96 << 30 and gpu_memory("1.5 TB") == 1_500_000_000_000
+
+
+def test_a_first_word_names_the_plain_card():
+    # "H100" is the 80GB SXM card even with the H100 NVL in the catalogue; "H20" is the only H20
+    assert gpu_spec("H100").name == "H100 80GB" and gpu_spec("h20").name == "H20 96GB"
+    assert gpu_spec("H100 NVL 94GB").name == gpu_spec("h100nvl94gb").name == "H100 NVL 94GB"
+    # 93.00 GiB printed → 9300 · 1024 / 100 = 95,232 MiB = 99,857,989,632 B
+    assert gpu_memory("H100 NVL 94GB") == 95_232 * (1 << 20) == 99_857_989_632
+    # 23.58 GiB → 2358 · 1024 / 100 = 24,145.92 → 24,146 MiB; 95.33 GiB → 97,617.92 → 97,618 MiB
+    assert gpu_memory("RTX 3090") == 24_146 << 20 and gpu_memory("H20") == 97_618 << 20
+    with pytest.raises(ValueError, match="'RTX' is ambiguous"):
+        gpu_spec("RTX")
 
 
 @pytest.mark.parametrize("name", ["llama-3.1-8b", "deepseek-v3", "qwen3-next-80b-a3b", "gpt2"])
