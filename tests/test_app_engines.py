@@ -249,3 +249,45 @@ def test_engines_page_sglang_build_choice():
     assert any(x.value.endswith("KV Cache is allocated. K size: 27.13 GB, V size: 27.13 GB.")
                for x in at.code)
     assert any("--engine sglang" in x.value and "--engine-version 0.4" in x.value for x in at.code)
+
+
+def test_capacity_vllm_build_choice_moves_nccl_into_non_torch():
+    from calculator.engines.vllm_startup import predict
+    from calculator.gpus import GPU_SPECS
+    # Qwen3-32B on 2 × H100 (TP 2, NVLink): v0.10 snapshots before NCCL comes up and prints
+    # 1.38 GiB of non-torch memory; v0.11+ snapshots after it and prints 0.55 GiB
+    model = load_preset("qwen3-32b")
+    old = predict(model, GPU_SPECS["H100 80GB"], tp=2, version="0.10")
+    new = predict(model, GPU_SPECS["H100 80GB"], tp=2)
+    assert (old.non_torch, new.non_torch) == (round(1.38 * GIB), round(0.55 * GIB))
+    # the rest is the same, so the pool differs by that: 1,481,763,717 − 590,558,003 B (± the
+    # one byte int() drops from each float)
+    assert abs(new.available - old.available - (1_481_763_717 - 590_558_003)) <= 1
+    for version, start in (("0.10", old), ("0.11", new)):
+        at = run("capacity", c_model="qwen3-32b", c_gpus=2, c_tp=2, c_ctx=8192,
+                 c_engine="vllm", c_vver=version)
+        assert not at.exception
+        metrics = {m.label: m.value for m in at.metric}
+        assert metrics["Available KV cache memory"] == f"{start.available / GIB:.2f} GiB"
+        assert ("--engine-version 0.10" in at.code[-1].value) == (version == "0.10")
+
+
+def test_engines_page_vllm_build_choice(downloads):
+    import io
+
+    import pandas as pd
+    from calculator.engines.vllm_startup import predict
+    from calculator.gpus import GPU_SPECS
+    old = predict(load_preset("qwen3-32b"), GPU_SPECS["H100 80GB"], tp=2, mem_util="0.90",
+                  version="0.10")
+    at = run(e_model="qwen3-32b", e_ctx=8192, e_src="gpu", e_gpu="H100 80GB", e_tp=2,
+             e_vver="0.10")
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("engine")
+    vllm = table.loc[[e for e in table.index if e.startswith("vLLM")][0]]
+    assert vllm["KV memory"] == f"{old.available / GIB:.2f} GiB"
+    assert any("--engine vllm" in x.value and "--engine-version 0.10" in x.value for x in at.code)
+    csv = pd.read_csv(io.StringIO(downloads["engines_side_by_side.csv"]),
+                      dtype={"vllm_build": str}).set_index("engine")
+    row = csv.loc[[e for e in csv.index if e.startswith("vLLM")][0]]
+    assert row["KV memory (bytes/GPU)"] == old.available and row["vllm_build"] == "0.10"

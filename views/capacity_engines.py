@@ -168,7 +168,7 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
 
 
 def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where: tuple = ()) -> dict:
-    e1, e2, e3, e4, e5 = st.columns(5)
+    e1, e2, e3, e4, e5, e6 = st.columns(6)
     block = e1.selectbox("Block size (--block-size)", VLLM_BLOCKS, key="c_block")
     usage = e2.selectbox("Started by", ("serve", "llm"), key="c_usage",
                          format_func={"serve": "vllm serve", "llm": "LLM class"}.get,
@@ -184,9 +184,11 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                             help="EAGLE / EAGLE-3: 1; MTP: the model's next-n layers. vLLM puts "
                                  "the drafter's attention layers in the same KV pool (the "
                                  "drafter's weights are not added here)")
+    version = e6.selectbox("vLLM build", vllm_startup.VERSIONS[::-1], key="c_vver",
+                           format_func=su.VLLM_BUILDS.get, help=su.VLLM_BUILD_HELP)
     vllm_dtype = c.guarded(kv_flag, "vLLM", kv_dtype, model.dtype)
     start = c.guarded(vllm_startup.predict, model, gpu, mem_util=f"{util:.2f}", tp=tp,
-                      usage=usage, sampler=sampler,
+                      usage=usage, sampler=sampler, version=version,
                       max_num_batched_tokens=int(mnbt) or None)
     su.bar(start, "c_vllm_bar")
     st.caption(su.caption(start))
@@ -215,7 +217,8 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
     st.caption("vLLM will log:")
     lines = vp.log_lines(start.log_lines())
     st.code("\n".join(lines), language=None, wrap_lines=True)
-    figures = {**start.breakdown(), "max_num_batched_tokens": start.max_num_batched_tokens,
+    figures = {**start.breakdown(), "engine_version": version,
+               "max_num_batched_tokens": start.max_num_batched_tokens,
                "max_num_seqs": start.max_num_seqs, "num_blocks": vp.num_blocks,
                "tokens": vp.num_tokens, "max_concurrency": vp.max_concurrency,
                "block_size": vp.block_size, "log": lines}
@@ -225,7 +228,9 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                  + (["--kv-cache-dtype", vllm_dtype] if vllm_dtype != "auto" else [])
                  + (["--block-size", str(int(block))] if int(block) != 16 else [])
                  + (["--max-num-batched-tokens", str(int(mnbt))] if int(mnbt) else [])
-                 + (["--num-draft-layers", str(int(draft))] if int(draft) else []))
+                 + (["--num-draft-layers", str(int(draft))] if int(draft) else [])
+                 + (["--engine-version", version] if version != vllm_startup.VERSIONS[-1]
+                    else []))
         _commands([commands.vllm_serve(choice, ckpt, tp=tp, util=util, ctx=ctx,
                                        kv_cache_dtype=vllm_dtype, block=int(block),
                                        mnbt=int(mnbt) or None, usage=usage),

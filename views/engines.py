@@ -97,7 +97,8 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
 
 
 def predicted(model, gpu: str, util: float, tp: int, mnbt: int | None = None,
-              sglang_version: str = sglang_startup.VERSIONS[-1]) -> tuple[dict, dict, list[str]]:
+              sglang_version: str = sglang_startup.VERSIONS[-1],
+              vllm_version: str = vllm_startup.VERSIONS[-1]) -> tuple[dict, dict, list[str]]:
     """Per engine: KV memory on one GPU, the vLLM / SGLang startups, and why any is missing.
     vLLM and SGLang: what their startup leaves; the others: utilization × the GPU − the weights
     (theoretical: they keep nothing modelled before their cache)."""
@@ -109,7 +110,8 @@ def predicted(model, gpu: str, util: float, tp: int, mnbt: int | None = None,
     startups, notes = {}, []
     spec = su.gpu_arg(gpu, total)
     for key, fn, kw in (("vllm", vllm_startup.predict, {"mem_util": f"{util:.2f}",
-                                                        "max_num_batched_tokens": mnbt}),
+                                                        "max_num_batched_tokens": mnbt,
+                                                        "version": vllm_version}),
                         ("sglang", sglang_startup.predict, {"version": sglang_version})):
         try:
             startups[key] = fn(model, spec, tp=tp, **kw)
@@ -138,6 +140,7 @@ keys = c.url_state({
     "e_page": (1, c.int_in(1, 4096)),
     "e_mnbt": (0, c.int_in(0, 1 << 24)),
     "e_sgver": (sglang_startup.VERSIONS[-1], c.choice(sglang_startup.VERSIONS)),
+    "e_vver": (vllm_startup.VERSIONS[-1], c.choice(vllm_startup.VERSIONS)),
 })
 a, b, e = st.columns(3)
 choice = a.selectbox("Model", choices, key="e_model", format_func=c.label)
@@ -158,7 +161,7 @@ src = st.radio("KV memory per GPU", ("gpu", "given"), key="e_src", horizontal=Tr
                format_func={"gpu": "predicted from the GPU, per engine",
                             "given": "one figure for every engine"}.get)
 if src == "gpu":
-    g1, g2, g3 = st.columns(3)
+    g1, g2, g3, g4 = st.columns(4)
     gpu = g1.selectbox("GPU", c.gpu_names(), key="e_gpu")
     util = g2.slider("Memory utilization", 0.50, 1.00, step=0.01, key="e_util",
                      help="vLLM's gpu_memory_utilization (SGLang uses its own default fraction)")
@@ -166,17 +169,19 @@ if src == "gpu":
                               format_func=su.SGLANG_BUILDS.get,
                               help="SGLang's default --mem-fraction-static: from the card since "
                                    "PR #10975 (late 2025), from the TP size before")
+    v_version = g4.selectbox("vLLM build", vllm_startup.VERSIONS[::-1], key="e_vver",
+                             format_func=su.VLLM_BUILDS.get, help=su.VLLM_BUILD_HELP)
 else:
     mem = st.number_input(f"KV memory per GPU ({c.unit_name()})", min_value=1, max_value=1 << 14,
                           key="e_mem", help="What the engine has left for KV on one GPU (vLLM's "
                                             "'Available KV cache memory'), in the sidebar's unit")
 c.sync_query([k for k in keys if k not in (("e_mem",) if src == "gpu" else ("e_gpu", "e_util",
-                                                                         "e_sgver"))])
+                                                                         "e_sgver", "e_vver"))])
 model = c.resolve(choice)
 startups, notes = {}, []
 if src == "gpu":
     memory, startups, notes = predicted(model, gpu, float(util), int(tp), int(mnbt) or None,
-                                        sg_version)
+                                        sg_version, v_version)
 else:
     memory = int(mem) * c.unit_bytes()
 table = pd.DataFrame(rows(model, int(ctx), memory, int(tp), startups, kv_dtype, int(block),
@@ -194,6 +199,7 @@ st.dataframe(table[cols if src == "gpu" else [x for x in cols if x != "KV memory
 export = table.drop(columns=["note"]).assign(
     context=int(ctx), tp=int(tp), kv_memory_source=src,
     sglang_build=sg_version if src == "gpu" else "",
+    vllm_build=v_version if src == "gpu" else "",
     gpu=gpu if src == "gpu" else "", mem_util=float(util) if src == "gpu" else None,
     note=table["note"])
 st.download_button("Download CSV (raw bytes + what the engines print)", export.to_csv(index=False),
@@ -205,7 +211,9 @@ if not choice.startswith("custom:"):
                  else ["--kv-memory", f"{int(mem)}{c.unit_name()}"])
         lines = []
         for engine, extra in (("vllm", ["--block-size", str(int(block))]
-                               + (["--max-num-batched-tokens", str(int(mnbt))] if mnbt else [])),
+                               + (["--max-num-batched-tokens", str(int(mnbt))] if mnbt else [])
+                               + (["--engine-version", v_version] if src == "gpu" and
+                                  v_version != vllm_startup.VERSIONS[-1] else [])),
                               ("sglang", ["--page-size", str(int(page_size))]
                                + (["--engine-version", sg_version] if src == "gpu" and
                                   sg_version != sglang_startup.VERSIONS[-1] else []))):
