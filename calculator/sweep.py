@@ -1,7 +1,10 @@
 """Vectorized comparison table: many models × contexts × batches × dtypes → a DataFrame.
 
-Per-layer bytes are linear in held tokens, so each (model, dtype, batch) is one numpy pass over
-all contexts. Values are checked against int64 first: if the largest could overflow, that block
+Per-layer bytes are linear in held tokens: a block (model, dtype, batch) is batch × (bytes per
+token of its unwindowed layers × held(ctx) + Σ over windows of their bytes per token ×
+held(min(ctx, window)) + state). Every block's coefficients are gathered first, then the whole
+table is a few int64 matrix products (blocks × windows × contexts), per pipeline stage for the
+per-GPU columns. Values are bounded against int64 first: if the largest could overflow, the table
 is computed with Python ints through ``kv_cache_bytes`` instead (slower, never wrong).
 """
 from __future__ import annotations
@@ -38,27 +41,53 @@ def _stage_counts(model: ModelSpec, pp: int) -> list[Counter]:
     return [Counter(specs[i] for i in r) for r in pp_stages(len(specs), pp)]
 
 
-def _block_vectorized(model: ModelSpec, ctx: np.ndarray, batch: int, dtype, tp: int, pp: int,
-                      layout: str, block: int) -> dict[str, np.ndarray]:
-    kv = np.zeros_like(ctx)
-    state = 0
-    for g in model.groups:
-        kv += g.count * g.spec.per_token_bytes(dtype) * _held(g.spec.window, ctx, layout, block)
-        state += g.count * g.spec.state_bytes()
+def _coefficients(counts, dtype, tp: int) -> tuple[int, dict, int]:
+    """Bytes as a function of held tokens: (bytes per token of the unwindowed layers,
+    {window: bytes per token of layers holding min(tokens, window)}, state bytes)."""
+    lin, wins, state = 0, {}, 0
+    for spec, n in counts:
+        b = n * spec.per_token_bytes(dtype, tp)
+        if spec.window is None:
+            lin += b
+        else:
+            wins[spec.window] = wins.get(spec.window, 0) + b
+        state += n * spec.state_bytes(tp)
+    return lin, wins, state
+
+
+def _blocks_batched(blocks: list[tuple], ctx: np.ndarray, layout: str,
+                    block: int) -> dict[str, np.ndarray]:
+    """Every (model, dtype, batch) block at once. ``blocks`` holds (batch, whole-model
+    coefficients, per-stage coefficients); bytes = batch × (lin · held(ctx) + Σ coef_w ·
+    held(min(ctx, w)) [+ state]), as int64 matrices of blocks × contexts."""
+    windows = sorted({w for b in blocks for co in (b[1], *b[2]) for w in co[1]})
+    col = {w: i for i, w in enumerate(windows)}
+    full = _held(None, ctx, layout, block)
+    held_w = (np.vstack([_held(w, ctx, layout, block) for w in windows]) if windows
+              else np.zeros((0, ctx.size), dtype=np.int64))
+
+    def matrix(coefs: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+        lin = np.fromiter((co[0] for co in coefs), dtype=np.int64, count=len(coefs))
+        win = np.zeros((len(coefs), len(windows)), dtype=np.int64)
+        for i, co in enumerate(coefs):
+            for w, b in co[1].items():
+                win[i, col[w]] = b
+        state = np.fromiter((co[2] for co in coefs), dtype=np.int64, count=len(coefs))
+        return lin[:, None] * full[None, :] + win @ held_w, state
+
+    batch = np.fromiter((b[0] for b in blocks), dtype=np.int64, count=len(blocks))[:, None]
+    kv, state = matrix([b[1] for b in blocks])
     stage_kv, stage_total = [], []
-    for counts in _stage_counts(model, pp):
-        s_kv = np.zeros_like(ctx)
-        s_state = 0
-        for spec, n in counts.items():
-            s_kv += n * spec.per_token_bytes(dtype, tp) * _held(spec.window, ctx, layout, block)
-            s_state += n * spec.state_bytes(tp)
+    for s in range(len(blocks[0][2])):
+        s_kv, s_state = matrix([b[2][s] for b in blocks])
         stage_kv.append(batch * s_kv)
-        stage_total.append(batch * (s_kv + s_state))
-    totals, kvs = np.vstack(stage_total), np.vstack(stage_kv)
+        stage_total.append(batch * (s_kv + s_state[:, None]))
+    totals, kvs = np.stack(stage_total), np.stack(stage_kv)
     best = totals.max(axis=0)
     gpu_kv = np.where(totals == best, kvs, -1).max(axis=0)
-    return {"kv_bytes": batch * kv, "state_bytes": np.full_like(ctx, batch * state),
-            "per_gpu_kv_bytes": gpu_kv, "per_gpu_total_bytes": best}
+    return {"kv_bytes": (batch * kv).ravel(),
+            "state_bytes": np.repeat(batch[:, 0] * state, ctx.size),
+            "per_gpu_kv_bytes": gpu_kv.ravel(), "per_gpu_total_bytes": best.ravel()}
 
 
 def _block_python(model, contexts, batch, dtype, tp, pp, layout, block) -> dict[str, list]:
@@ -85,56 +114,66 @@ def sweep(models: Sequence[ModelSpec], contexts: Iterable[int], *, batches: Iter
     ctx = np.asarray(contexts, dtype=np.int64) if max(contexts) < INT64_SAFE else None
     if unit not in SCALES:
         raise ValueError(f"unit: unknown {unit!r}")
-    labels: dict[str, list] = {k: [] for k in ("model", "attention", "kv_dtype", "batch", "per_token_bytes")}
-    blocks: list[dict] = []
     batches = list(batches)
+    dtype_specs = [get_dtype(d) for d in dtypes]
+    held = max(contexts) + (block_size if layout == "paged" else 0)
+    names, attentions, kv_dtypes, batch_col, per_tokens = [], [], [], [], []
+    plan: list[tuple] = []   # (batch, whole-model coefficients, per-stage coefficients) or None
+    exact = ctx is None
     for model in models:
-        for i, dtype_name in enumerate(dtypes):
-            dtype = get_dtype(dtype_name)
-            per_token = sum(g.count * g.spec.per_token_bytes(dtype) for g in model.groups)
-            # Validates every argument once per model (tp, pp, layout, block, contexts, batch);
-            # the largest value is then bounded exactly from the per-token bytes and state.
-            if i == 0:
-                kv_cache_bytes(model, max(contexts), max(batches), dtype, tp, pp, layout, block_size)
-            state = sum(g.count * g.spec.state_bytes() for g in model.groups)
+        # Validates every argument once per model (tp, pp, layout, block, contexts, batch);
+        # the largest value is then bounded exactly from the per-token bytes and state.
+        kv_cache_bytes(model, max(contexts), max(batches), dtype_specs[0], tp, pp, layout,
+                       block_size)
+        whole = [(g.spec, g.count) for g in model.groups]
+        stages = [list(c.items()) for c in _stage_counts(model, pp)]
+        attention = model.describe()
+        for dtype in dtype_specs:
+            coef = _coefficients(whole, dtype, 1)
+            per_token = coef[0] + sum(coef[1].values())
+            stage_coefs = [_coefficients(c, dtype, tp) for c in stages]
             for batch in batches:
-                held = max(contexts) + (block_size if layout == "paged" else 0)
-                bound = batch * (per_token * held + state)
-                if ctx is not None and 2 * bound < INT64_SAFE:
-                    blocks.append(_block_vectorized(model, ctx, batch, dtype, tp, pp, layout, block_size))
-                else:
-                    blocks.append(_block_python(model, contexts, batch, dtype, tp, pp, layout, block_size))
-                for key, value in (("model", model.name), ("attention", model.describe()),
-                                   ("kv_dtype", dtype.name), ("batch", batch),
-                                   ("per_token_bytes", per_token)):
-                    labels[key].append(value)
+                if 2 * batch * (per_token * held + coef[2]) >= INT64_SAFE:
+                    exact = True
+                plan.append((batch, coef, stage_coefs, model, dtype))
+                names.append(model.name)
+                attentions.append(attention)
+                kv_dtypes.append(dtype.name)
+                batch_col.append(batch)
+                per_tokens.append(per_token)
     n = len(contexts)
-    ints = ("batch", "per_token_bytes")
+    if exact:   # some value could pass int64: Python ints through kv_cache_bytes, block by block
+        parts = [_block_python(m, contexts, b, d, tp, pp, layout, block_size)
+                 for b, _, _, m, d in plan]
+        values = {k: np.concatenate([np.asarray(p[k], dtype=object) for p in parts])
+                  for k in ("kv_bytes", "state_bytes", "per_gpu_kv_bytes", "per_gpu_total_bytes")}
+    else:
+        values = _blocks_batched(plan, ctx, layout, block_size)
     data = {}
-    for key, vals in labels.items():
-        if key in ints and max(vals) < INT64_SAFE:
-            data[key] = np.repeat(np.asarray(vals, dtype=np.int64), n)
-        elif key in ints:
-            data[key] = np.repeat(np.asarray(vals, dtype=object), n)
-        else:  # a few distinct labels repeated: categorical codes, not a string per row
-            cats = pd.Categorical(vals)
-            data[key] = pd.Categorical.from_codes(np.repeat(cats.codes, n), cats.categories)
-    data["context"] = np.tile(np.asarray(contexts, dtype=object if ctx is None else np.int64), len(blocks))
-    for col in ("kv_bytes", "state_bytes", "per_gpu_kv_bytes", "per_gpu_total_bytes"):
-        parts = [b[col] for b in blocks]
-        exact = any(isinstance(p, list) for p in parts)
-        data[col] = (np.concatenate([np.asarray(p, dtype=object) for p in parts]) if exact
-                     else np.concatenate(parts))
-    table = pd.DataFrame(data)
-    table["total_bytes"] = table["kv_bytes"] + table["state_bytes"]
+    for key, vals in (("model", names), ("attention", attentions), ("kv_dtype", kv_dtypes)):
+        cats = pd.Categorical(vals)  # a few labels repeated: codes, not a string per row
+        data[key] = pd.Categorical.from_codes(np.repeat(cats.codes, n), cats.categories)
+    data["layout"] = pd.Categorical.from_codes(np.zeros(n * len(plan), dtype=np.int8), [layout])
+    data["tp"] = np.full(n * len(plan), tp, dtype=np.int64)
+    data["pp"] = np.full(n * len(plan), pp, dtype=np.int64)
+    for key, vals in (("batch", batch_col), ("per_token_bytes", per_tokens)):
+        big = max(vals) >= INT64_SAFE
+        data[key] = np.repeat(np.asarray(vals, dtype=object if big else np.int64), n)
+    data["context"] = np.tile(np.asarray(contexts, dtype=object if ctx is None else np.int64),
+                              len(plan))
+    for key in ("kv_bytes", "state_bytes", "per_gpu_kv_bytes", "per_gpu_total_bytes"):
+        data[key] = values[key]
+    total = values["kv_bytes"] + values["state_bytes"]
+    data = {k: data[k] for k in ("model", "attention", "kv_dtype", "layout", "tp", "pp", "batch",
+                                 "context", "per_token_bytes", "kv_bytes", "state_bytes")}
+    data["total_bytes"] = total
+    data["per_gpu_kv_bytes"] = values["per_gpu_kv_bytes"]
+    data["per_gpu_total_bytes"] = values["per_gpu_total_bytes"]
     for col in BYTE_COLUMNS:
-        if table[col].dtype == object and all(int(v) < INT64_SAFE for v in table[col]):
-            table[col] = table[col].astype("int64")
-    table["layout"], table["tp"], table["pp"] = layout, tp, pp
-    order = ["model", "attention", "kv_dtype", "layout", "tp", "pp", "batch", "context",
-             *BYTE_COLUMNS]
+        if data[col].dtype == object and all(int(v) < INT64_SAFE for v in data[col]):
+            data[col] = data[col].astype("int64")
+    table = pd.DataFrame(data, copy=False)
     if formatted:
         for col in ("kv_bytes", "total_bytes", "per_gpu_total_bytes"):
             table[col.replace("_bytes", f"_{unit}")] = _format_column(table[col], unit)
-        order += [f"kv_{unit}", f"total_{unit}", f"per_gpu_total_{unit}"]
-    return table[order]
+    return table

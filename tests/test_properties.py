@@ -192,3 +192,20 @@ def test_cli_with_hostile_flags_exits_0_or_2_with_one_line(flags, engine, capaci
     assert code in (0, 2), argv
     if code == 2:
         assert err.getvalue().count("\n") == 1 and err.getvalue().startswith("error: "), argv
+
+
+def test_sweep_batches_every_block_at_once_like_the_scalar_path():
+    # windows (gemma-2, gpt-oss), state (qwen3-next), MLA (deepseek-v3) in one table, two
+    # batches, two dtypes, TP 2 × PP 2, paged: every cell equals kv_cache_bytes
+    from model_presets import load_preset
+    models = [load_preset(n) for n in ("gemma-2-9b", "gpt-oss-20b", "qwen3-next-80b-a3b",
+                                       "deepseek-v3")]
+    ctxs = [1, 127, 128, 129, 4096, 131_072]
+    table = sweep(models, ctxs, batches=[1, 7], dtypes=["bf16", "fp8"], tp=2, pp=2,
+                  layout="paged", block_size=16)
+    assert len(table) == 4 * 2 * 2 * len(ctxs)
+    by_name = {m.name: m for m in models}
+    for row in table.itertuples():
+        b = kv_cache_bytes(by_name[row.model], row.context, row.batch, row.kv_dtype, 2, 2, "paged", 16)
+        assert (row.kv_bytes, row.state_bytes, row.per_gpu_kv_bytes, row.per_gpu_total_bytes) == (
+            b.kv_bytes, b.state_bytes, b.per_gpu_kv_bytes, b.per_gpu_total_bytes)
