@@ -131,21 +131,46 @@ class CapacityPlan:
             return 0
         if self.fits(MAX_CONTEXT, batch):
             return None
-        if self.layout == "theoretical" and self.pp == 1 and not any(
-                g.spec.window for g in self.model.groups):
-            # Bytes are exactly linear in the context here: solve, then check both sides.
-            one, two = self.used_per_gpu(1, batch), self.used_per_gpu(2, batch)
-            slope, fixed = two - one, 2 * one - two
-            if slope > 0:
-                best = (self.free_per_gpu - fixed) // slope
-                if 1 <= best < MAX_CONTEXT and self.fits(best, batch) \
-                        and not self.fits(best + 1, batch):
-                    return best
-        lo, hi = 1, MAX_CONTEXT  # fits(lo), not fits(hi)
+        lo, hi = self._segment(batch)  # fits(lo), not fits(hi), no window starts in between
+        best = self._solve_linear(lo, hi, batch)
+        if best is not None:
+            return best
         while hi - lo > 1:
             mid = (lo + hi) // 2
             lo, hi = (mid, hi) if self.fits(mid, batch) else (lo, mid)
         return lo
+
+    def _segment(self, batch: int) -> tuple[int, int]:
+        """(lo, hi) with fits(lo) and not fits(hi) and no window edge strictly inside: the bytes
+        bend only where a window fills, so between two window sizes they are linear in the
+        context (in whole blocks when paged). Found by bisecting over the window sizes."""
+        edges = sorted({g.spec.window for g in self.model.groups
+                        if g.spec.window and 1 < g.spec.window < MAX_CONTEXT})
+        lo, hi = 1, MAX_CONTEXT
+        a, b = 0, len(edges)          # edges[:a] fit, edges[b:] do not
+        while a < b:
+            mid = (a + b) // 2
+            if self.fits(edges[mid], batch):
+                lo, a = edges[mid], mid + 1
+            else:
+                hi, b = edges[mid], mid
+        return lo, hi
+
+    def _solve_linear(self, lo: int, hi: int, batch: int) -> int | None:
+        """The longest fitting context in [lo, hi) from the line through two points (a block
+        apart when paged), kept only if it checks out: fits, and one token more does not. None
+        where it does not (pipeline stages whose maximum bends inside the segment): bisect."""
+        step = self.block_size if self.layout == "paged" else 1
+        a = -(-lo // step) * step
+        if a + step >= hi:
+            return None
+        u0, u1 = self.used_per_gpu(a, batch), self.used_per_gpu(a + step, batch)
+        if u1 <= u0:
+            return None
+        best = min(a + (self.free_per_gpu - u0) // (u1 - u0) * step, hi - 1)
+        if lo <= best < hi and self.fits(best, batch) and not self.fits(best + 1, batch):
+            return best
+        return None
 
     def max_batch(self, context: int) -> int:
         """Most concurrent sequences of ``context`` tokens that fit (0 if not even one)."""

@@ -97,6 +97,18 @@ def _block_python(model, contexts, batch, dtype, tp, pp, layout, block) -> dict[
             "per_gpu_total_bytes": [r.per_gpu_total_bytes for r in rows]}
 
 
+def _categorical(labels: list[str], repeat: int) -> pd.Categorical:
+    """Each label repeated ``repeat`` times, as codes into the distinct labels (a few labels over
+    many rows). The categories are a plain object Index: inferring pandas' Arrow string dtype for
+    them costs more than the rest of a small table."""
+    cats = list(dict.fromkeys(labels))
+    index = {label: i for i, label in enumerate(cats)}
+    codes = np.fromiter((index[label] for label in labels), dtype=np.int32, count=len(labels))
+    return pd.Categorical.from_codes(np.repeat(codes, repeat),
+                                     dtype=pd.CategoricalDtype(pd.Index(cats, dtype=object)),
+                                     validate=False)
+
+
 def _format_column(values: pd.Series, unit: str) -> np.ndarray:
     """'12.34 GiB' for every value (no thousands separators, so CSV cells need no quoting)."""
     scaled = np.asarray([int(v) / SCALES[unit] for v in values], dtype=float) \
@@ -149,11 +161,9 @@ def sweep(models: Sequence[ModelSpec], contexts: Iterable[int], *, batches: Iter
                   for k in ("kv_bytes", "state_bytes", "per_gpu_kv_bytes", "per_gpu_total_bytes")}
     else:
         values = _blocks_batched(plan, ctx, layout, block_size)
-    data = {}
-    for key, vals in (("model", names), ("attention", attentions), ("kv_dtype", kv_dtypes)):
-        cats = pd.Categorical(vals)  # a few labels repeated: codes, not a string per row
-        data[key] = pd.Categorical.from_codes(np.repeat(cats.codes, n), cats.categories)
-    data["layout"] = pd.Categorical.from_codes(np.zeros(n * len(plan), dtype=np.int8), [layout])
+    data = {key: _categorical(vals, n) for key, vals in (
+        ("model", names), ("attention", attentions), ("kv_dtype", kv_dtypes))}
+    data["layout"] = _categorical([layout] * len(plan), n)
     data["tp"] = np.full(n * len(plan), tp, dtype=np.int64)
     data["pp"] = np.full(n * len(plan), pp, dtype=np.int64)
     for key, vals in (("batch", batch_col), ("per_token_bytes", per_tokens)):

@@ -19,7 +19,25 @@ def test_chart_dict_is_built_once():
     assert isinstance(fig, FrozenFigure)
     # st.plotly_chart calls to_dict() on every rerun: a frozen figure hands back the same dict
     first = fig.to_dict()
-    assert fig.to_dict() is first and len(first["data"]) == len(fig.data)
+    # 2 curves, 2 max-context diamonds, 1 GPU line
+    assert fig.to_dict() is first and len(first["data"]) == 5
+
+
+def test_chart_dict_is_what_plotly_makes_of_it():
+    # the traces are built as plain dicts (no plotly objects): plotly's own validation of that
+    # dict must give it back unchanged, for log and linear axes, engines, TP and weight lines
+    import copy
+    import json
+
+    import plotly.graph_objects as go
+    import plotly.io as pio
+    models = (load_preset("llama-3.1-8b"), load_preset("gpt-oss-20b"), load_preset("deepseek-v3"))
+    for s in (SETTINGS, ("fp8", 4, "paged", 2, 16, 1, 1 << 22, ("H100 80GB", "B200 180GB"), 0.85,
+                         True, False, False, True, "GB", "vllm")):
+        fig = chart.__wrapped__("k", models, ("a", "b <i>", "c"), s)
+        ours = json.loads(pio.to_json(fig, validate=False))
+        plotlys = json.loads(pio.to_json(go.Figure(copy.deepcopy(fig.to_dict())), validate=True))
+        assert ours == plotlys and ours["layout"]["template"]
 
 
 def test_table_is_arrow():

@@ -125,16 +125,25 @@ def test_a_first_word_names_the_plain_card():
         gpu_spec("RTX")
 
 
-@pytest.mark.parametrize("name", ["llama-3.1-8b", "deepseek-v3", "qwen3-next-80b-a3b", "gpt2"])
+@pytest.mark.parametrize("name", ["llama-3.1-8b", "deepseek-v3", "qwen3-next-80b-a3b", "gpt2",
+                                  "gemma-2-27b", "gpt-oss-120b", "llama-4-scout", "mistral-7b-v0.1",
+                                  "gemma-3-27b"])
 @pytest.mark.parametrize("dtype, batch", [("bf16", 1), ("q4_0", 7), ("fp8_e4m3", 64)])
-def test_max_context_solved_equals_bisection(name, dtype, batch):
-    # the linear case is solved directly; it must give what a bisection over fits() gives
-    cap = plan(load_preset(name), gpu_bytes=gpu_memory("H200"), gpus=8, tp=8, kv_dtype=dtype)
+@pytest.mark.parametrize("layout, gpus, pp", [("theoretical", 8, 1), ("paged", 8, 1),
+                                              ("theoretical", 8, 2), ("paged", 2, 2)])
+def test_max_context_solved_equals_bisection(name, dtype, batch, layout, gpus, pp):
+    # solved segment by segment between window sizes (a line through two points, then checked);
+    # it must give what a plain bisection over fits() gives
+    cap = plan(load_preset(name), gpu_bytes=gpu_memory("H200"), gpus=gpus, pp=pp, kv_dtype=dtype,
+               layout=layout)
     got = cap.max_context(batch)
-    lo, hi = 1, 1 << 40
     if not cap.fits(1, batch):
         assert got == 0
         return
+    if cap.fits(1 << 40, batch):
+        assert got is None
+        return
+    lo, hi = 1, 1 << 40
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if cap.fits(mid, batch) else (lo, mid)

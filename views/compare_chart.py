@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import plotly.express as px
 import plotly.graph_objects as go
+from _plotly_utils.utils import convert_to_base64
 import streamlit as st
 
 from calculator import ModelSpec, gpu_memory, plan, sweep
@@ -33,9 +34,37 @@ class FrozenFigure(go.Figure):
         self._frozen = super().to_dict()
         return self
 
+    @classmethod
+    def of(cls, fig_dict: dict) -> "FrozenFigure":
+        """A frozen figure around a dict built here in plotly's own ``to_dict`` form (the traces
+        are plain scatter dicts: building them as plotly objects only to validate and dump them
+        again was most of a changed rerun's time). ``tests/test_compare_rerun.py`` checks the
+        dict equals what plotly's validation makes of it."""
+        convert_to_base64(fig_dict["data"])  # numpy arrays → typed-array specs, in place
+        # No Figure.__init__: it would build an empty figure and its template (0.75 ms) only to
+        # be bypassed; st.plotly_chart needs a BaseFigure whose to_dict() gives the dict.
+        fig = object.__new__(cls)
+        fig._frozen = fig_dict
+        return fig
+
     def to_dict(self):
         frozen = getattr(self, "_frozen", None)
         return frozen if frozen is not None else super().to_dict()
+
+    def __repr__(self) -> str:
+        frozen = getattr(self, "_frozen", None)
+        return (f"FrozenFigure({len(frozen['data'])} traces)" if frozen is not None
+                else super().__repr__())
+
+
+_TEMPLATE: dict = {}
+
+
+def _template() -> dict:
+    """The default template plotly writes into every figure's layout (read once, shared)."""
+    if not _TEMPLATE:
+        _TEMPLATE.update(go.Figure().to_dict()["layout"]["template"])
+    return _TEMPLATE
 
 
 def cache_key(choices: list[str], models: tuple[ModelSpec, ...], *rest) -> str:
@@ -118,7 +147,7 @@ def chart(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _s
     scale, per_gpu = SCALES[unit], tp > 1
     ycol = "per_gpu_total_bytes" if per_gpu else "total_bytes"
     colors = px.colors.qualitative.Plotly
-    fig = FrozenFigure()
+    fig = []   # the traces, as the dicts plotly's to_dict would make of them
     for i, (m, name) in enumerate(zip(models, labels)):
         color, n = colors[i % len(colors)], len(contexts)
         ys = table[ycol].to_numpy()[i * n:(i + 1) * n]
@@ -138,16 +167,17 @@ def chart(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _s
         small = max(exact) < JS_EXACT
         custom = np.asarray(exact, dtype=np.float64) if small else [f"{v:,}" for v in exact]
         fmt = "%{customdata:,}" if small else "%{customdata}"
-        fig.add_trace(go.Scatter(
-            x=xs, y=np.asarray(exact, dtype=float) / scale, mode="lines", name=c.html_escape(name),
+        fig.append(dict(
+            type="scatter", x=np.asarray(xs, dtype=np.int64),
+            y=np.asarray(exact, dtype=float) / scale, mode="lines", name=c.html_escape(name),
             line={"color": color}, customdata=custom, legendgroup=str(i),
             hovertemplate=f"<b>%{{fullData.name}}</b><br>%{{x:,}} tokens<br>{fmt} bytes"
                           f"<br>%{{y:,.2f}} {unit}<extra></extra>"))
         if m.max_context and m.max_context in set(xs.tolist()):
             y_end = exact[xs.tolist().index(m.max_context)]
-            fig.add_trace(go.Scatter(
-                x=[m.max_context], y=[y_end / scale], mode="markers", showlegend=False,
-                name=c.html_escape(name), legendgroup=str(i),
+            fig.append(dict(
+                type="scatter", x=[m.max_context], y=[y_end / scale], mode="markers",
+                showlegend=False, name=c.html_escape(name), legendgroup=str(i),
                 marker={"symbol": "diamond", "size": 10, "color": color},
                 hovertemplate="<b>%{fullData.name}</b><br>max context %{x:,} tokens<extra></extra>"))
         if minus_w:
@@ -159,23 +189,28 @@ def chart(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _s
     for gpu in gpus:
         budget = gpu_memory(gpu) * round(util * 100) // 100
         line(fig, budget, f"{gpu} at {util:.0%}", "gray", "dash", lo, hi, scale, "gpus")
-    fig.update_layout(
-        xaxis={"type": "log", "title": "context (tokens per sequence)", "dtick": 1,  # powers of 10 only
-               "minor": {"showgrid": False}},
-        yaxis={"type": "log" if logy else "linear", "dtick": 1 if logy else None,
-               "title": f"KV cache {f'per GPU (TP={tp})' if per_gpu else 'total'} ({unit}), batch {batch}"
-                          + ("" if engine == "theoretical" else f", {engine}")},
-        legend={"orientation": "h", "y": -0.18, "yanchor": "top", "x": 0},
-        margin={"t": 30, "l": 10, "r": 10}, height=560, hovermode="closest")
-    return fig.freeze()
+    yaxis = {"type": "log" if logy else "linear",
+             "title": {"text": f"KV cache {f'per GPU (TP={tp})' if per_gpu else 'total'} ({unit}), "
+                               f"batch {batch}" + ("" if engine == "theoretical" else f", {engine}")}}
+    if logy:
+        yaxis["dtick"] = 1
+    layout = {
+        "template": _template(),
+        "xaxis": {"type": "log", "title": {"text": "context (tokens per sequence)"},
+                  "dtick": 1, "minor": {"showgrid": False}},  # powers of 10 only
+        "yaxis": yaxis,
+        "legend": {"orientation": "h", "y": -0.18, "yanchor": "top", "x": 0},
+        "margin": {"t": 30, "l": 10, "r": 10}, "height": 560, "hovermode": "closest"}
+    return FrozenFigure.of({"data": fig, "layout": layout})
 
 
-def line(fig: go.Figure, value: int, name: str, color: str, dash: str, x0: int, x1: int,
+def line(fig: list, value: int, name: str, color: str, dash: str, x0: int, x1: int,
          scale: int, group: str) -> None:
     """A labelled horizontal line as a legend entry (no in-plot text, so labels never overlap)."""
-    fig.add_trace(go.Scatter(
-        x=[x0, x1], y=[value / scale] * 2, mode="lines", name=c.html_escape(name), legendgroup=group,
-        line={"color": color, "dash": dash, "width": 1}, customdata=[f"{value:,}"] * 2,
+    fig.append(dict(
+        type="scatter", x=[x0, x1], y=[value / scale] * 2, mode="lines", name=c.html_escape(name),
+        legendgroup=group, line={"color": color, "dash": dash, "width": 1},
+        customdata=[f"{value:,}"] * 2,
         hovertemplate="%{fullData.name}: %{customdata} bytes<extra></extra>"))
 
 
@@ -188,23 +223,29 @@ def tables(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _
     models = with_mtp(_models, mtp)
     contexts = table_ctx or (lo,)
     export = sweep(models, contexts, batches=[batch], dtypes=[dtype], tp=tp,
-                   layout=layout, block_size=block, unit=unit)
+                   layout=layout, block_size=block, unit=unit, formatted=False)
     ycol = "per_gpu_total_bytes" if tp > 1 else "total_bytes"
     scope = f"per GPU, TP={tp}" if tp > 1 else "total"
+    cols = {col: export[col].to_numpy() for col in export.columns}  # one pass out of pandas
+    for col in ("kv_bytes", "total_bytes", "per_gpu_total_bytes"):  # sweep's '12.34 GiB' columns
+        cols[col.replace("_bytes", f"_{unit}")] = [f"{int(v) / SCALES[unit]:.2f} {unit}"
+                                                   for v in cols[col]]
+    n = len(contexts)
     rows = []
     shown_bytes, shown_text, max_ctx, notes = [], [], [], []
     for i, (m, name) in enumerate(zip(models, labels)):
-        r = export.iloc[i * len(contexts):(i + 1) * len(contexts)]  # sweep keeps model order
+        part = slice(i * n, (i + 1) * n)  # sweep keeps model order
+        ctxs = [int(x) for x in cols["context"][part]]
         # Numbers first, descriptions last: on a phone the pinned model column and the
         # figures are what fits; the rest scrolls.
         row = {"model": name}
-        values = (list(r[ycol]) if engine == "theoretical"
-                  else _engine_curve(m, engine, [int(x) for x in r["context"]], dtype, batch, tp, block))
+        values = (cols[ycol][part].tolist() if engine == "theoretical"
+                  else _engine_curve(m, engine, ctxs, dtype, batch, tp, block))
         note = "" if engine == "theoretical" else engine_note(m, engine, int(contexts[-1]), dtype,
                                                               batch, tp, block)
-        for ctx, value in zip(r["context"], values):
-            label = f"@ {c.token_label(int(ctx))} ({scope}{'' if engine == 'theoretical' else ', ' + engine})"
-            beyond = bool(m.max_context and int(ctx) > m.max_context)
+        for ctx, value in zip(ctxs, values):
+            label = f"@ {c.token_label(ctx)} ({scope}{'' if engine == 'theoretical' else ', ' + engine})"
+            beyond = bool(m.max_context and ctx > m.max_context)
             row[label] = ("—" if value is None else c.format_bytes(int(value), unit)
                           + (" (beyond max)" if beyond else ""))
             shown_bytes.append(None if value is None else int(value))
@@ -212,27 +253,27 @@ def tables(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _
             notes.append(note if value is None else "")
         mc_label = f"max context on {tp}× {cap_gpu} at {util:.0%}"
         row[mc_label] = max_context_text(m, capacity(m, cap_gpu, tp, util, dtype, layout, block), batch)
-        max_ctx += [row[mc_label]] * len(r)
-        row["bytes/token (whole model)"] = f"{int(r['per_token_bytes'].iloc[0]):,}"
+        max_ctx += [row[mc_label]] * n
+        row["bytes/token (whole model)"] = f"{int(cols['per_token_bytes'][i * n]):,}"
         row["model max context"] = f"{m.max_context:,}" if m.max_context else "unknown"
         row["layers"] = m.num_layers
         row["attention"] = m.describe()
         rows.append(row)
     # The export carries what the table shows (the engine's figure, raw and formatted, its scope,
     # the GPU and utilization the max-context column used) beside the theoretical breakdown.
-    export.insert(1, "engine", engine)
-    export.insert(2, "shown_bytes", pd.array(shown_bytes, dtype="Int64"))
-    export.insert(3, "shown", shown_text)
-    export.insert(4, "scope", scope)
-    export["gpu"] = cap_gpu
-    export["mem_util"] = util
-    export["max_context_on_gpu"] = max_ctx
-    export["model_max_context"] = [m.max_context for m in models for _ in contexts]
-    export["beyond_model_max_context"] = [bool(m.max_context and int(x) > m.max_context)
-                                          for m in models for x in contexts]
-    export["engine_note"] = notes
+    # One DataFrame built from its columns (inserting them one by one re-lays the frame each time).
+    first, *rest = cols
+    export = pd.DataFrame({
+        first: cols[first], "engine": engine,
+        "shown_bytes": pd.array(shown_bytes, dtype="Int64"), "shown": shown_text, "scope": scope,
+        **{col: cols[col] for col in rest},
+        "gpu": cap_gpu, "mem_util": util, "max_context_on_gpu": max_ctx,
+        "model_max_context": [m.max_context for m in models for _ in contexts],
+        "beyond_model_max_context": [bool(m.max_context and int(x) > m.max_context)
+                                     for m in models for x in contexts],
+        "engine_note": notes})
     # An Arrow table: st.dataframe serializes it as is, where a DataFrame is converted every rerun.
-    return (pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False),
+    return (pa.Table.from_pylist(rows),
             export.to_csv(index=False), export.to_json(orient="records", indent=2))
 
 
