@@ -158,8 +158,8 @@ def test_sglang_hopper_bf16_and_refusals():
         sglang_pool(model(DSV32), tokens=64, kv_cache_dtype="fp8_e5m2")
     with pytest.raises(ValueError, match="^engine sglang: DeepSeek NSA runs with DP attention"):
         sglang_predict(model(DSV32), gpu_spec("H200"), tp=8)
-    with pytest.raises(ValueError, match="^engine llama.cpp: DeepSeek sparse attention"):
-        llamacpp_plan(model(DSV32), n_ctx=4096)
+    with pytest.raises(ValueError, match="^engine llama.cpp: DeepSeek sparse attention came"):
+        llamacpp_plan(model(DSV32), n_ctx=4096, mla="latent+v")
 
 
 @pytest.mark.parametrize("config", [DSV32, GLM5], ids=["deepseek-v3.2", "glm-5"])
@@ -169,7 +169,7 @@ def test_parameter_count_equals_transformers(config):
     assert sum(p.numel for p in param_shapes(config)) == count_parameters(config)
 
 
-def test_cli_sglang_log_and_llamacpp_refusal():
+def test_cli_sglang_log_and_llamacpp_caches():
     run = [sys.executable, "-m", "calculator", "--config", str(CONFIGS / "deepseek-v3.2-exp.json"),
            "--context", "163840"]
     out = subprocess.run(run + ["--engine", "sglang", "--gpu", "B200", "--kv-memory", "42000000000",
@@ -182,7 +182,17 @@ def test_cli_sglang_log_and_llamacpp_refusal():
         "Setting KV cache dtype to fp8_e4m3 for DeepSeek NSA.",
         f"KV Cache is allocated. #tokens: {tokens}, KV size: "
         f"{(61 * (tokens + 64) * 656 + 61 * ((tokens + 65) // 64) * 64 * 132) / 2**30:.2f} GB"]
-    bad = subprocess.run(run + ["--engine", "llama.cpp"], capture_output=True, text=True, cwd=ROOT)
+    # llama.cpp: the latent cache, then one 128-wide f16 indexer key per layer: 163,840 cells ·
+    # 61 layers · 128 · 2 B = 2,440 MiB
+    out = subprocess.run(run + ["--engine", "llama.cpp", "--format", "log"], capture_output=True,
+                         text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-2:] == [
+        "llama_kv_cache_dsa: creating indexer KV cache, size = 163840 cells",
+        "llama_kv_cache: size = 2440.00 MiB (163840 cells,  61 layers,  1/1 seqs), "
+        "K (f16): 2440.00 MiB, V (f16):    0.00 MiB"]
+    bad = subprocess.run(run + ["--engine", "llama.cpp", "--mla-cache", "latent+v"],
+                         capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
 
 

@@ -229,3 +229,45 @@ def test_cli_llamacpp_build_and_legacy_names():
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[2] == \
         "llama_kv_cache_unified_iswa: creating     SWA KV cache, size = 640 cells"
+
+
+def _glm52():
+    # GLM-5.2: GLM-5.1's shapes with IndexShare (index_topk_freq 4, index_skip_topk_offset 3):
+    # "full" indexers on layers 0, 1, 2, 6, 10, …, 74 = 21 of 78 (tests/test_dsa.py)
+    from model_presets import checkpoint_config
+    return from_hf_config({**checkpoint_config("glm-5.1"), "index_topk_freq": 4,
+                           "index_skip_topk_offset": 3}, name="GLM-5.2")
+
+
+def test_dsa_main_and_indexer_caches_as_glm52_logs_them():
+    # A public llama-server run of unsloth's GLM-5.2 UD-Q5_K_XL at -c 524288 on 4 × RTX PRO 6000
+    # (find_string id 61313070182, August 2026) printed these four lines
+    p = plan(_glm52(), n_ctx=524288)
+    assert p.log_lines() == [
+        "llama_kv_cache_dsa: creating main KV cache, size = 524288 cells",
+        "llama_kv_cache: size = 44928.00 MiB (524288 cells,  78 layers,  1/1 seqs), "
+        "K (f16): 44928.00 MiB, V (f16):    0.00 MiB",
+        "llama_kv_cache_dsa: creating indexer KV cache, size = 524288 cells",
+        "llama_kv_cache: size = 2688.00 MiB (524288 cells,  21 layers,  1/1 seqs), "
+        "K (f16): 2688.00 MiB, V (f16):    0.00 MiB"]
+    # 524,288 cells · 78 layers · 576 · 2 B + 524,288 · 21 · 128 · 2 B
+    assert p.total_bytes == 524288 * 78 * 576 * 2 + 524288 * 21 * 128 * 2 == 49_928_994_816
+    # the same run at -c 4096 split its buffers over four GPUs: 94.5 + 90 + 85.5 + 81 MiB of
+    # latent cache and 7 + 5 + 5 + 4 MiB of indexer keys
+    small = plan(_glm52(), n_ctx=4096)
+    assert [mib(c.total_bytes) for c in small.caches] == [351.0, 21.0]
+
+
+def test_dsa_indexer_cache_follows_ctk_and_streams():
+    # q8_0 keys: 128 values = 4 blocks of 34 B = 136 B per layer per cell; 2 streams of 4096
+    p = plan(load_preset("deepseek-v3.2"), n_ctx=8192, n_seq_max=2, cache_type_k="q8_0",
+             cache_type_v="q8_0")
+    main, index = p.caches
+    assert (index.cells, index.n_stream, index.layers) == (4096, 2, 61)
+    assert index.k_bytes == 61 * 136 * 4096 * 2 and index.v_bytes == 0
+    # the latent: 576 values = 18 blocks = 612 B
+    assert main.k_bytes == 61 * 612 * 4096 * 2 and main.v_bytes == 0
+    for knobs, needle in (({"build": "pre-16812"}, "2026 builds"),
+                          ({"mla": "latent+v"}, "latent-only")):
+        with pytest.raises(ValueError, match=needle):
+            plan(load_preset("glm-5"), n_ctx=4096, **knobs)

@@ -43,6 +43,14 @@ Rules reproduced, read at ggml-org/llama.cpp ec98e2002 (the copy vendored in oll
   (``log_lines(legacy=True)``).
 - ``LLM_ARCH_LLAMA`` reads no sliding window, so a model windowed on every layer (Mistral-7B-v0.1)
   gets a full cache; only models mixing full and windowed layers get the iSWA pair.
+- DeepSeek sparse attention (DeepSeek-V3.2, GLM-5): ``llama-kv-cache-dsa.cpp`` ·
+  ``llama_kv_cache_dsa::llama_kv_cache_dsa`` (2026 builds, read at 035aa95b) builds two
+  ``llama_kv_cache`` of the same size: the main MLA cache over every attention layer, then the
+  lightning indexer's key cache, made by the same class from hparams with one KV head of
+  ``indexer_head_size`` (128) in the -ctk type and no V (``has_v = !is_mla``), over the layers
+  ``filter_lid`` keeps: those with a "full" indexer (ggml-org/llama.cpp#26474, August 2026; GLM-5.2
+  runs it on 21 of its 78 layers). Each logs ``llama_kv_cache_dsa: creating main KV cache, size =
+  N cells`` / ``creating indexer KV cache, size = N cells`` before its size line.
 """
 from __future__ import annotations
 
@@ -105,6 +113,9 @@ class LlamaCppCache:
                     f"{self.layers:3d} layers, {self.n_seq_max:2d} seqs), R ({self.type_k}): "
                     f"{mib(self.k_bytes):7.2f} MiB, S ({self.type_v}): {mib(self.v_bytes):7.2f} MiB"]
         lines = []
+        if self.kind in ("dsa_main", "dsa_index"):
+            what = "main" if self.kind == "dsa_main" else "indexer"
+            lines.append(f"{name}_dsa: creating {what} KV cache, size = {self.cells} cells")
         if self.kind in ("base", "swa"):
             what = "non-SWA" if self.kind == "base" else "    SWA"
             lines.append(f"{name}_iswa: creating {what} KV cache, size = {self.cells} cells")
@@ -158,6 +169,15 @@ def _kv_cache(kind: str, layers: list, cells: int, n_seq_max: int, n_stream: int
     return LlamaCppCache(kind, cells, len(layers), n_seq_max, n_stream, type_k, type_v, k_bytes, v_bytes)
 
 
+def _indexer_cache(layers: list, cells: int, n_seq_max: int, n_stream: int, type_k: str,
+                   type_v: str) -> LlamaCppCache:
+    """The lightning indexer's keys: one head of the indexer's width per "full" indexer layer,
+    in the -ctk type; no V, as in every MLA cache."""
+    k_bytes = sum(row_size(type_k, s.indexer.head_dim, "cache-type-k") for s in layers)
+    return LlamaCppCache("dsa_index", cells, len(layers), n_seq_max, n_stream, type_k, type_v,
+                         k_bytes * cells * n_stream, 0)
+
+
 def _recurrent(model: ModelSpec, states: list[StateSpec], mem_size: int, n_seq_max: int) -> LlamaCppCache:
     r = s = 0
     for spec in states:
@@ -184,10 +204,9 @@ def plan(model: ModelSpec, *, n_ctx: int = 0, n_seq_max: int = 1, kv_unified: bo
             raise ValueError(f"{flag}: llama.cpp has {', '.join(CACHE_TYPES)}, got {t!r}")
     if mla not in MLA_MODES:
         raise ValueError(f"mla-cache: one of {', '.join(MLA_MODES)}, got {mla!r}")
-    if model.has_indexer:
-        raise ValueError("engine llama.cpp: DeepSeek sparse attention's indexer cache (a separate "
-                         "cache in 2026 builds, sized differently build by build) is not modelled; "
-                         "the theoretical, transformers, vllm and sglang engines size it")
+    if model.has_indexer and (build != "current" or mla != "latent"):
+        raise ValueError("engine llama.cpp: DeepSeek sparse attention came with 2026 builds, whose "
+                         "MLA cache is latent-only: use the current build and --mla-cache latent")
     if not flash_attn and CACHE_TYPES[cache_type_v][1] > 1:
         raise ValueError("cache-type-v: llama.cpp needs flash attention for a quantized V cache")
     if not 1 <= n_seq_max <= 256:  # LLAMA_MAX_SEQ
@@ -230,7 +249,14 @@ def plan(model: ModelSpec, *, n_ctx: int = 0, n_seq_max: int = 1, kv_unified: bo
     kv = dict(n_seq_max=n_seq_max, n_stream=n_stream, type_k=cache_type_k, type_v=cache_type_v,
               mla=mla, v_width=v_width)
     caches: list[LlamaCppCache] = []
-    if states:
+    if model.has_indexer:
+        if states or swa or not all(isinstance(s, MLASpec) for s in attn):
+            raise ValueError("engine llama.cpp: sparse attention is modelled for MLA models "
+                             "without windows or recurrent layers (DeepSeek-V3.2, GLM-5)")
+        caches.append(replace(_kv_cache("kv", full, n_ctx_seq, **kv), kind="dsa_main"))
+        caches.append(_indexer_cache([s for s in attn if s.indexer], n_ctx_seq, n_seq_max,
+                                     n_stream, cache_type_k, cache_type_v))
+    elif states:
         if swa:
             raise ValueError("engine llama.cpp: hybrid models with windowed layers are not modelled")
         if attn:  # llama_memory_hybrid: the attention cache is cparams.n_ctx cells
