@@ -16,12 +16,13 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 
 
 @contextmanager
-def streamlit_server(wait_s: float = 60.0):
-    """Yield (base URL, process) of ``streamlit run app.py`` on a free port, once healthy."""
+def streamlit_server(wait_s: float = 60.0, script: str = "app.py"):
+    """Yield (base URL, process) of ``streamlit run <script>`` (the app by default) on a free
+    port, once healthy."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", script, "--server.port",
                              str(port), "--server.headless", "true"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

@@ -1,0 +1,79 @@
+"""The building blocks of ``shapes.py``: one checkpoint tensor (``Param``), its roles and parts,
+checked config integers and booleans, and the Linear / dense-MLP tensors every family is made of."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+from typing import Any
+
+from ..config_fields import MAX_DIM
+
+# Roles: how a tensor is stored under quantization and split under tensor parallelism.
+#   embed / lm_head   vocabulary rows (vocab-parallel in engines; never quantized by weight-only
+#                     formats unless the config says so)
+#   linear            a Linear weight [out, in] inside a layer (quantized by every format)
+#   expert            a routed expert's Linear weight [out, in], one per expert (count = experts)
+#   router            the MoE router's Linear weight [experts, hidden] (left in 16 bits by every
+#                     shipped format)
+#   bias / norm / other   small tensors kept in the model dtype
+ROLES = ("embed", "lm_head", "linear", "expert", "router", "bias", "norm", "other")
+# Parts, for the breakdown a user sees.
+PARTS = ("embeddings", "attention", "mlp", "experts", "vision", "other")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Param:
+    """One checkpoint tensor (or ``count`` identical ones: the routed experts of a layer)."""
+
+    name: str                  # checkpoint name; experts carry '{e}' where the index goes
+    shape: tuple[int, ...]     # Linear weights are [out_features, in_features]
+    role: str
+    part: str
+    count: int = 1
+    split: str = "rep"         # tensor-parallel split: col (dim 0), row (dim 1), vocab, rep, qkv
+    dtype: str = ""            # a dtype the checkpoint always uses for this tensor ('' = model's)
+
+    @property
+    def numel(self) -> int:
+        return prod(self.shape) * self.count
+
+
+# transformers' config-class defaults for keys that shape parameters and that official configs
+# leave out (configuration_*.py of transformers 5.23.0).
+TIED_DEFAULT = {"gemma": True, "gemma2": True, "gemma3_text": True, "gpt2": True}
+VOCAB_DEFAULT = {"gemma3_text": 262_208, "gpt2": 50_257}
+
+
+def config_int(cfg: dict, key: str, default: Any = None, *, lo: int = 1, hi: int = MAX_DIM) -> int:
+    value = cfg.get(key, default)
+    if value is None:
+        raise ValueError(f"{key}: missing from config (needed for the weights)")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{key}: must be an integer between {lo} and {hi}, got {value!r}")
+    return value
+
+
+def flag(cfg: dict, key: str, default: bool) -> bool:
+    value = cfg.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ValueError(f"{key}: expected true or false, got {value!r}")
+    return value
+
+
+def linear(name: str, out_f: int, in_f: int, part: str, split: str, *, bias: bool = False,
+            role: str = "linear") -> list[Param]:
+    ps = [Param(name=f"{name}.weight", shape=(out_f, in_f), role=role, part=part, split=split)]
+    if bias:  # a column-parallel bias is split with its rows; a row-parallel one is whole
+        ps.append(Param(name=f"{name}.bias", shape=(out_f,), role="bias", part=part,
+                        split="col" if split in ("col", "qkv") else "rep"))
+    return ps
+
+
+def dense_mlp(p: str, hidden: int, inter: int, part: str = "mlp") -> list[Param]:
+    return (linear(p + "gate_proj", inter, hidden, part, "col")
+            + linear(p + "up_proj", inter, hidden, part, "col")
+            + linear(p + "down_proj", hidden, inter, part, "row"))

@@ -1,0 +1,183 @@
+"""Architectures listed whole rather than through ``shapes.py``'s generic decoder: Nemotron-NAS
+(per-block attention and MLP), LFM2 (short convolutions beside attention), GPT-2 (Conv1D blocks)
+and Gemma 3's SigLIP vision tower with its projector (transformers 5.23.0 modeling files)."""
+from __future__ import annotations
+
+from ..config_fields import MAX_LAYERS
+from ..layer_pattern import layer_kinds
+from .shape_parts import VOCAB_DEFAULT, Param, config_int, dense_mlp, flag, linear
+
+def nemotron_nas(cfg: dict) -> list[Param]:
+    """DeciLM / Nemotron-NAS (remote-code modeling_decilm.py; vLLM and SGLang nemotron_nas.py):
+    per block, Llama attention with ``num_attention_heads // n_heads_in_group`` KV heads unless
+    ``no_op`` (nothing, no norm) or ``replace_with_linear`` (one hidden × hidden Linear), and a
+    Llama MLP of ``_find_multiple(int(2 · ffn_mult · hidden / 3), 256)`` (or the block's
+    ``intermediate_size``) unless ``no_op`` / ``replace_with_linear``."""
+    hidden = config_int(cfg, "hidden_size")
+    heads = config_int(cfg, "num_attention_heads")
+    hd = config_int(cfg, "head_dim", hidden // heads)
+    vocab = config_int(cfg, "vocab_size", hi=1 << 26)
+    out = [Param(name="model.embed_tokens.weight", shape=(vocab, hidden), role="embed",
+                 part="embeddings", split="vocab")]
+    for i, block in enumerate(cfg["block_configs"]):
+        lp = f"model.layers.{i}."
+        attn, ffn = block.get("attention") or {}, block.get("ffn") or {}
+        if not isinstance(ffn, dict):
+            raise ValueError(f"block_configs: layer {i}'s ffn must be an object")
+        if attn.get("no_op") is not True:
+            out.append(Param(name=lp + "input_layernorm.weight", shape=(hidden,), role="norm",
+                             part="other"))
+            if attn.get("replace_with_linear") is True:
+                out += linear(lp + "self_attn.linear_attn", hidden, hidden, "attention", "rep")
+            else:
+                kv = heads // config_int(attn, "n_heads_in_group", hi=heads)
+                out += (linear(lp + "self_attn.q_proj", heads * hd, hidden, "attention", "qkv")
+                        + linear(lp + "self_attn.k_proj", kv * hd, hidden, "attention", "qkv")
+                        + linear(lp + "self_attn.v_proj", kv * hd, hidden, "attention", "qkv")
+                        + linear(lp + "self_attn.o_proj", hidden, heads * hd, "attention", "row"))
+        if ffn.get("no_op") is True:
+            continue
+        out.append(Param(name=lp + "post_attention_layernorm.weight", shape=(hidden,),
+                         role="norm", part="other"))
+        if ffn.get("replace_with_linear") is True:
+            out += linear(lp + "mlp.linear_mlp", hidden, hidden, "mlp", "rep")
+            continue
+        if ffn.get("intermediate_size") is not None:
+            inter = config_int(ffn, "intermediate_size")
+        else:
+            mult = ffn.get("ffn_mult")
+            if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 0 < mult <= 1024:
+                raise ValueError(f"block_configs: layer {i}'s ffn_mult must be a positive number, "
+                                 f"got {mult!r}")
+            inter = int(2 * mult * hidden / 3)
+            inter += -inter % 256  # _find_multiple(n, 256)
+        out += dense_mlp(lp + "mlp.", hidden, inter)
+    out.append(Param(name="model.norm.weight", shape=(hidden,), role="norm", part="other"))
+    if not flag(cfg, "tie_word_embeddings", False):
+        out.append(Param(name="lm_head.weight", shape=(vocab, hidden), role="lm_head",
+                         part="embeddings", split="vocab"))
+    return out
+
+def lfm2(cfg: dict) -> list[Param]:
+    """LFM2 (transformers 5.23.0 ``modeling_lfm2.py``): per layer an operator (``Lfm2ShortConv``:
+    in_proj 3·hidden, a depthwise Conv1d of ``conv_L_cache`` taps, out_proj; or ``Lfm2Attention``:
+    q/k/v/out_proj with per-head q/k layernorms), ``operator_norm`` and ``ffn_norm``, and a SwiGLU
+    ``feed_forward`` (w1, w3, w2) whose width ``Lfm2MLP`` derives from ``block_ff_dim``; the final
+    norm is ``embedding_norm``; embeddings tied unless the config says otherwise."""
+    n = config_int(cfg, "num_hidden_layers", hi=MAX_LAYERS)
+    hidden = config_int(cfg, "hidden_size")
+    vocab = config_int(cfg, "vocab_size", 65_536, hi=1 << 26)
+    heads = config_int(cfg, "num_attention_heads")
+    kv = config_int(cfg, "num_key_value_heads")
+    hd = hidden // heads
+    width = config_int(cfg, "conv_L_cache", 3, hi=1024)
+    bias = flag(cfg, "conv_bias", False)
+    # Lfm2Config.__post_init__: block_ff_dim overrides intermediate_size; Lfm2MLP: 2/3 of it, times
+    # block_ffn_dim_multiplier, rounded up to block_multiple_of (only when the multiplier is set)
+    inter = config_int(cfg, "block_ff_dim", None) if cfg.get("block_ff_dim") is not None else \
+        config_int(cfg, "intermediate_size", 12_288)
+    if flag(cfg, "block_auto_adjust_ff_dim", True):
+        inter = int(2 * inter / 3)
+        mult = cfg.get("block_ffn_dim_multiplier", 1.0)
+        if mult is not None:
+            if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 0 < mult <= 1024:
+                raise ValueError(f"block_ffn_dim_multiplier: expected a positive number, got {mult!r}")
+            step = config_int(cfg, "block_multiple_of", 256)
+            inter = step * -(-int(mult * inter) // step)
+    out = [Param(name="model.embed_tokens.weight", shape=(vocab, hidden), role="embed",
+                 part="embeddings", split="vocab")]
+    for i, kind in enumerate(layer_kinds(cfg, n)):
+        lp = f"model.layers.{i}."
+        if kind == "conv":
+            out += (linear(lp + "conv.in_proj", 3 * hidden, hidden, "attention", "col", bias=bias)
+                    + [Param(name=lp + "conv.conv.weight", shape=(hidden, 1, width), role="other",
+                             part="attention", split="col")]
+                    + ([Param(name=lp + "conv.conv.bias", shape=(hidden,), role="bias",
+                              part="attention", split="col")] if bias else [])
+                    + linear(lp + "conv.out_proj", hidden, hidden, "attention", "row", bias=bias))
+        else:
+            sp = lp + "self_attn."
+            out += (linear(sp + "q_proj", heads * hd, hidden, "attention", "qkv")
+                    + linear(sp + "k_proj", kv * hd, hidden, "attention", "qkv")
+                    + linear(sp + "v_proj", kv * hd, hidden, "attention", "qkv")
+                    + linear(sp + "out_proj", hidden, heads * hd, "attention", "row")
+                    + [Param(name=f"{sp}{nm}.weight", shape=(hd,), role="norm", part="attention")
+                       for nm in ("q_layernorm", "k_layernorm")])
+        fp = lp + "feed_forward."
+        out += (linear(fp + "w1", inter, hidden, "mlp", "col")
+                + linear(fp + "w3", inter, hidden, "mlp", "col")
+                + linear(fp + "w2", hidden, inter, "mlp", "row")
+                + [Param(name=f"{lp}{nm}.weight", shape=(hidden,), role="norm", part="other")
+                   for nm in ("operator_norm", "ffn_norm")])
+    out.append(Param(name="model.embedding_norm.weight", shape=(hidden,), role="norm", part="other"))
+    tied = cfg.get("tie_embedding", cfg.get("tie_word_embeddings", True))
+    if tied is not True:
+        out.append(Param(name="lm_head.weight", shape=(vocab, hidden), role="lm_head",
+                         part="embeddings", split="vocab"))
+    return out
+
+def gpt2(cfg: dict) -> list[Param]:
+    n = config_int(cfg, "num_hidden_layers", hi=MAX_LAYERS)
+    d = config_int(cfg, "hidden_size")
+    vocab = config_int(cfg, "vocab_size", VOCAB_DEFAULT["gpt2"], hi=1 << 26)
+    ctx = config_int(cfg, "max_position_embeddings", hi=1 << 24)
+    inner = cfg.get("n_inner") or 4 * d
+
+    def conv1d(name: str, in_f: int, out_f: int, split: str) -> list[Param]:
+        # GPT-2's Conv1D stores the transpose, [in, out]; kept here as the Linear's [out, in]
+        # (same elements and bytes) so that splits and formats read it like any Linear.
+        return [Param(name=f"{name}.weight", shape=(out_f, in_f), role="linear", part="attention"
+                      if ".attn." in name else "mlp", split=split),
+                Param(name=f"{name}.bias", shape=(out_f,), role="bias", part="other",
+                      split="col" if split in ("col", "qkv") else "rep")]
+
+    def ln(name: str) -> list[Param]:
+        return [Param(name=f"{name}.{k}", shape=(d,), role="norm", part="other") for k in ("weight", "bias")]
+
+    out = [Param(name="transformer.wte.weight", shape=(vocab, d), role="embed", part="embeddings",
+                 split="vocab"),
+           Param(name="transformer.wpe.weight", shape=(ctx, d), role="other", part="embeddings")]
+    for i in range(n):
+        p = f"transformer.h.{i}."
+        out += (ln(p + "ln_1") + conv1d(p + "attn.c_attn", d, 3 * d, "qkv")
+                + conv1d(p + "attn.c_proj", d, d, "row") + ln(p + "ln_2")
+                + conv1d(p + "mlp.c_fc", d, inner, "col") + conv1d(p + "mlp.c_proj", inner, d, "row"))
+    return out + ln("transformer.ln_f")
+
+def siglip(vision: dict, text_hidden: int) -> list[Param]:
+    """Gemma 3's SigLIP vision tower (no head) and its multimodal projector."""
+    if not isinstance(vision, dict):
+        raise ValueError("vision_config: expected a JSON object")
+    d = config_int(vision, "hidden_size", 768)
+    inter = config_int(vision, "intermediate_size", 3072)
+    n = config_int(vision, "num_hidden_layers", 12, hi=MAX_LAYERS)
+    ch = config_int(vision, "num_channels", 3, hi=64)
+    patch = config_int(vision, "patch_size", 16, hi=4096)
+    image = config_int(vision, "image_size", 224, hi=1 << 16)
+    vp = "model.vision_tower."
+
+    def lin(name: str, out_f: int, in_f: int) -> list[Param]:
+        return [Param(name=f"{name}.weight", shape=(out_f, in_f), role="other", part="vision"),
+                Param(name=f"{name}.bias", shape=(out_f,), role="other", part="vision")]
+
+    def ln(name: str) -> list[Param]:
+        return [Param(name=f"{name}.{k}", shape=(d,), role="other", part="vision")
+                for k in ("weight", "bias")]
+
+    out = [Param(name=vp + "embeddings.patch_embedding.weight", shape=(d, ch, patch, patch),
+                 role="other", part="vision"),
+           Param(name=vp + "embeddings.patch_embedding.bias", shape=(d,), role="other", part="vision"),
+           Param(name=vp + "embeddings.position_embedding.weight", shape=((image // patch) ** 2, d),
+                 role="other", part="vision")]
+    for i in range(n):
+        lp = f"{vp}encoder.layers.{i}."
+        out += ln(lp + "layer_norm1")
+        for nm in ("k_proj", "v_proj", "q_proj", "out_proj"):
+            out += lin(f"{lp}self_attn.{nm}", d, d)
+        out += ln(lp + "layer_norm2") + lin(lp + "mlp.fc1", inter, d) + lin(lp + "mlp.fc2", d, inter)
+    out += ln(vp + "post_layernorm")
+    out += [Param(name="model.multi_modal_projector.mm_input_projection_weight",
+                  shape=(d, text_hidden), role="other", part="vision"),
+            Param(name="model.multi_modal_projector.mm_soft_emb_norm.weight", shape=(d,),
+                  role="other", part="vision")]
+    return out
