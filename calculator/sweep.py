@@ -122,10 +122,25 @@ def sweep(models: Sequence[ModelSpec], contexts: Iterable[int], *, batches: Iter
           formatted: bool = True) -> pd.DataFrame:
     """One row per model × dtype × batch × context with raw bytes, and with ``formatted`` the
     '12.34 GiB' columns (a chart reads the bytes only and skips that string work)."""
-    contexts = [int(c) for c in contexts]
-    ctx = np.asarray(contexts, dtype=np.int64) if max(contexts) < INT64_SAFE else None
     if unit not in SCALES:
         raise ValueError(f"unit: unknown {unit!r}")
+    table = pd.DataFrame(sweep_columns(models, contexts, batches=batches, dtypes=dtypes, tp=tp,
+                                       pp=pp, layout=layout, block_size=block_size), copy=False)
+    if formatted:
+        for col in ("kv_bytes", "total_bytes", "per_gpu_total_bytes"):
+            table[col.replace("_bytes", f"_{unit}")] = _format_column(table[col], unit)
+    return table
+
+
+def sweep_columns(models: Sequence[ModelSpec], contexts: Iterable[int], *,
+                  batches: Iterable[int] = (1,), dtypes: Iterable[str] = ("bf16",), tp: int = 1,
+                  pp: int = 1, layout: str = "theoretical", block_size: int = 16,
+                  labels: bool = True) -> dict[str, np.ndarray]:
+    """``sweep``'s columns, in its order, as arrays (a page that reads a few of them, or builds
+    its own table from them, skips the DataFrame). ``labels=False``: the byte columns only,
+    what a chart draws from."""
+    contexts = [int(c) for c in contexts]
+    ctx = np.asarray(contexts, dtype=np.int64) if max(contexts) < INT64_SAFE else None
     batches = list(batches)
     dtype_specs = [get_dtype(d) for d in dtypes]
     held = max(contexts) + (block_size if layout == "paged" else 0)
@@ -161,6 +176,8 @@ def sweep(models: Sequence[ModelSpec], contexts: Iterable[int], *, batches: Iter
                   for k in ("kv_bytes", "state_bytes", "per_gpu_kv_bytes", "per_gpu_total_bytes")}
     else:
         values = _blocks_batched(plan, ctx, layout, block_size)
+    if not labels:
+        return {**values, "total_bytes": values["kv_bytes"] + values["state_bytes"]}
     data = {key: _categorical(vals, n) for key, vals in (
         ("model", names), ("attention", attentions), ("kv_dtype", kv_dtypes))}
     data["layout"] = _categorical([layout] * len(plan), n)
@@ -182,8 +199,4 @@ def sweep(models: Sequence[ModelSpec], contexts: Iterable[int], *, batches: Iter
     for col in BYTE_COLUMNS:
         if data[col].dtype == object and all(int(v) < INT64_SAFE for v in data[col]):
             data[col] = data[col].astype("int64")
-    table = pd.DataFrame(data, copy=False)
-    if formatted:
-        for col in ("kv_bytes", "total_bytes", "per_gpu_total_bytes"):
-            table[col.replace("_bytes", f"_{unit}")] = _format_column(table[col], unit)
-    return table
+    return data

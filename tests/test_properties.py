@@ -209,3 +209,15 @@ def test_sweep_batches_every_block_at_once_like_the_scalar_path():
         b = kv_cache_bytes(by_name[row.model], row.context, row.batch, row.kv_dtype, 2, 2, "paged", 16)
         assert (row.kv_bytes, row.state_bytes, row.per_gpu_kv_bytes, row.per_gpu_total_bytes) == (
             b.kv_bytes, b.state_bytes, b.per_gpu_kv_bytes, b.per_gpu_total_bytes)
+
+
+def test_sweep_columns_without_labels_are_the_tables_byte_columns():
+    # the Compare chart draws from sweep_columns(labels=False): the same bytes, row for row
+    from calculator.sweep import sweep_columns
+    from model_presets import load_preset
+    models = [load_preset(n) for n in ("gpt-oss-20b", "qwen3-next-80b-a3b")]
+    kw = dict(batches=[2], dtypes=["fp8"], tp=2, layout="paged", block_size=16)
+    table = sweep(models, [1, 4096, 1 << 20], **kw)
+    cols = sweep_columns(models, [1, 4096, 1 << 20], labels=False, **kw)
+    for col in ("kv_bytes", "state_bytes", "total_bytes", "per_gpu_kv_bytes", "per_gpu_total_bytes"):
+        assert cols[col].tolist() == table[col].tolist()

@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 from _plotly_utils.utils import convert_to_base64
 import streamlit as st
 
-from calculator import ModelSpec, gpu_memory, plan, sweep
+from calculator import ModelSpec, gpu_memory, plan
+from calculator.sweep import sweep_columns
 from calculator.engines import ENGINES, llamacpp_plan, sglang_pool, static_cache_bytes, vllm_plan
 from calculator.units import SCALES
 from views import common as c
@@ -142,16 +143,16 @@ def chart(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _s
     grid = {int(x) for x in np.geomspace(lo, hi, POINTS).round()}
     grid |= {m.max_context for m in models if m.max_context and lo <= m.max_context <= hi}
     contexts = sorted(grid)
-    table = sweep(models, contexts, batches=[batch], dtypes=[dtype], tp=tp, layout=layout,
-                  block_size=block, unit=unit, formatted=False)
+    table = sweep_columns(models, contexts, batches=[batch], dtypes=[dtype], tp=tp, layout=layout,
+                          block_size=block, labels=False)
     scale, per_gpu = SCALES[unit], tp > 1
     ycol = "per_gpu_total_bytes" if per_gpu else "total_bytes"
     colors = px.colors.qualitative.Plotly
     fig = []   # the traces, as the dicts plotly's to_dict would make of them
+    all_ys, grid_xs, n = table[ycol], np.asarray(contexts), len(contexts)
     for i, (m, name) in enumerate(zip(models, labels)):
-        color, n = colors[i % len(colors)], len(contexts)
-        ys = table[ycol].to_numpy()[i * n:(i + 1) * n]
-        xs = np.asarray(contexts)
+        color = colors[i % len(colors)]
+        ys, xs = all_ys[i * n:(i + 1) * n], grid_xs
         if engine != "theoretical":
             ys = np.asarray(_engine_curve(m, engine, contexts, dtype, batch, tp, block), dtype=object)
             xs = xs[ys != None]  # noqa: E711  (points the engine refuses are left out)
@@ -161,11 +162,11 @@ def chart(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _s
             xs, ys = xs[keep], ys[keep]
         if not len(xs):
             continue
-        exact = [int(v) for v in ys]
         # float64 holds every integer below 2**53 exactly (and travels as a compact typed array);
         # beyond that the exact figure goes as text.
+        exact = ys if ys.dtype == np.int64 else [int(v) for v in ys]
         small = max(exact) < JS_EXACT
-        custom = np.asarray(exact, dtype=np.float64) if small else [f"{v:,}" for v in exact]
+        custom = np.asarray(exact, dtype=np.float64) if small else [f"{int(v):,}" for v in exact]
         fmt = "%{customdata:,}" if small else "%{customdata}"
         fig.append(dict(
             type="scatter", x=np.asarray(xs, dtype=np.int64),
@@ -173,8 +174,9 @@ def chart(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _s
             line={"color": color}, customdata=custom, legendgroup=str(i),
             hovertemplate=f"<b>%{{fullData.name}}</b><br>%{{x:,}} tokens<br>{fmt} bytes"
                           f"<br>%{{y:,.2f}} {unit}<extra></extra>"))
-        if m.max_context and m.max_context in set(xs.tolist()):
-            y_end = exact[xs.tolist().index(m.max_context)]
+        at = int(np.searchsorted(xs, m.max_context)) if m.max_context else len(xs)
+        if at < len(xs) and xs[at] == m.max_context:
+            y_end = int(exact[at])
             fig.append(dict(
                 type="scatter", x=[m.max_context], y=[y_end / scale], mode="markers",
                 showlegend=False, name=c.html_escape(name), legendgroup=str(i),
@@ -222,11 +224,12 @@ def tables(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _
     (dtype, batch, layout, tp, block, lo, hi, gpus, util, minus_w, clip, logy, mtp, unit, engine) = s
     models = with_mtp(_models, mtp)
     contexts = table_ctx or (lo,)
-    export = sweep(models, contexts, batches=[batch], dtypes=[dtype], tp=tp,
-                   layout=layout, block_size=block, unit=unit, formatted=False)
+    if unit not in SCALES:
+        raise ValueError(f"unit: unknown {unit!r}")
+    cols = sweep_columns(models, contexts, batches=[batch], dtypes=[dtype], tp=tp,
+                         layout=layout, block_size=block)  # sweep's columns, no DataFrame yet
     ycol = "per_gpu_total_bytes" if tp > 1 else "total_bytes"
     scope = f"per GPU, TP={tp}" if tp > 1 else "total"
-    cols = {col: export[col].to_numpy() for col in export.columns}  # one pass out of pandas
     for col in ("kv_bytes", "total_bytes", "per_gpu_total_bytes"):  # sweep's '12.34 GiB' columns
         cols[col.replace("_bytes", f"_{unit}")] = [f"{int(v) / SCALES[unit]:.2f} {unit}"
                                                    for v in cols[col]]
@@ -265,7 +268,7 @@ def tables(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _
     first, *rest = cols
     export = pd.DataFrame({
         first: cols[first], "engine": engine,
-        "shown_bytes": pd.array(shown_bytes, dtype="Int64"), "shown": shown_text, "scope": scope,
+        "shown_bytes": _nullable_ints(shown_bytes), "shown": shown_text, "scope": scope,
         **{col: cols[col] for col in rest},
         "gpu": cap_gpu, "mem_util": util, "max_context_on_gpu": max_ctx,
         "model_max_context": [m.max_context for m in models for _ in contexts],
@@ -275,6 +278,14 @@ def tables(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _
     # An Arrow table: st.dataframe serializes it as is, where a DataFrame is converted every rerun.
     return (pa.Table.from_pylist(rows),
             export.to_csv(index=False), export.to_json(orient="records", indent=2))
+
+
+def _nullable_ints(values: list[int | None]):
+    """Integers with gaps as pandas' nullable Int64, or as objects past int64 (a batch of 2^30
+    at 1M tokens): the CSV and JSON write them exactly either way."""
+    if all(v is None or -(1 << 63) <= v < (1 << 63) for v in values):
+        return pd.array(values, dtype="Int64")
+    return pd.array(values, dtype=object)
 
 
 def _engine_curve(m: ModelSpec, engine: str, contexts, dtype: str, batch: int, tp: int,
