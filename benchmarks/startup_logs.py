@@ -42,24 +42,23 @@ LLAMA_32_1B = {
     "rope_theta": 500000.0, "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0,
                                              "low_freq_factor": 1.0, "rope_type": "llama3",
                                              "original_max_position_embeddings": 8192}}
-QWEN3_14B = {
-    "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": 5120,
-    "intermediate_size": 17408, "num_hidden_layers": 40, "num_attention_heads": 40,
-    "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936,
-    "max_position_embeddings": 40960, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
-    "rope_theta": 1000000}
+def _qwen3(hidden: int, inter: int, layers: int, heads: int, tied: bool) -> dict:
+    """A Qwen3 dense config.json (8 KV heads of 128, vocabulary 151,936, 40,960 positions)."""
+    return {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": hidden,
+            "intermediate_size": inter, "num_hidden_layers": layers, "num_attention_heads": heads,
+            "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936,
+            "max_position_embeddings": 40960, "tie_word_embeddings": tied,
+            "torch_dtype": "bfloat16", "rope_theta": 1000000}
+
+
+QWEN3_14B = _qwen3(5120, 17408, 40, 40, tied=False)
+QWEN3_06B = _qwen3(1024, 3072, 28, 16, tied=True)
 QWQ_32B = {  # Qwen/QwQ-32B: Qwen2.5-32B's shapes; SGLang derived context_len=131072 from it
     "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "hidden_size": 5120,
     "intermediate_size": 27648, "num_hidden_layers": 64, "num_attention_heads": 40,
     "num_key_value_heads": 8, "vocab_size": 152064, "max_position_embeddings": 131072,
     "tie_word_embeddings": False, "torch_dtype": "bfloat16", "rope_theta": 1000000.0,
     "sliding_window": 32768, "use_sliding_window": False, "max_window_layers": 64}
-QWEN3_06B = {
-    "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": 1024,
-    "intermediate_size": 3072, "num_hidden_layers": 28, "num_attention_heads": 16,
-    "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936,
-    "max_position_embeddings": 40960, "tie_word_embeddings": True, "torch_dtype": "bfloat16",
-    "rope_theta": 1000000}
 
 
 @dataclass(frozen=True)
