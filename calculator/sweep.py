@@ -145,7 +145,7 @@ def sweep_columns(models: Sequence[ModelSpec], contexts: Iterable[int], *,
     dtype_specs = [get_dtype(d) for d in dtypes]
     held = max(contexts) + (block_size if layout == "paged" else 0)
     names, attentions, kv_dtypes, batch_col, per_tokens = [], [], [], [], []
-    plan: list[tuple] = []   # (batch, whole-model coefficients, per-stage coefficients) or None
+    plan: list[tuple] = []   # (batch, whole-model and per-stage coefficients, model, dtype)
     exact = ctx is None
     for model in models:
         # Validates every argument once per model (tp, pp, layout, block, contexts, batch);
@@ -169,6 +169,8 @@ def sweep_columns(models: Sequence[ModelSpec], contexts: Iterable[int], *,
                 batch_col.append(batch)
                 per_tokens.append(per_token)
     n = len(contexts)
+    if not plan:
+        raise ValueError("models: give at least one model")
     if exact:   # some value could pass int64: Python ints through kv_cache_bytes, block by block
         parts = [_block_python(m, contexts, b, d, tp, pp, layout, block_size)
                  for b, _, _, m, d in plan]

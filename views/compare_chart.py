@@ -25,15 +25,11 @@ JS_EXACT = 1 << 53  # hover shows exact bytes as numbers below this, as text abo
 
 
 class FrozenFigure(go.Figure):
-    """A finished figure whose ``to_dict`` is computed once.
+    """A finished figure whose ``to_dict`` is a dict made once.
 
     ``st.plotly_chart`` calls ``to_dict()`` on every rerun (validating every trace and
     base64-encoding every array: most of an unchanged rerun's time); a cached chart hands it the
     dict it already made. The dict is read, never written, by ``plotly.io.to_json``."""
-
-    def freeze(self) -> "FrozenFigure":
-        self._frozen = super().to_dict()
-        return self
 
     @classmethod
     def of(cls, fig_dict: dict) -> "FrozenFigure":
@@ -49,13 +45,10 @@ class FrozenFigure(go.Figure):
         return fig
 
     def to_dict(self):
-        frozen = getattr(self, "_frozen", None)
-        return frozen if frozen is not None else super().to_dict()
+        return self._frozen
 
     def __repr__(self) -> str:
-        frozen = getattr(self, "_frozen", None)
-        return (f"FrozenFigure({len(frozen['data'])} traces)" if frozen is not None
-                else super().__repr__())
+        return f"FrozenFigure({len(self._frozen['data'])} traces)"
 
 
 _TEMPLATE: dict = {}
