@@ -73,6 +73,10 @@ CATALOGUE: tuple[GpuSpec, ...] = (
             "(Llama-3.1-8B-Instruct, vllm-project/vllm#10517)", sm=86),
     GpuSpec("RTX 5090 32GB", "31.36", None, False,
             f"{_V} '(30.86/31.36 GiB)' on a 32 GB GeForce card (ids 57676316864, 69451098589)", sm=120),
+    GpuSpec("A10G 24GB", "21.99", None, False,
+            "PyTorch 'GPU 0 has a total capacity of 21.99 GiB' (torch reads the driver total vLLM "
+            "multiplies) on AWS ml.g5.4xlarge, one A10G, in public SageMaker vLLM deployment notes "
+            "(id 45023115869); the same notes read 21.96 GiB on ml.g6 (L4)", sm=86),
     GpuSpec("L4 24GB", "22.05", None, False,
             f"{_V} '(1.53/22.05 GiB)' on vLLM's own CI L4 agents (buildkite, flaky-test issue; id "
             "56744619973) and '(17.1/22.05 GiB)' (id 67058594853)", sm=89),

@@ -121,6 +121,8 @@ def test_a_first_word_names_the_plain_card():
     assert gpu_memory("H100 NVL 94GB") == 95_232 * (1 << 20) == 99_857_989_632
     # 23.58 GiB → 2358 · 1024 / 100 = 24,145.92 → 24,146 MiB; 95.33 GiB → 97,617.92 → 97,618 MiB
     assert gpu_memory("RTX 3090") == 24_146 << 20 and gpu_memory("H20") == 97_618 << 20
+    # A10G: 21.99 GiB → 2199 · 1024 / 100 = 22,517.76 → 22,518 MiB
+    assert gpu_memory("A10G") == 22_518 << 20 == 23_611_834_368
     with pytest.raises(ValueError, match="'RTX' is ambiguous"):
         gpu_spec("RTX")
 
