@@ -71,6 +71,11 @@ MODEL_TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
     "gemma4_text": {"num_hidden_layers": 30, "hidden_size": 2304, "num_attention_heads": 8,
                     "num_key_value_heads": 4, "head_dim": 256, "sliding_window": 512,
                     "sliding_window_pattern": 6, "max_position_embeddings": 131072},
+    # Olmo3Config (transformers 5.23.0, models/olmo3/configuration_olmo3.py): sliding_window 4096
+    # and, without layer_types, layer i slides unless (i + 1) % 4 == 0, the rule that
+    # sliding_window_pattern 4 spells here.
+    "olmo3": {"num_hidden_layers": 32, "hidden_size": 4096, "num_attention_heads": 32,
+              "sliding_window": 4096, "sliding_window_pattern": 4, "max_position_embeddings": 2048},
     "gpt2": {"num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12,
              "max_position_embeddings": 1024, "torch_dtype": "float32"},
 }

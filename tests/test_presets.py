@@ -72,7 +72,7 @@ def test_presets_cover_the_current_families():
     for family in ("llama-4-scout", "llama-4-maverick", "gemma-4-26b-a4b", "qwen3.5-27b",
                    "qwen3.5-397b-a17b", "glm-5", "glm-5.1", "deepseek-v3.2", "minimax-m2.5",
                    "nemotron-3-nano-30b-a3b", "mimo-v2-flash", "mistral-7b-v0.3", "lfm2-1.2b",
-                   "phi-4", "mistral-small-24b", "granite-4.0-h-tiny"):
+                   "phi-4", "mistral-small-24b", "granite-4.0-h-tiny", "olmo-3-7b"):
         assert family in names
 
 
@@ -98,6 +98,29 @@ def test_phi4_and_mistral_small_by_hand():
     per_layer = 5120 * 7680 + 5120 * 5120 + 5120 * 35_840 + 17_920 * 5120 + 2 * 5120
     assert preset_document("phi-4")["param_count"] == \
         2 * 100_352 * 5120 + 40 * per_layer + 5120 == 14_659_507_200
+
+
+def test_olmo3_slides_three_layers_in_four():
+    olmo = load_preset("olmo-3-7b")
+    # 32 KV heads · (128 + 128) · 2 B = 16,384 B per layer per token; at 65,536 tokens the 8 full
+    # layers hold every token and the 24 sliding ones 4,096
+    assert kv_cache_bytes(olmo, 65_536).total_bytes == \
+        8 * 65_536 * 16_384 + 24 * 4096 * 16_384 == 10_200_547_328
+    # embed + head 2 · 100,278 · 4096 + 32 · (q, k, v, o 4 · 4096² + MLP 3 · 4096 · 11,008
+    #   + q/k norms and the two post-norms 4 · 4096) + final norm 4096
+    per_layer = 4 * 4096 * 4096 + 3 * 4096 * 11_008 + 4 * 4096
+    assert preset_document("olmo-3-7b")["param_count"] == \
+        2 * 100_278 * 4096 + 32 * per_layer + 4096 == 7_298_011_136
+
+
+def test_olmo3_without_layer_types_takes_transformers_defaults():
+    # Olmo3Config: sliding_window 4096 and layer i slides unless (i + 1) % 4 == 0 when the file
+    # leaves them out; before, such a file read as 32 windowed (or 32 full) layers
+    base = {"model_type": "olmo3", "num_hidden_layers": 8, "hidden_size": 512,
+            "num_attention_heads": 8, "max_position_embeddings": 65_536}
+    spec = from_hf_config(base)
+    # 2 full layers · 65,536 + 6 sliding · 4,096, at 8 KV heads · (64 + 64) · 2 B = 2,048 B
+    assert kv_cache_bytes(spec, 65_536).total_bytes == (2 * 65_536 + 6 * 4096) * 2048
 
 
 def test_granite_4_hybrid_preset_keeps_kv_in_4_of_40_blocks():

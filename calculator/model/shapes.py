@@ -14,7 +14,8 @@ norms), ``Gemma3ForConditionalGeneration`` (SigLIP tower + projector), ``Mixtral
 ``GptOssAttention`` (sinks) / ``GptOssExperts`` (fused gate_up with biases), ``GPT2Block``,
 ``MiniMaxM2Attention`` (q/k norms over all heads) / ``MiniMaxM2SparseMoeBlock`` (sigmoid router with
 ``e_score_correction_bias``), ``Phi3Attention`` / ``Phi3MLP`` (fused qkv_proj and gate_up_proj),
-``Lfm2ShortConv`` / ``Lfm2Attention`` / ``Lfm2MLP``, ``MiMoV2FlashAttention`` (sliding layers: twice
+``Lfm2ShortConv`` / ``Lfm2Attention`` / ``Lfm2MLP``, ``Olmo2Attention`` / ``Olmo2DecoderLayer`` (OLMo 2
+and 3: q/k norms over all heads, norms after attention and MLP, no input norm), ``MiMoV2FlashAttention`` (sliding layers: twice
 the KV heads, sinks; V 128 wide) / ``MiMoV2FlashMoE`` (no shared expert; ``mlp_layer_types`` dense first), and
 Nemotron-NAS's per-block attention and MLP (remote code only: counted against the checkpoint).
 The parameter count equals transformers' own on the meta device for every preset
@@ -34,7 +35,7 @@ from .shapes_families import gpt2, lfm2, nemotron_nas, siglip
 SUPPORTED = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "qwen3_next", "gemma",
              "gemma2", "gemma3_text", "deepseek_v2", "deepseek_v3", "kimi_k2", "gpt_oss", "gpt2",
              "deepseek_v32", "glm_moe_dsa", "minimax_m2", "mimo_v2_flash", "nemotron-nas", "phi3",
-             "lfm2")
+             "lfm2", "olmo2", "olmo3")
 
 
 def architecture(config: dict) -> str:
@@ -88,6 +89,8 @@ def _decoder(cfg: dict, mtype: str, prefix: str) -> list[Param]:
             out += _attention(cfg, mtype, lp + "self_attn.", hidden, kinds[i] == "sliding_attention")
         out += _mlp(cfg, mtype, lp + "mlp.", hidden, i)
         norms = ["input_layernorm", "post_attention_layernorm"]
+        if mtype in ("olmo2", "olmo3"):  # Olmo2DecoderLayer normalises each sublayer's output only
+            norms = ["post_attention_layernorm", "post_feedforward_layernorm"]
         if mtype in ("gemma2", "gemma3_text"):
             norms += ["pre_feedforward_layernorm", "post_feedforward_layernorm"]
         out += [Param(name=f"{lp}{nm}.weight", shape=(hidden,), role="norm", part="other")
@@ -131,6 +134,10 @@ def _attention(cfg: dict, mtype: str, p: str, hidden: int, sliding: bool = False
                       split="col"),
                 Param(name=f"{p}k_norm.weight", shape=(kv * hd,), role="norm", part="attention",
                       split="col")]
+    if mtype in ("olmo2", "olmo3"):  # RMSNorm over all q / all k heads; vLLM's olmo2.py keeps both
+        # whole on every rank (all-gathers q and k under TP, normalises, splits again)
+        out += [Param(name=f"{p}q_norm.weight", shape=(heads * hd,), role="norm", part="attention"),
+                Param(name=f"{p}k_norm.weight", shape=(kv * hd,), role="norm", part="attention")]
     if mtype == "mimo_v2_flash" and sliding:
         out.append(Param(name=p + "attention_sink_bias", shape=(heads,), role="other",
                          part="attention", split="col"))
