@@ -72,7 +72,7 @@ def test_presets_cover_the_current_families():
     for family in ("llama-4-scout", "llama-4-maverick", "gemma-4-26b-a4b", "qwen3.5-27b",
                    "qwen3.5-397b-a17b", "glm-5", "glm-5.1", "deepseek-v3.2", "minimax-m2.5",
                    "nemotron-3-nano-30b-a3b", "mimo-v2-flash", "mistral-7b-v0.3", "lfm2-1.2b",
-                   "phi-4", "mistral-small-24b", "granite-4.0-h-tiny", "olmo-3-7b"):
+                   "phi-4", "mistral-small-24b", "granite-4.0-h-tiny", "olmo-3-7b", "olmo-3-32b"):
         assert family in names
 
 
@@ -111,6 +111,19 @@ def test_olmo3_slides_three_layers_in_four():
     per_layer = 4 * 4096 * 4096 + 3 * 4096 * 11_008 + 4 * 4096
     assert preset_document("olmo-3-7b")["param_count"] == \
         2 * 100_278 * 4096 + 32 * per_layer + 4096 == 7_298_011_136
+
+
+def test_olmo3_32b_by_hand():
+    olmo = load_preset("olmo-3-32b")
+    # 8 KV heads · (128 + 128) · 2 B = 4,096 B per layer per token; 16 full layers at 65,536
+    # tokens, 48 sliding ones at 4,096
+    assert kv_cache_bytes(olmo, 65_536).total_bytes == \
+        16 * 65_536 * 4096 + 48 * 4096 * 4096 == 5_100_273_664
+    # 2 · 100,278 · 5120 + 64 · (q 5120² + k, v 2 · 1024 · 5120 + o 5120² + MLP 3 · 5120 · 27,648
+    #   + q norm 5120 + k norm 1024 + two post-norms 2 · 5120) + 5120
+    per_layer = 2 * 5120 * 5120 + 2 * 1024 * 5120 + 3 * 5120 * 27_648 + 5120 + 1024 + 2 * 5120
+    assert preset_document("olmo-3-32b")["param_count"] == \
+        2 * 100_278 * 5120 + 64 * per_layer + 5120 == 32_233_522_176
 
 
 def test_olmo3_without_layer_types_takes_transformers_defaults():
