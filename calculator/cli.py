@@ -130,9 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "(pip installs without FlashInfer, default) or flashinfer (the "
                         "vllm/vllm-openai image)")
     p.add_argument("--engine-version", default=None,
-                   help="with --engine vllm --gpu: the release whose startup rules apply (0.10, "
-                        "0.11; default the newest read); sglang: 0.4 (mem fraction by TP, before PR "
-                        "#10975) or 0.5 (default)")
+                   help="with --engine vllm: the release whose rules apply: 0.10 or 0.11 (startup "
+                        "and pool; default 0.11, the newest whose startup is read) or 0.27 (pool "
+                        "only, with --kv-memory: sliding layers keep async scheduling's in-flight "
+                        "blocks, tokens = concurrency × max_model_len); sglang: 0.4 (mem fraction "
+                        "by TP, before PR #10975) or 0.5 (default)")
+    p.add_argument("--no-async-scheduling", action="store_true",
+                   help="with --engine vllm --engine-version 0.27: vLLM started with "
+                        "--no-async-scheduling (one batch in flight instead of two)")
     p.add_argument("--non-torch", metavar="SIZE",
                    help="with --engine vllm/sglang --gpu: memory outside PyTorch (CUDA context, "
                         "NCCL) instead of the cited default for the GPU and TP")
@@ -318,6 +323,8 @@ def run(argv: list[str] | None) -> str:
             raise UsageError("--list-checkpoints: needs --preset NAME")
         from model_presets import preset_checkpoints
         return "\n".join(preset_checkpoints(args.preset))
+    if args.no_async_scheduling and args.engine != "vllm":
+        raise UsageError("--no-async-scheduling: a vLLM flag; add --engine vllm --engine-version 0.27")
     model = load_model(args)
     if (args.max_context or args.max_batch) and args.engine not in ("vllm", "sglang"):
         return _capacity(args, model, args.tp)

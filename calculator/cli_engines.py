@@ -22,8 +22,19 @@ def engine_output(args: argparse.Namespace, model: ModelSpec, contexts: list[int
     return _llamacpp(args, model, contexts)
 
 
+def pool_label(version: str) -> str:
+    """Which vLLM pool rules a table was built with."""
+    from .engines.vllm import IN_FLIGHT_FROM, VLLM_VERSION
+    if version == IN_FLIGHT_FROM:
+        return (f"vLLM {version}+ pool rules (async scheduling's in-flight blocks, tokens = "
+                "concurrency × max_model_len)")
+    return VLLM_VERSION
+
+
 def vllm_json(p, batch: int, tp: int, args) -> dict:
-    row = {"model": p.model, "engine": "vllm", "context": p.max_model_len, "batch": batch, "tp": tp,
+    row = {"model": p.model, "engine": "vllm", "engine_version": p.version,
+           "in_flight_tokens": p.in_flight_tokens,
+           "context": p.max_model_len, "batch": batch, "tp": tp,
            "kv_cache_dtype": args.kv_cache_dtype, "block_size": p.block_size,
            "page_size_bytes": p.page_size, "layers_per_group": p.group_size,
            "kv_groups": len(p.groups), "padding_layers": p.padding_layers,
@@ -74,7 +85,7 @@ def _engine_memory(args: argparse.Namespace) -> int | None:
 def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> str:
     """--engine vllm: the pool vLLM builds per GPU; with --kv-memory, or with --gpu (the memory
     predicted from vLLM's startup), its blocks, tokens, concurrency and log lines."""
-    from .cli_startup import startup_json, vllm_max_context, vllm_startup
+    from .cli_startup import startup_json, vllm_max_context, vllm_startup, vllm_version
     from .engines import vllm_plan
     from .engines.vllm import DEFAULT_MAX_NUM_BATCHED_TOKENS
     if args.pp != 1:
@@ -84,6 +95,7 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
                          "--kv-cache-dtype")
     memory = _engine_memory(args)
     tp = _tp(args)
+    version = vllm_version(args)
     startup = vllm_startup(args, model, tp) if memory is None else None
     if startup is not None:
         memory = startup.available
@@ -96,7 +108,7 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
                else args.max_num_batched_tokens or DEFAULT_MAX_NUM_BATCHED_TOKENS)
     knobs = dict(block_size=args.block_size, kv_cache_dtype=args.kv_cache_dtype, tp=tp,
                  max_num_batched_tokens=batched, draft_layers=args.num_draft_layers,
-                 gpu=args.gpu)
+                 gpu=args.gpu, version=version, async_scheduling=not args.no_async_scheduling)
     fits = memory is not None and memory > 0
     plans = [_engine_call(vllm_plan, model, max_model_len=c, kv_memory=memory if fits else None,
                           **knobs) for c in contexts]
@@ -119,8 +131,8 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
             head["kv_memory_bytes"] = memory
         data = [{**vllm_json(p, args.batch, tp, args), **weights, **head, **extra} for p in plans]
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
-    out = [f"{model.name} · {VLLM_VERSION} · block {plans[0].block_size} · kv {args.kv_cache_dtype}"
-           f" · tp {tp}"]
+    out = [f"{model.name} · {pool_label(version)} · block {plans[0].block_size} · kv "
+           f"{args.kv_cache_dtype} · tp {tp}"]
     if startup is not None:
         out += _startup_table(startup, args.unit)
     else:

@@ -10,7 +10,20 @@ from .cli_common import UsageError
 from .gpus import gpu_memory, gpu_spec, parse_memory
 from .specs import ModelSpec
 
-VLLM_VERSIONS = ("0.10", "0.11")
+VLLM_VERSIONS = ("0.10", "0.11")   # startup rules read (engines/vllm_startup.py)
+VLLM_POOL_ONLY = ("0.27",)          # pool rules read, startup not: needs --kv-memory
+
+
+def vllm_version(args: argparse.Namespace) -> str:
+    """--engine-version for the vllm engine (default the newest whose startup is read)."""
+    version = args.engine_version or VLLM_VERSIONS[-1]
+    if version not in (*VLLM_VERSIONS, *VLLM_POOL_ONLY):
+        raise UsageError(f"--engine-version: vLLM rules are read for "
+                         f"{', '.join((*VLLM_VERSIONS, *VLLM_POOL_ONLY))}, got {version!r}")
+    if args.no_async_scheduling and version not in VLLM_POOL_ONLY:
+        raise UsageError(f"--no-async-scheduling: only the pool rules of vLLM "
+                         f"{', '.join(VLLM_POOL_ONLY)} depend on it; add --engine-version 0.27")
+    return version
 SGLANG_VERSIONS = ("0.4", "0.5")
 
 
@@ -30,10 +43,10 @@ def vllm_startup(args: argparse.Namespace, model: ModelSpec, tp: int):
     from .engines.vllm_startup import predict
     if not args.gpu:
         return None
-    version = args.engine_version or VLLM_VERSIONS[-1]
-    if version not in VLLM_VERSIONS:
-        raise UsageError(f"--engine-version: vLLM rules are read for {', '.join(VLLM_VERSIONS)}, "
-                         f"got {version!r}")
+    version = vllm_version(args)
+    if version in VLLM_POOL_ONLY:
+        raise UsageError(f"--engine-version: vLLM {version}'s startup memory is not modelled (its "
+                         "pool rules are); give --kv-memory, the 'Available KV cache memory' it logs")
     spec = _gpu(args)
     gpu = spec if spec is not None else (args.gpu, gpu_memory(args.gpu))
     try:

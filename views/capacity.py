@@ -10,10 +10,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from calculator import gpu_memory, plan
-from calculator.engines import sglang_startup, vllm_startup
+from calculator.engines import sglang_startup
 from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.units import SCALES
 from views import common as c
+from views import startup as su
 from views.capacity_engines import ENGINES, HELP, show
 from views.startup import gpu_arg
 
@@ -54,7 +55,8 @@ keys = c.url_state({
     "c_sampler": ("native", c.choice(("native", "flashinfer"))),
     "c_mfs": (0.0, c.float_in(0.0, 0.99)),
     "c_sgver": (sglang_startup.VERSIONS[-1], c.choice(sglang_startup.VERSIONS)),
-    "c_vver": (vllm_startup.VERSIONS[-1], c.choice(vllm_startup.VERSIONS)),
+    "c_vver": (su.VLLM_DEFAULT_BUILD, c.choice(su.VLLM_BUILD_CHOICES)),
+    "c_vkv": (0.0, c.float_in(0.0, float(1 << 20))),
     "c_draft": (0, c.int_in(0, 64)),
 })
 r1 = st.columns(4)

@@ -169,12 +169,15 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
 
 def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where: tuple = ()) -> dict:
     e1, e2, e3, e4, e5, e6 = st.columns(6)
+    startup_read = st.session_state.get("c_vver") not in su.VLLM_POOL_ONLY
     block = e1.selectbox("Block size (--block-size)", VLLM_BLOCKS, key="c_block")
     usage = e2.selectbox("Started by", ("serve", "llm"), key="c_usage",
                          format_func={"serve": "vllm serve", "llm": "LLM class"}.get,
+                         disabled=not startup_read,
                          help="vllm serve and the offline LLM class default to different "
                               "max_num_batched_tokens, which sizes the profiling run")
     sampler = e3.selectbox("Sampler", vllm_startup.SAMPLERS, key="c_sampler",
+                           disabled=not startup_read,
                            help="native: pip installs without FlashInfer; flashinfer: the "
                                 "vllm/vllm-openai image. Sets the profiling run's peak")
     mnbt = e4.number_input("--max-num-batched-tokens (0 = vLLM's default)", min_value=0,
@@ -184,56 +187,83 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                             help="EAGLE / EAGLE-3: 1; MTP: the model's next-n layers. vLLM puts "
                                  "the drafter's attention layers in the same KV pool (the "
                                  "drafter's weights are not added here)")
-    version = e6.selectbox("vLLM build", vllm_startup.VERSIONS[::-1], key="c_vver",
+    version = e6.selectbox("vLLM build", su.VLLM_BUILD_CHOICES[::-1], key="c_vver",
                            format_func=su.VLLM_BUILDS.get, help=su.VLLM_BUILD_HELP)
     vllm_dtype = c.guarded(kv_flag, "vLLM", kv_dtype, model.dtype)
+    pool_only = version in su.VLLM_POOL_ONLY
     start = c.guarded(vllm_startup.predict, model, gpu, mem_util=f"{util:.2f}", tp=tp,
-                      usage=usage, sampler=sampler, version=version,
+                      usage=usage, sampler=sampler,
+                      version=su.VLLM_DEFAULT_BUILD if pool_only else version,
                       max_num_batched_tokens=int(mnbt) or None)
-    su.bar(start, "c_vllm_bar")
-    st.caption(su.caption(start))
-    if start.available <= 0:
-        st.error(f"vLLM stops: \"Available KV cache memory: {start.available / (1 << 30):.2f} "
+    if pool_only:  # its startup is not modelled: the KV memory its own log prints
+        given = st.number_input(
+            f"Available KV cache memory from vLLM {version}+'s log ({c.unit_name()} per GPU; 0 = "
+            f"v{su.VLLM_DEFAULT_BUILD}'s prediction, {c.fmt(start.available)})", min_value=0.0,
+            max_value=float(1 << 20), step=0.25, key="c_vkv",
+            help="vLLM prints it at startup: 'Available KV cache memory: X GiB'")
+        available = int(given * c.unit_bytes()) if given else start.available
+        st.caption(f"vLLM {version}'s startup memory (its V2 model runner, sampler and CUDA-graph "
+                   f"estimate) is not modelled here, so the pool below sizes "
+                   + (f"the {c.fmt(available)} given" if given else
+                      f"v{su.VLLM_DEFAULT_BUILD}'s predicted {c.fmt(available)} (enter your log's "
+                      "figure above)")
+                   + f", with max_num_batched_tokens {start.max_num_batched_tokens:,} "
+                     f"(v{su.VLLM_DEFAULT_BUILD}'s default here; set it above if yours differs).")
+        head, breakdown = [], {"kv_memory_bytes": available}
+    else:
+        su.bar(start, "c_vllm_bar")
+        st.caption(su.caption(start))
+        available, head, breakdown = start.available, start.log_lines(), start.breakdown()
+    if available <= 0:
+        st.error(f"vLLM stops: \"Available KV cache memory: {available / (1 << 30):.2f} "
                  "GiB\" then \"No available memory for the cache blocks\". Add GPUs, raise "
                  "utilization or lower max_num_seqs.")
-        return {**start.breakdown(), "num_blocks": 0}
-    vp = c.guarded(vllm_plan, model, max_model_len=ctx, kv_memory=start.available,
+        return {**breakdown, "num_blocks": 0}
+    vp = c.guarded(vllm_plan, model, max_model_len=ctx, kv_memory=available,
                    block_size=int(block), kv_cache_dtype=vllm_dtype, tp=tp,
                    max_num_batched_tokens=start.max_num_batched_tokens, draft_layers=int(draft),
-                   gpu=gpu)
+                   gpu=gpu, version=version)
     v0, v1, v2, v3 = st.columns(4)
-    v0.metric("Available KV cache memory", c.fmt(start.available),
-              help=f"{start.available:,} B = requested − weights − activation peak − non-torch")
+    v0.metric("Available KV cache memory", c.fmt(available),
+              help=f"{available:,} B" + ("" if pool_only else
+                                         " = requested − weights − activation peak − non-torch"))
     v1.metric("GPU blocks", f"{vp.num_blocks:,}",
-              help=f"{start.available:,} B // page {vp.page_size:,} B // {vp.group_size} "
+              help=f"{available:,} B // page {vp.page_size:,} B // {vp.group_size} "
                    "layers per group")
     v2.metric("KV cache size (tokens)", f"{vp.num_tokens:,}",
-              help=f"{vp.num_blocks:,} blocks // {len(vp.groups)} KV group(s) × block size")
+              help=(f"int({vp.max_concurrency:.4f} concurrency × {ctx:,} tokens)" if pool_only
+                    else f"{vp.num_blocks:,} blocks // {len(vp.groups)} KV group(s) × block size"))
     v3.metric(f"Max concurrency at {ctx:,} tokens", f"{vp.max_concurrency:.2f}x",
               help=f"{vp.num_blocks:,} blocks / {vp.blocks_per_request:,} blocks per request")
     if vp.config_lines:
         st.caption(f"vLLM uses block {vp.block_size}, not the {int(block)} chosen: its MLA kernel "
                    f"on this GPU needs it (\"{vp.config_lines[-1]}\")")
     st.caption("vLLM will log:")
-    lines = vp.log_lines(start.log_lines())
+    lines = vp.log_lines(head)
     st.code("\n".join(lines), language=None, wrap_lines=True)
-    figures = {**start.breakdown(), "engine_version": version,
+    figures = {**breakdown, "engine_version": version,
                "max_num_batched_tokens": start.max_num_batched_tokens,
-               "max_num_seqs": start.max_num_seqs, "num_blocks": vp.num_blocks,
+               "in_flight_tokens": vp.in_flight_tokens, "num_blocks": vp.num_blocks,
                "tokens": vp.num_tokens, "max_concurrency": vp.max_concurrency,
                "block_size": vp.block_size, "log": lines}
+    if not pool_only:
+        figures["max_num_seqs"] = start.max_num_seqs
     if where:
         choice, ckpt, gpu_name = where
-        knobs = (["--mem-util", f"{util:.2f}", "--usage", usage, "--sampler", sampler]
+        knobs = (([] if pool_only else
+                  ["--mem-util", f"{util:.2f}", "--usage", usage, "--sampler", sampler])
                  + (["--kv-cache-dtype", vllm_dtype] if vllm_dtype != "auto" else [])
                  + (["--block-size", str(int(block))] if int(block) != 16 else [])
-                 + (["--max-num-batched-tokens", str(int(mnbt))] if int(mnbt) else [])
+                 + (["--max-num-batched-tokens", str(start.max_num_batched_tokens)]
+                    if int(mnbt) or pool_only else [])
                  + (["--num-draft-layers", str(int(draft))] if int(draft) else [])
-                 + (["--engine-version", version] if version != vllm_startup.VERSIONS[-1]
-                    else []))
+                 + (["--engine-version", version] if version != su.VLLM_DEFAULT_BUILD
+                    else [])
+                 + (["--kv-memory", f"{available}"] if pool_only else []))
         _commands([commands.vllm_serve(choice, ckpt, tp=tp, util=util, ctx=ctx,
                                        kv_cache_dtype=vllm_dtype, block=int(block),
-                                       mnbt=int(mnbt) or None, usage=usage),
+                                       mnbt=int(mnbt) or None, usage=usage,
+                                       kv_memory=available if pool_only else None),
                    commands.calculator(choice, ckpt, "vllm", gpu=gpu_name, tp=tp, ctx=ctx,
                                        extra=knobs)])
     if vp.padding_layers:

@@ -24,9 +24,14 @@ def _line(words: list[str]) -> str:
 
 
 def vllm_serve(choice: str, checkpoint: str | None, *, tp: int, util: float, ctx: int,
-               kv_cache_dtype: str, block: int, mnbt: int | None, usage: str) -> str:
-    words = ["vllm", "serve", repo(choice, checkpoint), "--tensor-parallel-size", str(tp),
-             "--gpu-memory-utilization", f"{util:.2f}", "--max-model-len", str(ctx)]
+               kv_cache_dtype: str, block: int, mnbt: int | None, usage: str,
+               kv_memory: int | None = None) -> str:
+    """``kv_memory``: pin the pool with ``--kv-cache-memory-bytes`` (in place of the
+    utilization, which then no longer sizes it)."""
+    words = ["vllm", "serve", repo(choice, checkpoint), "--tensor-parallel-size", str(tp)]
+    words += (["--kv-cache-memory-bytes", str(kv_memory)] if kv_memory else
+              ["--gpu-memory-utilization", f"{util:.2f}"])
+    words += ["--max-model-len", str(ctx)]
     if kv_cache_dtype != "auto":
         words += ["--kv-cache-dtype", kv_cache_dtype]
     if block != 16:

@@ -23,7 +23,8 @@ from views import startup as su
 
 def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = None,
          kv_dtype: str = "bf16", block: int = 16, page: int = 1,
-         mnbt: int | None = None, gpu: str | None = None) -> list[dict]:
+         mnbt: int | None = None, gpu: str | None = None,
+         vllm_version: str = su.VLLM_DEFAULT_BUILD) -> list[dict]:
     """One row per engine: bytes for one request of ``ctx`` tokens per GPU, and what fits in the
     engine's KV memory (``memory``: one figure for all, or a dict by engine key), each engine
     storing KV as ``kv_dtype`` in its own spelling (a one-line refusal where it cannot)."""
@@ -64,7 +65,7 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
     def vllm(memory):
         flag = c.auto_or_fp8("vLLM", kv_dtype, model.dtype)
         p = vllm_plan(model, max_model_len=ctx, kv_memory=memory, tp=tp, kv_cache_dtype=flag,
-                      block_size=block, gpu=gpu,
+                      block_size=block, gpu=gpu, version=vllm_version,
                       **({"max_num_batched_tokens": startups["vllm"].max_num_batched_tokens}
                          if "vllm" in startups else
                          {"max_num_batched_tokens": mnbt} if mnbt else {}))
@@ -90,7 +91,8 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
 
     add(f"theoretical ({kv_dtype})", "theoretical", theoretical)
     add(f"transformers {TRANSFORMERS_VERSION} StaticCache", "transformers", transformers)
-    add(VLLM_VERSION, "vllm", vllm)
+    add(f"vLLM {vllm_version}+ pool rules" if vllm_version in su.VLLM_POOL_ONLY else VLLM_VERSION,
+        "vllm", vllm)
     add(SGLANG_VERSION.split(" (")[0], "sglang", sglang)
     add(LLAMACPP_VERSION.split(" (")[0], "llama.cpp", llamacpp)
     return out
@@ -98,7 +100,7 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
 
 def predicted(model, gpu: str, util: float, tp: int, mnbt: int | None = None,
               sglang_version: str = sglang_startup.VERSIONS[-1],
-              vllm_version: str = vllm_startup.VERSIONS[-1]) -> tuple[dict, dict, list[str]]:
+              vllm_version: str = su.VLLM_DEFAULT_BUILD) -> tuple[dict, dict, list[str]]:
     """Per engine: KV memory on one GPU, the vLLM / SGLang startups, and why any is missing.
     vLLM and SGLang: what their startup leaves; the others: utilization × the GPU − the weights
     (theoretical: they keep nothing modelled before their cache)."""
@@ -109,10 +111,17 @@ def predicted(model, gpu: str, util: float, tp: int, mnbt: int | None = None,
     mem = {"theoretical": plain, "transformers": plain, "llama.cpp": plain}
     startups, notes = {}, []
     spec = su.gpu_arg(gpu, total)
+    if vllm_version in su.VLLM_POOL_ONLY:
+        mem["vllm"] = None
+        notes.append(f"vllm: v{vllm_version}+'s startup memory is not modelled (its pool rules "
+                     "are); choose 'one figure for every engine' with the 'Available KV cache "
+                     "memory' its log prints")
     for key, fn, kw in (("vllm", vllm_startup.predict, {"mem_util": f"{util:.2f}",
                                                         "max_num_batched_tokens": mnbt,
                                                         "version": vllm_version}),
                         ("sglang", sglang_startup.predict, {"version": sglang_version})):
+        if key in mem:
+            continue
         try:
             startups[key] = fn(model, spec, tp=tp, **kw)
             mem[key] = startups[key].available
@@ -140,14 +149,14 @@ keys = c.url_state({
     "e_page": (1, c.int_in(1, 4096)),
     "e_mnbt": (0, c.int_in(0, 1 << 24)),
     "e_sgver": (sglang_startup.VERSIONS[-1], c.choice(sglang_startup.VERSIONS)),
-    "e_vver": (vllm_startup.VERSIONS[-1], c.choice(vllm_startup.VERSIONS)),
+    "e_vver": (su.VLLM_DEFAULT_BUILD, c.choice(su.VLLM_BUILD_CHOICES)),
 })
 a, b, e = st.columns(3)
 choice = a.selectbox("Model", choices, key="e_model", format_func=c.label)
 ctx = b.number_input("Context per request (max_model_len)", min_value=1, max_value=1 << 24,
                      key="e_ctx")
 tp = e.number_input("Tensor parallel", min_value=1, max_value=64, key="e_tp")
-k1, k2, k3, k4 = st.columns(4)
+k1, k2, k3, k4, k5 = st.columns(5)
 kv_dtype = k1.selectbox("KV dtype", c.KV_DTYPES, key="e_kvdtype",
                         help="Each engine in its own spelling: vLLM/SGLang auto or fp8, llama.cpp "
                              "-ctk/-ctv, transformers' cache dtype")
@@ -157,11 +166,13 @@ mnbt = k4.number_input("vLLM max_num_batched_tokens (0 = default)", min_value=0,
                        max_value=1 << 24, key="e_mnbt",
                        help="Sizes vLLM's profiling run and its sliding-window blocks; 0 = vLLM's "
                             "own default for the GPU (8,192 with a given KV memory)")
+v_version = k5.selectbox("vLLM build", su.VLLM_BUILD_CHOICES[::-1], key="e_vver",
+                         format_func=su.VLLM_BUILDS.get, help=su.VLLM_BUILD_HELP)
 src = st.radio("KV memory per GPU", ("gpu", "given"), key="e_src", horizontal=True,
                format_func={"gpu": "predicted from the GPU, per engine",
                             "given": "one figure for every engine"}.get)
 if src == "gpu":
-    g1, g2, g3, g4 = st.columns(4)
+    g1, g2, g3 = st.columns(3)
     gpu = g1.selectbox("GPU", c.gpu_names(), key="e_gpu")
     util = g2.slider("Memory utilization", 0.50, 1.00, step=0.01, key="e_util",
                      help="vLLM's gpu_memory_utilization (SGLang uses its own default fraction)")
@@ -169,14 +180,12 @@ if src == "gpu":
                               format_func=su.SGLANG_BUILDS.get,
                               help="SGLang's default --mem-fraction-static: from the card since "
                                    "PR #10975 (late 2025), from the TP size before")
-    v_version = g4.selectbox("vLLM build", vllm_startup.VERSIONS[::-1], key="e_vver",
-                             format_func=su.VLLM_BUILDS.get, help=su.VLLM_BUILD_HELP)
 else:
     mem = st.number_input(f"KV memory per GPU ({c.unit_name()})", min_value=1, max_value=1 << 14,
                           key="e_mem", help="What the engine has left for KV on one GPU (vLLM's "
                                             "'Available KV cache memory'), in the sidebar's unit")
 c.sync_query([k for k in keys if k not in (("e_mem",) if src == "gpu" else ("e_gpu", "e_util",
-                                                                         "e_sgver", "e_vver"))])
+                                                                         "e_sgver"))])
 model = c.resolve(choice)
 startups, notes = {}, []
 if src == "gpu":
@@ -185,7 +194,8 @@ if src == "gpu":
 else:
     memory = int(mem) * c.unit_bytes()
 table = pd.DataFrame(rows(model, int(ctx), memory, int(tp), startups, kv_dtype, int(block),
-                          int(page_size), int(mnbt) or None, gpu if src == "gpu" else None))
+                          int(page_size), int(mnbt) or None, gpu if src == "gpu" else None,
+                          v_version))
 table["KV memory"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["KV memory (bytes/GPU)"]]
 table["one request"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["one request (bytes/GPU)"]]
 table["one request (bytes/GPU)"] = [f"{int(v):,}" if pd.notna(v) else "—"
@@ -199,7 +209,7 @@ st.dataframe(table[cols if src == "gpu" else [x for x in cols if x != "KV memory
 export = table.drop(columns=["note"]).assign(
     context=int(ctx), tp=int(tp), kv_memory_source=src,
     sglang_build=sg_version if src == "gpu" else "",
-    vllm_build=v_version if src == "gpu" else "",
+    vllm_build=v_version,
     gpu=gpu if src == "gpu" else "", mem_util=float(util) if src == "gpu" else None,
     note=table["note"])
 st.download_button("Download CSV (raw bytes + what the engines print)", export.to_csv(index=False),
@@ -212,11 +222,13 @@ if not choice.startswith("custom:"):
         lines = []
         for engine, extra in (("vllm", ["--block-size", str(int(block))]
                                + (["--max-num-batched-tokens", str(int(mnbt))] if mnbt else [])
-                               + (["--engine-version", v_version] if src == "gpu" and
-                                  v_version != vllm_startup.VERSIONS[-1] else [])),
+                               + (["--engine-version", v_version]
+                                  if v_version != su.VLLM_DEFAULT_BUILD else [])),
                               ("sglang", ["--page-size", str(int(page_size))]
                                + (["--engine-version", sg_version] if src == "gpu" and
                                   sg_version != sglang_startup.VERSIONS[-1] else []))):
+            if engine == "vllm" and src == "gpu" and v_version in su.VLLM_POOL_ONLY:
+                continue  # its startup is not modelled: no command to print the figures
             try:
                 flag = c.auto_or_fp8(engine, kv_dtype, model.dtype)
             except ValueError:
@@ -234,7 +246,8 @@ for note in notes:
     st.info(note)
 st.caption("One request = one sequence of the chosen context; requests that fit = KV memory ÷ "
            "one request (for vLLM, its own Maximum concurrency figure). vLLM counts whole blocks per KV "
-           "group, keeps max_num_batched_tokens of slack in sliding-window layers and pads "
+           "group, keeps max_num_batched_tokens of slack in sliding-window layers (twice that from "
+           "v0.27, with async scheduling's second batch in flight) and pads "
            "hybrid groups; SGLang sizes a flat token pool (gpt-oss-style models: a full pool and a SWA "
            "pool of 0.8× its tokens, where a request keeps only its window); transformers' StaticCache holds "
            "max_cache_len for every full layer and the window for sliding ones; llama.cpp (f16 "

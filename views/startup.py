@@ -17,11 +17,19 @@ COLORS = {"weights": "#5c6bc0", "activation peak": "#8e24aa", "reserved for acti
 
 # The SGLang builds whose startup rules are read (sglang_startup.VERSIONS), as a page names them
 SGLANG_BUILDS = {"0.5": "v0.5+ (default from the card)", "0.4": "v0.4 (default from TP)"}
-# The vLLM builds whose startup rules are read (vllm_startup.VERSIONS): where NCCL's buffers sit
-VLLM_BUILDS = {"0.11": "v0.11+", "0.10": "v0.10"}
+# The vLLM builds a page offers: those whose startup rules are read (vllm_startup.VERSIONS: where
+# NCCL's buffers sit) and 0.27, whose pool rules are read but not its startup (KV memory given).
+VLLM_BUILDS = {"0.27": "v0.27+ (KV given)", "0.11": "v0.11 – v0.23", "0.10": "v0.10"}
+VLLM_BUILD_CHOICES = ("0.10", "0.11", "0.27")
+VLLM_DEFAULT_BUILD = "0.11"  # the newest whose startup is read
+VLLM_POOL_ONLY = ("0.27",)
 VLLM_BUILD_HELP = ("Where vLLM takes its memory snapshot: v0.10 before NCCL comes up, so TP's NCCL "
                    "buffers count as non-torch memory (1.38 GiB on NVLink at TP 2); from v0.11 "
-                   "(vllm-project/vllm#25359) after it (0.55 GiB)")
+                   "(vllm-project/vllm#25359) after it (0.55 GiB). v0.27+: sliding-window layers "
+                   "also keep blocks for the second batch async scheduling has in flight "
+                   "(vllm-project/vllm#47728) and 'GPU KV cache size' is concurrency × "
+                   "max_model_len; its startup memory is not modelled, so give the 'Available KV "
+                   "cache memory' its log prints")
 
 
 def sglang_pool_lines(pool, version: str) -> tuple[list[str], bool]:

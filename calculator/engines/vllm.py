@@ -32,6 +32,20 @@ LFM2's short conv is one state tensor (``vllm/model_executor/layers/mamba/mamba_
 model dtype by ``short_conv_state_dtype``; read at main @ 02d71083).
 MLA + state models and lightning-attention state are refused with a ``ValueError``.
 
+Pool rules by release (``version``): "0.10" and "0.11" are the rules above (read at 0.11 and at
+main @ 001cabc1; vllm-project/vllm#40691 shows them still in 0.19.0). "0.27" is what changed by
+v0.27.1 (read from verbatim quotes of its ``config/vllm.py`` and ``v1/core/kv_cache_utils.py``;
+checked on a public vLLM 0.29.0 log, ``tests/test_engine_vllm_pool_versions.py``):
+
+- ``VllmConfig.max_in_flight_tokens`` = ``max_concurrent_batches × max_num_batched_tokens``
+  replaces ``max_num_batched_tokens`` in ``SlidingWindowSpec.max_admission_blocks_per_request``
+  (vllm-project/vllm#47728, "Free out-of-window blocks on the processed-token basis under async
+  scheduling"); ``max_concurrent_batches`` is 2 under async scheduling (the default) at one
+  pipeline stage, else 1.
+- ``_report_kv_cache_config`` logs ``GPU KV cache size`` as ``int(max_concurrency ×
+  max_model_len)`` (vllm-project/vllm#40694, for hybrid models, where ``num_blocks // groups ×
+  block`` miscounted).
+
 DeepSeek sparse attention (DeepSeek-V3.2, GLM-5; read at v0.11.0): every DSA layer registers a
 second cache layer, ``DeepseekV32IndexerCache`` (``vllm/model_executor/models/deepseek_v2.py``),
 whose ``get_kv_cache_spec`` is an ``MLAAttentionSpec`` of one head of ``index_head_dim +
@@ -51,6 +65,8 @@ VLLM_VERSION = "vLLM main @ 001cabc1"
 BLOCK_SIZES = (1, 8, 16, 32, 64, 128, 256)  # CacheConfig.block_size: BlockSize literal
 KV_CACHE_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_ds_mla")
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192  # `vllm serve` default on large GPUs (EngineArgs)
+POOL_VERSIONS = ("0.10", "0.11", "0.27")  # releases whose pool rules are read (see above)
+IN_FLIGHT_FROM = "0.27"                    # first one here with max_in_flight_tokens
 _AUTO_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 
 
@@ -74,12 +90,12 @@ class PageSpec:
             return self.padded_page or self.token_bytes
         return self.block_size * self.token_bytes
 
-    def max_memory_usage_bytes(self, max_model_len: int, max_num_batched_tokens: int) -> int:
+    def max_memory_usage_bytes(self, max_model_len: int, in_flight_tokens: int) -> int:
         if self.kind == "mamba":  # one page per request (no speculative blocks, no prefix cache)
             return self.page_size_bytes
         if self.kind == "sliding":
             assert self.window is not None
-            tokens = min(self.window - 1 + max_num_batched_tokens, max_model_len)
+            tokens = min(self.window - 1 + in_flight_tokens, max_model_len)
             return (_cdiv(tokens, self.block_size) + 1) * self.page_size_bytes
         return _cdiv(max_model_len, self.block_size) * self.page_size_bytes
 
@@ -97,6 +113,8 @@ class VllmPlan:
     """The pool vLLM builds from ``kv_memory`` bytes per rank, and what it logs."""
 
     model: str
+    version: str              # the release whose pool rules built it (POOL_VERSIONS)
+    in_flight_tokens: int     # tokens a sliding layer keeps blocks for beyond its window
     groups: tuple[tuple[PageSpec, int], ...]   # (spec, layers in this group), one per KV group
     group_size: int           # layers per group = number of shared KV tensors
     page_size: int            # bytes of one block of one layer
@@ -290,7 +308,8 @@ def mla_block_size(model: ModelSpec, block_size: int, gpu: object) -> tuple[int,
 def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
          block_size: int = 16, kv_cache_dtype: str = "auto", tp: int = 1,
          max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS,
-         draft_layers: int = 0, gpu: object = None) -> VllmPlan:
+         draft_layers: int = 0, gpu: object = None, version: str = "0.11",
+         async_scheduling: bool = True) -> VllmPlan:
     """vLLM's KV-cache configuration for ``model`` (per rank), with ``kv_memory`` bytes free.
 
     ``draft_layers``: the attention layers of a speculative-decoding drafter (EAGLE / EAGLE-3:
@@ -300,7 +319,13 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
     the target's geometry, so they join the target's group.
 
     ``gpu``: a catalogue name or entry; MLA models then get the block size vLLM forces there
-    (``mla_block_size``)."""
+    (``mla_block_size``). ``version``: the release whose pool rules apply (``POOL_VERSIONS``);
+    from 0.27 a sliding layer keeps blocks for ``max_in_flight_tokens`` (twice
+    ``max_num_batched_tokens`` with ``async_scheduling``) and the token line is concurrency ×
+    max_model_len."""
+    if version not in POOL_VERSIONS:
+        raise ValueError(f"engine-version: vLLM pool rules are read for {', '.join(POOL_VERSIONS)}"
+                         f", got {version!r}")
     if max_model_len < 1:
         raise ValueError(f"context: max_model_len must be at least 1, got {max_model_len}")
     if max_num_batched_tokens < 1:
@@ -322,20 +347,23 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
     if any(s.kind == "mamba" for s in specs):
         specs, hybrid_lines = _hybrid_block(specs, block_size, max_model_len)
     groups, group_size, page, padding, uniform_type = _groups(specs)
+    new_rules = version == IN_FLIGHT_FROM
+    in_flight = max_num_batched_tokens * (2 if new_rules and async_scheduling else 1)
     if uniform_type:  # UniformTypeKVCacheSpecs.max_memory_usage_bytes: the longest layer's pages
-        per_request = max(_cdiv(s.max_memory_usage_bytes(max_model_len, max_num_batched_tokens),
+        per_request = max(_cdiv(s.max_memory_usage_bytes(max_model_len, in_flight),
                                 s.page_size_bytes) for s in specs)
     else:
-        usage = sum(s.max_memory_usage_bytes(max_model_len, max_num_batched_tokens)
-                    for s, _ in groups)
+        usage = sum(s.max_memory_usage_bytes(max_model_len, in_flight) for s, _ in groups)
         per_request = _cdiv(group_size * usage, page * group_size)
     num_blocks = num_tokens = concurrency = None
     if kv_memory is not None:
         num_blocks = kv_memory // page // group_size
         block = min(s.block_size for s, _ in groups)
-        num_tokens = num_blocks // len(groups) * block
         concurrency = num_blocks / per_request
-    return VllmPlan(model=model.name, groups=tuple(groups), group_size=group_size, page_size=page,
+        num_tokens = (int(concurrency * max_model_len) if new_rules
+                      else num_blocks // len(groups) * block)
+    return VllmPlan(model=model.name, version=version, in_flight_tokens=in_flight,
+                    groups=tuple(groups), group_size=group_size, page_size=page,
                     padding_layers=padding, max_model_len=max_model_len,
                     blocks_per_request=per_request, kv_memory=kv_memory, num_blocks=num_blocks,
                     num_tokens=num_tokens, max_concurrency=concurrency, hybrid_lines=hybrid_lines,
