@@ -100,30 +100,27 @@ def test_phi4_and_mistral_small_by_hand():
         2 * 100_352 * 5120 + 40 * per_layer + 5120 == 14_659_507_200
 
 
-def test_olmo3_slides_three_layers_in_four():
-    olmo = load_preset("olmo-3-7b")
-    # 32 KV heads · (128 + 128) · 2 B = 16,384 B per layer per token; at 65,536 tokens the 8 full
-    # layers hold every token and the 24 sliding ones 4,096
-    assert kv_cache_bytes(olmo, 65_536).total_bytes == \
-        8 * 65_536 * 16_384 + 24 * 4096 * 16_384 == 10_200_547_328
-    # embed + head 2 · 100,278 · 4096 + 32 · (q, k, v, o 4 · 4096² + MLP 3 · 4096 · 11,008
-    #   + q/k norms and the two post-norms 4 · 4096) + final norm 4096
-    per_layer = 4 * 4096 * 4096 + 3 * 4096 * 11_008 + 4 * 4096
-    assert preset_document("olmo-3-7b")["param_count"] == \
-        2 * 100_278 * 4096 + 32 * per_layer + 4096 == 7_298_011_136
+# Olmo-3: every 4th layer full, the rest sliding over 4,096 tokens; KV at 65,536 tokens and the
+# transformers count (embed + untied head 2 · 100,278 · hidden, final norm), per layer by hand.
+OLMO3 = [
+    # 7B: 32 KV heads · (128 + 128) · 2 B = 16,384 B per layer per token, 8 full + 24 sliding;
+    #   a layer: q, k, v, o 4 · 4096² + MLP 3 · 4096 · 11,008 + q/k norms and two post-norms 4 · 4096
+    ("olmo-3-7b", 8 * 65_536 * 16_384 + 24 * 4096 * 16_384, 10_200_547_328, 4096, 32,
+     4 * 4096 * 4096 + 3 * 4096 * 11_008 + 4 * 4096, 7_298_011_136),
+    # 32B: 8 KV heads · 256 · 2 B = 4,096 B per layer per token, 16 full + 48 sliding; a layer:
+    #   q, o 2 · 5120² + k, v 2 · 1024 · 5120 + MLP 3 · 5120 · 27,648 + q norm 5120 + k norm 1024
+    #   + two post-norms 2 · 5120
+    ("olmo-3-32b", 16 * 65_536 * 4096 + 48 * 4096 * 4096, 5_100_273_664, 5120, 64,
+     2 * 5120 * 5120 + 2 * 1024 * 5120 + 3 * 5120 * 27_648 + 5120 + 1024 + 2 * 5120,
+     32_233_522_176),
+]
 
 
-def test_olmo3_32b_by_hand():
-    olmo = load_preset("olmo-3-32b")
-    # 8 KV heads · (128 + 128) · 2 B = 4,096 B per layer per token; 16 full layers at 65,536
-    # tokens, 48 sliding ones at 4,096
-    assert kv_cache_bytes(olmo, 65_536).total_bytes == \
-        16 * 65_536 * 4096 + 48 * 4096 * 4096 == 5_100_273_664
-    # 2 · 100,278 · 5120 + 64 · (q 5120² + k, v 2 · 1024 · 5120 + o 5120² + MLP 3 · 5120 · 27,648
-    #   + q norm 5120 + k norm 1024 + two post-norms 2 · 5120) + 5120
-    per_layer = 2 * 5120 * 5120 + 2 * 1024 * 5120 + 3 * 5120 * 27_648 + 5120 + 1024 + 2 * 5120
-    assert preset_document("olmo-3-32b")["param_count"] == \
-        2 * 100_278 * 5120 + 64 * per_layer + 5120 == 32_233_522_176
+@pytest.mark.parametrize("name, kv, kv_total, hidden, layers, per_layer, count", OLMO3)
+def test_olmo3_slides_three_layers_in_four(name, kv, kv_total, hidden, layers, per_layer, count):
+    assert kv_cache_bytes(load_preset(name), 65_536).total_bytes == kv == kv_total
+    assert preset_document(name)["param_count"] == \
+        2 * 100_278 * hidden + layers * per_layer + hidden == count
 
 
 def test_olmo3_without_layer_types_takes_transformers_defaults():
