@@ -12,6 +12,7 @@ from .specs import ModelSpec
 
 VLLM_VERSIONS = ("0.10", "0.11")   # startup rules read (engines/vllm_startup.py)
 VLLM_POOL_ONLY = ("0.27",)          # pool rules read, startup not: needs --kv-memory
+SGLANG_VERSIONS = ("0.4", "0.5")
 
 
 def vllm_version(args: argparse.Namespace) -> str:
@@ -24,7 +25,6 @@ def vllm_version(args: argparse.Namespace) -> str:
         raise UsageError(f"--no-async-scheduling: only the pool rules of vLLM "
                          f"{', '.join(VLLM_POOL_ONLY)} depend on it; add --engine-version 0.27")
     return version
-SGLANG_VERSIONS = ("0.4", "0.5")
 
 
 def _gpu(args: argparse.Namespace):

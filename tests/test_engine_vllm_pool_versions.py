@@ -95,3 +95,11 @@ def test_cli_takes_0_27_with_kv_memory_and_refuses_to_guess_its_startup():
         bad = _cli("--preset", "gemma-4-26b-a4b", "--engine", "vllm", *args)
         assert bad.returncode == 2 and bad.stderr.startswith(f"error: {field}:") \
             and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+def test_0_27_refuses_state_layers_it_has_not_read():
+    # Qwen3.5's gated DeltaNet layers: the 0.11 rules size them; 0.27's are not read
+    qwen = load_preset("qwen3.5-27b")
+    assert vllm_plan(qwen, max_model_len=32_768, kv_memory=20 << 30, version="0.11").num_blocks
+    with pytest.raises(ValueError, match=r"^engine-version: vLLM 0\.27's pools for state layers"):
+        vllm_plan(qwen, max_model_len=32_768, kv_memory=20 << 30, version="0.27")

@@ -344,6 +344,9 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
         first += [s for s in specs if s.kind == "indexer"][:1]
         specs = specs + first * draft_layers
     hybrid_lines: tuple[str, ...] = ()
+    if version == IN_FLIGHT_FROM and any(s.kind == "mamba" for s in specs):
+        raise ValueError(f"engine-version: vLLM {version}'s pools for state layers (mamba, gated "
+                         "DeltaNet, short conv) are not read; their rules are read for 0.10 / 0.11")
     if any(s.kind == "mamba" for s in specs):
         specs, hybrid_lines = _hybrid_block(specs, block_size, max_model_len)
     groups, group_size, page, padding, uniform_type = _groups(specs)
