@@ -90,7 +90,9 @@ engine = st.radio("Engine", ENGINES, key="engine", horizontal=True,
                   help="theoretical: the cache itself; transformers: StaticCache(max_cache_len = "
                        "context) in the KV dtype (bf16, fp16 or fp32; TP 1), with its 8-byte "
                        "position counters; vllm: whole blocks per request (block size "
-                       "above, KV dtype auto/fp8); sglang: the token pool (and gpt-oss-style SWA pool) that "
+                       "above, KV dtype auto/fp8; sliding layers keep the window plus "
+                       "max_num_batched_tokens 8,192, as v0.11 – v0.23 do; v0.27+ keeps twice "
+                       "that, see the Engines page); sglang: the token pool (and gpt-oss-style SWA pool) that "
                        "holds context·batch tokens; llama.cpp: -c context·batch -np batch with "
                        "-ctk/-ctv = the KV dtype (f16 for fp16), context padded to 256 cells. "
                        "The Engines page shows each engine's own log lines.")
