@@ -76,8 +76,16 @@ def state_spec(cfg: dict, kind: str, dtype: str, heads: int, head_dim: int) -> S
         vd = _int(cfg, "linear_value_head_dim")
         k_conv = _int(cfg, "linear_conv_kernel_dim", lo=2, hi=1024)
         conv_dim = 2 * kh * kd + vh * vd
+        # Qwen3.5's configs carry mamba_ssm_dtype "float32": its recurrent state is kept in fp32
+        # (vllm-ascend#15408 and #7393 size vLLM's Qwen3.5 SSM pages in fp32; a public vLLM 0.19
+        # Qwen3.5-27B log's 784-token attention block needs it). Qwen3-Next's has none: model dtype.
+        try:
+            ssm = (model_dtype_name(cfg["mamba_ssm_dtype"]) if cfg.get("mamba_ssm_dtype")
+                   is not None else None)
+        except ValueError as err:
+            raise ValueError(f"mamba_ssm_dtype: {str(err).split(': ', 1)[-1]}") from None
         return StateSpec(shapes=((conv_dim, k_conv - 1), (vh, kd, vd)), dtype=dtype,
-                         mechanism="gated DeltaNet", conv_kernel=k_conv)
+                         mechanism="gated DeltaNet", conv_kernel=k_conv, ssm_dtype=ssm)
     # Lightning / plain linear attention: one head_dim × head_dim state per head.
     return StateSpec(shapes=((heads, head_dim, head_dim),), dtype=dtype,
                      mechanism="linear attention")
