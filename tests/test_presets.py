@@ -72,7 +72,7 @@ def test_presets_cover_the_current_families():
     for family in ("llama-4-scout", "llama-4-maverick", "gemma-4-26b-a4b", "qwen3.5-27b",
                    "qwen3.5-397b-a17b", "glm-5", "glm-5.1", "deepseek-v3.2", "minimax-m2.5",
                    "nemotron-3-nano-30b-a3b", "mimo-v2-flash", "mistral-7b-v0.3", "lfm2-1.2b",
-                   "phi-4", "mistral-small-24b", "granite-4.0-h-tiny", "olmo-3-7b", "olmo-3-32b"):
+                   "phi-4", "mistral-small-24b", "granite-4.0-h-tiny", "olmo-3-7b", "olmo-3-32b", "mistral-small-3.2-24b"):
         assert family in names
 
 
@@ -98,6 +98,20 @@ def test_phi4_and_mistral_small_by_hand():
     per_layer = 5120 * 7680 + 5120 * 5120 + 5120 * 35_840 + 17_920 * 5120 + 2 * 5120
     assert preset_document("phi-4")["param_count"] == \
         2 * 100_352 * 5120 + 40 * per_layer + 5120 == 14_659_507_200
+
+
+def test_mistral_small_3_2_is_the_3_0_text_model_plus_its_pixtral_tower():
+    ms = load_preset("mistral-small-3.2-24b")
+    # 40 layers · 8 KV heads · (128 + 128) · 2 B per token at its 131,072 positions
+    assert kv_cache_bytes(ms, 131_072).total_bytes == 131_072 * 40 * 8 * 256 * 2 == 20 << 30
+    # Pixtral: patch conv 1024 · 3 · 14², ln_pre 1024, 24 layers · (2 norms 2 · 1024 + MLP
+    # 3 · 4096 · 1024 + q, k, v, o 4 · 1024²); projector: norm 1024, merger 1024 · 4 · 1024,
+    # linear_1 5120 · 1024, linear_2 5120²
+    layer = 2 * 1024 + 3 * 4096 * 1024 + 4 * 1024 * 1024
+    tower = 1024 * 3 * 14 * 14 + 1024 + 24 * layer
+    projector = 1024 + 1024 * 4096 + 5120 * 1024 + 5120 * 5120
+    assert preset_document("mistral-small-3.2-24b")["param_count"] == \
+        preset_document("mistral-small-24b")["param_count"] + tower + projector == 24_011_361_280
 
 
 # Olmo-3: every 4th layer full, the rest sliding over 4,096 tokens; KV at 65,536 tokens and the

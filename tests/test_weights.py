@@ -79,7 +79,8 @@ def _per_layer(named_sizes) -> dict[str, int]:
                                   "deepseek-v2-lite", "gpt-oss-20b", "qwen3-next-80b-a3b",
                                   "gemma-2-9b", "gemma-3-27b", "gpt2", "glm-5",
                                   "minimax-m2.5", "mimo-v2-flash", "lfm2-1.2b", "phi-4",
-                                  "mistral-small-24b", "olmo-3-7b", "olmo-3-32b"])
+                                  "mistral-small-24b", "olmo-3-7b", "olmo-3-32b",
+                                  "mistral-small-3.2-24b"])
 def test_shapes_match_transformers_layer_by_layer(name):
     config = checkpoint_config(name)
     ours = _per_layer((p.name, p.numel) for p in param_shapes(config))

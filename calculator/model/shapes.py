@@ -21,7 +21,8 @@ Nemotron-NAS's per-block attention and MLP (remote code only: counted against th
 The parameter count equals transformers' own on the meta device for every preset
 (``tests/test_weights.py`` checks it against ``model_presets/param_counts.py``). The building blocks
 (``Param``, Linear and dense-MLP tensors) are in ``shape_parts.py``; the architectures listed whole
-(Nemotron-NAS, LFM2, GPT-2, Gemma 3's SigLIP tower) in ``shapes_families.py``.
+(Nemotron-NAS, LFM2, GPT-2, Gemma 3's SigLIP tower, Mistral 3's Pixtral tower) in
+``shapes_families.py``.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from ..hf_config import normalize
 from ..layer_pattern import DSA_TYPES, layer_kinds
 from .shape_parts import (PARTS, ROLES, TIED_DEFAULT, VOCAB_DEFAULT, Param, config_int,  # noqa: F401
                           dense_mlp, flag, linear)
-from .shapes_families import gpt2, lfm2, nemotron_nas, siglip
+from .shapes_families import gpt2, lfm2, nemotron_nas, pixtral, siglip
 
 SUPPORTED = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "qwen3_next", "gemma",
              "gemma2", "gemma3_text", "deepseek_v2", "deepseek_v3", "kimi_k2", "gpt_oss", "gpt2",
@@ -64,10 +65,14 @@ def param_shapes(config: object) -> list[Param]:
         return nemotron_nas(cfg)
     if mtype == "lfm2":
         return lfm2(cfg)
-    prefix = "model.language_model." if "text_config" in config and mtype == "gemma3_text" else "model."
+    gemma3 = "text_config" in config and mtype == "gemma3_text"
+    mistral3 = config.get("model_type") == "mistral3"  # Mistral Small 3.1 / 3.2: Pixtral + text
+    prefix = "model.language_model." if gemma3 or mistral3 else "model."
     out = _decoder(cfg, mtype, prefix)
-    if prefix == "model.language_model.":
+    if gemma3:
         out = siglip(config.get("vision_config") or {}, config_int(cfg, "hidden_size")) + out
+    if mistral3:
+        out = pixtral(config, config_int(cfg, "hidden_size")) + out
     return out
 
 

@@ -1,6 +1,7 @@
 """Architectures listed whole rather than through ``shapes.py``'s generic decoder: Nemotron-NAS
 (per-block attention and MLP), LFM2 (short convolutions beside attention), GPT-2 (Conv1D blocks)
-and Gemma 3's SigLIP vision tower with its projector (transformers 5.23.0 modeling files)."""
+Gemma 3's SigLIP vision tower and Mistral 3's Pixtral tower, each with its projector
+(transformers 5.23.0 modeling files)."""
 from __future__ import annotations
 
 from ..config_fields import MAX_LAYERS
@@ -180,4 +181,42 @@ def siglip(vision: dict, text_hidden: int) -> list[Param]:
                   shape=(d, text_hidden), role="other", part="vision"),
             Param(name="model.multi_modal_projector.mm_soft_emb_norm.weight", shape=(d,),
                   role="other", part="vision")]
+    return out
+
+
+def pixtral(config: dict, text_hidden: int) -> list[Param]:
+    """Mistral 3's Pixtral vision tower and its multimodal projector (transformers 5.23.0
+    ``PixtralVisionModel``: conv patches without bias, RMSNorm ``ln_pre``, per layer RMSNorms
+    around bias-free q/k/v/o and a gated MLP; ``Mistral3MultiModalProjector``: RMSNorm, a
+    patch merger of ``spatial_merge_size``² patches, then linear_1 / linear_2)."""
+    vision = config.get("vision_config") or {}
+    if not isinstance(vision, dict):
+        raise ValueError("vision_config: expected a JSON object")
+    d = config_int(vision, "hidden_size", 1024)
+    inter = config_int(vision, "intermediate_size", 4096)
+    n = config_int(vision, "num_hidden_layers", 24, hi=MAX_LAYERS)
+    heads = config_int(vision, "num_attention_heads", 16)
+    hd = config_int(vision, "head_dim", d // heads)
+    ch = config_int(vision, "num_channels", 3, hi=64)
+    patch = config_int(vision, "patch_size", 16, hi=4096)
+    merge = config_int(config, "spatial_merge_size", 2, hi=64)
+    bias = flag(config, "multimodal_projector_bias", False)
+    vp, pp = "model.vision_tower.", "model.multi_modal_projector."
+
+    def p(name: str, *shape: int) -> Param:
+        return Param(name=name, shape=shape, role="other", part="vision")
+
+    out = [p(vp + "patch_conv.weight", d, ch, patch, patch), p(vp + "ln_pre.weight", d)]
+    for i in range(n):
+        lp = f"{vp}transformer.layers.{i}."
+        out += [p(lp + "attention_norm.weight", d), p(lp + "ffn_norm.weight", d),
+                p(lp + "feed_forward.gate_proj.weight", inter, d),
+                p(lp + "feed_forward.up_proj.weight", inter, d),
+                p(lp + "feed_forward.down_proj.weight", d, inter)]
+        out += [p(f"{lp}attention.{nm}.weight", heads * hd, d) for nm in ("q_proj", "k_proj", "v_proj")]
+        out.append(p(lp + "attention.o_proj.weight", d, heads * hd))
+    out += [p(pp + "norm.weight", d), p(pp + "patch_merger.merging_layer.weight", d, d * merge * merge),
+            p(pp + "linear_1.weight", text_hidden, d), p(pp + "linear_2.weight", text_hidden, text_hidden)]
+    if bias:
+        out += [p(pp + "linear_1.bias", text_hidden), p(pp + "linear_2.bias", text_hidden)]
     return out
