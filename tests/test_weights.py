@@ -274,3 +274,16 @@ def test_phi3_fused_qkv_splits_like_qkv_parallel_linear():
     assert (qkv_rows(1), qkv_rows(2), qkv_rows(20)) == (60 * 128, 3_840, 512)
     with pytest.raises(ValueError, match="tp: 4 and 10 KV heads"):
         sharded_params(config, 4)
+
+
+def test_a_wrapper_whose_vision_tower_is_not_listed_is_priced_by_its_count():
+    # LLaVA: a Llama text model the shapes list, a CLIP tower they do not; before, the weights
+    # were the text model's alone (the tower silently missing)
+    from calculator.model.shapes import UnknownArchitecture
+    llava = {"model_type": "llava", "architectures": ["LlavaForConditionalGeneration"],
+             "text_config": {"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 2,
+                             "num_attention_heads": 32, "intermediate_size": 11008,
+                             "vocab_size": 32000},
+             "vision_config": {"model_type": "clip_vision_model", "hidden_size": 1024}}
+    with pytest.raises(UnknownArchitecture, match=r"^vision_config: the vision tower of 'llava'"):
+        param_shapes(llava)

@@ -67,6 +67,11 @@ def param_shapes(config: object) -> list[Param]:
         return lfm2(cfg)
     gemma3 = "text_config" in config and mtype == "gemma3_text"
     mistral3 = config.get("model_type") == "mistral3"  # Mistral Small 3.1 / 3.2: Pixtral + text
+    if config.get("vision_config") and not (gemma3 or mistral3):
+        # a wrapper whose text model is listed but whose tower is not (LLaVA, Kimi-K2.5, ...):
+        # the text model alone would price the checkpoint short by the tower
+        raise UnknownArchitecture(f"vision_config: the vision tower of {config.get('model_type') or mtype!r} "
+                                  "is not listed; give a parameter count")
     prefix = "model.language_model." if gemma3 or mistral3 else "model."
     out = _decoder(cfg, mtype, prefix)
     if gemma3:
