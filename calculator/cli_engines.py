@@ -7,7 +7,6 @@ import json
 
 from .cli_common import UsageError, weights_json
 from .engines.llamacpp import LLAMACPP_VERSION
-from .engines.vllm import VLLM_VERSION
 from .specs import ModelSpec
 from .units import format_bytes
 
@@ -24,11 +23,10 @@ def engine_output(args: argparse.Namespace, model: ModelSpec, contexts: list[int
 
 def pool_label(version: str) -> str:
     """Which vLLM pool rules a table was built with."""
-    from .engines.vllm import IN_FLIGHT_FROM, VLLM_VERSION
-    if version == IN_FLIGHT_FROM:
-        return (f"vLLM {version}+ pool rules (async scheduling's in-flight blocks, tokens = "
-                "concurrency × max_model_len)")
-    return VLLM_VERSION
+    from .engines.vllm import IN_FLIGHT_FROM, rules_label
+    detail = (" (async scheduling's in-flight blocks, tokens = concurrency × max_model_len)"
+              if version == IN_FLIGHT_FROM else "")
+    return rules_label(version) + detail
 
 
 def vllm_json(p, batch: int, tp: int, args) -> dict:

@@ -10,8 +10,9 @@ from .cli_common import UsageError
 from .gpus import gpu_memory, gpu_spec, parse_memory
 from .specs import ModelSpec
 
-VLLM_VERSIONS = ("0.10", "0.11")   # startup rules read (engines/vllm_startup.py)
-VLLM_POOL_ONLY = ("0.27",)          # pool rules read, startup not: needs --kv-memory
+from .engines.vllm_startup import POOL_ONLY as VLLM_POOL_ONLY  # pool rules only: --kv-memory
+from .engines.vllm_startup import VERSIONS as VLLM_VERSIONS      # startup rules read
+
 SGLANG_VERSIONS = ("0.4", "0.5")
 
 
@@ -23,7 +24,8 @@ def vllm_version(args: argparse.Namespace) -> str:
                          f"{', '.join((*VLLM_VERSIONS, *VLLM_POOL_ONLY))}, got {version!r}")
     if args.no_async_scheduling and version not in VLLM_POOL_ONLY:
         raise UsageError(f"--no-async-scheduling: only the pool rules of vLLM "
-                         f"{', '.join(VLLM_POOL_ONLY)} depend on it; add --engine-version 0.27")
+                         f"{', '.join(VLLM_POOL_ONLY)} depend on it; add --engine-version "
+                         f"{VLLM_POOL_ONLY[-1]}")
     return version
 
 

@@ -13,7 +13,7 @@ from calculator.engines.llamacpp import LLAMACPP_VERSION
 from calculator.engines.sglang import SGLANG_VERSION
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
 from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
-from calculator.engines.vllm import VLLM_VERSION
+from calculator.engines.vllm import rules_label
 from calculator.engines import sglang_startup, vllm_startup
 from calculator.gpus import gpu_memory
 from views import commands
@@ -91,8 +91,7 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
 
     add(f"theoretical ({kv_dtype})", "theoretical", theoretical)
     add(f"transformers {TRANSFORMERS_VERSION} StaticCache", "transformers", transformers)
-    add(f"vLLM {vllm_version}+ pool rules" if vllm_version in su.VLLM_POOL_ONLY else VLLM_VERSION,
-        "vllm", vllm)
+    add(rules_label(vllm_version), "vllm", vllm)
     add(SGLANG_VERSION.split(" (")[0], "sglang", sglang)
     add(LLAMACPP_VERSION.split(" (")[0], "llama.cpp", llamacpp)
     return out

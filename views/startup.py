@@ -7,6 +7,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
+from calculator.engines import vllm_startup
+from calculator.engines.vllm import POOL_VERSIONS
 from calculator.gpus import GpuSpec, gpu_spec
 from calculator.units import SCALES
 from views import common as c
@@ -20,9 +22,9 @@ SGLANG_BUILDS = {"0.5": "v0.5+ (default from the card)", "0.4": "v0.4 (default f
 # The vLLM builds a page offers: those whose startup rules are read (vllm_startup.VERSIONS: where
 # NCCL's buffers sit) and 0.27, whose pool rules are read but not its startup (KV memory given).
 VLLM_BUILDS = {"0.27": "v0.27+ (KV given)", "0.11": "v0.11 – v0.23", "0.10": "v0.10"}
-VLLM_BUILD_CHOICES = ("0.10", "0.11", "0.27")
-VLLM_DEFAULT_BUILD = "0.11"  # the newest whose startup is read
-VLLM_POOL_ONLY = ("0.27",)
+VLLM_BUILD_CHOICES = POOL_VERSIONS
+VLLM_DEFAULT_BUILD = vllm_startup.VERSIONS[-1]  # the newest whose startup is read
+VLLM_POOL_ONLY = vllm_startup.POOL_ONLY
 VLLM_BUILD_HELP = ("Where vLLM takes its memory snapshot: v0.10 before NCCL comes up, so TP's NCCL "
                    "buffers count as non-torch memory (1.38 GiB on NVLink at TP 2); from v0.11 "
                    "(vllm-project/vllm#25359) after it (0.55 GiB). v0.27+: sliding-window layers "

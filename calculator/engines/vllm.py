@@ -67,6 +67,11 @@ KV_CACHE_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2",
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192  # `vllm serve` default on large GPUs (EngineArgs)
 POOL_VERSIONS = ("0.10", "0.11", "0.27")  # releases whose pool rules are read (see above)
 IN_FLIGHT_FROM = "0.27"                    # first one here with max_in_flight_tokens
+
+
+def rules_label(version: str) -> str:
+    """How a table names the vLLM pool rules it was built with."""
+    return f"vLLM {version}+ pool rules" if version == IN_FLIGHT_FROM else VLLM_VERSION
 _AUTO_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 
 
@@ -344,13 +349,13 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
         first += [s for s in specs if s.kind == "indexer"][:1]
         specs = specs + first * draft_layers
     hybrid_lines: tuple[str, ...] = ()
-    if version == IN_FLIGHT_FROM and any(s.kind == "mamba" for s in specs):
+    new_rules = version == IN_FLIGHT_FROM
+    if new_rules and any(s.kind == "mamba" for s in specs):
         raise ValueError(f"engine-version: vLLM {version}'s pools for state layers (mamba, gated "
                          "DeltaNet, short conv) are not read; their rules are read for 0.10 / 0.11")
     if any(s.kind == "mamba" for s in specs):
         specs, hybrid_lines = _hybrid_block(specs, block_size, max_model_len)
     groups, group_size, page, padding, uniform_type = _groups(specs)
-    new_rules = version == IN_FLIGHT_FROM
     in_flight = max_num_batched_tokens * (2 if new_rules and async_scheduling else 1)
     if uniform_type:  # UniformTypeKVCacheSpecs.max_memory_usage_bytes: the longest layer's pages
         per_request = max(_cdiv(s.max_memory_usage_bytes(max_model_len, in_flight),

@@ -57,8 +57,11 @@ from fractions import Fraction
 from ..hf_config import normalize
 from ..model.shapes import VOCAB_DEFAULT, config_int
 from ..gpus import GIB, GpuSpec
+from .vllm import POOL_VERSIONS
 
 VERSIONS = ("0.10", "0.11")
+# releases whose pool rules are read but not their startup: they need the logged KV memory
+POOL_ONLY = tuple(v for v in POOL_VERSIONS if v not in VERSIONS)
 DEFAULT_VERSION = "0.11"
 USAGES = ("serve", "llm")   # `vllm serve` (OPENAI_API_SERVER) or the offline LLM class
 SORT_BYTES_PER_LOGIT = 4 + 8 + 8 + 4 + 8  # values, indices, reverse indices, cub key + value copies
