@@ -33,8 +33,11 @@ MODEL_TYPE_MAP = {"kimi_k2": "deepseek_v3", "RefinedWebModel": "falcon", "Refine
 PUBLISHED_COUNTS = {
     "llama-3.3-nemotron-super-49b": 49_867_145_216,  # nvidia/Llama-3_3-Nemotron-Super-49B-v1, BF16
 }
-# Keys that must not reach the config class: remote-code pointers and checkpoint quantization.
+# Keys that must not reach the config class: remote-code pointers and checkpoint quantization
+# (a multimodal wrapper's text_config carries its own).
 DROP_KEYS = ("auto_map", "quantization_config")
+# architectures whose transformers class is spelled differently from the remote code's
+ARCH_MAP = {"KimiK25ForConditionalGeneration": "Kimi_K25ForConditionalGeneration"}
 
 
 def full_config(name: str) -> dict:
@@ -51,9 +54,12 @@ def meta_model(config: dict):
     import transformers
 
     cfg = {k: v for k, v in config.items() if k not in DROP_KEYS}
+    if isinstance(cfg.get("text_config"), dict):
+        cfg["text_config"] = {k: v for k, v in cfg["text_config"].items() if k not in DROP_KEYS}
     model_type = MODEL_TYPE_MAP.get(cfg.get("model_type"), cfg.get("model_type"))
     cfg.pop("model_type", None)
     arch = (cfg.get("architectures") or [None])[0]
+    arch = ARCH_MAP.get(arch, arch)
     cls = getattr(transformers, arch or "", None)
     if cls is None:
         raise ValueError(f"architectures: transformers {transformers.__version__} has no class {arch!r}")

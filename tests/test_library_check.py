@@ -40,7 +40,7 @@ def test_library_allocation_matches_the_transformers_mode(name, context):
                                   "nemotron-3-nano-30b-a3b", "nemotron-h-56b", "minimax-m2.5",
                                   "mimo-v2-flash", "lfm2-1.2b", "phi-4", "mistral-small-24b",
                                   "granite-4.0-h-tiny", "olmo-3-7b", "olmo-3-32b",
-                                  "mistral-small-3.2-24b"])
+                                  "mistral-small-3.2-24b", "kimi-k2.5"])
 def test_new_presets_allocate_what_transformers_allocates(name):
     rows = measure_library(full_config(name), name=name, context=300, batch=2)
     assert len(rows) >= 2 and all(r.match for r in rows), \

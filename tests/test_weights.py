@@ -80,7 +80,7 @@ def _per_layer(named_sizes) -> dict[str, int]:
                                   "gemma-2-9b", "gemma-3-27b", "gpt2", "glm-5",
                                   "minimax-m2.5", "mimo-v2-flash", "lfm2-1.2b", "phi-4",
                                   "mistral-small-24b", "olmo-3-7b", "olmo-3-32b",
-                                  "mistral-small-3.2-24b"])
+                                  "mistral-small-3.2-24b", "kimi-k2.5"])
 def test_shapes_match_transformers_layer_by_layer(name):
     config = checkpoint_config(name)
     ours = _per_layer((p.name, p.numel) for p in param_shapes(config))
@@ -287,3 +287,20 @@ def test_a_wrapper_whose_vision_tower_is_not_listed_is_priced_by_its_count():
              "vision_config": {"model_type": "clip_vision_model", "hidden_size": 1024}}
     with pytest.raises(UnknownArchitecture, match=r"^vision_config: the vision tower of 'llava'"):
         param_shapes(llava)
+
+
+def test_kimi_k25_int4_experts_and_bf16_tower_by_hand():
+    # moonshotai/Kimi-K2.5: the routed experts ship as compressed-tensors int4 (group 32), the
+    # MoonViT tower, its projector, attention, shared experts, layer 0's MLP and lm_head in bf16
+    model = load_preset("kimi-k2.5")
+    tower = 678_528 + 64 * 64 * 1152 + 27 * 15_239_504 + 2 * 1152  # patch conv, position grid,
+    # 27 layers of (4 biased 1152² projections + fc1/fc2 1152↔4304 + 2 LayerNorms), final LayerNorm
+    projector = 2 * 1152 + (4608 * 4608 + 4608) + (7168 * 4608 + 7168)
+    assert (tower, projector) == (416_866_032, 54_277_888)
+    assert model.param_count == 1_026_408_232_448 + tower + projector  # Kimi-K2 + the tower
+    experts = 60 * 384 * 3 * 2048 * 7168                 # 1,014,686,023,680 int4 weights
+    packed, scales, shapes = experts // 2, experts // 32 * 2, 60 * 384 * 3 * 2 * 8  # int32, bf16, int64
+    bias = 60 * 384 * 4                                   # e_score_correction_bias, float32
+    rest = (model.param_count - experts - 60 * 384) * 2   # everything else in bf16
+    assert model.weight_bytes == packed + scales + shapes + bias + rest == 595_148_745_696
+    assert model.quant_method == "compressed-tensors"

@@ -31,7 +31,7 @@ from ..hf_config import normalize
 from ..layer_pattern import DSA_TYPES, layer_kinds
 from .shape_parts import (PARTS, ROLES, TIED_DEFAULT, VOCAB_DEFAULT, Param, config_int,  # noqa: F401
                           dense_mlp, flag, linear)
-from .shapes_families import gpt2, lfm2, nemotron_nas, pixtral, siglip
+from .shapes_families import gpt2, lfm2, moonvit, nemotron_nas, pixtral, siglip
 
 SUPPORTED = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "qwen3_next", "gemma",
              "gemma2", "gemma3_text", "deepseek_v2", "deepseek_v3", "kimi_k2", "gpt_oss", "gpt2",
@@ -67,17 +67,20 @@ def param_shapes(config: object) -> list[Param]:
         return lfm2(cfg)
     gemma3 = "text_config" in config and mtype == "gemma3_text"
     mistral3 = config.get("model_type") == "mistral3"  # Mistral Small 3.1 / 3.2: Pixtral + text
-    if config.get("vision_config") and not (gemma3 or mistral3):
+    kimi = config.get("model_type") == "kimi_k25"      # Kimi-K2.5 / K2.6: MoonViT + Kimi-K2 text
+    if config.get("vision_config") and not (gemma3 or mistral3 or kimi):
         # a wrapper whose text model is listed but whose tower is not (LLaVA, Kimi-K2.5, ...):
         # the text model alone would price the checkpoint short by the tower
         raise UnknownArchitecture(f"vision_config: the vision tower of {config.get('model_type') or mtype!r} "
                                   "is not listed; give a parameter count")
-    prefix = "model.language_model." if gemma3 or mistral3 else "model."
+    prefix = "model.language_model." if gemma3 or mistral3 or kimi else "model."
     out = _decoder(cfg, mtype, prefix)
     if gemma3:
         out = siglip(config.get("vision_config") or {}, config_int(cfg, "hidden_size")) + out
     if mistral3:
         out = pixtral(config, config_int(cfg, "hidden_size")) + out
+    if kimi:
+        out = moonvit(config, config_int(cfg, "hidden_size")) + out
     return out
 
 

@@ -1,7 +1,7 @@
 """Architectures listed whole rather than through ``shapes.py``'s generic decoder: Nemotron-NAS
 (per-block attention and MLP), LFM2 (short convolutions beside attention), GPT-2 (Conv1D blocks)
-Gemma 3's SigLIP vision tower and Mistral 3's Pixtral tower, each with its projector
-(transformers 5.23.0 modeling files)."""
+Gemma 3's SigLIP vision tower, Mistral 3's Pixtral tower and Kimi-K2.5's MoonViT, each with its
+projector (transformers 5.23.0 modeling files)."""
 from __future__ import annotations
 
 from ..config_fields import MAX_LAYERS
@@ -220,3 +220,54 @@ def pixtral(config: dict, text_hidden: int) -> list[Param]:
     if bias:
         out += [p(pp + "linear_1.bias", text_hidden), p(pp + "linear_2.bias", text_hidden)]
     return out
+
+
+def moonvit(config: dict, text_hidden: int) -> list[Param]:
+    """Kimi-K2.5's MoonViT vision tower and its patch-merger projector (transformers 5.23.0
+    ``Kimi_K25VisionModel``: a biased conv patch embedding, a learned ``pos_emb_height`` ×
+    ``pos_emb_width`` position grid, per layer two LayerNorms around biased q/k/v/proj and a
+    fc1/fc2 MLP, a final LayerNorm; ``Kimi_K25MultimodalProjection``: LayerNorm, then biased
+    in_proj / out_proj over ``merge_kernel_size``-merged patches). The shipped config names the
+    tower's sizes ``vt_*`` (as vLLM's ``kimi_k25`` reads them); transformers' own names are the
+    fallback, and its defaults (1152 wide, 27 layers, 4304 MLP) are the checkpoint's."""
+    vision = config.get("vision_config") or {}
+    if not isinstance(vision, dict):
+        raise ValueError("vision_config: expected a JSON object")
+
+    def size(shipped: str, name: str, default: int, hi: int = 1 << 20) -> int:
+        return config_int(vision, shipped if shipped in vision else name, default, hi=hi)
+
+    d = size("vt_hidden_size", "hidden_size", 1152)
+    inter = size("vt_intermediate_size", "intermediate_size", 4304)
+    n = size("vt_num_hidden_layers", "num_hidden_layers", 27, hi=MAX_LAYERS)
+    grid_h = size("init_pos_emb_height", "pos_emb_height", 64, hi=1 << 12)
+    grid_w = size("init_pos_emb_width", "pos_emb_width", 64, hi=1 << 12)
+    patch = config_int(vision, "patch_size", 14, hi=4096)
+    merge = vision.get("merge_kernel_size", [2, 2])
+    if (not isinstance(merge, (list, tuple)) or len(merge) != 2
+            or not all(isinstance(k, int) and not isinstance(k, bool) and 0 < k <= 64 for k in merge)):
+        raise ValueError("vision_config.merge_kernel_size: expected two integers between 1 and 64")
+    merged = d * merge[0] * merge[1]
+    norm = config_int(vision, "mm_hidden_size", d)
+    vp, pp = "model.vision_tower.", "model.mm_projector."
+
+    def p(name: str, *shape: int) -> Param:
+        return Param(name=name, shape=shape, role="other", part="vision")
+
+    def lin(name: str, out_f: int, in_f: int) -> list[Param]:
+        return [p(f"{name}.weight", out_f, in_f), p(f"{name}.bias", out_f)]
+
+    def ln(name: str, width: int = d) -> list[Param]:
+        return [p(f"{name}.weight", width), p(f"{name}.bias", width)]
+
+    out = [p(vp + "patch_embed.proj.weight", d, 3, patch, patch), p(vp + "patch_embed.proj.bias", d),
+           p(vp + "patch_embed.pos_emb.position_embeddings", grid_h, grid_w, d)]
+    for i in range(n):
+        lp = f"{vp}layers.{i}."
+        out += ln(lp + "norm1") + ln(lp + "norm2")
+        for nm in ("q_proj", "k_proj", "v_proj", "proj"):
+            out += lin(f"{lp}attn.{nm}", d, d)
+        out += lin(lp + "mlp.fc1", inter, d) + lin(lp + "mlp.fc2", d, inter)
+    out += ln(vp + "final_layernorm")
+    return out + ln(pp + "pre_norm", norm) + lin(pp + "in_proj", merged, merged) \
+        + lin(pp + "out_proj", text_hidden, merged)
