@@ -58,7 +58,8 @@ def _checkpoint_names(stem: str) -> tuple[str, ...]:
     own = doc.get("checkpoint")
     if own is None:  # the shipped format: the quantization method, else the served dtype
         raw = json.loads((PRESET_DIR / "configs" / f"{stem}.json").read_text(encoding="utf-8"))
-        method = (raw.get("quantization_config") or {}).get("quant_method")
+        qc = raw.get("quantization_config") or (raw.get("text_config") or {}).get("quantization_config")
+        method = (qc or {}).get("quant_method")  # a wrapper's sits in its text_config (Kimi-K2.5)
         own = method or str(doc["config"].get("torch_dtype") or raw.get("torch_dtype") or "bfloat16")
         own = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(own, own)
     return (str(own),) + tuple(str(c["name"]) for c in doc.get("checkpoints") or [])

@@ -304,3 +304,5 @@ def test_kimi_k25_int4_experts_and_bf16_tower_by_hand():
     rest = (model.param_count - experts - 60 * 384) * 2   # everything else in bf16
     assert model.weight_bytes == packed + scales + shapes + bias + rest == 595_148_745_696
     assert model.quant_method == "compressed-tensors"
+    # the Capacity page's checkpoint label reads the wrapper's text_config (it said "bf16")
+    assert preset_checkpoints("kimi-k2.5") == ["compressed-tensors"]
