@@ -13,6 +13,7 @@ from typing import Any
 from .config_fields import MAX_LAYERS
 from .config_fields import int_field as _int
 from .config_fields import opt_int_field as _opt_int
+from .dsv4 import dsv4_specs, is_dsv4
 from .dtypes import model_dtype_name
 from .layer_pattern import gemma4_kinds, indexer_layers, layer_kinds, layer_overrides
 from .specs import (FullAttentionSpec, IndexerCache, MLASpec, ModelSpec, SharedKVSpec,
@@ -20,18 +21,10 @@ from .specs import (FullAttentionSpec, IndexerCache, MLASpec, ModelSpec, SharedK
 from .state_specs import state_spec
 
 # Architectures read as something they are not: refused with the reason.
-_DSV4 = ("DeepSeek-V4's compressed sparse / heavily compressed attention layers (compress_rates "
-         "4 and 128, a 128-token window, a compressed indexer) are not modelled; reading it as "
-         "plain attention would give a wrong cache")
-UNSUPPORTED_TYPES = {
-    "deepseek_v4": _DSV4,
-    "deepseek_ref": _DSV4,  # SGLang's reference copies of the DeepSeek-V4 configs
-}
+UNSUPPORTED_TYPES: dict[str, str] = {}
 # Configs whose attention keeps more than K and V under keys the reader does not model; a
 # non-empty value refuses them whatever their model_type says.
 UNSUPPORTED_KEYS = {
-    "compress_ratios": _DSV4,
-    "compress_rates": _DSV4,
     "sparse_attention_config": "MiniMax-M3's block-sparse attention (its index keys) is not "
                                "modelled; reading it as plain GQA would leave the index cache out",
 }
@@ -235,6 +228,16 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
     # A config without a max context still has an exact cache at any context: None = unknown.
     max_ctx = _opt_int(cfg, "max_position_embeddings", hi=1 << 40)
     dtype = model_dtype_name(cfg.get("torch_dtype"))
+    mtp = _opt_int(cfg, "num_nextn_predict_layers", lo=0, hi=MAX_LAYERS) or 0
+    if is_dsv4(cfg):  # DeepSeek-V4: a window on every layer, compressed entries on most
+        specs = dsv4_specs(cfg, n, dtype)
+        if include_mtp:  # its MTP layer attends over the window alone (compress ratio 0)
+            specs += [replace(specs[0], compress_rate=0, index_head_dim=0)] * mtp
+        return ModelSpec(name=name, groups=group_layers(specs), num_attention_heads=heads,
+                         hidden_size=hidden, max_context=max_ctx, param_count=param_count,
+                         weight_bytes=weight_bytes, dtype=dtype, source=source,
+                         mtp_layers=0 if include_mtp else mtp,
+                         mtp_counted=mtp if include_mtp else 0, model_type=cfg.get("model_type") or "")
     head_dim = _opt_int(cfg, "head_dim")
     if head_dim is None and cfg.get("kv_lora_rank") is not None:  # MLA: no per-head K/V cached
         head_dim = _opt_int(cfg, "qk_rope_head_dim")  # (KimiLinearConfig's head_dim)
@@ -300,7 +303,6 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
         if src is None:
             raise ValueError(f"num_kv_shared_layers: layer {i} has no earlier {kinds[i]} layer to share")
         specs[i] = SharedKVSpec(source_layer=src)
-    mtp = _opt_int(cfg, "num_nextn_predict_layers", lo=0, hi=MAX_LAYERS) or 0
     if include_mtp:  # DSA MTP layers run their own indexer (vLLM DeepSeekV32 MTP, SGLang NextN)
         specs.extend([dsa if isinstance(attn, MLASpec) and indexed else attn] * mtp)
     return ModelSpec(name=name, groups=group_layers(specs), num_attention_heads=heads,

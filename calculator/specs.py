@@ -129,6 +129,71 @@ class MLASpec:
         return f"MLA latent {self.kv_lora_rank}+{self.qk_rope_head_dim}{idx}{win}"
 
 
+@dataclass(frozen=True, kw_only=True)
+class CompressedAttentionSpec:
+    """DeepSeek-V4 attention (transformers 5.23.0 ``models/deepseek_v4``): every layer keeps a
+    ``window`` of shared-KV MQA rows (``num_kv_heads`` × ``head_dim``, K = V, one copy), and a
+    compressed layer also keeps one ``head_dim`` entry per ``compress_rate`` tokens: every 4th
+    token on compressed sparse attention (CSA), whose lightning indexer adds an
+    ``index_head_dim`` key per entry, every 128th on heavily compressed attention (HCA).
+    ``compress_rate`` 0 is a sliding-window-only layer. Replicated on every TP rank (one head).
+
+    The compressor's working state, per sequence and constant: the tokens of the window not yet
+    compressed (at most ``compress_rate − 1`` rows of its kv and gate projections, 2 × head_dim
+    wide on CSA whose windows overlap, head_dim on HCA; the indexer's likewise) and, on CSA, the
+    previous window's first-half slice (``overlap_kv`` / ``overlap_gate``: compress_rate rows of
+    head_dim each, and of index_head_dim for the indexer), in the model dtype.
+    """
+
+    head_dim: int
+    window: int
+    compress_rate: int = 0
+    index_head_dim: int = 0
+    num_kv_heads: int = 1
+    state_dtype: str = "bf16"
+    kind: str = field(default="compressed", init=False)
+
+    @property
+    def overlap(self) -> bool:
+        """CSA (the indexed layers) compresses overlapping windows; HCA does not."""
+        return bool(self.index_head_dim)
+
+    def per_token_bytes(self, dtype: KVDtype, tp: int = 1) -> int:
+        """Bytes of one windowed token (K = V: one row per KV head)."""
+        return self.num_kv_heads * dtype.row_bytes(self.head_dim)
+
+    def tokens_held(self, context: int) -> int:
+        return min(context, self.window)
+
+    def entries(self, context: int) -> int:
+        """Compressed entries one sequence holds at ``context`` tokens."""
+        return context // self.compress_rate if self.compress_rate else 0
+
+    def entry_bytes(self, dtype: KVDtype) -> int:
+        """Bytes of one compressed entry, the indexer's key included."""
+        return dtype.row_bytes(self.head_dim) + self.index_entry_bytes(dtype)
+
+    def index_entry_bytes(self, dtype: KVDtype) -> int:
+        return dtype.row_bytes(self.index_head_dim) if self.index_head_dim else 0
+
+    def state_bytes(self, tp: int = 1) -> int:
+        if not self.compress_rate:
+            return 0
+        item = get_dtype(self.state_dtype).group_bytes
+        width = 2 if self.overlap else 1                      # kv_proj / gate_proj output rows
+        pending = (self.compress_rate - 1) * 2 * width * (self.head_dim + self.index_head_dim)
+        overlap = self.compress_rate * 2 * (self.head_dim + self.index_head_dim) if self.overlap else 0
+        return (pending + overlap) * item
+
+    def label(self) -> str:
+        head = f"K=V {self.num_kv_heads}×{self.head_dim}, window {self.window}"
+        if not self.compress_rate:
+            return f"sliding {head}"
+        name = "CSA" if self.overlap else "HCA"
+        idx = f" + indexer {self.index_head_dim}" if self.index_head_dim else ""
+        return f"{name} 1/{self.compress_rate} entries {self.head_dim}{idx} + {head}"
+
+
 class _HoldsNoTokens:
     """Shared by layers that cache no per-token KV (state layers, shared-KV layers)."""
 
@@ -183,7 +248,8 @@ class SharedKVSpec(_HoldsNoTokens):
         return f"shares KV of layer {self.source_layer}"
 
 
-LayerSpec = FullAttentionSpec | SlidingWindowSpec | MLASpec | StateSpec | SharedKVSpec
+LayerSpec = (FullAttentionSpec | SlidingWindowSpec | MLASpec | CompressedAttentionSpec | StateSpec
+             | SharedKVSpec)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -246,6 +312,8 @@ class ModelSpec:
         for g in self.groups:
             if isinstance(g.spec, MLASpec):
                 return "MLA"
+            if isinstance(g.spec, CompressedAttentionSpec):  # DeepSeek-V4: shared-KV MQA
+                return "MQA" if g.spec.num_kv_heads == 1 else "GQA"
             if isinstance(g.spec, FullAttentionSpec):
                 kv = g.spec.num_kv_heads
                 if kv == 1:
@@ -263,9 +331,17 @@ class ModelSpec:
                 wins = sorted({g.spec.window for g in self.groups if g.spec.kind == kind and g.spec.window})
                 extra = f" {'/'.join(map(str, wins))}" if wins else ""
                 parts.append(f"{text}{extra} ({k}/{n} layers)")
-        idx = sum(g.count for g in self.groups if getattr(g.spec, "indexer", None))
+        v4 = [g for g in self.groups if g.spec.kind == "compressed"]
+        if v4:  # DeepSeek-V4: a window on every layer, compressed entries on most
+            wins = "/".join(sorted({str(g.spec.window) for g in v4}))
+            parts.append(f"window {wins} ({sum(g.count for g in v4)}/{n} layers)")
+            for rate in sorted({g.spec.compress_rate for g in v4} - {0}):
+                k = sum(g.count for g in v4 if g.spec.compress_rate == rate)
+                parts.append(f"1/{rate} compressed ({k}/{n} layers)")
+        idx = sum(g.count for g in self.groups if getattr(g.spec, "indexer", None)
+                  or getattr(g.spec, "index_head_dim", 0))
         if idx:
-            parts.append(f"DSA indexer ({idx}/{n} layers)")
+            parts.append(f"{'DSA ' * (not v4)}indexer ({idx}/{n} layers)")
         if self.mtp_counted:
             parts.append(f"{self.mtp_counted} MTP layer{'s' * (self.mtp_counted > 1)} counted")
         elif self.mtp_layers:

@@ -146,7 +146,9 @@ def sweep_columns(models: Sequence[ModelSpec], contexts: Iterable[int], *,
     held = max(contexts) + (block_size if layout == "paged" else 0)
     names, attentions, kv_dtypes, batch_col, per_tokens = [], [], [], [], []
     plan: list[tuple] = []   # (batch, whole-model and per-stage coefficients, model, dtype)
-    exact = ctx is None
+    # DeepSeek-V4's compressed entries grow as context // rate, a staircase the linear
+    # coefficients below do not hold: such models go through kv_cache_bytes context by context
+    exact = ctx is None or any(g.spec.kind == "compressed" for m in models for g in m.groups)
     for model in models:
         # Validates every argument once per model (tp, pp, layout, block, contexts, batch);
         # the largest value is then bounded exactly from the per-token bytes and state.

@@ -6,6 +6,7 @@ paged), tensor parallelism and pipeline parallelism. Everything is Python ``int`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 from .dtypes import KVDtype, get_dtype
 from .specs import LayerSpec, ModelSpec
@@ -33,6 +34,26 @@ def held_tokens(spec: LayerSpec, context: int, layout: str, block_size: int) -> 
     return tokens
 
 
+def entry_bytes(spec: LayerSpec, context: int, layout: str, block_size: int,
+                kv: KVDtype) -> tuple[int, int]:
+    """(bytes, indexer bytes) of one sequence's compressed entries in this layer (DeepSeek-V4;
+    0 elsewhere); paged rounds the entries up to whole blocks of ``block_size`` entries."""
+    entries = getattr(spec, "entries", None)
+    if entries is None:
+        return 0, 0
+    n = entries(context)
+    if layout == "paged":
+        n = -(-n // block_size) * block_size
+    return n * spec.entry_bytes(kv), n * spec.index_entry_bytes(kv)
+
+
+def _layer_kv(spec: LayerSpec, context: int, layout: str, block_size: int, kv: KVDtype,
+              tp: int) -> int:
+    """KV bytes of one sequence in one layer on one TP rank."""
+    return (held_tokens(spec, context, layout, block_size) * spec.per_token_bytes(kv, tp)
+            + entry_bytes(spec, context, layout, block_size, kv)[0])
+
+
 def pp_stages(num_layers: int, pp: int) -> list[range]:
     """Contiguous pipeline stages; the first ``num_layers % pp`` stages get one extra layer."""
     if pp > num_layers:
@@ -57,6 +78,7 @@ class GroupBytes:
     kv_bytes: int
     state_bytes: int
     index_bytes: int = 0     # DSA indexer keys: part of kv_bytes, shown apart
+    entries_per_seq: int = 0  # DeepSeek-V4: compressed entries each sequence holds per layer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,19 +123,22 @@ def kv_cache_bytes(model: ModelSpec, context: int, batch: int = 1, dtype: str | 
     groups = []
     for g in model.groups:
         tokens = held_tokens(g.spec, context, layout, block_size)
+        extra, extra_index = entry_bytes(g.spec, context, layout, block_size, kv)
         groups.append(GroupBytes(
             label=g.spec.label(), kind=g.spec.kind, layers=g.count, tokens_per_seq=tokens,
-            kv_bytes=batch * g.count * tokens * g.spec.per_token_bytes(kv),
+            kv_bytes=batch * g.count * (tokens * g.spec.per_token_bytes(kv) + extra),
             state_bytes=batch * g.count * g.spec.state_bytes(),
-            index_bytes=batch * g.count * tokens * getattr(g.spec, "index_bytes", lambda: 0)()))
+            index_bytes=batch * g.count * (tokens * getattr(g.spec, "index_bytes", lambda: 0)()
+                                           + extra_index),
+            entries_per_seq=getattr(g.spec, "entries", lambda c: 0)(context)))
 
     # Per GPU: one TP rank of the heaviest pipeline stage.
     if pp == 1:  # one stage holds every layer: sum by group (what the capacity bisection calls)
-        busiest = (sum(batch * g.count * held_tokens(g.spec, context, layout, block_size)
-                       * g.spec.per_token_bytes(kv, tp) for g in model.groups),
+        busiest = (sum(batch * g.count * _layer_kv(g.spec, context, layout, block_size, kv, tp)
+                       for g in model.groups),
                    sum(batch * g.count * g.spec.state_bytes(tp) for g in model.groups))
     else:
-        per_layer = [(batch * held_tokens(s, context, layout, block_size) * s.per_token_bytes(kv, tp),
+        per_layer = [(batch * _layer_kv(s, context, layout, block_size, kv, tp),
                       batch * s.state_bytes(tp)) for s in model.layer_specs()]
         stages = [(sum(per_layer[i][0] for i in r), sum(per_layer[i][1] for i in r))
                   for r in pp_stages(len(per_layer), pp)]
@@ -128,3 +153,24 @@ def kv_cache_bytes(model: ModelSpec, context: int, batch: int = 1, dtype: str | 
 def per_token_bytes(model: ModelSpec, dtype: str | KVDtype = "bf16") -> int:
     """KV bytes one token adds to one sequence across all layers (the published figure)."""
     return kv_cache_bytes(model, 1, 1, dtype).kv_bytes
+
+
+def long_context_bytes_per_token(model: ModelSpec, dtype: str | KVDtype = "bf16") -> Fraction:
+    """KV bytes one more token adds to one sequence once every window is full: the unwindowed
+    layers' bytes per token, plus each DeepSeek-V4 compressed layer's entry bytes ÷ its rate
+    (one entry per ``compress_rate`` tokens). A fraction where an entry does not divide."""
+    kv = get_dtype(dtype)
+    total = Fraction(0)
+    for g in model.groups:
+        spec = g.spec
+        if spec.kind == "compressed":
+            if spec.compress_rate:
+                total += Fraction(g.count * spec.entry_bytes(kv), spec.compress_rate)
+        elif spec.window is None:
+            total += g.count * spec.per_token_bytes(kv)
+    return total
+
+
+def format_per_token(value: Fraction) -> str:
+    """'6,880' for a whole number of bytes, '12.25' otherwise."""
+    return f"{int(value):,}" if value.denominator == 1 else f"{float(value):,.2f}"

@@ -5,7 +5,10 @@
   separately when their head dims differ); ``num_blocks = batch × ceil(tokens / block_size)``;
 - MLA: one latent per layer, ``[batch, tokens, rank + rope]`` or ``[num_blocks, block_size, rank + rope]``;
 - sliding-window layers: ring buffers of ``min(context, window)`` tokens; state layers: their state
-  tensors per sequence; shared-KV layers: nothing.
+  tensors per sequence; shared-KV layers: nothing;
+- DeepSeek-V4 layers: the window's K = V rows once, the compressed entries ``[batch, entries,
+  head_dim]`` (and the indexer's ``index_head_dim`` keys), paged in blocks of entries, and the
+  compressor's pending and overlap rows in the model dtype.
 Quantized formats are a packed ``uint8`` payload plus an fp16 scale (and zero) tensor per group.
 """
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import torch
 
 from calculator.dtypes import KVDtype
-from calculator.specs import FullAttentionSpec, LayerSpec, MLASpec, StateSpec
+from calculator.specs import (CompressedAttentionSpec, FullAttentionSpec, LayerSpec, MLASpec,
+                              StateSpec)
 
 TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16,
                 "fp8_e4m3": torch.float8_e4m3fn, "fp8_e5m2": torch.float8_e5m2, "int8": torch.int8}
@@ -49,6 +53,8 @@ def allocate_layer(spec: LayerSpec, *, batch: int, context: int, dtype: KVDtype,
         kinds = [spec.dtype] + [spec.ssm_dtype or spec.dtype] * (len(spec.shapes) - 1)
         return [torch.empty(batch, *shape, dtype=TORCH_DTYPES[k], device=device)
                 for shape, k in zip(spec.shapes, kinds)]
+    if isinstance(spec, CompressedAttentionSpec):
+        return _compressed_layer(spec, batch, context, dtype, layout, block_size, device)
     tokens = spec.tokens_held(context)  # ring buffer of min(context, window) for windowed layers
     if tokens == 0:
         return []
@@ -69,3 +75,26 @@ def allocate_layer(spec: LayerSpec, *, batch: int, context: int, dtype: KVDtype,
     if dk == dv:
         return _rows((2, blocks, block_size, h), dk, dtype, device)
     return _rows((blocks, block_size, h), dk, dtype, device) + _rows((blocks, block_size, h), dv, dtype, device)
+
+
+def _compressed_layer(spec: CompressedAttentionSpec, batch: int, context: int, dtype: KVDtype,
+                      layout: str, block_size: int, device) -> list[torch.Tensor]:
+    """One DeepSeek-V4 layer: window rows, compressed entries (+ indexer keys), compressor state."""
+    def lead(rows: int) -> tuple[int, int]:  # one sequence's rows, whole or in blocks, × batch
+        return (batch, rows) if layout == "contiguous" else (batch * -(-rows // block_size), block_size)
+
+    tokens, entries = spec.tokens_held(context), spec.entries(context)
+    out = _rows((*lead(tokens), spec.num_kv_heads), spec.head_dim, dtype, device) if tokens else []
+    if entries:
+        out += _rows(lead(entries), spec.head_dim, dtype, device)
+        if spec.index_head_dim:
+            out += _rows(lead(entries), spec.index_head_dim, dtype, device)
+    if spec.compress_rate:
+        state, rate = TORCH_DTYPES[spec.state_dtype], spec.compress_rate
+        width = 2 if spec.overlap else 1
+        for dim in (d for d in (spec.head_dim, spec.index_head_dim) if d):
+            # pending rows of the kv and gate projections, then CSA's overlap (kv and gate)
+            out.append(torch.empty(batch, rate - 1, 2 * width * dim, dtype=state, device=device))
+            if spec.overlap:
+                out.append(torch.empty(batch, rate, 2 * dim, dtype=state, device=device))
+    return out

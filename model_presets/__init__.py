@@ -62,6 +62,8 @@ def _checkpoint_names(stem: str) -> tuple[str, ...]:
         method = (qc or {}).get("quant_method")  # a wrapper's sits in its text_config (Kimi-K2.5)
         own = method or str(doc["config"].get("torch_dtype") or raw.get("torch_dtype") or "bfloat16")
         own = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(own, own)
+        if raw.get("expert_dtype"):  # DeepSeek-V4: FP8 blocks, the routed experts in FP4
+            own = f"{own} + {raw['expert_dtype']} experts"
     return (str(own),) + tuple(str(c["name"]) for c in doc.get("checkpoints") or [])
 
 
@@ -101,6 +103,12 @@ def load_preset(name: str, *, include_mtp: bool = False, checkpoint: str | None 
                            param_count=doc.get("param_count"), source=doc.get("source", ""),
                            include_mtp=include_mtp)
     model = with_weights(model, checkpoint_config(stem, checkpoint))
+    published = doc.get("checkpoint_bytes")
+    if published and model.weight_bytes is None and checkpoint in (None, _checkpoint_names(stem)[0]):
+        # a format the config alone cannot price (DeepSeek-V4's FP4 + FP8 mix): the checkpoint's
+        # own safetensors total, as its index publishes it
+        model = replace(model, weight_bytes=int(published), weights_error="",
+                        weights_from=str(doc.get("checkpoint_bytes_source") or "published total"))
     if checkpoint is not None and checkpoint != _checkpoint_names(stem)[0]:
         model = replace(model, name=f"{model.name} ({checkpoint})")
     return model

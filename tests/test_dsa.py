@@ -78,26 +78,6 @@ def test_bad_dsa_fields_named(bad, field):
         model({**GLM5, **bad})
 
 
-def test_deepseek_v4_refused_with_reason():
-    with pytest.raises(ValueError, match="^model_type: deepseek_v4: DeepSeek-V4's compressed"):
-        model({"model_type": "deepseek_v4", "num_hidden_layers": 43, "hidden_size": 4096,
-               "num_attention_heads": 64, "num_key_value_heads": 1, "head_dim": 512})
-
-
-V4_SHAPE = {"num_hidden_layers": 43, "hidden_size": 4096, "num_attention_heads": 64,
-            "num_key_value_heads": 1, "head_dim": 512, "sliding_window": 128}
-
-
-def test_deepseek_v4_copies_under_other_names_are_refused_too():
-    # SGLang's reference copy (sgl-project/DeepSeek-V4-Flash-FP8) says model_type deepseek_ref; it
-    # read as "MQA + sliding 128" (86 B/token) before. Any config with compression ratios is refused.
-    with pytest.raises(ValueError, match="^model_type: deepseek_ref: DeepSeek-V4's compressed"):
-        model({"model_type": "deepseek_ref", **V4_SHAPE, "compress_ratios": [0, 0, 4, 128]})
-    with pytest.raises(ValueError, match="^compress_ratios: DeepSeek-V4's compressed"):
-        model({"model_type": "deepseek_v3", **V4_SHAPE, "compress_ratios": [0, 0, 4, 128]})
-    assert model({"model_type": "deepseek_v3", **V4_SHAPE, "compress_ratios": [0, 0]}).num_layers == 43
-
-
 def test_legacy_dsa_layer_type_is_read_as_transformers_remaps_it():
     # nvidia/GLM-5.2-NVFP4 writes layer_types "deepseek_sparse_attention" (transformers 5.23.0
     # _LEGACY_LAYER_TYPE_REMAP: indexed_attention): the same cache as GLM-5 without the list

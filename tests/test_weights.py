@@ -29,7 +29,12 @@ COUNT_ONLY = {"gemma-4-26b-a4b", "llama-4-maverick", "llama-4-scout", "nemotron-
               "qwen3.5-397b-a17b", "granite-4.0-h-tiny"}
 
 
-@pytest.mark.parametrize("name", sorted(set(list_presets()) - COUNT_ONLY))
+# Presets priced by their checkpoint's published safetensors total (DeepSeek-V4's FP4 + FP8 mix:
+# its tensors are not listed here), tested in tests/test_dsv4.py.
+PUBLISHED_BYTES = {"deepseek-v4-flash"}
+
+
+@pytest.mark.parametrize("name", sorted(set(list_presets()) - COUNT_ONLY - PUBLISHED_BYTES))
 def test_parameter_count_equals_transformers_for_every_preset(name):
     # the stored counts are transformers' own on the meta device (tests/test_presets.py reruns it)
     assert param_count(param_shapes(checkpoint_config(name))) == preset_document(name)["param_count"]
@@ -63,7 +68,7 @@ def test_count_only_list_is_exactly_the_presets_without_shapes():
             known = True
         except ValueError:
             known = False
-        assert known != (name in COUNT_ONLY), name
+        assert known != (name in COUNT_ONLY | PUBLISHED_BYTES), name
 
 
 def _per_layer(named_sizes) -> dict[str, int]:

@@ -58,6 +58,7 @@ import struct
 from dataclasses import dataclass, replace
 from math import prod
 
+from ..dsv4 import refuse_compressed
 from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SharedKVSpec, SlidingWindowSpec, StateSpec
 from ..totals import MAX_CONTEXT
 
@@ -196,6 +197,7 @@ def plan(model: ModelSpec, *, n_ctx: int = 0, n_seq_max: int = 1, kv_unified: bo
          mla: str = "latent", build: str = "current") -> LlamaCppPlan:
     """The caches llama.cpp allocates for ``-c n_ctx -np n_seq_max -ctk/-ctv -b -ub [--swa-full]``;
     ``build``: "current", or "pre-16812" (padding 256 with flash attention, 32 without)."""
+    refuse_compressed(model, "llama.cpp", " for llama.cpp's caches")
     if build not in BUILDS:
         raise ValueError(f"llamacpp-build: one of {', '.join(BUILDS)}, got {build!r}")
     pad = 256 if build == "current" or flash_attn else 32

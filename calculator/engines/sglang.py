@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..dsv4 import refuse_compressed
 from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SlidingWindowSpec
 
 SGLANG_VERSION = "SGLang 001ccef0 (profile_max_num_token, memory_pool.py, swa_memory_pool.py)"
@@ -272,6 +273,7 @@ def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None =
          swa_full_tokens_ratio: float = SWA_FULL_TOKENS_RATIO, gpu: object = None) -> SglangPool:
     """SGLang's pools for ``tokens`` (its #tokens, of the full layers when the model has a SWA
     pool), or for the ``kv_memory`` bytes left per GPU. ``gpu`` decides DSA models' KV dtype."""
+    refuse_compressed(model, "sglang", " for SGLang's pools")
     if page_size < 1:
         raise ValueError("page-size: must be at least 1")
     if not 0 < swa_full_tokens_ratio <= 1:

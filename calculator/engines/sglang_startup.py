@@ -152,7 +152,9 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
         raise ValueError(f"engine-version: SGLang rules are read for {', '.join(VERSIONS)}, got "
                          f"{version!r}")
     from ..capacity import weights_per_gpu
+    from ..dsv4 import refuse_compressed
     from .vllm_startup import non_torch_default
+    refuse_compressed(model, "sglang", " for SGLang's startup or pools")
     if model.has_indexer:
         # server_args.py turns on --enable-dp-attention (dp = tp) for DeepSeek NSA: attention
         # weights are then whole on every GPU, which the TP sharding here does not price

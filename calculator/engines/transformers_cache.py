@@ -44,6 +44,7 @@ from __future__ import annotations
 from math import prod
 
 from ..dtypes import get_dtype
+from ..dsv4 import refuse_compressed
 from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SharedKVSpec, StateSpec
 from ..totals import Breakdown, GroupBytes, check_positive, MAX_BATCH, MAX_CONTEXT
 
@@ -144,6 +145,9 @@ NO_CLASS = {"nemotron-nas": "Nemotron-NAS (DeciLM) has no transformers class; it
 
 
 def _check_class(model: ModelSpec) -> None:
+    # DeepseekV4PreTrainedModel: its DeepseekV4CSACache / HCACache layers have no static form
+    refuse_compressed(model, "transformers", " here: transformers keeps it in DeepseekV4CSACache /"
+                      " DeepseekV4HCACache layers of its own (no StaticCache)")
     if model.model_type in NO_CLASS:
         raise ValueError(f"engine transformers: {NO_CLASS[model.model_type]}; the theoretical, "
                          "vllm, sglang and llama.cpp engines size it")

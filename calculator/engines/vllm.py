@@ -59,6 +59,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from ..dsv4 import refuse_compressed
 from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SlidingWindowSpec, StateSpec
 
 VLLM_VERSION = "vLLM main @ 001cabc1"
@@ -180,6 +181,7 @@ def layer_specs(model: ModelSpec, *, block_size: int = 16, kv_cache_dtype: str =
                 tp: int = 1) -> list[PageSpec]:
     """Each layer's spec on one rank, in layer order (shared-KV layers own no cache); a DSA
     layer's indexer cache follows its layer."""
+    refuse_compressed(model, "vllm", " for vLLM's pools")
     if block_size not in BLOCK_SIZES:
         raise ValueError(f"block-size: vLLM allows {', '.join(map(str, BLOCK_SIZES))}, got {block_size}")
     if kv_cache_dtype not in KV_CACHE_DTYPES:

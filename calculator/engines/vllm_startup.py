@@ -54,6 +54,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from ..dsv4 import refuse_compressed
 from ..hf_config import normalize
 from ..model.shapes import VOCAB_DEFAULT, config_int
 from ..gpus import GIB, GpuSpec
@@ -200,6 +201,7 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = "0.9", 
     """vLLM's startup memory on one GPU of a TP group for ``model`` (a ``ModelSpec`` priced from
     its config.json). ``gpu`` is a catalogue entry or (name, driver total bytes)."""
     from ..capacity import _utilization
+    refuse_compressed(model, "vllm", " for vLLM's startup or pools")
     if version not in VERSIONS:
         raise ValueError(f"engine-version: vLLM rules are read for {', '.join(VERSIONS)}, got "
                          f"{version!r}")
