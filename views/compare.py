@@ -149,7 +149,8 @@ st.dataframe(shown, hide_index=True, key="compare_table",
              column_config={"model": st.column_config.TextColumn(pinned=True)})
 st.caption("“bytes/token” is the whole model (all GPUs), every layer counted: with sliding "
            "windows it is the growth per token until the windows fill, after which only the full "
-           "layers grow. The @-context columns are "
+           "layers grow (DeepSeek-V4's compressed layers: one entry per 4 or 128 tokens, the "
+           "“then … past the window” figure). The @-context columns are "
            + (f"one GPU's share at TP={tp}" if tp > 1 else "the whole batch")
            + ("" if engine == "theoretical" else f", as {engine} allocates it") + "."
            + " Max context caps at the model's own limit and says what memory alone would allow."

@@ -12,6 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from calculator import from_hf_config, kv_cache_bytes, per_token_bytes
+from calculator.dtypes import get_dtype
+from calculator.totals import format_per_token, long_context_bytes_per_token
 from calculator.load import MAX_CONFIG_BYTES, model_from_config_text
 from views import common as c
 from views.hub_box import hub_box
@@ -69,16 +71,31 @@ def show_model(model) -> None:
     where = "max context" if model.max_context else f"{c.token_label(ctx)} tokens"
     b = kv_cache_bytes(model, ctx, 1)
     indexed = any(g.index_bytes for g in b.groups)  # DSA: the indexer keys get their own column
+    v4 = any(g.spec.kind == "compressed" for g in model.groups)  # DeepSeek-V4's compressed entries
+    bf16 = get_dtype("bf16")
+
+    def per_token(spec, g) -> str:  # a window's rows (V4: its entries have their own columns)
+        if v4:
+            return f"{g.layers * spec.per_token_bytes(bf16):,}"
+        return f"{g.kv_bytes // max(g.tokens_per_seq, 1):,}" if g.tokens_per_seq else "0"
+
     st.dataframe(pd.DataFrame([{
         "layers": g.layers, "cache": g.label, "kind": g.kind,
         f"tokens held @ {where}": f"{g.tokens_per_seq:,}",
-        "bytes/token, whole group (bf16)": f"{g.kv_bytes // max(g.tokens_per_seq, 1):,}" if g.tokens_per_seq else "0",
+        "bytes/token, whole group (bf16)": per_token(lg.spec, g),
         **({"of which indexer bytes/token": f"{g.index_bytes // max(g.tokens_per_seq, 1):,}"}
-           if indexed else {}),
+           if indexed and not v4 else {}),
+        **({f"compressed entries @ {where}": f"{g.entries_per_seq:,}",
+            "bytes/entry, whole group (bf16)": f"{g.layers * lg.spec.entry_bytes(bf16):,}"}
+           if v4 else {}),
         "state bytes/seq": f"{g.state_bytes:,}", f"@ {where} ({c.unit_name()})": c.fmt(g.kv_bytes + g.state_bytes),
-    } for g in b.groups]), hide_index=True, key="breakdown")
+    } for lg, g in zip(model.groups, b.groups)]), hide_index=True, key="breakdown")
     m1, m2, m3 = st.columns(3)
-    m1.metric("KV bytes per token (bf16)", f"{per_token_bytes(model):,}")
+    growth = long_context_bytes_per_token(model)
+    m1.metric("KV bytes per token (bf16)", f"{per_token_bytes(model):,}",
+              help=f"The first token's bytes; past the window each token adds "
+                   f"{format_per_token(growth)} on average (one compressed entry per 4 or 128 "
+                   "tokens)" if v4 else None)
     m2.metric("Per-sequence state", c.fmt(b.state_bytes), help=f"{b.state_bytes:,} bytes")
     m3.metric(f"One sequence at {where}", c.fmt(b.total_bytes), help=f"{b.total_bytes:,} bytes")
     if b.state_bytes:
