@@ -170,7 +170,9 @@ class CompressedAttentionSpec:
         return context // self.compress_rate if self.compress_rate else 0
 
     def entry_bytes(self, dtype: KVDtype) -> int:
-        """Bytes of one compressed entry, the indexer's key included."""
+        """Bytes of one compressed entry, the indexer's key included (0: no compressor)."""
+        if not self.compress_rate:
+            return 0
         return dtype.row_bytes(self.head_dim) + self.index_entry_bytes(dtype)
 
     def index_entry_bytes(self, dtype: KVDtype) -> int:

@@ -200,3 +200,19 @@ def test_transformers_holds_what_the_theoretical_mode_counts():
         state += nbytes(getattr(layer, "overlap_gate", {}).values())
         assert state == batch * spec.state_bytes()
     assert model.layer_specs()[1].state_bytes() == CSA_STATE
+
+
+def test_custom_model_page_lists_entries_per_group():
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("views/custom.py").run()
+    at.text_area(key="j_text").set_value(CONFIG.read_text())
+    at.button(key="j_go").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert "1/4 compressed (21/43 layers)" in at.success[0].value
+    table = at.dataframe[0].value
+    # at 1,048,576 tokens: 262,144 CSA entries of 21 · 1280 B, 8,192 HCA entries of 20 · 1024 B
+    assert table["compressed entries @ max context"].tolist() == ["0", "262,144", "8,192"]
+    assert table["bytes/entry, whole group (bf16)"].tolist() == ["0", "26,880", "20,480"]
+    assert table["bytes/token, whole group (bf16)"].tolist() == ["2,048", "21,504", "20,480"]
