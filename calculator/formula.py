@@ -74,6 +74,12 @@ def terms(model: ModelSpec, context: int, batch: int = 1, dtype: str = "bf16") -
                        ("KV heads", (spec.num_kv_heads,)),
                        *_row_factors(kv, (spec.head_dim_k, spec.head_dim_v)))
             label = f"{n} × {spec.label()}"
+        elif spec.kind == "compressed":  # DeepSeek-V4: window, entries and compressor state
+            parts = _compressed_terms(spec, n, batch, kv, gb)
+            if sum(t.value for t in parts) != gb.kv_bytes + gb.state_bytes:
+                raise AssertionError(f"formula for {spec.label()} does not add up")
+            out += parts
+            continue
         else:
             continue  # shared-KV layers hold nothing of their own
         value = prod(sum(s) for _, s in factors)
@@ -81,3 +87,20 @@ def terms(model: ModelSpec, context: int, batch: int = 1, dtype: str = "bf16") -
             raise AssertionError(f"formula for {label} gives {value}, cache has {gb.kv_bytes + gb.state_bytes}")
         out.append(Term(label=label, factors=factors, value=value))
     return out
+
+
+def _compressed_terms(spec, n: int, batch: int, kv, gb) -> list[Term]:
+    """A DeepSeek-V4 group as up to three products: the window's K = V rows, the compressed
+    entries (with the indexer's key on CSA), the compressor's state."""
+    head = (("layers", (n,)), ("sequences", (batch,)))
+    rows = [(f"{n} × window of {spec.label()}",
+             (*head, _tokens(spec, gb), ("KV heads (K = V, one copy)", (spec.num_kv_heads,)),
+              *_row_factors(kv, (spec.head_dim,))))]
+    if spec.compress_rate:
+        dims = (spec.head_dim, spec.index_head_dim) if spec.index_head_dim else (spec.head_dim,)
+        rows.append((f"{n} × compressed entries of {spec.label()}",
+                     (*head, (f"entries = floor(S / {spec.compress_rate})", (gb.entries_per_seq,)),
+                      *_row_factors(kv, dims))))
+        rows.append((f"{n} × compressor state of {spec.label()}",
+                     (*head, (f"state bytes per sequence ({spec.state_dtype})", (spec.state_bytes(),)))))
+    return [Term(label=label, factors=f, value=prod(sum(x) for _, x in f)) for label, f in rows]

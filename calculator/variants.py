@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .specs import (FullAttentionSpec, MLASpec, ModelSpec, SlidingWindowSpec, group_layers)
+from .specs import (CompressedAttentionSpec, FullAttentionSpec, MLASpec, ModelSpec,
+                    SlidingWindowSpec, group_layers)
 
 ATTENTIONS = ("mha", "mqa", "gqa", "mla")
 
@@ -49,6 +50,12 @@ def as_variant(model: ModelSpec, attention: str, *, kv_heads: int | None = None,
         n_kv = kv_heads_for(attention, heads, kv_heads)
 
     def convert(spec):
+        if isinstance(spec, CompressedAttentionSpec):  # DeepSeek-V4, as plain attention over
+            # its head size: compressed layers attend to every token, window-only ones slide
+            spec = (FullAttentionSpec(num_kv_heads=spec.num_kv_heads, head_dim_k=spec.head_dim,
+                                      head_dim_v=spec.head_dim) if spec.compress_rate else
+                    SlidingWindowSpec(num_kv_heads=spec.num_kv_heads, head_dim_k=spec.head_dim,
+                                      head_dim_v=spec.head_dim, window=spec.window))
         if not isinstance(spec, (FullAttentionSpec, MLASpec)):
             return spec
         dk, dv = _head_dims(spec, model)

@@ -216,3 +216,12 @@ def test_custom_model_page_lists_entries_per_group():
     assert table["compressed entries @ max context"].tolist() == ["0", "262,144", "8,192"]
     assert table["bytes/entry, whole group (bf16)"].tolist() == ["0", "26,880", "20,480"]
     assert table["bytes/token, whole group (bf16)"].tolist() == ["2,048", "21,504", "20,480"]
+
+
+def test_attention_variants_re_express_its_layers_as_plain_attention():
+    from calculator import as_variant
+    mqa = as_variant(load_preset("deepseek-v4-flash"), "mqa")
+    # 41 compressed layers become full attention, the 2 window-only ones keep 128 tokens:
+    # 8 seqs · (41 · 1,000 + 2 · 128) tokens · 1 head · (512 + 512) · 2 B (fp16)
+    assert kv_cache_bytes(mqa, 1000, 8, "fp16").total_bytes == \
+        8 * (41 * 1000 + 2 * 128) * 1024 * 2 == 675_938_304
