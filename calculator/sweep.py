@@ -41,10 +41,11 @@ def _stage_counts(model: ModelSpec, pp: int) -> list[Counter]:
     return [Counter(specs[i] for i in r) for r in pp_stages(len(specs), pp)]
 
 
-def _coefficients(counts, dtype, tp: int) -> tuple[int, dict, int]:
+def _coefficients(counts, dtype, tp: int) -> tuple[int, dict, int, dict]:
     """Bytes as a function of held tokens: (bytes per token of the unwindowed layers,
-    {window: bytes per token of layers holding min(tokens, window)}, state bytes)."""
-    lin, wins, state = 0, {}, 0
+    {window: bytes per token of layers holding min(tokens, window)}, state bytes,
+    {rate: bytes per entry of DeepSeek-V4 layers holding tokens // rate entries})."""
+    lin, wins, state, rates = 0, {}, 0, {}
     for spec, n in counts:
         b = n * spec.per_token_bytes(dtype, tp)
         if spec.window is None:
@@ -52,7 +53,10 @@ def _coefficients(counts, dtype, tp: int) -> tuple[int, dict, int]:
         else:
             wins[spec.window] = wins.get(spec.window, 0) + b
         state += n * spec.state_bytes(tp)
-    return lin, wins, state
+        rate = getattr(spec, "compress_rate", 0)
+        if rate:
+            rates[rate] = rates.get(rate, 0) + n * spec.entry_bytes(dtype)
+    return lin, wins, state, rates
 
 
 def _blocks_batched(blocks: list[tuple], ctx: np.ndarray, layout: str,
@@ -61,19 +65,27 @@ def _blocks_batched(blocks: list[tuple], ctx: np.ndarray, layout: str,
     coefficients, per-stage coefficients); bytes = batch × (lin · held(ctx) + Σ coef_w ·
     held(min(ctx, w)) [+ state]), as int64 matrices of blocks × contexts."""
     windows = sorted({w for b in blocks for co in (b[1], *b[2]) for w in co[1]})
+    rates = sorted({r for b in blocks for co in (b[1], *b[2]) for r in co[3]})
     col = {w: i for i, w in enumerate(windows)}
+    rcol = {r: i for i, r in enumerate(rates)}
     full = _held(None, ctx, layout, block)
     held_w = (np.vstack([_held(w, ctx, layout, block) for w in windows]) if windows
+              else np.zeros((0, ctx.size), dtype=np.int64))
+    # compressed entries: context // rate, in whole blocks of entries when paged (totals.py)
+    held_r = (np.vstack([_held(None, ctx // r, layout, block) for r in rates]) if rates
               else np.zeros((0, ctx.size), dtype=np.int64))
 
     def matrix(coefs: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
         lin = np.fromiter((co[0] for co in coefs), dtype=np.int64, count=len(coefs))
         win = np.zeros((len(coefs), len(windows)), dtype=np.int64)
+        per_entry = np.zeros((len(coefs), len(rates)), dtype=np.int64)
         for i, co in enumerate(coefs):
             for w, b in co[1].items():
                 win[i, col[w]] = b
+            for r, b in co[3].items():
+                per_entry[i, rcol[r]] = b
         state = np.fromiter((co[2] for co in coefs), dtype=np.int64, count=len(coefs))
-        return lin[:, None] * full[None, :] + win @ held_w, state
+        return lin[:, None] * full[None, :] + win @ held_w + per_entry @ held_r, state
 
     batch = np.fromiter((b[0] for b in blocks), dtype=np.int64, count=len(blocks))[:, None]
     kv, state = matrix([b[1] for b in blocks])
@@ -146,9 +158,7 @@ def sweep_columns(models: Sequence[ModelSpec], contexts: Iterable[int], *,
     held = max(contexts) + (block_size if layout == "paged" else 0)
     names, attentions, kv_dtypes, batch_col, per_tokens = [], [], [], [], []
     plan: list[tuple] = []   # (batch, whole-model and per-stage coefficients, model, dtype)
-    # DeepSeek-V4's compressed entries grow as context // rate, a staircase the linear
-    # coefficients below do not hold: such models go through kv_cache_bytes context by context
-    exact = ctx is None or any(g.spec.kind == "compressed" for m in models for g in m.groups)
+    exact = ctx is None
     for model in models:
         # Validates every argument once per model (tp, pp, layout, block, contexts, batch);
         # the largest value is then bounded exactly from the per-token bytes and state.
@@ -161,8 +171,9 @@ def sweep_columns(models: Sequence[ModelSpec], contexts: Iterable[int], *,
             coef = _coefficients(whole, dtype, 1)
             per_token = coef[0] + sum(coef[1].values())
             stage_coefs = [_coefficients(c, dtype, tp) for c in stages]
+            entry = sum(coef[3].values())  # at most one entry per token: a bound for the guard
             for batch in batches:
-                if 2 * batch * (per_token * held + coef[2]) >= INT64_SAFE:
+                if 2 * batch * ((per_token + entry) * held + coef[2]) >= INT64_SAFE:
                     exact = True
                 plan.append((batch, coef, stage_coefs, model, dtype))
                 names.append(model.name)

@@ -75,6 +75,12 @@ def test_entries_grow_in_steps_and_page_in_blocks():
     table = sweep([model], ctxs, batches=[1, 3])
     assert table["total_bytes"].tolist() == [kv_cache_bytes(model, c, b).total_bytes
                                               for b in (1, 3) for c in ctxs]
+    # vectorized with the other presets (entries = context // rate, paged in blocks of entries)
+    paged = sweep([model, load_preset("llama-3.1-8b")], ctxs, layout="paged", block_size=16, tp=2,
+                  pp=2, dtypes=["bf16", "q8_0"])
+    assert paged["per_gpu_total_bytes"].tolist() == [
+        kv_cache_bytes(m, c, 1, d, 2, 2, "paged", 16).per_gpu_total_bytes
+        for m in (model, load_preset("llama-3.1-8b")) for d in ("bf16", "q8_0") for c in ctxs]
 
 
 def test_capacity_bisects_the_staircase():
