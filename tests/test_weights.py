@@ -7,7 +7,7 @@ from collections import defaultdict
 import pytest
 
 from calculator import plan
-from calculator.capacity import weights_bytes
+from calculator.capacity import weights_bytes, weights_per_gpu
 from calculator.engines.vllm_weights import vllm_load
 from calculator.load import model_from_config_text
 from calculator.model.quant import checkpoint
@@ -311,3 +311,16 @@ def test_kimi_k25_int4_experts_and_bf16_tower_by_hand():
     assert model.quant_method == "compressed-tensors"
     # the Capacity page's checkpoint label reads the wrapper's text_config (it said "bf16")
     assert preset_checkpoints("kimi-k2.5") == ["compressed-tensors"]
+
+
+def test_kimi_k25_tower_splits_over_tp_as_vllm_moonvit_does():
+    # vLLM moonvit.py: wqkv QKVParallelLinear, wo RowParallelLinear, MLP2 fc0 Column / fc1 Row
+    # (disable_tp only when the encoder runs data-parallel). Per layer the split tensors hold
+    # 3 · (1152² + 1152) + 1152² + (4304 · 1152 + 4304) + 1152 · 4304 = 15,232,592 parameters
+    split = 27 * 15_232_592 * 2                   # 822,559,968 B of the tower, split 8 ways
+    replicated_tower_share = 77_125_987_296       # the TP-8 share with the whole tower on each GPU
+    share = weights_per_gpu(load_preset("kimi-k2.5"), 8)
+    assert share == replicated_tower_share - split * 7 // 8 == 76_406_247_324
+    # a public vLLM run of Kimi-K2.6 (the same Kimi_K25 architecture, 554.30 GiB on disk) at
+    # TP 8 logged "Model loading took 71.16 GiB" (find_string id 56962790649)
+    assert f"{share / GiB:.2f}" == "71.16"

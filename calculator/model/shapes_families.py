@@ -4,6 +4,8 @@ Gemma 3's SigLIP vision tower, Mistral 3's Pixtral tower and Kimi-K2.5's MoonViT
 projector (transformers 5.23.0 modeling files)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..config_fields import MAX_LAYERS
 from ..layer_pattern import layer_kinds
 from .shape_parts import VOCAB_DEFAULT, Param, config_int, dense_mlp, flag, linear
@@ -254,8 +256,10 @@ def moonvit(config: dict, text_hidden: int) -> list[Param]:
     def p(name: str, *shape: int) -> Param:
         return Param(name=name, shape=shape, role="other", part="vision")
 
-    def lin(name: str, out_f: int, in_f: int) -> list[Param]:
-        return [p(f"{name}.weight", out_f, in_f), p(f"{name}.bias", out_f)]
+    def lin(name: str, out_f: int, in_f: int, split: str = "rep") -> list[Param]:
+        # a column-parallel bias splits with its rows; a row-parallel one stays whole
+        return [replace(p(f"{name}.weight", out_f, in_f), split=split),
+                replace(p(f"{name}.bias", out_f), split="col" if split == "col" else "rep")]
 
     def ln(name: str, width: int = d) -> list[Param]:
         return [p(f"{name}.weight", width), p(f"{name}.bias", width)]
@@ -265,9 +269,13 @@ def moonvit(config: dict, text_hidden: int) -> list[Param]:
     for i in range(n):
         lp = f"{vp}layers.{i}."
         out += ln(lp + "norm1") + ln(lp + "norm2")
-        for nm in ("q_proj", "k_proj", "v_proj", "proj"):
-            out += lin(f"{lp}attn.{nm}", d, d)
-        out += lin(lp + "mlp.fc1", inter, d) + lin(lp + "mlp.fc2", d, inter)
+        # vLLM's moonvit.py (MoonVitEncoderLayer, MLP2) splits the tower over TP unless the
+        # encoder runs data-parallel: wqkv QKVParallelLinear, wo / fc1 RowParallelLinear, fc0
+        # ColumnParallelLinear (transformers' q/k/v, proj, fc1, fc2 here)
+        for nm in ("q_proj", "k_proj", "v_proj"):
+            out += lin(f"{lp}attn.{nm}", d, d, "col")
+        out += lin(f"{lp}attn.proj", d, d, "row")
+        out += lin(lp + "mlp.fc1", inter, d, "col") + lin(lp + "mlp.fc2", d, inter, "row")
     out += ln(vp + "final_layernorm")
     return out + ln(pp + "pre_norm", norm) + lin(pp + "in_proj", merged, merged) \
         + lin(pp + "out_proj", text_hidden, merged)
