@@ -54,9 +54,9 @@ def _rates(cfg: dict) -> dict[str, int]:
     return rates
 
 
-def layer_types(cfg: dict, n: int) -> list[str]:
-    """The attention type of each of the ``n`` main layers."""
-    rates = _rates(cfg)
+def layer_types(cfg: dict, n: int, rates: dict[str, int] | None = None) -> list[str]:
+    """The attention type of each of the ``n`` main layers (``rates``: ``_rates(cfg)``)."""
+    rates = rates or _rates(cfg)
     types = cfg.get("layer_types")
     if types is not None:
         if not isinstance(types, list) or any(t not in (SLIDING, CSA, HCA) for t in types):
@@ -88,13 +88,13 @@ def dsv4_specs(cfg: dict, n: int, dtype: str) -> list[CompressedAttentionSpec]:
     by_type = {SLIDING: CompressedAttentionSpec(**base),
                CSA: CompressedAttentionSpec(**base, compress_rate=rates[CSA], index_head_dim=index),
                HCA: CompressedAttentionSpec(**base, compress_rate=rates[HCA])}
-    return [by_type[t] for t in layer_types(cfg, n)]
+    return [by_type[t] for t in layer_types(cfg, n, rates)]
 
 
 def refuse_compressed(model, engine: str, why: str = "") -> None:
     """Engines whose DeepSeek-V4 pools are not read refuse it in one line (a ``ValueError``
     naming the engine), instead of sizing its windows as plain sliding attention."""
-    if any(g.spec.kind == "compressed" for g in model.groups):
+    if model.has_compressed:
         raise ValueError(f"engine {engine}: DeepSeek-V4's compressed attention (a window on every "
                          "layer, 1/4 and 1/128 compressed entries, the indexer's keys) is not "
                          f"modelled{why}; the theoretical mode sizes it")

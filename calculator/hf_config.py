@@ -231,13 +231,23 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
     mtp = _opt_int(cfg, "num_nextn_predict_layers", lo=0, hi=MAX_LAYERS) or 0
     if is_dsv4(cfg):  # DeepSeek-V4: a window on every layer, compressed entries on most
         specs = dsv4_specs(cfg, n, dtype)
-        if include_mtp:  # its MTP layer attends over the window alone (compress ratio 0)
-            specs += [replace(specs[0], compress_rate=0, index_head_dim=0)] * mtp
-        return ModelSpec(name=name, groups=group_layers(specs), num_attention_heads=heads,
-                         hidden_size=hidden, max_context=max_ctx, param_count=param_count,
-                         weight_bytes=weight_bytes, dtype=dtype, source=source,
-                         mtp_layers=0 if include_mtp else mtp,
-                         mtp_counted=mtp if include_mtp else 0, model_type=cfg.get("model_type") or "")
+        # its MTP layer attends over the window alone (compress ratio 0)
+        mtp_spec, blocks = replace(specs[0], compress_rate=0, index_head_dim=0), 0
+    else:
+        specs, mtp_spec, blocks = _layer_specs(cfg, n, heads, hidden, kv_heads, dtype)
+    if include_mtp:
+        specs += [mtp_spec] * mtp
+    return ModelSpec(name=name, groups=group_layers(specs), num_attention_heads=heads,
+                     hidden_size=hidden, max_context=max_ctx, param_count=param_count,
+                     weight_bytes=weight_bytes, dtype=dtype, source=source,
+                     mtp_layers=0 if include_mtp else mtp, mtp_counted=mtp if include_mtp else 0,
+                     model_type=cfg.get("model_type") or "", blocks=blocks)
+
+
+def _layer_specs(cfg: dict[str, Any], n: int, heads: int, hidden: int, kv_heads: int,
+                 dtype: str) -> tuple[list, Any, int]:
+    """(each layer's spec, the spec an MTP layer caches with, checkpoint blocks when some hold no
+    cache) for every architecture but DeepSeek-V4."""
     head_dim = _opt_int(cfg, "head_dim")
     if head_dim is None and cfg.get("kv_lora_rank") is not None:  # MLA: no per-head K/V cached
         head_dim = _opt_int(cfg, "qk_rope_head_dim")  # (KimiLinearConfig's head_dim)
@@ -303,14 +313,9 @@ def from_hf_config(config: object, *, name: str = "custom", param_count: int | N
         if src is None:
             raise ValueError(f"num_kv_shared_layers: layer {i} has no earlier {kinds[i]} layer to share")
         specs[i] = SharedKVSpec(source_layer=src)
-    if include_mtp:  # DSA MTP layers run their own indexer (vLLM DeepSeekV32 MTP, SGLang NextN)
-        specs.extend([dsa if isinstance(attn, MLASpec) and indexed else attn] * mtp)
-    return ModelSpec(name=name, groups=group_layers(specs), num_attention_heads=heads,
-                     hidden_size=hidden, max_context=max_ctx, param_count=param_count,
-                     weight_bytes=weight_bytes, dtype=dtype, source=source,
-                     mtp_layers=0 if include_mtp else mtp, mtp_counted=mtp if include_mtp else 0,
-                     model_type=cfg.get("model_type") or "",
-                     blocks=n if "none" in kinds else 0)
+    # DSA MTP layers run their own indexer (vLLM DeepSeekV32 MTP, SGLang NextN)
+    mtp_spec = dsa if isinstance(attn, MLASpec) and indexed else attn
+    return specs, mtp_spec, (n if "none" in kinds else 0)
 
 
 def _overridden(spec, over: dict[str, int], heads: int, layer: int):

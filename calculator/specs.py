@@ -304,6 +304,11 @@ class ModelSpec:
         return out  # type: ignore[return-value]
 
     @property
+    def has_compressed(self) -> bool:
+        """Whether any layer keeps DeepSeek-V4's compressed entries (``CompressedAttentionSpec``)."""
+        return any(g.spec.kind == "compressed" for g in self.groups)
+
+    @property
     def has_indexer(self) -> bool:
         """Whether any layer keeps DeepSeek sparse attention's indexer keys."""
         return any(getattr(g.spec, "indexer", None) for g in self.groups)

@@ -26,25 +26,28 @@ def check_positive(name: str, value: object, hi: int) -> int:
     return value
 
 
+def _paged(rows: int, layout: str, block_size: int) -> int:
+    """Rows one sequence holds: paged rounds up to whole blocks."""
+    return -(-rows // block_size) * block_size if layout == "paged" else rows
+
+
 def held_tokens(spec: LayerSpec, context: int, layout: str, block_size: int) -> int:
     """Tokens one sequence holds in this layer; paged rounds up to whole blocks."""
-    tokens = spec.tokens_held(context)
-    if layout == "paged":
-        tokens = -(-tokens // block_size) * block_size
-    return tokens
+    return _paged(spec.tokens_held(context), layout, block_size)
+
+
+def held_entries(spec: LayerSpec, context: int) -> int:
+    """DeepSeek-V4's compressed entries one sequence holds in this layer (0 elsewhere)."""
+    entries = getattr(spec, "entries", None)
+    return entries(context) if entries else 0
 
 
 def entry_bytes(spec: LayerSpec, context: int, layout: str, block_size: int,
                 kv: KVDtype) -> tuple[int, int]:
     """(bytes, indexer bytes) of one sequence's compressed entries in this layer (DeepSeek-V4;
     0 elsewhere); paged rounds the entries up to whole blocks of ``block_size`` entries."""
-    entries = getattr(spec, "entries", None)
-    if entries is None:
-        return 0, 0
-    n = entries(context)
-    if layout == "paged":
-        n = -(-n // block_size) * block_size
-    return n * spec.entry_bytes(kv), n * spec.index_entry_bytes(kv)
+    n = _paged(held_entries(spec, context), layout, block_size)
+    return (n * spec.entry_bytes(kv), n * spec.index_entry_bytes(kv)) if n else (0, 0)
 
 
 def _layer_kv(spec: LayerSpec, context: int, layout: str, block_size: int, kv: KVDtype,
@@ -130,7 +133,7 @@ def kv_cache_bytes(model: ModelSpec, context: int, batch: int = 1, dtype: str | 
             state_bytes=batch * g.count * g.spec.state_bytes(),
             index_bytes=batch * g.count * (tokens * getattr(g.spec, "index_bytes", lambda: 0)()
                                            + extra_index),
-            entries_per_seq=getattr(g.spec, "entries", lambda c: 0)(context)))
+            entries_per_seq=held_entries(g.spec, context)))
 
     # Per GPU: one TP rank of the heaviest pipeline stage.
     if pp == 1:  # one stage holds every layer: sum by group (what the capacity bisection calls)
@@ -170,7 +173,3 @@ def long_context_bytes_per_token(model: ModelSpec, dtype: str | KVDtype = "bf16"
             total += g.count * spec.per_token_bytes(kv)
     return total
 
-
-def format_per_token(value: Fraction) -> str:
-    """'6,880' for a whole number of bytes, '12.25' otherwise."""
-    return f"{int(value):,}" if value.denominator == 1 else f"{float(value):,.2f}"

@@ -6,6 +6,7 @@ plain integers are exact. Sizes are formatted in binary (GiB) or decimal (GB) un
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 _TOKENS = re.compile(r"(\d+(?:\.\d+)?)([kKmM]?)")
 _MULT = {"": 1, "k": 1024, "m": 1024 * 1024}
@@ -67,3 +68,8 @@ def format_bytes(n: int, unit: str = "auto-binary", digits: int = 2) -> str:
     if unit == "B":
         return f"{n:,} B"
     return f"{n / SCALES[unit]:,.{digits}f} {unit}"
+
+
+def format_per_token(value: Fraction) -> str:
+    """Bytes per token: '6,880' when whole, '12.25' when a compressed entry does not divide."""
+    return f"{int(value):,}" if value.denominator == 1 else f"{float(value):,.2f}"

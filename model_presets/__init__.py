@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from calculator.hf_config import from_hf_config
+from calculator.model.quant import quant_method
 from calculator.model.weights import with_weights
 from calculator.specs import ModelSpec
 
@@ -58,8 +59,7 @@ def _checkpoint_names(stem: str) -> tuple[str, ...]:
     own = doc.get("checkpoint")
     if own is None:  # the shipped format: the quantization method, else the served dtype
         raw = json.loads((PRESET_DIR / "configs" / f"{stem}.json").read_text(encoding="utf-8"))
-        qc = raw.get("quantization_config") or (raw.get("text_config") or {}).get("quantization_config")
-        method = (qc or {}).get("quant_method")  # a wrapper's sits in its text_config (Kimi-K2.5)
+        method = quant_method(raw)  # a wrapper's sits in its text_config (Kimi-K2.5)
         own = method or str(doc["config"].get("torch_dtype") or raw.get("torch_dtype") or "bfloat16")
         own = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}.get(own, own)
         if raw.get("expert_dtype"):  # DeepSeek-V4: FP8 blocks, the routed experts in FP4

@@ -16,9 +16,9 @@ import streamlit as st
 
 from calculator import ModelSpec, gpu_memory, plan
 from calculator.sweep import sweep_columns
-from calculator.totals import format_per_token, long_context_bytes_per_token
+from calculator.totals import long_context_bytes_per_token
 from calculator.engines import ENGINES, llamacpp_plan, sglang_pool, static_cache_bytes, vllm_plan
-from calculator.units import SCALES
+from calculator.units import SCALES, format_per_token
 from views import common as c
 
 POINTS = 256
@@ -252,7 +252,7 @@ def tables(key: str, _models: tuple[ModelSpec, ...], _labels: tuple[str, ...], _
         row[mc_label] = max_context_text(m, capacity(m, cap_gpu, tp, util, dtype, layout, block), batch)
         max_ctx += [row[mc_label]] * n
         row["bytes/token (whole model)"] = f"{int(cols['per_token_bytes'][i * n]):,}"
-        if any(g.spec.kind == "compressed" for g in m.groups):  # DeepSeek-V4: then its entries
+        if m.has_compressed:  # DeepSeek-V4: then its entries
             growth = long_context_bytes_per_token(m, dtype)
             row["bytes/token (whole model)"] += f", then {format_per_token(growth)} past the window"
         row["model max context"] = f"{m.max_context:,}" if m.max_context else "unknown"

@@ -13,7 +13,8 @@ import streamlit as st
 
 from calculator import from_hf_config, kv_cache_bytes, per_token_bytes
 from calculator.dtypes import get_dtype
-from calculator.totals import format_per_token, long_context_bytes_per_token
+from calculator.totals import long_context_bytes_per_token
+from calculator.units import format_per_token
 from calculator.load import MAX_CONFIG_BYTES, model_from_config_text
 from views import common as c
 from views.hub_box import hub_box
@@ -71,7 +72,7 @@ def show_model(model) -> None:
     where = "max context" if model.max_context else f"{c.token_label(ctx)} tokens"
     b = kv_cache_bytes(model, ctx, 1)
     indexed = any(g.index_bytes for g in b.groups)  # DSA: the indexer keys get their own column
-    v4 = any(g.spec.kind == "compressed" for g in model.groups)  # DeepSeek-V4's compressed entries
+    v4 = model.has_compressed  # DeepSeek-V4's compressed entries
     bf16 = get_dtype("bf16")
 
     def per_token(spec, g) -> str:  # a window's rows (V4: its entries have their own columns)

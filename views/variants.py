@@ -83,7 +83,7 @@ d_c = m2.number_input("MLA d_c", min_value=1, max_value=65536, key="v_dc")
 d_r = m3.number_input("MLA d_r", min_value=1, max_value=4096, key="v_dr")
 c.sync_query(keys)
 
-if any(g.spec.kind == "compressed" for g in model.groups):
+if model.has_compressed:
     shipped = kv_cache_bytes(model, int(context), int(batch), dtype).total_bytes
     st.caption(f"{model.name} ships DeepSeek-V4's compressed attention: {c.fmt(shipped)} "
                f"({shipped:,} bytes) at these settings. The variants below re-express its layers "

@@ -37,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from ..dsv4 import refuse_compressed
 from ..gpus import GIB, MIB, GpuSpec
 
 MAX_PREFILL_TOKENS = 16384  # server_args.py default of --max-prefill-tokens
@@ -152,7 +153,6 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
         raise ValueError(f"engine-version: SGLang rules are read for {', '.join(VERSIONS)}, got "
                          f"{version!r}")
     from ..capacity import weights_per_gpu
-    from ..dsv4 import refuse_compressed
     from .vllm_startup import non_torch_default
     refuse_compressed(model, "sglang", " for SGLang's startup or pools")
     if model.has_indexer:

@@ -68,12 +68,12 @@ KV_CACHE_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2",
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192  # `vllm serve` default on large GPUs (EngineArgs)
 POOL_VERSIONS = ("0.10", "0.11", "0.27")  # releases whose pool rules are read (see above)
 IN_FLIGHT_FROM = "0.27"                    # first one here with max_in_flight_tokens
+_AUTO_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 
 
 def rules_label(version: str) -> str:
     """How a table names the vLLM pool rules it was built with."""
     return f"vLLM {version}+ pool rules" if version == IN_FLIGHT_FROM else VLLM_VERSION
-_AUTO_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 
 
 def _cdiv(a: int, b: int) -> int:
