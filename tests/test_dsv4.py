@@ -140,7 +140,6 @@ def test_bad_v4_fields_are_named(bad, field):
 @pytest.mark.parametrize("call", [
     lambda m: vllm_plan(m, max_model_len=4096, kv_memory=GiB),
     lambda m: sglang_pool(m, tokens=4096),
-    lambda m: llamacpp_plan(m, n_ctx=4096),
     lambda m: static_cache_bytes(m, 4096),
     lambda m: dynamic_cache_bytes(m, 100, 4),
 ])

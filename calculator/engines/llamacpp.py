@@ -51,6 +51,12 @@ Rules reproduced, read at ggml-org/llama.cpp ec98e2002 (the copy vendored in oll
   ``filter_lid`` keeps: those with a "full" indexer (ggml-org/llama.cpp#26474, August 2026; GLM-5.2
   runs it on 21 of its 78 layers). Each logs ``llama_kv_cache_dsa: creating main KV cache, size =
   N cells`` / ``creating indexer KV cache, size = N cells`` before its size line.
+- DeepSeek-V4: ``llama-kv-cache-dsv4.cpp`` · ``llama_kv_cache_dsv4::llama_kv_cache_dsv4`` (read
+  at ggml-org/llama.cpp 035aa95b; ``llamacpp_dsv4.py`` has the rules) keeps one stream
+  per sequence whatever ``--kv-unified`` says: a raw ``llama_kv_cache_iswa`` of K-only rows
+  (every main layer windowed, so the non-SWA half holds 0 layers), the CSA, HCA and
+  lightning-indexer K-only caches of ``GGML_PAD(ceil(kv_size / ratio), 256)`` cells, and three f32
+  compressor states.
 """
 from __future__ import annotations
 
@@ -58,7 +64,6 @@ import struct
 from dataclasses import dataclass, replace
 from math import prod
 
-from ..dsv4 import refuse_compressed
 from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SharedKVSpec, SlidingWindowSpec, StateSpec
 from ..totals import MAX_CONTEXT
 
@@ -92,7 +97,7 @@ def mib(nbytes: int) -> float:
 class LlamaCppCache:
     """One cache llama.cpp allocates: a KV cache (``kind`` base / swa / kv) or the recurrent memory."""
 
-    kind: str          # "kv" (no windows), "base" / "swa" (iSWA pair), "recurrent"
+    kind: str          # "kv" (no windows), "base" / "swa" (iSWA pair), "recurrent", dsa_* / dsv4_*
     cells: int         # kv_size (recurrent: mem_size)
     layers: int        # layers in the log line (recurrent: every model layer)
     n_seq_max: int
@@ -101,6 +106,8 @@ class LlamaCppCache:
     type_v: str        # recurrent: S's type
     k_bytes: int       # recurrent: R bytes
     v_bytes: int       # recurrent: S bytes
+    announced: int = 0  # DeepSeek-V4: the cells its "creating" line announces (before padding)
+    width: int = 0      # DeepSeek-V4 compressor state: n_embd_state (its rows: ``cells``)
 
     @property
     def total_bytes(self) -> int:
@@ -114,11 +121,16 @@ class LlamaCppCache:
                     f"{self.layers:3d} layers, {self.n_seq_max:2d} seqs), R ({self.type_k}): "
                     f"{mib(self.k_bytes):7.2f} MiB, S ({self.type_v}): {mib(self.v_bytes):7.2f} MiB"]
         lines = []
+        if self.kind.startswith("dsv4_"):
+            from .llamacpp_dsv4 import creating_lines
+            lines += creating_lines(self)
+            if self.kind.startswith("dsv4_state"):
+                return lines
         if self.kind in ("dsa_main", "dsa_index"):
             what = "main" if self.kind == "dsa_main" else "indexer"
             lines.append(f"{name}_dsa: creating {what} KV cache, size = {self.cells} cells")
-        if self.kind in ("base", "swa"):
-            what = "non-SWA" if self.kind == "base" else "    SWA"
+        if self.kind in ("base", "swa", "dsv4_base", "dsv4_swa"):
+            what = "non-SWA" if self.kind.endswith("base") else "    SWA"
             lines.append(f"{name}_iswa: creating {what} KV cache, size = {self.cells} cells")
         lines.append(f"{name}: size = {mib(self.total_bytes):7.2f} MiB ({self.cells:6d} cells, "
                      f"{self.layers:3d} layers, {self.n_seq_max:2d}/{self.n_stream} seqs), "
@@ -197,7 +209,6 @@ def plan(model: ModelSpec, *, n_ctx: int = 0, n_seq_max: int = 1, kv_unified: bo
          mla: str = "latent", build: str = "current") -> LlamaCppPlan:
     """The caches llama.cpp allocates for ``-c n_ctx -np n_seq_max -ctk/-ctv -b -ub [--swa-full]``;
     ``build``: "current", or "pre-16812" (padding 256 with flash attention, 32 without)."""
-    refuse_compressed(model, "llama.cpp", " for llama.cpp's caches")
     if build not in BUILDS:
         raise ValueError(f"llamacpp-build: one of {', '.join(BUILDS)}, got {build!r}")
     pad = 256 if build == "current" or flash_attn else 32
@@ -206,6 +217,8 @@ def plan(model: ModelSpec, *, n_ctx: int = 0, n_seq_max: int = 1, kv_unified: bo
             raise ValueError(f"{flag}: llama.cpp has {', '.join(CACHE_TYPES)}, got {t!r}")
     if mla not in MLA_MODES:
         raise ValueError(f"mla-cache: one of {', '.join(MLA_MODES)}, got {mla!r}")
+    if model.has_compressed and build != "current":
+        raise ValueError("engine llama.cpp: DeepSeek-V4 came with 2026 builds; use the current build")
     if model.has_indexer and (build != "current" or mla != "latent"):
         raise ValueError("engine llama.cpp: DeepSeek sparse attention came with 2026 builds, whose "
                          "MLA cache is latent-only: use the current build and --mla-cache latent")
@@ -251,7 +264,11 @@ def plan(model: ModelSpec, *, n_ctx: int = 0, n_seq_max: int = 1, kv_unified: bo
     kv = dict(n_seq_max=n_seq_max, n_stream=n_stream, type_k=cache_type_k, type_v=cache_type_v,
               mla=mla, v_width=v_width)
     caches: list[LlamaCppCache] = []
-    if model.has_indexer:
+    if model.has_compressed:
+        from .llamacpp_dsv4 import dsv4_caches
+        caches += dsv4_caches(model, n_ctx_seq, n_seq_max, n_ubatch, cache_type_k, cache_type_v,
+                              swa_full)
+    elif model.has_indexer:
         if states or swa or not all(isinstance(s, MLASpec) for s in attn):
             raise ValueError("engine llama.cpp: sparse attention is modelled for MLA models "
                              "without windows or recurrent layers (DeepSeek-V3.2, GLM-5)")
