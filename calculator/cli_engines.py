@@ -235,7 +235,14 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
                    "kv_cache_dtype": args.kv_cache_dtype, "engine_tokens": p.tokens,
                    "cell_size_bytes": p.cell_size, "k_bytes": p.k_bytes, "v_bytes": p.v_bytes,
                    "total_bytes_per_gpu": p.total_bytes}
-            if p.swa_tokens is not None:
+            if hasattr(p, "c4_tokens"):  # DeepSeek-V4: SGLang's compressed pools
+                row.update(page_size=p.page_size, swa_tokens=p.swa_tokens, c4_tokens=p.c4_tokens,
+                           c128_tokens=p.c128_tokens, c4_state_rows=p.c4_state_rows,
+                           c128_state_rows=p.c128_state_rows,
+                           bytes_per_full_token=p.bytes_per_full_token,
+                           c128_state_fixed_bytes=p.c128_state_fixed, index_bytes=p.index_bytes,
+                           state_bytes=p.state_bytes, max_running_requests=p.max_running_requests)
+            elif p.swa_tokens is not None:
                 row.update(swa_tokens=p.swa_tokens, swa_full_tokens_ratio=args.swa_full_tokens_ratio)
             if memory is not None:  # requests of the first --context the pools hold
                 row.update(kv_memory=memory, kv_memory_bytes=memory,
@@ -244,12 +251,20 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
                 row.update(startup_json(startup))
             data.append({**row, **extra})
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
-    kind = "token pool" if pools[0].swa_tokens is None else "full + SWA token pools"
-    out = [f"{model.name} · SGLang {kind} · page {args.page_size} · kv {args.kv_cache_dtype} · tp {tp}"]
+    v4 = hasattr(pools[0], "c4_tokens")
+    kind = ("DeepSeek-V4 pools" if v4 else
+            "token pool" if pools[0].swa_tokens is None else "full + SWA token pools")
+    out = [f"{model.name} · SGLang {kind} · page {pools[0].page_size} · kv {args.kv_cache_dtype} · tp {tp}"]
     if startup is not None:
         out += _startup_table(startup, args.unit)
     for p in pools:
-        if p.swa_tokens is None:
+        if v4:
+            out.append(f"{p.tokens:,} full tokens × {p.bytes_per_full_token:,.2f} B/token "
+                       f"(SWA {p.swa_tokens:,}, CSA {p.c4_tokens:,}, HCA {p.c128_tokens:,} entries, "
+                       f"{p.c4_state_rows:,} CSA state rows) + HCA state "
+                       f"{format_bytes(p.c128_state_fixed, args.unit)} for "
+                       f"{p.max_running_requests} requests = {format_bytes(p.total_bytes, args.unit)} per GPU")
+        elif p.swa_tokens is None:
             out.append(f"{p.tokens:,} tokens × {p.cell_size:,} B/token (+{p.page_size} padded "
                        f"slot(s)) = {format_bytes(p.total_bytes, args.unit)} per GPU")
         else:
@@ -300,7 +315,9 @@ def _llamacpp(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -
                 row.update(kv_memory=memory, engine_tokens=p.n_ctx)
             data.append(row)
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
-    out = [f"{model.name} · {LLAMACPP_VERSION} · -np {args.parallel}"
+    from .engines.llamacpp_dsv4 import LLAMACPP_DSV4_VERSION
+    version = LLAMACPP_DSV4_VERSION if model.has_compressed else LLAMACPP_VERSION
+    out = [f"{model.name} · {version} · -np {args.parallel}"
            f"{' -kvu' if args.kv_unified else ''} · K {args.cache_type_k} / V {args.cache_type_v}"]
     if memory is not None:
         out.append(f"{format_bytes(memory, args.unit)} for KV → largest -c {plans[0].n_ctx:,}")

@@ -18,8 +18,7 @@ from calculator import from_hf_config, kv_cache_bytes, sweep
 from calculator.capacity import plan
 from calculator.dtypes import get_dtype
 from calculator.dsv4 import layer_types
-from calculator.engines import (dynamic_cache_bytes, llamacpp_plan, sglang_pool,
-                                static_cache_bytes, vllm_plan)
+from calculator.engines import dynamic_cache_bytes, static_cache_bytes, vllm_plan
 from calculator.totals import long_context_bytes_per_token
 from model_presets import load_preset, preset_checkpoints
 from model_presets.param_counts import full_config
@@ -139,7 +138,6 @@ def test_bad_v4_fields_are_named(bad, field):
 
 @pytest.mark.parametrize("call", [
     lambda m: vllm_plan(m, max_model_len=4096, kv_memory=GiB),
-    lambda m: sglang_pool(m, tokens=4096),
     lambda m: static_cache_bytes(m, 4096),
     lambda m: dynamic_cache_bytes(m, 100, 4),
 ])

@@ -155,7 +155,11 @@ st.caption("“bytes/token” is the whole model (all GPUs), every layer counted
            + ("" if engine == "theoretical" else f", as {engine} allocates it") + "."
            + " Max context caps at the model's own limit and says what memory alone would allow."
            + (" " + c.state_note(engine) if any(g.spec.kind == "state" for m in models for g in m.groups)
-              else ""))
+              else "")
+           + (" SGLang sizes DeepSeek-V4's pools in 256-token pages at its own budget per token "
+              "(the window pool is 0.1 of the full one) and sets aside the HCA compressor state "
+              "for max_running_requests (256) whatever the batch: the flat start of its curve."
+              if engine == "sglang" and any(m.has_compressed for m in models) else ""))
 e1 = e2 = st.container(horizontal=True)
 e1.download_button("Download CSV (raw bytes + formatted)", csv,
                    file_name="kv_cache_comparison.csv", mime="text/csv", key="dl_csv")

@@ -10,7 +10,9 @@ import streamlit as st
 from calculator import kv_cache_bytes
 from calculator.engines import llamacpp_max_sequences, llamacpp_plan, sglang_pool, static_cache_bytes, vllm_plan
 from calculator.engines.llamacpp import LLAMACPP_VERSION
+from calculator.engines.llamacpp_dsv4 import LLAMACPP_DSV4_VERSION
 from calculator.engines.sglang import SGLANG_VERSION
+from calculator.engines.sglang_dsv4 import SGLANG_DSV4_VERSION
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
 from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.engines.vllm import rules_label
@@ -74,7 +76,8 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
     def sglang(memory):
         flag = c.auto_or_fp8("SGLang", kv_dtype, model.dtype)
         p = sglang_pool(model, kv_memory=memory, tp=tp, kv_cache_dtype=flag, page_size=page, gpu=gpu)
-        pools = "token pool" if p.swa_tokens is None else "full + SWA pools"
+        pools = ("V4 pools" if hasattr(p, "c4_tokens") else
+                 "token pool" if p.swa_tokens is None else "full + SWA pools")
         version = startups["sglang"].version if "sglang" in startups else "current"
         lines, _ = su.sglang_pool_lines(p, version)
         return p.request_bytes(ctx), f"{p.max_requests(ctx):.2f}x ({pools})", "\n".join(lines)
@@ -92,8 +95,10 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
     add(f"theoretical ({kv_dtype})", "theoretical", theoretical)
     add(f"transformers {TRANSFORMERS_VERSION} StaticCache", "transformers", transformers)
     add(rules_label(vllm_version), "vllm", vllm)
-    add(SGLANG_VERSION.split(" (")[0], "sglang", sglang)
-    add(LLAMACPP_VERSION.split(" (")[0], "llama.cpp", llamacpp)
+    add((SGLANG_DSV4_VERSION if model.has_compressed else SGLANG_VERSION).split(" (")[0], "sglang",
+        sglang)
+    add((LLAMACPP_DSV4_VERSION if model.has_compressed else LLAMACPP_VERSION).split(" (")[0],
+        "llama.cpp", llamacpp)
     return out
 
 

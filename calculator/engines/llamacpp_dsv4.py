@@ -34,6 +34,7 @@ from __future__ import annotations
 from ..specs import CompressedAttentionSpec, ModelSpec
 from .llamacpp import LlamaCppCache, ggml_pad, row_size
 
+LLAMACPP_DSV4_VERSION = "llama.cpp 035aa95b (llama-kv-cache-dsv4.cpp)"
 CSA_RATIO, HCA_RATIO = 4, 128        # DSV4_CSA_RATIO / DSV4_HCA_RATIO: hard-coded in llama.cpp
 PAD = 256
 _NAMES = {"dsv4_csa": "CSA compressed", "dsv4_hca": "HCA compressed",

@@ -40,6 +40,8 @@ Rules reproduced, read at sgl-project/sglang 001ccef0 (python/sglang/srt):
   is ``num_hidden_layers`` deep with the first attention block's KV heads
   (``get_total_num_kv_heads``), so the no-op attention blocks hold K/V rows too.
 
+DeepSeek-V4's compressed pools: ``sglang_dsv4.py``.
+
 Hybrid state models (Mamba, gated DeltaNet) use SGLang's Mamba pool, and shared-KV layers other
 pools, which are not modelled here: asking for them is a ``ValueError``.
 """
@@ -47,7 +49,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..dsv4 import refuse_compressed
 from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SlidingWindowSpec
 
 SGLANG_VERSION = "SGLang 001ccef0 (profile_max_num_token, memory_pool.py, swa_memory_pool.py)"
@@ -272,8 +273,12 @@ def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None =
          page_size: int = 1, kv_cache_dtype: str = "auto", tp: int = 1,
          swa_full_tokens_ratio: float = SWA_FULL_TOKENS_RATIO, gpu: object = None) -> SglangPool:
     """SGLang's pools for ``tokens`` (its #tokens, of the full layers when the model has a SWA
-    pool), or for the ``kv_memory`` bytes left per GPU. ``gpu`` decides DSA models' KV dtype."""
-    refuse_compressed(model, "sglang", " for SGLang's pools")
+    pool), or for the ``kv_memory`` bytes left per GPU. ``gpu`` decides DSA models' KV dtype.
+    DeepSeek-V4 gets ``sglang_dsv4.pool`` (an ``SglangV4Pool``; the page size is SGLang's 256)."""
+    if model.has_compressed:
+        from .sglang_dsv4 import pool as dsv4_pool
+        return dsv4_pool(model, tokens=tokens, kv_memory=kv_memory, kv_cache_dtype=kv_cache_dtype,
+                         swa_full_tokens_ratio=swa_full_tokens_ratio)
     if page_size < 1:
         raise ValueError("page-size: must be at least 1")
     if not 0 < swa_full_tokens_ratio <= 1:

@@ -37,7 +37,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..dsv4 import refuse_compressed
 from ..gpus import GIB, MIB, GpuSpec
 
 MAX_PREFILL_TOKENS = 16384  # server_args.py default of --max-prefill-tokens
@@ -154,7 +153,10 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
                          f"{version!r}")
     from ..capacity import weights_per_gpu
     from .vllm_startup import non_torch_default
-    refuse_compressed(model, "sglang", " for SGLang's startup or pools")
+    if model.has_compressed:
+        raise ValueError("engine sglang: DeepSeek-V4's startup is not modelled (the FP4/FP8 "
+                         "weights each GPU loads and what the dsv4 backend reserves are not "
+                         "read); give --kv-memory, from which SGLang's V4 pools are sized")
     if model.has_indexer:
         # server_args.py turns on --enable-dp-attention (dp = tp) for DeepSeek NSA: attention
         # weights are then whole on every GPU, which the TP sharding here does not price
