@@ -324,3 +324,27 @@ def test_kimi_k25_tower_splits_over_tp_as_vllm_moonvit_does():
     # a public vLLM run of Kimi-K2.6 (the same Kimi_K25 architecture, 554.30 GiB on disk) at
     # TP 8 logged "Model loading took 71.16 GiB" (find_string id 56962790649)
     assert f"{share / GiB:.2f}" == "71.16"
+
+
+def test_gemma3_siglip_tower_splits_over_tp_as_vllm_siglip_does():
+    # vLLM siglip.py (SiglipAttention qkv_proj QKVParallelLinear + out_proj Row, SiglipMLP fc1
+    # Column / fc2 Row): per layer 3 · (1152² + 1152) + 1152² + (4304 · 1152 + 4304)
+    # + 1152 · 4304 = 15,232,592 split parameters; the embeddings, LayerNorms and Gemma 3's
+    # projector stay whole. bf16 checkpoint, 27 tower layers.
+    model = load_preset("gemma-3-27b")
+    split = 27 * 15_232_592 * 2                    # 822,559,968 B
+    whole = weights_per_gpu(model, 1)
+    assert whole == model.weight_bytes == 54_864_813_280
+    # with the tower replicated the TP-2 share was 27,856,821,472 B; split, each GPU keeps half
+    assert weights_per_gpu(model, 2) == 27_856_821_472 - split // 2 == 27_445_541_488
+
+
+def test_mistral3_pixtral_tower_splits_over_tp_as_vllm_pixtral_does():
+    # vLLM pixtral.py (PixtralHFAttention qkv_proj QKVParallelLinear + o_proj Row, PixtralHFMLP
+    # gate_up Column / down Row) and mistral3.py (projector linear_1 Column, linear_2 Row; norm
+    # and patch merger whole): per layer 3 · 1024² + 1024² + 3 · 4096 · 1024 = 16,777,216 over
+    # 24 layers, plus 5120 · 1024 + 5120² = 31,457,280 in the projector, all bf16
+    model = load_preset("mistral-small-3.2-24b")
+    split = (24 * 16_777_216 + 31_457_280) * 2     # 868,220,928 B
+    assert weights_per_gpu(model, 1) == model.weight_bytes == 48_022_722_560
+    assert weights_per_gpu(model, 2) == 24_450_734_080 - split // 2 == 24_016_623_616

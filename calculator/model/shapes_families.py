@@ -159,9 +159,12 @@ def siglip(vision: dict, text_hidden: int) -> list[Param]:
     image = config_int(vision, "image_size", 224, hi=1 << 16)
     vp = "model.vision_tower."
 
-    def lin(name: str, out_f: int, in_f: int) -> list[Param]:
-        return [Param(name=f"{name}.weight", shape=(out_f, in_f), role="other", part="vision"),
-                Param(name=f"{name}.bias", shape=(out_f,), role="other", part="vision")]
+    def lin(name: str, out_f: int, in_f: int, split: str) -> list[Param]:
+        # a column-parallel bias splits with its rows; a row-parallel one stays whole
+        return [Param(name=f"{name}.weight", shape=(out_f, in_f), role="other", part="vision",
+                      split=split),
+                Param(name=f"{name}.bias", shape=(out_f,), role="other", part="vision",
+                      split="col" if split == "col" else "rep")]
 
     def ln(name: str) -> list[Param]:
         return [Param(name=f"{name}.{k}", shape=(d,), role="other", part="vision")
@@ -175,9 +178,15 @@ def siglip(vision: dict, text_hidden: int) -> list[Param]:
     for i in range(n):
         lp = f"{vp}encoder.layers.{i}."
         out += ln(lp + "layer_norm1")
-        for nm in ("k_proj", "v_proj", "q_proj", "out_proj"):
-            out += lin(f"{lp}self_attn.{nm}", d, d)
-        out += ln(lp + "layer_norm2") + lin(lp + "mlp.fc1", inter, d) + lin(lp + "mlp.fc2", d, inter)
+        # vLLM's siglip.py splits the tower over TP unless the encoder runs data-parallel
+        # (mm_encoder_tp_mode "data"): SiglipAttention's qkv_proj QKVParallelLinear (every head
+        # a KV head) and out_proj RowParallelLinear, SiglipMLP's fc1 Column / fc2 Row; the
+        # embeddings, LayerNorms and Gemma 3's projector stay whole
+        for nm in ("k_proj", "v_proj", "q_proj"):
+            out += lin(f"{lp}self_attn.{nm}", d, d, "col")
+        out += lin(f"{lp}self_attn.out_proj", d, d, "row")
+        out += ln(lp + "layer_norm2") + lin(lp + "mlp.fc1", inter, d, "col") \
+            + lin(lp + "mlp.fc2", d, inter, "row")
     out += ln(vp + "post_layernorm")
     out += [Param(name="model.multi_modal_projector.mm_input_projection_weight",
                   shape=(d, text_hidden), role="other", part="vision"),
@@ -205,22 +214,27 @@ def pixtral(config: dict, text_hidden: int) -> list[Param]:
     bias = flag(config, "multimodal_projector_bias", False)
     vp, pp = "model.vision_tower.", "model.multi_modal_projector."
 
-    def p(name: str, *shape: int) -> Param:
-        return Param(name=name, shape=shape, role="other", part="vision")
+    def p(name: str, *shape: int, split: str = "rep") -> Param:
+        return Param(name=name, shape=shape, role="other", part="vision", split=split)
 
+    # vLLM's pixtral.py (PixtralHFAttention, PixtralHFMLP) splits the tower over TP: qkv_proj
+    # QKVParallelLinear, o_proj Row, gate_up_proj MergedColumnParallelLinear, down_proj Row;
+    # mistral3.py's projector: linear_1 Column, linear_2 Row, its norm and patch merger whole
     out = [p(vp + "patch_conv.weight", d, ch, patch, patch), p(vp + "ln_pre.weight", d)]
     for i in range(n):
         lp = f"{vp}transformer.layers.{i}."
         out += [p(lp + "attention_norm.weight", d), p(lp + "ffn_norm.weight", d),
-                p(lp + "feed_forward.gate_proj.weight", inter, d),
-                p(lp + "feed_forward.up_proj.weight", inter, d),
-                p(lp + "feed_forward.down_proj.weight", d, inter)]
-        out += [p(f"{lp}attention.{nm}.weight", heads * hd, d) for nm in ("q_proj", "k_proj", "v_proj")]
-        out.append(p(lp + "attention.o_proj.weight", d, heads * hd))
+                p(lp + "feed_forward.gate_proj.weight", inter, d, split="col"),
+                p(lp + "feed_forward.up_proj.weight", inter, d, split="col"),
+                p(lp + "feed_forward.down_proj.weight", d, inter, split="row")]
+        out += [p(f"{lp}attention.{nm}.weight", heads * hd, d, split="col")
+                for nm in ("q_proj", "k_proj", "v_proj")]
+        out.append(p(lp + "attention.o_proj.weight", d, heads * hd, split="row"))
     out += [p(pp + "norm.weight", d), p(pp + "patch_merger.merging_layer.weight", d, d * merge * merge),
-            p(pp + "linear_1.weight", text_hidden, d), p(pp + "linear_2.weight", text_hidden, text_hidden)]
+            p(pp + "linear_1.weight", text_hidden, d, split="col"),
+            p(pp + "linear_2.weight", text_hidden, text_hidden, split="row")]
     if bias:
-        out += [p(pp + "linear_1.bias", text_hidden), p(pp + "linear_2.bias", text_hidden)]
+        out += [p(pp + "linear_1.bias", text_hidden, split="col"), p(pp + "linear_2.bias", text_hidden)]
     return out
 
 
