@@ -156,7 +156,8 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
     if model.has_compressed:
         raise ValueError("engine sglang: DeepSeek-V4's startup is not modelled (the FP4/FP8 "
                          "weights each GPU loads and what the dsv4 backend reserves are not "
-                         "read); give --kv-memory, from which SGLang's V4 pools are sized")
+                         "read); give the memory SGLang has (--kv-memory, or the Engines "
+                         "page's one figure for every engine) and its V4 pools are sized from it")
     if model.has_indexer:
         # server_args.py turns on --enable-dp-attention (dp = tp) for DeepSeek NSA: attention
         # weights are then whole on every GPU, which the TP sharding here does not price
