@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--swa-full-tokens-ratio", type=float, default=0.8,
                    help="with --engine sglang: SWA pool tokens per full-pool token, for gpt-oss, "
                         "Llama 4, MiMo-V2 and other hybrid-SWA models (default 0.8)")
+    p.add_argument("--max-running-requests", type=dim_int, default=None,
+                   help="with --engine sglang, DeepSeek-V4: the request slots whose HCA compressor "
+                        "state SGLang sets aside before its pools (default 256, SGLang's V4 default)")
     p.add_argument("--log-style", choices=("current", "legacy", "v0.4"), default="current",
                    help="with --engine sglang --format log: current SGLang lines (with 'dtype: "
                         "torch.bfloat16,'), legacy (older builds, without it) or v0.4 (v0.4.1: no "
@@ -325,6 +328,8 @@ def run(argv: list[str] | None) -> str:
         return "\n".join(preset_checkpoints(args.preset))
     if args.no_async_scheduling and args.engine != "vllm":
         raise UsageError("--no-async-scheduling: a vLLM flag; add --engine vllm --engine-version 0.27")
+    if args.max_running_requests is not None and args.engine != "sglang":
+        raise UsageError("--max-running-requests: an SGLang flag; add --engine sglang")
     model = load_model(args)
     if (args.max_context or args.max_batch) and args.engine not in ("vllm", "sglang"):
         return _capacity(args, model, args.tp)

@@ -59,7 +59,8 @@ def vllm_weights_json(model: ModelSpec, tp: int, expert_parallel: bool = False) 
 
 ENGINE_FLAGS = ("tp", "block-size", "max-num-batched-tokens", "num-draft-layers", "mem-util", "gpu", "non-torch", "page-size", "kv-cache-dtype", "max-num-batched-tokens",
                 "kv-memory", "parallel", "cache-type-k", "cache-type-v", "batch-size", "ubatch-size",
-                "context", "mla-cache", "swa-full-tokens-ratio", "log-style", "engine-version",
+                "context", "mla-cache", "swa-full-tokens-ratio", "max-running-requests", "log-style",
+                "engine-version",
                 "llamacpp-build")
 
 
@@ -208,6 +209,11 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
         raise UsageError("--max-context / --max-batch: need --gpu NAME (or --kv-memory)")
     knobs = dict(page_size=args.page_size, kv_cache_dtype=args.kv_cache_dtype, tp=tp,
                  swa_full_tokens_ratio=args.swa_full_tokens_ratio, gpu=args.gpu)
+    if args.max_running_requests is not None:
+        if not model.has_compressed:
+            raise UsageError("--max-running-requests: sizes only DeepSeek-V4's pools here (other "
+                             "SGLang pools do not depend on it)")
+        knobs["max_running_requests"] = args.max_running_requests
     if memory is not None and memory <= 0:
         lines = startup.log_lines() if startup is not None else []
         msg = ("RuntimeError: Not enough memory. Please try to increase --mem-fraction-static.")

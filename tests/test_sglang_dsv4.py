@@ -106,3 +106,22 @@ def test_cli_json_and_startup_refusal():
     bad = run("--gpu", "H200 141GB")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert "DeepSeek-V4's startup is not modelled" in bad.stderr
+
+
+def test_max_running_requests_sizes_the_hca_state():
+    # 64 requests: ceil((65 · 128 + 129) / 128) · 128 = 8,576 rows · 1024 · 4 B · 20 HCA layers
+    p = sglang_pool(load_preset("deepseek-v4-flash"), kv_memory=40 * GiB, max_running_requests=64)
+    assert p.c128_state_fixed == 8_576 * 1024 * 4 * 20 == 702_545_920
+    assert p.tokens == int((40 * GiB - 702_545_920) / BPFT) // 256 * 256 == 5_482_752
+    assert not any(line.startswith("Setting max_running_requests") for line in p.config_lines)
+    assert p.max_requests(1_000) == 64
+    run = lambda *a: subprocess.run([sys.executable, "-m", "calculator", *a],  # noqa: E731
+                                    capture_output=True, text=True, cwd=ROOT, timeout=120)
+    out = run("--preset", "deepseek-v4-flash", "--engine", "sglang", "--kv-memory", "40GiB",
+              "--max-running-requests", "64", "--format", "json")
+    assert json.loads(out.stdout)["engine_tokens"] == 5_482_752
+    for bad in (["--preset", "llama-3.1-8b", "--engine", "sglang", "--kv-memory", "40GiB"],
+                ["--preset", "deepseek-v4-flash", "--engine", "vllm", "--kv-memory", "1GiB"]):
+        err = run(*bad, "--max-running-requests", "64")
+        assert err.returncode == 2 and err.stderr.count("\n") == 1
+        assert "--max-running-requests" in err.stderr
