@@ -197,6 +197,7 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
     SGLang's startup with --gpu (else for batch × context)."""
     from .cli_startup import sglang_startup, startup_json
     from .engines import sglang_pool
+    from .engines.sglang_dsv4 import SglangV4Pool
     if args.pp != 1 or args.layout != "theoretical" or args.kv_dtype_given:
         raise UsageError("--pp/--layout/--kv-dtype: not SGLang knobs; use --tp, --page-size and "
                          "--kv-cache-dtype")
@@ -241,7 +242,7 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
                    "kv_cache_dtype": args.kv_cache_dtype, "engine_tokens": p.tokens,
                    "cell_size_bytes": p.cell_size, "k_bytes": p.k_bytes, "v_bytes": p.v_bytes,
                    "total_bytes_per_gpu": p.total_bytes}
-            if hasattr(p, "c4_tokens"):  # DeepSeek-V4: SGLang's compressed pools
+            if isinstance(p, SglangV4Pool):  # DeepSeek-V4: SGLang's compressed pools
                 row.update(page_size=p.page_size, swa_tokens=p.swa_tokens, c4_tokens=p.c4_tokens,
                            c128_tokens=p.c128_tokens, c4_state_rows=p.c4_state_rows,
                            c128_state_rows=p.c128_state_rows,
@@ -257,7 +258,7 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
                 row.update(startup_json(startup))
             data.append({**row, **extra})
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
-    v4 = hasattr(pools[0], "c4_tokens")
+    v4 = isinstance(pools[0], SglangV4Pool)
     kind = ("DeepSeek-V4 pools" if v4 else
             "token pool" if pools[0].swa_tokens is None else "full + SWA token pools")
     out = [f"{model.name} · SGLang {kind} · page {pools[0].page_size} · kv {args.kv_cache_dtype} · tp {tp}"]

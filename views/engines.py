@@ -12,7 +12,7 @@ from calculator.engines import llamacpp_max_sequences, llamacpp_plan, sglang_poo
 from calculator.engines.llamacpp import LLAMACPP_VERSION
 from calculator.engines.llamacpp_dsv4 import LLAMACPP_DSV4_VERSION
 from calculator.engines.sglang import SGLANG_VERSION
-from calculator.engines.sglang_dsv4 import SGLANG_DSV4_VERSION
+from calculator.engines.sglang_dsv4 import SGLANG_DSV4_VERSION, SglangV4Pool
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
 from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.engines.vllm import rules_label
@@ -76,7 +76,7 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
     def sglang(memory):
         flag = c.auto_or_fp8("SGLang", kv_dtype, model.dtype)
         p = sglang_pool(model, kv_memory=memory, tp=tp, kv_cache_dtype=flag, page_size=page, gpu=gpu)
-        pools = ("V4 pools" if hasattr(p, "c4_tokens") else
+        pools = ("V4 pools" if isinstance(p, SglangV4Pool) else
                  "token pool" if p.swa_tokens is None else "full + SWA pools")
         version = startups["sglang"].version if "sglang" in startups else "current"
         lines, _ = su.sglang_pool_lines(p, version)

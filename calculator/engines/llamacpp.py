@@ -57,86 +57,22 @@ Rules reproduced, read at ggml-org/llama.cpp ec98e2002 (the copy vendored in oll
   (every main layer windowed, so the non-SWA half holds 0 layers), the CSA, HCA and
   lightning-indexer K-only caches of ``GGML_PAD(ceil(kv_size / ratio), 256)`` cells, and three f32
   compressor states.
+
+The cache record, its log lines and the GGML arithmetic they share are in ``llamacpp_cache.py``.
 """
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, replace
 from math import prod
 
-from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SharedKVSpec, SlidingWindowSpec, StateSpec
+from ..specs import MLASpec, ModelSpec, SharedKVSpec, SlidingWindowSpec, StateSpec
 from ..totals import MAX_CONTEXT
+from .llamacpp_cache import CACHE_TYPES, MIB, LlamaCppCache, ggml_pad, mib, row_size
+from .llamacpp_dsv4 import dsv4_caches
 
 LLAMACPP_VERSION = "llama.cpp ec98e2002 (llama-context.cpp, llama-kv-cache*.cpp, create_memory)"
-# -ctk/-ctv types (common/arg.cpp kv_cache_types): (bytes per block, values per block), ggml.c type_traits
-CACHE_TYPES = {"f32": (4, 1), "f16": (2, 1), "bf16": (2, 1), "q8_0": (34, 32), "q4_0": (18, 32),
-               "q4_1": (20, 32), "iq4_nl": (18, 32), "q5_0": (22, 32), "q5_1": (24, 32)}
 MLA_MODES = ("latent", "latent+v", "mha")
 BUILDS = ("current", "pre-16812")
-MIB = 1024 * 1024
-
-
-def ggml_pad(x: int, n: int) -> int:
-    return (x + n - 1) // n * n
-
-
-def row_size(cache_type: str, n: int, flag: str) -> int:
-    """``ggml_row_size``: bytes of ``n`` values of ``cache_type``."""
-    size, block = CACHE_TYPES[cache_type]
-    if n % block:
-        raise ValueError(f"{flag}: {cache_type} stores blocks of {block} values; a row of {n} does not divide")
-    return n // block * size
-
-
-def mib(nbytes: int) -> float:
-    """``(float) nbytes / (1024.0f * 1024.0f)`` as C computes it: the bytes rounded to float32."""
-    return struct.unpack("f", struct.pack("f", float(nbytes)))[0] / MIB
-
-
-@dataclass(frozen=True)
-class LlamaCppCache:
-    """One cache llama.cpp allocates: a KV cache (``kind`` base / swa / kv) or the recurrent memory."""
-
-    kind: str          # "kv" (no windows), "base" / "swa" (iSWA pair), "recurrent", dsa_* / dsv4_*
-    cells: int         # kv_size (recurrent: mem_size)
-    layers: int        # layers in the log line (recurrent: every model layer)
-    n_seq_max: int
-    n_stream: int
-    type_k: str        # recurrent: R's type
-    type_v: str        # recurrent: S's type
-    k_bytes: int       # recurrent: R bytes
-    v_bytes: int       # recurrent: S bytes
-    announced: int = 0  # DeepSeek-V4: the cells its "creating" line announces (before padding)
-    width: int = 0      # DeepSeek-V4 compressor state: n_embd_state (its rows: ``cells``)
-
-    @property
-    def total_bytes(self) -> int:
-        return self.k_bytes + self.v_bytes
-
-    def log_lines(self, legacy: bool = False) -> list[str]:
-        """The lines this cache logs; ``legacy``: builds before the llama_kv_cache_unified rename."""
-        name = "llama_kv_cache_unified" if legacy else "llama_kv_cache"
-        if self.kind == "recurrent":
-            return [f"llama_memory_recurrent: size = {mib(self.total_bytes):7.2f} MiB ({self.cells:6d} cells, "
-                    f"{self.layers:3d} layers, {self.n_seq_max:2d} seqs), R ({self.type_k}): "
-                    f"{mib(self.k_bytes):7.2f} MiB, S ({self.type_v}): {mib(self.v_bytes):7.2f} MiB"]
-        lines = []
-        if self.kind.startswith("dsv4_"):
-            from .llamacpp_dsv4 import creating_lines
-            lines += creating_lines(self)
-            if self.kind.startswith("dsv4_state"):
-                return lines
-        if self.kind in ("dsa_main", "dsa_index"):
-            what = "main" if self.kind == "dsa_main" else "indexer"
-            lines.append(f"{name}_dsa: creating {what} KV cache, size = {self.cells} cells")
-        if self.kind in ("base", "swa", "dsv4_base", "dsv4_swa"):
-            what = "non-SWA" if self.kind.endswith("base") else "    SWA"
-            lines.append(f"{name}_iswa: creating {what} KV cache, size = {self.cells} cells")
-        lines.append(f"{name}: size = {mib(self.total_bytes):7.2f} MiB ({self.cells:6d} cells, "
-                     f"{self.layers:3d} layers, {self.n_seq_max:2d}/{self.n_stream} seqs), "
-                     f"K ({self.type_k}): {mib(self.k_bytes):7.2f} MiB, "
-                     f"V ({self.type_v}): {mib(self.v_bytes):7.2f} MiB")
-        return lines
 
 
 @dataclass(frozen=True)
@@ -265,7 +201,6 @@ def plan(model: ModelSpec, *, n_ctx: int = 0, n_seq_max: int = 1, kv_unified: bo
               mla=mla, v_width=v_width)
     caches: list[LlamaCppCache] = []
     if model.has_compressed:
-        from .llamacpp_dsv4 import dsv4_caches
         caches += dsv4_caches(model, n_ctx_seq, n_seq_max, n_ubatch, cache_type_k, cache_type_v,
                               swa_full)
     elif model.has_indexer:
@@ -334,5 +269,6 @@ def max_sequences(model: ModelSpec, ctx: int, kv_memory: int, **knobs) -> tuple[
     return lo, plan(model, n_ctx=ctx * max(lo, 1), n_seq_max=max(lo, 1), **knobs)
 
 
-__all__ = ["CACHE_TYPES", "LLAMACPP_VERSION", "LlamaCppCache", "LlamaCppPlan",
+__all__ = ["CACHE_TYPES", "LLAMACPP_VERSION", "MIB", "LlamaCppCache", "LlamaCppPlan", "ggml_pad", "mib",
+           "row_size",
            "max_context", "max_sequences", "plan"]

@@ -1,5 +1,5 @@
 """llama.cpp's DeepSeek-V4 caches: the raw window cache, three compressed K-only caches and three
-compressor states, as ``llama_kv_cache_dsv4`` allocates them and the lines it logs.
+compressor states, as ``llama_kv_cache_dsv4`` allocates them (their lines: ``llamacpp_cache.py``).
 
 Read at ggml-org/llama.cpp 035aa95b, ``src/llama-kv-cache-dsv4.cpp``:
 
@@ -32,37 +32,15 @@ reproduces those lines.
 from __future__ import annotations
 
 from ..specs import CompressedAttentionSpec, ModelSpec
-from .llamacpp import LlamaCppCache, ggml_pad, row_size
+from .llamacpp_cache import CSA_RATIO, HCA_RATIO, LlamaCppCache, ggml_pad, row_size
 
 LLAMACPP_DSV4_VERSION = "llama.cpp 035aa95b (llama-kv-cache-dsv4.cpp)"
-CSA_RATIO, HCA_RATIO = 4, 128        # DSV4_CSA_RATIO / DSV4_HCA_RATIO: hard-coded in llama.cpp
 PAD = 256
-_NAMES = {"dsv4_csa": "CSA compressed", "dsv4_hca": "HCA compressed",
-          "dsv4_lid": "lightning-indexer", "dsv4_state_csa": "CSA compressor state",
-          "dsv4_state_hca": "HCA compressor state",
-          "dsv4_state_lid": "lightning-indexer compressor state"}
 
 
 def comp_size(kv_size: int, ratio: int) -> int:
     """``dsv4_comp_size``: compressed rows for ``kv_size`` tokens, at least one."""
     return max(1, -(-kv_size // ratio))
-
-
-def creating_lines(cache: LlamaCppCache) -> list[str]:
-    """The lines logged before (or, for a state, instead of) a cache's size line."""
-    if cache.kind == "dsv4_base":
-        return ["llama_kv_cache_dsv4: creating DSV4 raw KV cache"]
-    if cache.kind == "dsv4_swa":
-        return []
-    name = _NAMES[cache.kind]
-    if cache.kind.startswith("dsv4_state"):
-        short = cache.kind.rsplit("_", 1)[1]
-        ratio = HCA_RATIO if short == "hca" else CSA_RATIO
-        return [f"llama_kv_cache_dsv4: creating DSV4 {name}",
-                f"llama_dsv4_comp_state: {short} ratio = {ratio}, state = {cache.cells} x "
-                f"{cache.width}, streams = {cache.n_stream}, rs_seq = 0, layers = {cache.layers}, "
-                f"size = {cache.total_bytes / 1024.0 / 1024.0:7.2f} MiB"]
-    return [f"llama_kv_cache_dsv4: creating DSV4 {name} KV cache, size = {cache.announced} cells"]
 
 
 def _k_only(kind: str, widths: list[int], cells: int, n_seq: int, type_k: str, type_v: str,

@@ -50,6 +50,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SlidingWindowSpec
+from .sglang_dsv4 import pool as dsv4_pool
 
 SGLANG_VERSION = "SGLang 001ccef0 (profile_max_num_token, memory_pool.py, swa_memory_pool.py)"
 KV_CACHE_DTYPES = ("auto", "fp8_e5m2", "fp8_e4m3", "bfloat16")
@@ -278,7 +279,6 @@ def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None =
     DeepSeek-V4 gets ``sglang_dsv4.pool`` (an ``SglangV4Pool``; the page size is SGLang's 256;
     ``max_running_requests`` sizes its HCA state, and is read for V4 only)."""
     if model.has_compressed:
-        from .sglang_dsv4 import pool as dsv4_pool
         return dsv4_pool(model, tokens=tokens, kv_memory=kv_memory, kv_cache_dtype=kv_cache_dtype,
                          swa_full_tokens_ratio=swa_full_tokens_ratio,
                          max_running_requests=max_running_requests)

@@ -147,18 +147,21 @@ def _geometry(model: ModelSpec) -> tuple[CompressedAttentionSpec, int, int, int,
     return first, rope, index, csa, hca
 
 
-def _bytes_per_full_token(head: int, rope: int, index: int, layers: int, csa: int, hca: int,
+def _rows(head: int, rope: int, index: int) -> tuple[int, int, int, int]:
+    """(kv_bytes, indexer_bytes, c4 state, c4 indexer state) per row, as the configurator has
+    them: the fp8_ds_mla row (nope fp8 + rope bf16 + 8 scale bytes), the fp8 indexer key plus one
+    fp32 scale per 128, and float32 (kv, score) rows twice as wide for CSA's overlap."""
+    return (head - rope + rope * 2 + 8, index + index // 128 * 4,
+            2 * 2 * head * STATE_ITEM, 2 * 2 * index * STATE_ITEM)
+
+
+def _bytes_per_full_token(rows: tuple[int, int, int, int], layers: int, csa: int, hca: int,
                           window: int, ratio: float) -> float:
     """``_get_bytes_per_full_token``, term by term in SGLang's order (float arithmetic)."""
-    nope = head - rope
-    kv_bytes = nope + rope * 2 + 8
-    indexer_bytes = index + index // 128 * 4
-    c4_state_bytes = 2 * 2 * head * STATE_ITEM
-    c4_indexer_state_bytes = 2 * 2 * index * STATE_ITEM
+    kv_bytes, indexer_bytes, c4_state_bytes, c4_indexer_state_bytes = rows
     c4_state_ratio = C4_RING / window
-    c4_frac = 1 / (4 * 1)
     return (ratio * kv_bytes * layers
-            + c4_frac * kv_bytes * csa
+            + 1 / 4 * kv_bytes * csa      # c4_frac: 1 / (4 · c4_shrink_factor), no HiSparse
             + 1 / 128 * kv_bytes * hca
             + 1 / 4 * indexer_bytes * csa
             + ratio * c4_state_ratio * c4_state_bytes * csa
@@ -202,7 +205,8 @@ def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None =
     if not 0 < ratio <= 1:
         raise ValueError(f"swa-full-tokens-ratio: must be in (0, 1], got {ratio}")
     layers = model.num_layers
-    bpft = _bytes_per_full_token(spec.head_dim, rope, index, layers, csa, hca, spec.window, ratio)
+    rows = _rows(spec.head_dim, rope, index)
+    bpft = _bytes_per_full_token(rows, layers, csa, hca, spec.window, ratio)
     fixed = c128_state_fixed_bytes(spec.head_dim, hca, max_running_requests)
     if tokens is None:
         if kv_memory is None or kv_memory <= 0:
@@ -220,9 +224,7 @@ def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None =
         model=model.name, tokens=full, swa_tokens=swa, c4_tokens=full // 4,
         c128_tokens=full // 128, c4_state_rows=swa // spec.window * C4_RING,
         c128_state_rows=(max_running_requests + 1) * C128_RING, bytes_per_full_token=bpft,
-        c128_state_fixed=fixed, kv_row=spec.head_dim - rope + 2 * rope + 8,
-        index_row=index + index // 128 * 4,
-        c4_state_row=(2 * 2 * spec.head_dim + 2 * 2 * index) * STATE_ITEM,
+        c128_state_fixed=fixed, kv_row=rows[0], index_row=rows[1], c4_state_row=rows[2] + rows[3],
         layers=layers, csa_layers=csa, hca_layers=hca, window=spec.window,
         available=kv_memory if tokens is None else None,
         max_running_requests=max_running_requests, config_lines=tuple(lines))

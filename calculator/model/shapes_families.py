@@ -4,8 +4,6 @@ Gemma 3's SigLIP vision tower, Mistral 3's Pixtral tower and Kimi-K2.5's MoonViT
 projector (transformers 5.23.0 modeling files)."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ..config_fields import MAX_LAYERS
 from ..layer_pattern import layer_kinds
 from .shape_parts import VOCAB_DEFAULT, Param, config_int, dense_mlp, flag, linear
@@ -160,11 +158,7 @@ def siglip(vision: dict, text_hidden: int) -> list[Param]:
     vp = "model.vision_tower."
 
     def lin(name: str, out_f: int, in_f: int, split: str) -> list[Param]:
-        # a column-parallel bias splits with its rows; a row-parallel one stays whole
-        return [Param(name=f"{name}.weight", shape=(out_f, in_f), role="other", part="vision",
-                      split=split),
-                Param(name=f"{name}.bias", shape=(out_f,), role="other", part="vision",
-                      split="col" if split == "col" else "rep")]
+        return linear(name, out_f, in_f, "vision", split, bias=True, role="other")
 
     def ln(name: str) -> list[Param]:
         return [Param(name=f"{name}.{k}", shape=(d,), role="other", part="vision")
@@ -271,9 +265,7 @@ def moonvit(config: dict, text_hidden: int) -> list[Param]:
         return Param(name=name, shape=shape, role="other", part="vision")
 
     def lin(name: str, out_f: int, in_f: int, split: str = "rep") -> list[Param]:
-        # a column-parallel bias splits with its rows; a row-parallel one stays whole
-        return [replace(p(f"{name}.weight", out_f, in_f), split=split),
-                replace(p(f"{name}.bias", out_f), split="col" if split == "col" else "rep")]
+        return linear(name, out_f, in_f, "vision", split, bias=True, role="other")
 
     def ln(name: str, width: int = d) -> list[Param]:
         return [p(f"{name}.weight", width), p(f"{name}.bias", width)]
