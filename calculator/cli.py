@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from .capacity import plan
 from .cli_common import UsageError, weights_json  # UsageError: measure/cli.py imports it here
-from .engines import ENGINES, static_cache_bytes
+from .engines import ENGINES, transformers_cache_bytes
 from .engines.transformers_cache import TRANSFORMERS_VERSION
 from .engines.vllm import DEFAULT_MAX_NUM_BATCHED_TOKENS as VLLM_BATCHED_TOKENS
 from .engines.vllm import KV_CACHE_DTYPES as VLLM_KV_DTYPES
@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rope-head-dim", type=dim_int, default=64, help="d_r for --attention mla")
     p.add_argument("--engine", choices=ENGINES, default="theoretical",
                    help="theoretical (default); transformers: the StaticCache transformers "
-                        f"{TRANSFORMERS_VERSION} allocates for max_cache_len = --context; vllm: "
+                        f"{TRANSFORMERS_VERSION} allocates for max_cache_len = --context (DeepSeek-V4: its "
+                        "DynamicCache right after a --context-token prompt); vllm: "
                         f"the block pool {VLLM_VERSION} builds (max_model_len = --context); sglang: "
                         "its token pool; llama.cpp: the caches llama.cpp allocates for -c = --context")
     p.add_argument("--kv-memory", metavar="SIZE",
@@ -300,7 +301,8 @@ def default_context(model: ModelSpec) -> int:
 
 
 def _transformers(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> str:
-    """--engine transformers: StaticCache bytes (no TP/PP, no paging, the compute dtype)."""
+    """--engine transformers: StaticCache bytes (DeepSeek-V4: its DynamicCache after the prompt; no
+    TP/PP, no paging, the compute dtype)."""
     if (args.tp or 1) != 1 or args.pp != 1:
         raise UsageError("--tp/--pp: not available with --engine transformers (one device's StaticCache)")
     if args.layout != "theoretical":
@@ -308,7 +310,7 @@ def _transformers(args: argparse.Namespace, model: ModelSpec, contexts: list[int
     if args.format == "csv":
         raise UsageError("--format: csv is for the theoretical engine; use table or json")
     dtype = args.kv_dtype_given  # None: the model's own compute dtype, as transformers runs it
-    rows = [static_cache_bytes(model, c, args.batch, dtype) for c in contexts]
+    rows = [transformers_cache_bytes(model, c, args.batch, dtype) for c in contexts]
     if args.format == "json":
         data = [breakdown_json(b, "transformers", model) for b in rows]
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)

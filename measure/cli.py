@@ -46,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the CSV here ('results' = measure/results/<device>-<date>.csv)")
     p.add_argument("--engine", choices=("shapes", "transformers"), default="shapes",
                    help="shapes: caches in the calculator's own shapes (default); transformers: "
-                        "the StaticCache transformers allocates for a structural twin, compared "
-                        "with the calculator's transformers mode")
+                        "the StaticCache transformers allocates for a structural twin (DeepSeek-V4: "
+                        "the DynamicCache after a --context-token prompt), compared with the "
+                        "calculator's transformers mode")
     p.add_argument("--new-tokens", type=positive_int,
                    help="with --engine transformers: generate this many tokens after a prompt of "
                         "--context tokens and measure the DynamicCache generate leaves")

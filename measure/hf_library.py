@@ -134,11 +134,13 @@ def _cache_tensors(cache) -> list[list[torch.Tensor]]:
 
 
 def storage_bytes(tensors: list[torch.Tensor]) -> int:
+    """Bytes of the distinct storages these tensors keep alive: an empty slice of a big tensor
+    (DeepSeek-V4's compressor buffers) still holds all of it."""
     seen, total = set(), 0
     for t in tensors:
         storage = t.untyped_storage()
         key = (storage.data_ptr(), storage.nbytes())
-        if t.numel() and key not in seen:
+        if key not in seen:
             seen.add(key)
             total += storage.nbytes()
     return total
@@ -194,9 +196,13 @@ def measure_generate(config: dict, *, name: str, prompt: int, new_tokens: int, b
 
 def measure_library(config: dict, *, name: str, context: int, batch: int,
                     device: str = "cpu") -> list[LibraryRow]:
-    """Run one step of the twin with a StaticCache; expected vs measured per layer group."""
+    """Run one step of the twin with a StaticCache; expected vs measured per layer group.
+    DeepSeek-V4 has no StaticCache: its DynamicCache right after a ``context``-token prompt."""
     import transformers
     model: ModelSpec = from_hf_config(config, name=name)
+    if model.has_compressed:
+        return measure_generate(config, name=name, prompt=context, new_tokens=1, batch=batch,
+                                device=device)
     dtype = model.dtype if model.dtype in TORCH_DTYPES else "bf16"
     expected = static_cache_bytes(model, context, batch, dtype)
     twin, net = _twin_model(config, dtype, device)

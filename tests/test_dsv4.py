@@ -18,7 +18,8 @@ from calculator import from_hf_config, kv_cache_bytes, sweep
 from calculator.capacity import plan
 from calculator.dtypes import get_dtype
 from calculator.dsv4 import layer_types
-from calculator.engines import dynamic_cache_bytes, static_cache_bytes, vllm_plan
+from calculator.engines import (dynamic_cache_bytes, static_cache_bytes, transformers_cache_bytes,
+                                vllm_plan)
 from calculator.totals import long_context_bytes_per_token
 from model_presets import load_preset, preset_checkpoints
 from model_presets.param_counts import full_config
@@ -138,8 +139,6 @@ def test_bad_v4_fields_are_named(bad, field):
 
 @pytest.mark.parametrize("call", [
     lambda m: vllm_plan(m, max_model_len=4096, kv_memory=GiB),
-    lambda m: static_cache_bytes(m, 4096),
-    lambda m: dynamic_cache_bytes(m, 100, 4),
 ])
 def test_engines_refuse_in_one_line(call):
     with pytest.raises(ValueError, match=r"^engine [a-z.]+: DeepSeek-V4's compressed attention") as e:
@@ -157,6 +156,63 @@ def test_cli_sizes_it_and_engines_refuse():
     bad = run("--context", "4096", "--engine", "vllm", "--gpu", "H200 141GB", "--gpus", "8")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert "DeepSeek-V4's compressed attention" in bad.stderr
+
+
+def test_transformers_mode_is_the_dynamic_cache_after_the_prompt_by_hand():
+    """transformers_dsv4.py: V4 has no StaticCache; right after a 300-token prompt its own
+    DynamicCache layers keep the prompt's rows as views (bf16, one sequence)."""
+    model = load_preset("deepseek-v4-flash")
+    b = transformers_cache_bytes(model, 300)
+    assert b.layout == "transformers 5.23.0 DynamicCache after a 300-token prompt"
+    groups = {g.label.split()[0]: g for g in b.groups}
+    # 2 window-only layers: K and V apart (DynamicSlidingWindowLayer), 300 rows · 512 · 2 B each,
+    # and the 8-byte _sliding_window_tensor
+    sliding = groups["sliding"]
+    assert sliding.kv_bytes + sliding.state_bytes == 2 * (2 * 300 * 512 * 2 + 8) == 1_228_816
+    # 21 CSA layers: K = V rows 300 · 512 · 2 = 307,200; 75 entries · 512 · 2 = 76,800 and
+    # 75 indexer keys · 128 · 2 = 19,200; buffer_kv / buffer_gate still hold the whole prompt's
+    # projections, 2 · 300 · (1024 + 256) · 2 = 1,536,000; overlap 2 · 4 · (512 + 128) · 2 = 10,240
+    csa = groups["CSA"]
+    assert csa.kv_bytes == 21 * (307_200 + 76_800 + 19_200)
+    assert csa.index_bytes == 21 * 19_200
+    assert csa.state_bytes == 21 * (1_536_000 + 10_240 + 8)
+    # 20 HCA layers: 307,200 + 2 entries · 512 · 2 = 2,048; buffers 2 · 300 · 512 · 2 = 614,400
+    hca = groups["HCA"]
+    assert hca.kv_bytes + hca.state_bytes == 20 * (307_200 + 2_048 + 614_400 + 8)
+    assert b.total_bytes == 1_228_816 + 21 * 1_949_448 + 20 * 923_656 == 60_640_344
+    # batch 2 doubles everything but the 43 counters
+    assert transformers_cache_bytes(model, 300, 2).total_bytes == 2 * 60_640_344 - 43 * 8
+    # one decode step later the window is back to 128 rows and the buffers to 2 (302 − 300)
+    after = dynamic_cache_bytes(model, 300, 3)
+    assert after.total_bytes == 10_269_784 < b.total_bytes
+
+
+def test_transformers_mode_refusals_in_one_line():
+    model = load_preset("deepseek-v4-flash")
+    with pytest.raises(ValueError, match="no StaticCache"):
+        static_cache_bytes(model, 4096)
+    with pytest.raises(ValueError, match=r"^kv dtype: .*_keep_in_fp32_modules") as e:
+        transformers_cache_bytes(model, 4096, dtype="fp16")
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("prompt, new_tokens, batch", [
+    (300, 1, 1),   # the transformers mode: right after the prompt (300 = 75 · 4: empty slices)
+    (301, 1, 2),   # 301 = 2 · 128 + 45: HCA's buffer a non-empty slice
+    (130, 5, 2),   # decode steps: buffers are fresh concatenations, windows at 128 rows
+    (3, 2, 1),     # under one CSA window: no entry, no overlap yet
+])
+def test_transformers_allocates_what_the_mode_predicts(prompt, new_tokens, batch):
+    """generate with the real config's structural twin on CPU and sum the storages its
+    DynamicCache keeps alive, layer group by layer group (measure/hf_library.py)."""
+    pytest.importorskip("transformers")
+    from measure.hf_library import measure_generate
+    rows = measure_generate(full_config("deepseek-v4-flash"), name="v4", prompt=prompt,
+                            new_tokens=new_tokens, batch=batch)
+    assert [r.group.split()[0] for r in rows] == ["sliding", "CSA", "HCA", "total"]
+    assert all(r.match for r in rows), [(r.group, r.expected_bytes, r.measured_bytes) for r in rows]
+    if (prompt, new_tokens, batch) == (300, 1, 1):
+        assert rows[-1].measured_bytes == 60_640_344
 
 
 def _twin(ratios: list[int]) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from calculator.engines import ENGINES, llamacpp_max_sequences, sglang_pool, static_cache_bytes, vllm_plan
+from calculator.engines import ENGINES, llamacpp_max_sequences, sglang_pool, transformers_cache_bytes, vllm_plan
 from calculator.engines.llamacpp import LLAMACPP_VERSION
 from calculator.engines.sglang import SGLANG_VERSION
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
@@ -16,7 +16,8 @@ from views import common as c
 from views import startup as su
 
 HELP = ("theoretical: the figures above, a lower bound with no engine overhead. transformers: how many sequences of this context one "
-        f"StaticCache (transformers {TRANSFORMERS_VERSION}) holds there. vllm: the block pool "
+        f"StaticCache (transformers {TRANSFORMERS_VERSION}; DeepSeek-V4: its DynamicCache right "
+        "after the prompt) holds there. vllm: the block pool "
         f"vLLM builds in the memory free for KV on one GPU, as {VLLM_VERSION} computes it. "
         f"sglang: the token pools SGLang sizes there ({SGLANG_VERSION}). llama.cpp: how many "
         f"sequences (-np) of this context its caches hold ({LLAMACPP_VERSION}). vLLM and SGLang start "
@@ -59,23 +60,25 @@ def show(engine: str, model, cap, ctx: int, n_gpus: int, tp: int, kv_dtype: str,
 
 
 def _transformers(model, cap, ctx: int, kv_dtype: str) -> dict:
-    # StaticCache bytes = batch × per-sequence bytes + 8-byte counters that do not grow
-    one = c.guarded(static_cache_bytes, model, ctx, 1, kv_dtype).total_bytes
-    per = static_cache_bytes(model, ctx, 2, kv_dtype).total_bytes - one
+    # StaticCache bytes = batch × per-sequence bytes + 8-byte counters that do not grow (likewise
+    # DeepSeek-V4's DynamicCache after the prompt)
+    first = c.guarded(transformers_cache_bytes, model, ctx, 1, kv_dtype)
+    one, kind = first.total_bytes, first.layout.split()[2]
+    per = transformers_cache_bytes(model, ctx, 2, kv_dtype).total_bytes - one
     fixed = one - per
     n = max(0, (cap.free_per_gpu - fixed) // per)
     if n == 0:
-        st.error(f"One sequence's StaticCache ({c.fmt(one)}) is more than the "
+        st.error(f"One sequence's {kind} ({c.fmt(one)}) is more than the "
                  f"{c.fmt(max(cap.free_per_gpu, 0))} free.")
     else:
-        held = static_cache_bytes(model, ctx, n, kv_dtype).total_bytes
+        held = transformers_cache_bytes(model, ctx, n, kv_dtype).total_bytes
         t1, t2 = st.columns(2)
         t1.metric(f"Sequences of {ctx:,} tokens (batch)", f"{n:,}",
                   help=f"({cap.free_per_gpu:,} B − {fixed:,} B of position counters) // "
                        f"{per:,} B per sequence")
-        t2.metric("StaticCache for that batch", c.fmt(held), help=f"{held:,} bytes")
+        t2.metric(f"{kind} for that batch", c.fmt(held), help=f"{held:,} bytes")
         st.caption("transformers logs nothing when it allocates a cache; the Measurements page "
-                   "checks these bytes against the StaticCache transformers itself allocates.")
+                   "checks these bytes against the cache transformers itself allocates.")
         return {"sequences": n, "static_cache_bytes": held, "kv_memory_bytes": cap.free_per_gpu}
     return {"sequences": 0, "kv_memory_bytes": cap.free_per_gpu}
 

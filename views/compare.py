@@ -89,7 +89,8 @@ block = col5.number_input("Block size", min_value=1, max_value=4096, key="block"
 engine = st.radio("Engine", ENGINES, key="engine", horizontal=True,
                   help="theoretical: the cache itself; transformers: StaticCache(max_cache_len = "
                        "context) in the KV dtype (bf16, fp16 or fp32; TP 1), with its 8-byte "
-                       "position counters; vllm: whole blocks per request (block size "
+                       "position counters (DeepSeek-V4, which has none: its DynamicCache right "
+                       "after a prompt of the context); vllm: whole blocks per request (block size "
                        "above, KV dtype auto/fp8; sliding layers keep the window plus "
                        "max_num_batched_tokens 8,192, as v0.11 – v0.23 do; v0.27+ keeps twice "
                        "that, see the Engines page); sglang: the token pool (and gpt-oss-style SWA pool) that "
@@ -159,7 +160,12 @@ st.caption("“bytes/token” is the whole model (all GPUs), every layer counted
            + (" SGLang sizes DeepSeek-V4's pools in 256-token pages at its own budget per token "
               "(the window pool is 0.1 of the full one) and sets aside the HCA compressor state "
               "for max_running_requests (256) whatever the batch: the flat start of its curve."
-              if engine == "sglang" and any(m.has_compressed for m in models) else ""))
+              if engine == "sglang" and any(m.has_compressed for m in models) else "")
+           + (" transformers has no StaticCache for DeepSeek-V4: its figure is the DynamicCache "
+              "right after a prompt of that context, which still holds the prompt's window rows "
+              "and compressor projections (one token later it drops to the window and the "
+              "entries)."
+              if engine == "transformers" and any(m.has_compressed for m in models) else ""))
 e1 = e2 = st.container(horizontal=True)
 e1.download_button("Download CSV (raw bytes + formatted)", csv,
                    file_name="kv_cache_comparison.csv", mime="text/csv", key="dl_csv")

@@ -17,7 +17,7 @@ import streamlit as st
 from calculator import ModelSpec, gpu_memory, plan
 from calculator.sweep import sweep_columns
 from calculator.totals import long_context_bytes_per_token
-from calculator.engines import ENGINES, llamacpp_plan, sglang_pool, static_cache_bytes, vllm_plan
+from calculator.engines import ENGINES, llamacpp_plan, sglang_pool, transformers_cache_bytes, vllm_plan
 from calculator.units import SCALES, format_per_token
 from views import common as c
 
@@ -74,7 +74,8 @@ def engine_bytes(m: ModelSpec, engine: str, ctx: int, dtype: str, batch: int, tp
     """What ``engine`` allocates for ``batch`` sequences of ``ctx`` tokens (per GPU when TP > 1).
 
     transformers: ``StaticCache(max_cache_len=ctx)`` for ``batch`` sequences, in the KV dtype
-    (the model's compute dtype: bf16, fp16 or fp32), one device;
+    (the model's compute dtype: bf16, fp16 or fp32), one device (DeepSeek-V4: the DynamicCache
+    right after a ctx-token prompt, ``transformers_cache_bytes``);
     vllm: the blocks of ``batch`` requests at max_model_len = ctx (``VllmPlan.request_bytes``);
     sglang: the pools that hold ctx·batch tokens (``--kv-cache-dtype`` auto or fp8; hybrid-SWA
     models add a SWA pool of 0.8× those tokens); llama.cpp: the caches of ``-c ctx·batch -np
@@ -83,7 +84,7 @@ def engine_bytes(m: ModelSpec, engine: str, ctx: int, dtype: str, batch: int, tp
     if engine == "transformers":
         if tp != 1:
             raise ValueError("transformers' StaticCache is one device's: set TP to 1")
-        return static_cache_bytes(m, ctx, batch, dtype).total_bytes
+        return transformers_cache_bytes(m, ctx, batch, dtype).total_bytes
     if engine == "vllm":
         kv = c.auto_or_fp8("vLLM", dtype, m.dtype)
         return vllm_plan(m, max_model_len=ctx, block_size=block, kv_cache_dtype=kv,

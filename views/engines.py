@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from calculator import kv_cache_bytes
-from calculator.engines import llamacpp_max_sequences, llamacpp_plan, sglang_pool, static_cache_bytes, vllm_plan
+from calculator.engines import llamacpp_max_sequences, llamacpp_plan, sglang_pool, transformers_cache_bytes, vllm_plan
 from calculator.engines.llamacpp import LLAMACPP_VERSION
 from calculator.engines.llamacpp_dsv4 import LLAMACPP_DSV4_VERSION
 from calculator.engines.sglang import SGLANG_VERSION
@@ -61,7 +61,7 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
     def transformers(memory):
         if tp != 1:
             raise ValueError("transformers: one device's StaticCache (set TP to 1)")
-        one = static_cache_bytes(model, ctx, 1, kv_dtype).total_bytes
+        one = transformers_cache_bytes(model, ctx, 1, kv_dtype).total_bytes
         return one, f"{memory / one:.2f}x", ""
 
     def vllm(memory):
@@ -93,7 +93,9 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
         return one.total_bytes, f"{n} (-np {n} -c {ctx * n:,})", "\n".join(shown.log_lines())
 
     add(f"theoretical ({kv_dtype})", "theoretical", theoretical)
-    add(f"transformers {TRANSFORMERS_VERSION} StaticCache", "transformers", transformers)
+    add(f"transformers {TRANSFORMERS_VERSION} "
+        f"{'DynamicCache after the prompt' if model.has_compressed else 'StaticCache'}",
+        "transformers", transformers)
     add(rules_label(vllm_version), "vllm", vllm)
     add((SGLANG_DSV4_VERSION if model.has_compressed else SGLANG_VERSION).split(" (")[0], "sglang",
         sglang)
@@ -256,7 +258,9 @@ st.caption("One request = one sequence of the chosen context; requests that fit 
            "pool of 0.8× its tokens, where a request keeps only its window; DeepSeek-V4: window, "
            "compressed and state pools at its own bytes per full token, one request being that "
            "budget × the context, at most 256 at once); transformers' StaticCache holds "
-           "max_cache_len for every full layer and the window for sliding ones; llama.cpp (f16 "
+           "max_cache_len for every full layer and the window for sliding ones (DeepSeek-V4 has no "
+           "StaticCache: right after the prompt its DynamicCache still holds the prompt's window "
+           "rows and compressor projections); llama.cpp (f16 "
            "cache, flash attention, -ub 512) pads the context to 256 cells, keeps window + "
            "ubatch cells in sliding layers, and its figure is whole sequences (-np) of this "
            "context. SGLang's \"GB\" in its lines is 2³⁰ bytes (it divides by 1 << 30).")

@@ -41,7 +41,11 @@ def by_design(totals: pd.DataFrame) -> pd.DataFrame:
         theory = kv_cache_bytes(m, int(r.context), int(r.batch), m.dtype).total_bytes
         attn = sum(g.count for g in m.groups if g.spec.kind in ("full", "sliding", "mla"))
         sliding = sum(g.count for g in m.groups if g.spec.window)
-        if "StaticCache" in r.library:
+        if m.has_compressed:  # DeepSeek-V4: transformers_dsv4.py
+            reasons = ["DeepSeek-V4's DynamicCache: window storage and compressor buffers are views "
+                       "that keep the last update's rows (after the prompt: all of it); plain "
+                       "sliding layers hold V apart; + 8 B per layer"]
+        elif "StaticCache" in r.library:
             reasons = [f"{attn} position counters × 8 B (StaticLayer.cumulative_length)"]
         else:
             reasons = [f"sliding layers keep window − 1 tokens as a view of the last concatenation, "

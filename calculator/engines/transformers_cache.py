@@ -38,15 +38,20 @@ Rules, each from transformers/cache_utils.py unless said otherwise:
   ``MiniMaxCache.linear_cache`` (``models/minimax/modeling_minimax.py``,
   ``MiniMaxLightningAttention.forward``). MiniMax refuses a ``StaticCache`` ("MiniMax uses cache of
   its own"), so ``static_cache_bytes`` raises for it, as transformers does.
+- DeepSeek-V4 has no static form either: ``generate`` gives it a ``DynamicCache`` of its own
+  layers (``transformers_dsv4.py``). ``transformers_cache_bytes`` therefore answers with the
+  StaticCache where transformers builds one and, for V4, with the DynamicCache right after a
+  prompt of ``context`` tokens (its largest: the prefill's window and projections stay alive).
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from math import prod
 
 from ..dtypes import get_dtype
-from ..dsv4 import refuse_compressed
 from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SharedKVSpec, StateSpec
 from ..totals import Breakdown, GroupBytes, check_positive, MAX_BATCH, MAX_CONTEXT
+from . import transformers_dsv4
 
 TRANSFORMERS_VERSION = "5.23.0"
 COMPUTE_DTYPES = ("bf16", "fp16", "fp32")
@@ -134,6 +139,10 @@ def dynamic_cache_bytes(model: ModelSpec, prompt: int, new_tokens: int, batch: i
     _check_class(model)
     kv = _compute_dtype(model, dtype)
     updates = [prompt] + [1] * (new_tokens - 1)
+    if model.has_compressed:
+        groups = transformers_dsv4.groups(model, updates, batch, kv.group_bytes, kv.name,
+                                          lambda spec: dynamic_tokens(spec.window, updates))
+        return _breakdown(model, prompt + new_tokens - 1, batch, kv.name, "DynamicCache", groups)
     groups = _groups(model, batch, kv, lambda spec: dynamic_tokens(spec.window, updates),
                      lambda spec: COUNTER_BYTES if spec.window else 0)  # _sliding_window_tensor
     return _breakdown(model, prompt + new_tokens - 1, batch, kv.name, "DynamicCache", groups)
@@ -145,9 +154,6 @@ NO_CLASS = {"nemotron-nas": "Nemotron-NAS (DeciLM) has no transformers class; it
 
 
 def _check_class(model: ModelSpec) -> None:
-    # DeepseekV4PreTrainedModel: its DeepseekV4CSACache / HCACache layers have no static form
-    refuse_compressed(model, "transformers", " here: transformers keeps it in DeepseekV4CSACache /"
-                      " DeepseekV4HCACache layers of its own (no StaticCache)")
     if model.model_type in NO_CLASS:
         raise ValueError(f"engine transformers: {NO_CLASS[model.model_type]}; the theoretical, "
                          "vllm, sglang and llama.cpp engines size it")
@@ -168,6 +174,9 @@ def static_cache_bytes(model: ModelSpec, context: int, batch: int = 1,
     check_positive("context", context, MAX_CONTEXT)
     check_positive("batch", batch, MAX_BATCH)
     _check_class(model)
+    if model.has_compressed:  # DeepseekV4PreTrainedModel: "isn't compatible with StaticCache"
+        raise ValueError("engine transformers: DeepSeek-V4 keeps DeepseekV4CSACache / "
+                         "DeepseekV4HCACache layers of its own, in a DynamicCache (no StaticCache)")
     kv = _compute_dtype(model, dtype)
     if any(isinstance(g.spec, StateSpec) and g.spec.mechanism == "linear attention"
            for g in model.groups):
@@ -177,3 +186,13 @@ def static_cache_bytes(model: ModelSpec, context: int, batch: int = 1,
     groups = _groups(model, batch, kv, lambda spec: spec.tokens_held(context),
                      lambda spec: COUNTER_BYTES * (2 if getattr(spec, "indexer", None) else 1))
     return _breakdown(model, context, batch, kv.name, "StaticCache", groups)
+
+
+def transformers_cache_bytes(model: ModelSpec, context: int, batch: int = 1,
+                             dtype: str | None = None) -> Breakdown:
+    """The transformers mode: ``StaticCache(max_cache_len=context)``, or for DeepSeek-V4 (no
+    static form) the DynamicCache ``generate`` holds right after a ``context``-token prompt."""
+    if model.has_compressed:
+        out = dynamic_cache_bytes(model, context, 1, batch, dtype)
+        return replace(out, layout=f"{out.layout} after a {context:,}-token prompt")
+    return static_cache_bytes(model, context, batch, dtype)
