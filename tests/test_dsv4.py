@@ -284,3 +284,20 @@ def test_attention_variants_re_express_its_layers_as_plain_attention():
     # 8 seqs · (41 · 1,000 + 2 · 128) tokens · 1 head · (512 + 512) · 2 B (fp16)
     assert kv_cache_bytes(mqa, 1000, 8, "fp16").total_bytes == \
         8 * (41 * 1000 + 2 * 128) * 1024 * 2 == 675_938_304
+
+
+def test_measurements_page_lists_the_committed_transformers_check():
+    """The committed CPU run of `python -m measure --engine transformers --all-presets --batch 2`
+    holds V4's DynamicCache row, and the page says why it differs from the theoretical figure."""
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page("views/measurements.py").run()
+    at.selectbox(key="m_lib_file").set_value("transformers-static-cpu-2026-12-02.csv").run()
+    assert not at.exception and not at.error
+    assert [m.value for m in at.metric][-2:] == ["54 / 54", "130 / 130"]
+    table = at.dataframe[-1].value.set_index("model")  # "Differences by design"
+    v4 = table.loc["deepseek-v4-flash"]
+    # 2 sequences of a 300-token prompt: 2 · 60,640,344 − 43 counters · 8 B counted once
+    assert v4["transformers_bytes"] == 2 * 60_640_344 - 43 * 8 == 121_280_344
+    assert v4["theoretical_bytes"] == kv_cache_bytes(load_preset("deepseek-v4-flash"), 300, 2).total_bytes
+    assert v4["why"].startswith("DeepSeek-V4's DynamicCache")

@@ -134,7 +134,8 @@ else:
 st.subheader("Caches transformers itself allocates")
 st.write("`python -m measure --engine transformers` lets transformers read each config with its "
          "own config class and allocate its own `StaticCache` for a structural twin of the model "
-         "(every cache-shaping field kept, weights tiny), with real tensors, then compares the "
+         "(every cache-shaping field kept, weights tiny; DeepSeek-V4, which has none: the "
+         "DynamicCache right after the prompt, the storage its views keep), with real tensors, then compares the "
          "bytes with the calculator's transformers mode, layer group by layer group. An "
          "independent reading: a misread config would not match here.")
 if not library_files:
