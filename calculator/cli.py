@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "concurrency (llama.cpp: the largest -c that fits)")
     p.add_argument("--kv-cache-dtype", default="auto",
                    help=f"with --engine vllm: {', '.join(VLLM_KV_DTYPES)}; sglang: auto, fp8_e5m2, "
-                        "fp8_e4m3 (default auto)")
+                        "fp8_e4m3, bfloat16 (DeepSeek-V4 with --device npu) (default auto)")
     p.add_argument("--page-size", type=dim_int, default=1,
                    help="with --engine sglang: tokens per page (default 1)")
     p.add_argument("--swa-full-tokens-ratio", type=float, default=0.8,
@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-running-requests", type=dim_int, default=None,
                    help="with --engine sglang, DeepSeek-V4: the request slots whose HCA compressor "
                         "state SGLang sets aside before its pools (default 256, SGLang's V4 default)")
+    p.add_argument("--device", choices=("cuda", "npu"), default="cuda",
+                   help="with --engine sglang, DeepSeek-V4: SGLang's --device (npu: Ascend, whose "
+                        "V4 defaults are page 128 and a bfloat16 cache; default cuda)")
     p.add_argument("--log-style", choices=("current", "legacy", "v0.4"), default="current",
                    help="with --engine sglang --format log: current SGLang lines (with 'dtype: "
                         "torch.bfloat16,'), legacy (older builds, without it) or v0.4 (v0.4.1: no "
@@ -332,6 +335,8 @@ def run(argv: list[str] | None) -> str:
         raise UsageError("--no-async-scheduling: a vLLM flag; add --engine vllm --engine-version 0.27")
     if args.max_running_requests is not None and args.engine != "sglang":
         raise UsageError("--max-running-requests: an SGLang flag; add --engine sglang")
+    if args.device != "cuda" and args.engine != "sglang":
+        raise UsageError("--device: an SGLang flag; add --engine sglang")
     model = load_model(args)
     if (args.max_context or args.max_batch) and args.engine not in ("vllm", "sglang"):
         return _capacity(args, model, args.tp)

@@ -59,7 +59,7 @@ def vllm_weights_json(model: ModelSpec, tp: int, expert_parallel: bool = False) 
 
 ENGINE_FLAGS = ("tp", "block-size", "max-num-batched-tokens", "num-draft-layers", "mem-util", "gpu", "non-torch", "page-size", "kv-cache-dtype", "max-num-batched-tokens",
                 "kv-memory", "parallel", "cache-type-k", "cache-type-v", "batch-size", "ubatch-size",
-                "context", "mla-cache", "swa-full-tokens-ratio", "max-running-requests", "log-style",
+                "context", "mla-cache", "swa-full-tokens-ratio", "max-running-requests", "device", "log-style",
                 "engine-version",
                 "llamacpp-build")
 
@@ -215,6 +215,11 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
             raise UsageError("--max-running-requests: sizes only DeepSeek-V4's pools here (other "
                              "SGLang pools do not depend on it)")
         knobs["max_running_requests"] = args.max_running_requests
+    if args.device != "cuda":
+        if not model.has_compressed:
+            raise UsageError("--device: npu is read for DeepSeek-V4's pools only (other models are "
+                             "sized as SGLang does on CUDA)")
+        knobs["device"] = args.device
     if memory is not None and memory <= 0:
         lines = startup.log_lines() if startup is not None else []
         msg = ("RuntimeError: Not enough memory. Please try to increase --mem-fraction-static.")

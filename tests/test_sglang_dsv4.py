@@ -1,8 +1,9 @@
 """SGLang's DeepSeek-V4 pools (DSV4PoolConfigurator at sgl-project/sglang 003fca80), by hand.
 
 DeepSeek-V4-Flash-0731: 43 layers, 21 CSA (rate 4, 128-wide indexer), 20 HCA (rate 128),
-head_dim 512, qk_rope_head_dim 64, window 128. No public SGLang log of a V4 start was in reach,
-so every figure below is the configurator's arithmetic written out.
+head_dim 512, qk_rope_head_dim 64, window 128. The figures are the configurator's arithmetic
+written out; the public V4 starts in reach ran on Ascend NPUs (``--device npu``: page 128, a
+bfloat16 cache), and the last tests reproduce their lines.
 """
 from __future__ import annotations
 
@@ -125,3 +126,75 @@ def test_max_running_requests_sizes_the_hca_state():
         err = run(*bad, "--max-running-requests", "64")
         assert err.returncode == 2 and err.stderr.count("\n") == 1
         assert "--max-running-requests" in err.stderr
+
+
+# Two public SGLang starts of DeepSeek-V4-Flash-0731 (W4A8) on 4 Ascend NPUs, TP 4, --kv-cache-dtype
+# bfloat16, each rank printing (search index ids 57615238133 and 57382202304):
+NPU_LOGS = {
+    4: ("Use dsv4 attention backend for DeepseekV4ForCausalLM, setting page_size to 128.",
+        "Setting swa_full_tokens_ratio to 0.1 for DeepseekV4ForCausalLM.",
+        "DSV4 memory calculation: bytes_per_full_token=7705.45, available_bytes=1.57 GB, "
+        "c128_state_fixed=0.07 GB, full_token=209280",
+        "DSV4 pool sizes: full=209280, swa=20864, c4=52320, c128=1635, c4_state=1304, c128_state=0"),
+    8: ("Use dsv4 attention backend for DeepseekV4ForCausalLM, setting page_size to 128.",
+        "Setting swa_full_tokens_ratio to 0.1 for DeepseekV4ForCausalLM.",
+        "DSV4 memory calculation: bytes_per_full_token=7705.45, available_bytes=11.89 GB, "
+        "c128_state_fixed=0.11 GB, full_token=1641472",
+        "DSV4 pool sizes: full=1641472, swa=164096, c4=410368, c128=12824, c4_state=10256, "
+        "c128_state=0"),
+}
+
+
+@pytest.mark.parametrize("mrr", sorted(NPU_LOGS))
+def test_public_ascend_starts_line_for_line(mrr):
+    """--max-running-requests 4 and 8. The logs give the memory to 0.01 GB; every byte count that
+    prints it and gives their full_token reproduces all four lines, the lowest is used."""
+    model = load_preset("deepseek-v4-flash")
+    # the HCA state: (slots + 2) · 128 rows (ceil((slots·128 + 129) / 128) · 128, slots = mrr + 1)
+    # of 2 · 512 float32 on 20 layers: 7 · 10,485,760 = 73,400,320 B (0.07 GB), 11 · … = 0.11 GB
+    fixed = {4: 7 * 128 * 1024 * 4 * 20, 8: 11 * 128 * 1024 * 4 * 20}[mrr]
+    assert fixed == c128_state_fixed_bytes(512, 20, mrr)
+    full = {4: 209_280, 8: 1_641_472}[mrr]
+    # the least available_bytes whose int((bytes − fixed) / 7705.45) is full_token
+    memory = {4: 1_685_996_897, 8: 12_763_623_783}[mrr]
+    assert int((memory - fixed) / BPFT) == full and int((memory - 1 - fixed) / BPFT) == full - 1
+    p = sglang_pool(model, kv_memory=memory, kv_cache_dtype="bfloat16", max_running_requests=mrr,
+                    device="npu")
+    assert tuple(p.log_lines()) == NPU_LOGS[mrr]
+    # page 128 (the first start's 209,280 is a multiple of 128, not of 256: 817.5 pages);
+    # swa = int(0.1 · full) // 128 · 128; c4_state = swa // window(128) · 8 rows
+    assert full % 128 == 0 and p.page_size == 128 and (mrr != 4 or full % 256 == 128)
+    assert p.swa_tokens == int(full * 0.1) // 128 * 128
+    assert p.c4_state_rows == p.swa_tokens // 128 * 8
+
+
+def test_npu_tokens_path_and_refusals():
+    """A third Ascend start (id 57616064554, --max-total-tokens 32768, --max-running-requests 1)
+    prints its capped pools: full=32768, swa=3200, c4=8192, c128=256, c4_state=200."""
+    model = load_preset("deepseek-v4-flash")
+    p = sglang_pool(model, tokens=32_768, kv_cache_dtype="bfloat16", max_running_requests=1,
+                    device="npu")
+    # swa = int(3,276.8) // 128 · 128 = 3,200; c4_state = 3,200 // 128 · 8 = 200
+    assert p.log_lines()[-1] == ("DSV4 pool sizes: full=32768, swa=3200, c4=8192, c128=256, "
+                                 "c4_state=200, c128_state=0")
+    with pytest.raises(ValueError, match=r"^kv-cache-dtype: .* on CUDA with fp8_e4m3 only"):
+        sglang_pool(model, kv_memory=GiB, kv_cache_dtype="bfloat16")
+    with pytest.raises(ValueError, match=r"^device: "):
+        sglang_pool(model, kv_memory=GiB, device="tpu")
+    with pytest.raises(ValueError, match=r"^device: only DeepSeek-V4"):
+        sglang_pool(load_preset("llama-3.1-8b"), kv_memory=GiB, device="npu")
+
+
+def test_cli_device_npu():
+    run = lambda *a: subprocess.run([sys.executable, "-m", "calculator", "--preset", *a],
+                                    capture_output=True, text=True, cwd=ROOT, timeout=120)
+    out = run("deepseek-v4-flash", "--engine", "sglang", "--device", "npu", "--kv-cache-dtype",
+              "bfloat16", "--max-running-requests", "8", "--kv-memory", "12763623783",
+              "--format", "log")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines() == list(NPU_LOGS[8])
+    for bad in (("llama-3.1-8b", "--engine", "sglang", "--device", "npu", "--kv-memory", "1GiB"),
+                ("deepseek-v4-flash", "--engine", "vllm", "--device", "npu", "--kv-memory", "1GiB")):
+        err = run(*bad)
+        assert err.returncode == 2 and len(err.stderr.strip().splitlines()) == 1
+        assert "--device" in err.stderr

@@ -273,15 +273,19 @@ def nsa_flags(model: ModelSpec, page_size: int, kv_cache_dtype: str,
 def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None = None,
          page_size: int = 1, kv_cache_dtype: str = "auto", tp: int = 1,
          swa_full_tokens_ratio: float = SWA_FULL_TOKENS_RATIO, gpu: object = None,
-         max_running_requests: int | None = None) -> SglangPool:
+         max_running_requests: int | None = None, device: str = "cuda") -> SglangPool:
     """SGLang's pools for ``tokens`` (its #tokens, of the full layers when the model has a SWA
     pool), or for the ``kv_memory`` bytes left per GPU. ``gpu`` decides DSA models' KV dtype.
     DeepSeek-V4 gets ``sglang_dsv4.pool`` (an ``SglangV4Pool``; the page size is SGLang's 256;
-    ``max_running_requests`` sizes its HCA state, and is read for V4 only)."""
+    ``max_running_requests`` sizes its HCA state, and is read for V4 only; so is ``device`` npu,
+    Ascend's page 128 and bfloat16 cache)."""
     if model.has_compressed:
         return dsv4_pool(model, tokens=tokens, kv_memory=kv_memory, kv_cache_dtype=kv_cache_dtype,
                          swa_full_tokens_ratio=swa_full_tokens_ratio,
-                         max_running_requests=max_running_requests)
+                         max_running_requests=max_running_requests, device=device)
+    if device != "cuda":
+        raise ValueError("device: only DeepSeek-V4's SGLang pools are read for Ascend NPUs; "
+                         "other models are sized as SGLang does on CUDA")
     if page_size < 1:
         raise ValueError("page-size: must be at least 1")
     if not 0 < swa_full_tokens_ratio <= 1:

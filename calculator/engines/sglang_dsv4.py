@@ -24,8 +24,14 @@ Read at sgl-project/sglang 003fca80, ``python/sglang/srt``:
   down to the page, c4 = full // 4, c128 = full // 128, c4 state = swa // window · 8 rows; it logs
   ``DSV4 memory calculation: …`` and ``DSV4 pool sizes: …`` (GB = 2³⁰ bytes).
 
-No public SGLang log of a DeepSeek-V4 start was in reach to check these figures against; the
-tests check the arithmetic by hand.
+``--device npu`` (Ascend): an SGLang copy of the same hook (``arg_groups/deepseek_v4_hook.py``,
+find_string id 54507213708) adds, after the dtype default, ``if server_args.device == "npu"``:
+page_size 128 and kv_cache_dtype bfloat16, then logs the page line with 128. The configurator is
+the same code: two public Ascend starts of DeepSeek-V4-Flash-0731 (W4A8, TP 4) print
+``bytes_per_full_token=7705.45`` with a bfloat16 cache, the HCA state of their
+``--max-running-requests`` (4: 0.07 GB, 8: 0.11 GB) and pool sizes split at 128-token pages
+(find_string ids 57615238133 and 57382202304; ``tests/test_sglang_dsv4.py`` reproduces their
+lines). No public CUDA start was in reach; its 256-token split is the same arithmetic.
 """
 from __future__ import annotations
 
@@ -36,6 +42,8 @@ from ..specs import CompressedAttentionSpec, ModelSpec
 SGLANG_DSV4_VERSION = "SGLang 003fca80 (DSV4PoolConfigurator)"
 ARCH = "DeepseekV4ForCausalLM"
 PAGE = 256                  # forced by apply_deepseek_v4_defaults
+NPU_PAGE = 128              # the hook's device == "npu" branch
+DEVICES = ("cuda", "npu")   # SGLang's --device values read here
 SWA_RATIO = 0.1             # the V4 default of --swa-full-tokens-ratio
 SERVER_ARGS_RATIO = 0.8     # ServerArgs.swa_full_tokens_ratio: a ratio equal to it is replaced
 MAX_RUNNING = 256           # the V4 default of --max-running-requests
@@ -181,18 +189,25 @@ def c128_state_fixed_bytes(head: int, hca: int, max_running_requests: int) -> in
 
 def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None = None,
          kv_cache_dtype: str = "auto", swa_full_tokens_ratio: float = SERVER_ARGS_RATIO,
-         max_running_requests: int | None = None, page_size: int = PAGE) -> SglangV4Pool:
+         max_running_requests: int | None = None, page_size: int = PAGE,
+         device: str = "cuda") -> SglangV4Pool:
     """SGLang's DeepSeek-V4 pools for ``kv_memory`` bytes per GPU (the profiling path) or pools
     that hold ``tokens`` full tokens (``calculate_pool_sizes_from_max_tokens`` with ``tokens``
-    rounded up to whole pages). ``page_size`` is accepted and overridden to 256, as SGLang does."""
-    if kv_cache_dtype not in ("auto", "fp8_e4m3"):
-        raise ValueError(f"kv-cache-dtype: SGLang serves DeepSeek-V4 on CUDA with fp8_e4m3 only, "
-                         f"got {kv_cache_dtype}")
+    rounded up to whole pages). ``page_size`` is accepted and overridden to 256 (``device`` npu:
+    128, with a bfloat16 cache), as SGLang does."""
+    if device not in DEVICES:
+        raise ValueError(f"device: SGLang's DeepSeek-V4 pools are read for {', '.join(DEVICES)}, "
+                         f"got {device!r}")
+    dtypes = ("auto", "fp8_e4m3") + (("bfloat16",) if device == "npu" else ())
+    if kv_cache_dtype not in dtypes:
+        raise ValueError(f"kv-cache-dtype: SGLang serves DeepSeek-V4 on {device.upper()} with "
+                         f"{' or '.join(dtypes[1:])} only, got {kv_cache_dtype}")
+    page = NPU_PAGE if device == "npu" else PAGE
     spec, rope, index, csa, hca = _geometry(model)
     lines = []
-    if kv_cache_dtype == "auto":
+    if kv_cache_dtype == "auto":  # logged before the NPU branch replaces it with bfloat16
         lines.append(f"Setting KV cache dtype to fp8_e4m3 for {ARCH}.")
-    lines.append(f"Use dsv4 attention backend for {ARCH}, setting page_size to {PAGE}.")
+    lines.append(f"Use dsv4 attention backend for {ARCH}, setting page_size to {page}.")
     if max_running_requests is None:
         max_running_requests = MAX_RUNNING
         lines.append(f"Setting max_running_requests to {MAX_RUNNING} for {ARCH}.")
@@ -211,15 +226,15 @@ def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None =
     if tokens is None:
         if kv_memory is None or kv_memory <= 0:
             raise ValueError("kv-memory: give the memory SGLang has for the pools")
-        full = int(max(kv_memory - fixed, 0) / bpft) // PAGE * PAGE
+        full = int(max(kv_memory - fixed, 0) / bpft) // page * page
     elif tokens < 1:
         raise ValueError("tokens: must be at least 1")
-    else:  # pools that hold ``tokens``: whole 256-token pages
-        full = -(-tokens // PAGE) * PAGE
+    else:  # pools that hold ``tokens``: whole pages
+        full = -(-tokens // page) * page
     if full <= 0:
         raise ValueError("kv-memory: the HCA state for max_running_requests leaves no page of "
                          "tokens; SGLang stops here (Not enough memory)")
-    swa = int(full * ratio) // PAGE * PAGE
+    swa = int(full * ratio) // page * page
     return SglangV4Pool(
         model=model.name, tokens=full, swa_tokens=swa, c4_tokens=full // 4,
         c128_tokens=full // 128, c4_state_rows=swa // spec.window * C4_RING,
@@ -227,4 +242,5 @@ def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None =
         c128_state_fixed=fixed, kv_row=rows[0], index_row=rows[1], c4_state_row=rows[2] + rows[3],
         layers=layers, csa_layers=csa, hca_layers=hca, window=spec.window,
         available=kv_memory if tokens is None else None,
-        max_running_requests=max_running_requests, config_lines=tuple(lines))
+        max_running_requests=max_running_requests, config_lines=tuple(lines), page_size=page,
+        dtype_name="torch.bfloat16" if device == "npu" else "torch.float8_e4m3fn")
