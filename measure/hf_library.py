@@ -184,9 +184,11 @@ def measure_generate(config: dict, *, name: str, prompt: int, new_tokens: int, b
     expected = dynamic_cache_bytes(model, prompt, new_tokens, batch, dtype)
     _, net = _twin_model(config, dtype, device)
     ids = torch.ones((batch, prompt), dtype=torch.long, device=device)  # token 1: not padding
+    # use_mtp=False: MiniMax-M2.5's config says use_mtp, which would turn generate into assisted
+    # decoding with MTP layers the twin does not have; the main model's cache is what is measured
     out = net.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens,
                        min_new_tokens=new_tokens, do_sample=False, return_dict_in_generate=True,
-                       pad_token_id=0)
+                       pad_token_id=0, use_mtp=False)
     per_layer = [storage_bytes(ts) for ts in _cache_tensors(out.past_key_values)]
     return _rows(model, expected, per_layer, name=name, batch=batch,
                  context=prompt + new_tokens - 1,

@@ -242,3 +242,14 @@ def test_2025_26_families_static_and_generate(name, config):
     if name == "nemotron-h":  # 10 mamba2 layers · 2 · (conv 6,144 × 4 · 2 B + ssm 64·64·128 · 4 B)
         mamba = next(v for k, v in static.items() if k.startswith("mamba2"))
         assert mamba == 10 * 2 * (6144 * 4 * 2 + 64 * 64 * 128 * 4)
+
+
+def test_generate_ignores_the_configs_use_mtp():
+    """MiniMax-M2.5's config.json says use_mtp: transformers' generate would turn into assisted
+    decoding with MTP layers the twin has no weights for; the measurement passes use_mtp=False
+    and measures the main model's DynamicCache (62 full layers · 2 seqs · 21 tokens · 8 heads ·
+    (128 + 128) · 2 B = 10,665,984 B; generate feeds 20, then 1)."""
+    rows = measure_generate(full_config("minimax-m2.5"), name="minimax-m2.5", prompt=20,
+                            new_tokens=2, batch=2)
+    assert rows[-1].measured_bytes == rows[-1].expected_bytes == 62 * 2 * 21 * 8 * 256 * 2
+    assert rows[-1].expected_bytes == 10_665_984
