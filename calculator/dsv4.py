@@ -97,4 +97,5 @@ def refuse_compressed(model, engine: str, why: str = "") -> None:
     if model.has_compressed:
         raise ValueError(f"engine {engine}: DeepSeek-V4's compressed attention (a window on every "
                          "layer, 1/4 and 1/128 compressed entries, the indexer's keys) is not "
-                         f"modelled{why}; the theoretical mode sizes it")
+                         f"modelled{why}; the theoretical, transformers, sglang and llama.cpp "
+                         "modes size it")
