@@ -108,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-running-requests", type=dim_int, default=None,
                    help="with --engine sglang, DeepSeek-V4: the request slots whose HCA compressor "
                         "state SGLang sets aside before its pools (default 256, SGLang's V4 default)")
+    p.add_argument("--max-mamba-cache-size", type=dim_int, default=None,
+                   help="with --engine sglang, hybrid state models (Qwen3-Next, Qwen3.5, NemotronH, "
+                        "Granite 4): SGLang's Mamba state slots (default: the split of "
+                        "--mamba-full-memory-ratio)")
+    p.add_argument("--mamba-full-memory-ratio", type=float, default=0.9,
+                   help="with --engine sglang, hybrid state models: Mamba state memory per byte "
+                        "of the full layers' token pool (SGLang's default 0.9)")
     p.add_argument("--device", choices=("cuda", "npu"), default="cuda",
                    help="with --engine sglang, DeepSeek-V4: SGLang's --device (npu: Ascend, whose "
                         "V4 defaults are page 128 and a bfloat16 cache; default cuda)")
@@ -337,6 +344,10 @@ def run(argv: list[str] | None) -> str:
         raise UsageError("--max-running-requests: an SGLang flag; add --engine sglang")
     if args.device != "cuda" and args.engine != "sglang":
         raise UsageError("--device: an SGLang flag; add --engine sglang")
+    if (args.max_mamba_cache_size is not None or args.mamba_full_memory_ratio != 0.9) and \
+            args.engine != "sglang":
+        raise UsageError("--max-mamba-cache-size / --mamba-full-memory-ratio: SGLang flags; add "
+                         "--engine sglang")
     model = load_model(args)
     if (args.max_context or args.max_batch) and args.engine not in ("vllm", "sglang"):
         return _capacity(args, model, args.tp)

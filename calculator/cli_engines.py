@@ -59,7 +59,8 @@ def vllm_weights_json(model: ModelSpec, tp: int, expert_parallel: bool = False) 
 
 ENGINE_FLAGS = ("tp", "block-size", "max-num-batched-tokens", "num-draft-layers", "mem-util", "gpu", "non-torch", "page-size", "kv-cache-dtype", "max-num-batched-tokens",
                 "kv-memory", "parallel", "cache-type-k", "cache-type-v", "batch-size", "ubatch-size",
-                "context", "mla-cache", "swa-full-tokens-ratio", "max-running-requests", "device", "log-style",
+                "context", "mla-cache", "swa-full-tokens-ratio", "max-running-requests", "device", "max-mamba-cache-size",
+                "mamba-full-memory-ratio", "log-style",
                 "engine-version",
                 "llamacpp-build")
 
@@ -220,6 +221,13 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
             raise UsageError("--device: npu is read for DeepSeek-V4's pools only (other models are "
                              "sized as SGLang does on CUDA)")
         knobs["device"] = args.device
+    hybrid = any(g.spec.kind == "state" for g in model.groups)
+    if args.max_mamba_cache_size is not None or args.mamba_full_memory_ratio != 0.9:
+        if not hybrid:
+            raise UsageError("--max-mamba-cache-size / --mamba-full-memory-ratio: size the Mamba "
+                             "pool of hybrid state models only")
+        knobs.update(max_mamba_cache_size=args.max_mamba_cache_size,
+                     mamba_full_memory_ratio=args.mamba_full_memory_ratio)
     if memory is not None and memory <= 0:
         lines = startup.log_lines() if startup is not None else []
         msg = ("RuntimeError: Not enough memory. Please try to increase --mem-fraction-static.")
@@ -229,7 +237,8 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
             return json.dumps(row, indent=2)
         return "\n".join(lines + [msg])
     pools = ([_engine_call(sglang_pool, model, kv_memory=memory, **knobs)] if memory is not None
-             else [_engine_call(sglang_pool, model, tokens=c * args.batch, **knobs)
+             else [_engine_call(sglang_pool, model, tokens=c * args.batch,
+                                **({"requests": args.batch} if hybrid else {}), **knobs)
                    for c in contexts])
     if args.format == "log":  # server_args' flag changes come before the startup's lines
         head = [*pools[0].config_lines, *(startup.log_lines() if startup is not None else [])]
@@ -256,6 +265,9 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
                            state_bytes=p.state_bytes, max_running_requests=p.max_running_requests)
             elif p.swa_tokens is not None:
                 row.update(swa_tokens=p.swa_tokens, swa_full_tokens_ratio=args.swa_full_tokens_ratio)
+            elif p.mamba:  # hybrid state models: SGLang's Mamba pool
+                row.update(max_mamba_cache_size=p.mamba_size, mamba_cache_per_req=p.mamba.per_req,
+                           mamba_bytes=p.mamba_bytes)
             if memory is not None:  # requests of the first --context the pools hold
                 row.update(kv_memory=memory, kv_memory_bytes=memory,
                            max_concurrency=p.max_requests(contexts[0]))
@@ -264,7 +276,7 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
             data.append({**row, **extra})
         return json.dumps(data[0] if len(data) == 1 else data, indent=2)
     v4 = isinstance(pools[0], SglangV4Pool)
-    kind = ("DeepSeek-V4 pools" if v4 else
+    kind = ("DeepSeek-V4 pools" if v4 else "token + Mamba pools" if pools[0].mamba else
             "token pool" if pools[0].swa_tokens is None else "full + SWA token pools")
     out = [f"{model.name} · SGLang {kind} · page {pools[0].page_size} · kv {args.kv_cache_dtype} · tp {tp}"]
     if startup is not None:
@@ -276,6 +288,10 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
                        f"{p.c4_state_rows:,} CSA state rows) + HCA state "
                        f"{format_bytes(p.c128_state_fixed, args.unit)} for "
                        f"{p.max_running_requests} requests = {format_bytes(p.total_bytes, args.unit)} per GPU")
+        elif p.mamba:
+            out.append(f"{p.tokens:,} tokens × {p.cell_size:,} B/token (+{p.page_size} padded "
+                       f"slot(s)) + {p.mamba_size:,} Mamba state slots (+1 padded) × "
+                       f"{p.mamba.per_req:,} B = {format_bytes(p.total_bytes, args.unit)} per GPU")
         elif p.swa_tokens is None:
             out.append(f"{p.tokens:,} tokens × {p.cell_size:,} B/token (+{p.page_size} padded "
                        f"slot(s)) = {format_bytes(p.total_bytes, args.unit)} per GPU")

@@ -66,9 +66,11 @@ def test_rejects(kw, field):
         pool(load_preset("llama-3.1-8b"), **kw)
 
 
-def test_state_models_not_modelled():
-    with pytest.raises(ValueError, match="Mamba / linear attention"):
-        pool(load_preset("qwen3-next-80b-a3b"), kv_memory=GIB)
+def test_state_models_outside_the_mamba_pool_not_modelled():
+    # Mamba-2 and gated DeltaNet get SGLang's Mamba pool (test_sglang_mamba.py); LFM2's short conv
+    # does not
+    with pytest.raises(ValueError, match="^engine sglang: short conv state is not modelled"):
+        pool(load_preset("lfm2-1.2b"), kv_memory=GIB)
 
 
 def test_gemma2_gets_the_plain_pool_over_all_layers():

@@ -139,12 +139,15 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
     s1.metric("#tokens (max_total_num_tokens)", f"{sp.tokens:,}",
               help=f"{start.available:,} B // {sp.cell_size:,} B per token"
                    + (", split between the full and SWA pools" if sp.swa_tokens else "")
+                   + (f", after {sp.mamba_size:,} Mamba state slots of {sp.mamba.per_req:,} B "
+                      "(0.9 of the token pool's memory)" if getattr(sp, "mamba", None) else "")
                    + f", rounded down to the page of {int(page)}")
     s2.metric("SWA pool", "—" if sp.swa_tokens is None else f"{sp.swa_tokens:,} tokens",
               help="Hybrid-SWA models (gpt-oss, Llama 4, MiMo-V2): 0.8 × the full pool's tokens")
     s3.metric(f"Requests of {ctx:,} tokens", f"{sp.max_requests(ctx):.2f}x",
               help="The pool's tokens ÷ the context (with a SWA pool: the scarcer pool; a "
-                   "request keeps only its window there)")
+                   "request keeps only its window there; with a Mamba pool, at most a third of "
+                   "its slots)")
     st.caption("SGLang will log (its \"GB\" is 2³⁰ bytes: it divides by 1 << 30):")
     pool_lines, as_built = su.sglang_pool_lines(sp, version)
     if not as_built:

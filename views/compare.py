@@ -94,7 +94,8 @@ engine = st.radio("Engine", ENGINES, key="engine", horizontal=True,
                        "above, KV dtype auto/fp8; sliding layers keep the window plus "
                        "max_num_batched_tokens 8,192, as v0.11 – v0.23 do; v0.27+ keeps twice "
                        "that, see the Engines page); sglang: the token pool (and gpt-oss-style SWA pool) that "
-                       "holds context·batch tokens; llama.cpp: -c context·batch -np batch with "
+                       "holds context·batch tokens, plus 3 Mamba state slots per sequence for "
+                       "hybrid state models; llama.cpp: -c context·batch -np batch with "
                        "-ctk/-ctv = the KV dtype (f16 for fp16), context padded to 256 cells. "
                        "The Engines page shows each engine's own log lines.")
 lo, hi = st.select_slider("Context range (tokens, log axis)", CTX_STEPS, value=ctx_default,

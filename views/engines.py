@@ -77,6 +77,7 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
         flag = c.auto_or_fp8("SGLang", kv_dtype, model.dtype)
         p = sglang_pool(model, kv_memory=memory, tp=tp, kv_cache_dtype=flag, page_size=page, gpu=gpu)
         pools = ("V4 pools" if isinstance(p, SglangV4Pool) else
+                 "token + Mamba pools" if getattr(p, "mamba", None) else
                  "token pool" if p.swa_tokens is None else "full + SWA pools")
         version = startups["sglang"].version if "sglang" in startups else "current"
         lines, _ = su.sglang_pool_lines(p, version)
@@ -254,7 +255,9 @@ st.caption("One request = one sequence of the chosen context; requests that fit 
            "one request (for vLLM, its own Maximum concurrency figure). vLLM counts whole blocks per KV "
            "group, keeps max_num_batched_tokens of slack in sliding-window layers (twice that from "
            "v0.27, with async scheduling's second batch in flight) and pads "
-           "hybrid groups; SGLang sizes a flat token pool (gpt-oss-style models: a full pool and a SWA "
+           "hybrid groups; SGLang sizes a flat token pool (hybrid state models: a Mamba pool of state "
+           "slots beside it, 0.9 of its memory, at most a third of the slots running; "
+           "gpt-oss-style models: a full pool and a SWA "
            "pool of 0.8× its tokens, where a request keeps only its window; DeepSeek-V4: window, "
            "compressed and state pools at its own bytes per full token, one request being that "
            "budget × the context, at most 256 at once); transformers' StaticCache holds "

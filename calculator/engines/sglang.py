@@ -42,14 +42,16 @@ Rules reproduced, read at sgl-project/sglang 001ccef0 (python/sglang/srt):
 
 DeepSeek-V4's compressed pools: ``sglang_dsv4.py``.
 
-Hybrid state models (Mamba, gated DeltaNet) use SGLang's Mamba pool, and shared-KV layers other
-pools, which are not modelled here: asking for them is a ``ValueError``.
+Hybrid state models (Mamba-2, gated DeltaNet) add SGLang's Mamba pool beside the full layers' token
+pool: ``sglang_mamba.py``. Other state layers (KDA, short conv, Mamba-1, lightning) and shared-KV
+layers use pools not modelled here: asking for them is a ``ValueError``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SlidingWindowSpec
+from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SlidingWindowSpec, StateSpec
+from . import sglang_mamba
 from .sglang_dsv4 import pool as dsv4_pool
 
 SGLANG_VERSION = "SGLang 001ccef0 (profile_max_num_token, memory_pool.py, swa_memory_pool.py)"
@@ -121,17 +123,31 @@ class SglangPool:
     swa_tokens: int | None = None       # hybrid SWA models: the SWA layers' pool size
     window: int | None = None           # hybrid SWA models: the sliding window
     config_lines: tuple[str, ...] = ()  # what server_args logs when it changes flags (DSA)
+    mamba: sglang_mamba.MambaState | None = None  # hybrid state models: one slot's state
+    mamba_size: int = 0                 # their max_mamba_cache_size (slots, + 1 padded)
+
+    @property
+    def mamba_bytes(self) -> int:
+        """The MambaPool: max_mamba_cache_size + 1 slots."""
+        return (self.mamba_size + 1) * self.mamba.per_req if self.mamba else 0
 
     def request_bytes(self, context: int) -> int:
         """Bytes one request of ``context`` tokens holds: every token in the full pool and, with
-        a SWA pool, only the last ``window`` there (SGLang frees SWA slots behind the window)."""
+        a SWA pool, only the last ``window`` there (SGLang frees SWA slots behind the window);
+        with a Mamba pool, the 3 state slots SGLang sets aside per running request."""
+        if self.mamba:
+            return (self.buffers[0].token_bytes * context
+                    + sglang_mamba.RUNNING_RATIO * self.mamba.per_req)
         if self.swa_tokens is None:
             return self.buffers[0].token_bytes * context
         swa, full = self.buffers
         return full.token_bytes * context + swa.token_bytes * min(context, self.window or context)
 
     def max_requests(self, context: int) -> float:
-        """Requests of ``context`` tokens the pools hold at once (the scarcer pool decides)."""
+        """Requests of ``context`` tokens the pools hold at once (the scarcer pool decides; a
+        Mamba pool runs at most max_mamba_cache_size // 3 requests, ``init_memory``)."""
+        if self.mamba:
+            return min(self.tokens / context, self.mamba_size // sglang_mamba.RUNNING_RATIO)
         if self.swa_tokens is None:
             return self.tokens / context
         return min(self.tokens / context, self.swa_tokens / min(context, self.window or context))
@@ -150,13 +166,18 @@ class SglangPool:
 
     @property
     def total_bytes(self) -> int:
-        return self.k_bytes + self.v_bytes + self.index_bytes
+        return self.k_bytes + self.v_bytes + self.index_bytes + self.mamba_bytes
 
     def log_lines(self, style: str = "current", *, config: bool = True) -> list[str]:
         """The pool's lines; first, with ``config``, what server_args logged (DSA flags)."""
         if style not in LOG_STYLES:
             raise ValueError(f"log-style: one of {', '.join(LOG_STYLES)}, got {style!r}")
         lines = [b.log_line(self.dtype_name, style) for b in self.buffers]
+        if self.mamba:
+            if style == "v0.4":
+                raise ValueError("log-style: v0.4 lines are read for plain pools only, not the "
+                                 "Mamba pool")
+            lines = [self.mamba.log_line(self.mamba_size), *lines]
         if self.swa_tokens is None:
             return [*(self.config_lines if config else ()), *lines]
         if style == "v0.4":
@@ -196,7 +217,7 @@ def _heads(spec: FullAttentionSpec, tp: int) -> int:
 
 def _geometry(model: ModelSpec, tp: int) -> tuple[bool, _Geometry, _Geometry | None]:
     """(mla, full-layer geometry, SWA-layer geometry or None for one plain pool)."""
-    specs = [g.spec for g in model.groups]
+    specs = [g.spec for g in model.groups if not isinstance(g.spec, StateSpec)]
     if not all(isinstance(s, (FullAttentionSpec, MLASpec)) for s in specs):
         raise ValueError("engine sglang: hybrid state (Mamba / linear attention) and shared-KV "
                          "layers use pools not modelled here; the theoretical or vllm engine sizes them")
@@ -273,12 +294,17 @@ def nsa_flags(model: ModelSpec, page_size: int, kv_cache_dtype: str,
 def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None = None,
          page_size: int = 1, kv_cache_dtype: str = "auto", tp: int = 1,
          swa_full_tokens_ratio: float = SWA_FULL_TOKENS_RATIO, gpu: object = None,
-         max_running_requests: int | None = None, device: str = "cuda") -> SglangPool:
+         max_running_requests: int | None = None, device: str = "cuda",
+         max_mamba_cache_size: int | None = None,
+         mamba_full_memory_ratio: float = sglang_mamba.MAMBA_FULL_MEMORY_RATIO,
+         requests: int = 1) -> SglangPool:
     """SGLang's pools for ``tokens`` (its #tokens, of the full layers when the model has a SWA
     pool), or for the ``kv_memory`` bytes left per GPU. ``gpu`` decides DSA models' KV dtype.
     DeepSeek-V4 gets ``sglang_dsv4.pool`` (an ``SglangV4Pool``; the page size is SGLang's 256;
     ``max_running_requests`` sizes its HCA state, and is read for V4 only; so is ``device`` npu,
-    Ascend's page 128 and bfloat16 cache)."""
+    Ascend's page 128 and bfloat16 cache). Hybrid state models get a Mamba pool too:
+    ``max_mamba_cache_size`` / ``mamba_full_memory_ratio`` as SGLang's flags; sized from
+    ``tokens``, it holds 3 slots for each of ``requests``)."""
     if model.has_compressed:
         return dsv4_pool(model, tokens=tokens, kv_memory=kv_memory, kv_cache_dtype=kv_cache_dtype,
                          swa_full_tokens_ratio=swa_full_tokens_ratio,
@@ -301,16 +327,35 @@ def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None =
     if index_layers and item == 1:  # NSA fp8: 656-byte rows (fp8 nope + scales + bf16 rope)
         s = next(g.spec for g in model.groups if isinstance(g.spec, MLASpec))
         full = _Geometry(full.layers, s.kv_lora_rank + s.kv_lora_rank // 128 * 4 + s.qk_rope_head_dim * 2, 0)
+    mamba = (sglang_mamba.state(model, tp)
+             if any(isinstance(g.spec, StateSpec) for g in model.groups) else None)
+    if mamba is None and max_mamba_cache_size is not None:
+        raise ValueError("max-mamba-cache-size: sizes the Mamba pool of hybrid state models only")
+    if max_mamba_cache_size is not None and max_mamba_cache_size < 1:
+        raise ValueError("max-mamba-cache-size: must be at least 1")
+    if mamba is not None and swa is not None:
+        raise ValueError("engine sglang: a hybrid SWA model with state layers is not modelled")
+    mamba_size = 0
     if tokens is None:
         if kv_memory is None or kv_memory <= 0:
             raise ValueError("kv-memory: give the memory SGLang has for the pool")
-        tokens = kv_memory // cell // page_size * page_size
+        if mamba is not None:  # handle_max_mamba_cache first, then the token pool
+            mamba_size, tokens = sglang_mamba.split(
+                kv_memory, mamba.per_req, cell, max_mamba_cache_size=max_mamba_cache_size,
+                ratio=mamba_full_memory_ratio)
+            tokens = tokens // page_size * page_size
+        else:
+            tokens = kv_memory // cell // page_size * page_size
         if tokens <= 0:
             raise ValueError("kv-memory: not enough memory for one page of tokens; SGLang stops here")
         if swa is not None:
             tokens = _split_swa(tokens, full, swa, item, page_size, swa_full_tokens_ratio)
     elif tokens < 1:
         raise ValueError("tokens: must be at least 1")
+    elif mamba is not None:  # pools that hold ``tokens``: 3 state slots per request
+        if requests < 1:
+            raise ValueError("requests: must be at least 1")
+        mamba_size = max_mamba_cache_size or sglang_mamba.RUNNING_RATIO * requests
 
     def buffers(g: _Geometry, n: int, index: bool = False) -> SglangBuffers:
         return SglangBuffers(tokens=n, layers=g.layers, k_width=g.k_width, v_width=g.v_width,
@@ -320,7 +365,8 @@ def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None =
     if swa is None:
         return SglangPool(model=model.name, tokens=tokens, page_size=page_size, mla=mla,
                           cell_size=cell, dtype_name=dtype_name, config_lines=config_lines,
-                          buffers=(buffers(full, tokens, index=True),))
+                          buffers=(buffers(full, tokens, index=True),), mamba=mamba,
+                          mamba_size=mamba_size)
     swa_tokens = int(tokens * swa_full_tokens_ratio) // page_size * page_size
     if swa_tokens < 1:
         raise ValueError(f"swa-full-tokens-ratio: {swa_full_tokens_ratio:g} of {tokens:,} tokens "
