@@ -221,9 +221,8 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
             raise UsageError("--device: npu is read for DeepSeek-V4's pools only (other models are "
                              "sized as SGLang does on CUDA)")
         knobs["device"] = args.device
-    hybrid = any(g.spec.kind == "state" for g in model.groups)
     if args.max_mamba_cache_size is not None or args.mamba_full_memory_ratio != 0.9:
-        if not hybrid:
+        if not model.has_state:
             raise UsageError("--max-mamba-cache-size / --mamba-full-memory-ratio: size the Mamba "
                              "pool of hybrid state models only")
         knobs.update(max_mamba_cache_size=args.max_mamba_cache_size,
@@ -237,8 +236,8 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
             return json.dumps(row, indent=2)
         return "\n".join(lines + [msg])
     pools = ([_engine_call(sglang_pool, model, kv_memory=memory, **knobs)] if memory is not None
-             else [_engine_call(sglang_pool, model, tokens=c * args.batch,
-                                **({"requests": args.batch} if hybrid else {}), **knobs)
+             else [_engine_call(sglang_pool, model, tokens=c * args.batch, requests=args.batch,
+                                **knobs)
                    for c in contexts])
     if args.format == "log":  # server_args' flag changes come before the startup's lines
         head = [*pools[0].config_lines, *(startup.log_lines() if startup is not None else [])]

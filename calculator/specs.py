@@ -309,6 +309,11 @@ class ModelSpec:
         return any(g.spec.kind == "compressed" for g in self.groups)
 
     @property
+    def has_state(self) -> bool:
+        """Whether any layer keeps a recurrent state (``StateSpec``: Mamba, gated DeltaNet, …)."""
+        return any(g.spec.kind == "state" for g in self.groups)
+
+    @property
     def has_indexer(self) -> bool:
         """Whether any layer keeps DeepSeek sparse attention's indexer keys."""
         return any(getattr(g.spec, "indexer", None) for g in self.groups)

@@ -91,9 +91,8 @@ def engine_bytes(m: ModelSpec, engine: str, ctx: int, dtype: str, batch: int, tp
                          tp=tp).request_bytes(batch)
     if engine == "sglang":
         kv = c.auto_or_fp8("SGLang", dtype, m.dtype)
-        hybrid = any(g.spec.kind == "state" for g in m.groups)  # 3 Mamba slots per request
         return sglang_pool(m, tokens=ctx * batch, kv_cache_dtype=kv, tp=tp,
-                           **({"requests": batch} if hybrid else {})).total_bytes
+                           requests=batch).total_bytes  # hybrids: 3 Mamba slots per request
     if engine == "llama.cpp":
         if dtype not in c.LLAMACPP_CACHE_TYPES:
             raise ValueError(f"llama.cpp has no {dtype} cache type (pick bf16, fp16, fp32, q8_0 or q4_0)")

@@ -50,7 +50,7 @@ def by_design(totals: pd.DataFrame) -> pd.DataFrame:
         else:
             reasons = [f"sliding layers keep window − 1 tokens as a view of the last concatenation, "
                        f"+ 8 B each ({sliding} layers)"] if sliding else ["none for attention"]
-        if any(g.spec.kind == "state" for g in m.groups):
+        if m.has_state:
             reasons.append("conv state at the full kernel width and an fp32 recurrent state")
         rows.append({"model": r.model, "context": int(r.context), "batch": int(r.batch),
                      "theoretical_bytes": theory, "transformers_bytes": int(r.expected_bytes),

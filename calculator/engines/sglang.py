@@ -304,7 +304,7 @@ def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None =
     ``max_running_requests`` sizes its HCA state, and is read for V4 only; so is ``device`` npu,
     Ascend's page 128 and bfloat16 cache). Hybrid state models get a Mamba pool too:
     ``max_mamba_cache_size`` / ``mamba_full_memory_ratio`` as SGLang's flags; sized from
-    ``tokens``, it holds 3 slots for each of ``requests``)."""
+    ``tokens``, it holds 3 slots for each of ``requests``, which other pools ignore)."""
     if model.has_compressed:
         return dsv4_pool(model, tokens=tokens, kv_memory=kv_memory, kv_cache_dtype=kv_cache_dtype,
                          swa_full_tokens_ratio=swa_full_tokens_ratio,
@@ -327,8 +327,7 @@ def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None =
     if index_layers and item == 1:  # NSA fp8: 656-byte rows (fp8 nope + scales + bf16 rope)
         s = next(g.spec for g in model.groups if isinstance(g.spec, MLASpec))
         full = _Geometry(full.layers, s.kv_lora_rank + s.kv_lora_rank // 128 * 4 + s.qk_rope_head_dim * 2, 0)
-    mamba = (sglang_mamba.state(model, tp)
-             if any(isinstance(g.spec, StateSpec) for g in model.groups) else None)
+    mamba = sglang_mamba.state(model, tp) if model.has_state else None
     if mamba is None and max_mamba_cache_size is not None:
         raise ValueError("max-mamba-cache-size: sizes the Mamba pool of hybrid state models only")
     if max_mamba_cache_size is not None and max_mamba_cache_size < 1:

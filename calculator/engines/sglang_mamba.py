@@ -48,7 +48,6 @@ GB = 1 << 30
 class MambaState:
     """One TP rank's state slot: every state layer's conv and temporal (ssm) state."""
 
-    layers: int
     conv_bytes: int   # per slot, all state layers
     ssm_bytes: int
 
@@ -65,13 +64,10 @@ class MambaState:
 
 
 def _ssm_item(model: ModelSpec) -> int:
-    cfg = normalize(model.config or {})
-    raw = model.config or {}
-    name = (raw.get("text_config") or {}).get("mamba_ssm_dtype") or cfg.get("mamba_ssm_dtype") \
-        or "float32"
-    if name not in SSM_ITEMS:  # mamba2_state_dtype warns and keeps float32
-        return 4
-    return SSM_ITEMS[name]
+    # normalize reads text_config where there is one, as mamba2_state_dtype does; an unknown
+    # name is warned about and left at float32
+    name = normalize(model.config or {}).get("mamba_ssm_dtype") or "float32"
+    return SSM_ITEMS.get(name, 4)
 
 
 def _divide(n: int, tp: int, what: str) -> int:
@@ -84,7 +80,7 @@ def _divide(n: int, tp: int, what: str) -> int:
 def state(model: ModelSpec, tp: int = 1) -> MambaState:
     """The per-request state SGLang keeps for ``model``'s state layers on one TP rank."""
     groups = [g for g in model.groups if isinstance(g.spec, StateSpec)]
-    conv = ssm = layers = 0
+    conv = ssm = 0
     item = _ssm_item(model)
     for g in groups:
         spec = g.spec
@@ -101,8 +97,7 @@ def state(model: ModelSpec, tp: int = 1) -> MambaState:
         conv_dim = inner + 2 * n_groups * state_size
         conv += g.count * _divide(conv_dim, tp, "conv state") * width * CONV_ITEM
         ssm += g.count * _divide(heads, tp, "state heads") * a * b * item
-        layers += g.count
-    return MambaState(layers=layers, conv_bytes=conv, ssm_bytes=ssm)
+    return MambaState(conv_bytes=conv, ssm_bytes=ssm)
 
 
 def split(rest_bytes: int, per_req: int, cell: int, *,
