@@ -271,3 +271,24 @@ def test_dsa_indexer_cache_follows_ctk_and_streams():
                           ({"mla": "latent+v"}, "latent-only")):
         with pytest.raises(ValueError, match=needle):
             plan(load_preset("glm-5"), n_ctx=4096, **knobs)
+
+
+# A public llama.cpp run of LFM2.5-Audio-1.5B's LFM2-1.2B backbone (GGUF lfm2.block_count 16,
+# embedding_length 2048, head_count_kv [0, 0, 8, 0, 0, 8, 0, 0, 8, 0, 8, 0, 8, 0, 8, 0],
+# shortconv.l_cache 3), -c 4096, one sequence (search index id 62876895581, a phone smoke test, 2026-06-17)
+LFM2_4096 = """\
+llama_kv_cache: size =   48.00 MiB (  4096 cells,   6 layers,  1/1 seqs), K (f16):   24.00 MiB, V (f16):   24.00 MiB
+llama_memory_recurrent: size =    0.16 MiB (     1 cells,  16 layers,  1 seqs), R (f32):    0.16 MiB, S (f32):    0.00 MiB"""
+
+
+def test_log_lfm2_short_conv_recurrent_memory():
+    p = plan(load_preset("lfm2-1.2b"), n_ctx=4096)
+    assert "\n".join(p.log_lines()) == LFM2_4096
+    kv, rec = p.caches
+    # attention: 6 layers · 4096 cells · 8 KV heads · 64 · 2 B, for K and again for V
+    assert kv.k_bytes == kv.v_bytes == 6 * 4096 * 512 * 2 == 25_165_824
+    # n_embd_r = 2048 · (3 − 1) f32 per short conv layer and cell; n_embd_s = 0: no S
+    assert (rec.k_bytes, rec.v_bytes) == (10 * 2048 * 2 * 4, 0) == (163_840, 0)
+    # four sequences: four recurrent cells, the attention cache still n_ctx cells
+    rec4 = plan(load_preset("lfm2-1.2b"), n_ctx=4096, n_seq_max=4).caches[-1]
+    assert (rec4.cells, rec4.k_bytes) == (4, 4 * 163_840)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from calculator.engines.sglang import pool
+from calculator.hf_config import from_hf_config
 from model_presets import load_preset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,7 +20,6 @@ GIB = 1 << 30
 def gqa(name: str, model_type: str, layers: int, hidden: int, heads: int, kv_heads: int,
         max_position: int, head_dim: int | None = None):
     """A model from the config.json fields that set its cache (bf16)."""
-    from calculator.hf_config import from_hf_config
     cfg = {"model_type": model_type, "num_hidden_layers": layers, "hidden_size": hidden,
            "num_attention_heads": heads, "num_key_value_heads": kv_heads,
            "max_position_embeddings": max_position, "torch_dtype": "bfloat16"}
@@ -67,10 +67,11 @@ def test_rejects(kw, field):
 
 
 def test_state_models_outside_the_mamba_pool_not_modelled():
-    # Mamba-2 and gated DeltaNet get SGLang's Mamba pool (test_sglang_mamba.py); LFM2's short conv
-    # does not
-    with pytest.raises(ValueError, match="^engine sglang: short conv state is not modelled"):
-        pool(load_preset("lfm2-1.2b"), kv_memory=GIB)
+    # Mamba-2, gated DeltaNet and short conv get SGLang's Mamba pool (test_sglang_mamba.py);
+    # Kimi Linear's KDA does not
+    kimi = json.loads((ROOT / "tests" / "configs" / "kimi-linear-tiny.json").read_text())
+    with pytest.raises(ValueError, match="^engine sglang: KDA state is not modelled"):
+        pool(from_hf_config(kimi), kv_memory=GIB)
 
 
 def test_gemma2_gets_the_plain_pool_over_all_layers():
@@ -167,7 +168,6 @@ def test_log_sglang_pr_18039_mimo_v2_flash_swa_pool():
     # "KV Cache is allocated. #tokens: 300288, K size: 8.38 GB, V size: 5.59 GB"
     # The full-layer count came from that build's profile (the bug the PR fixes); from it the
     # SWA pool is int(375,360 × 0.8) = 300,288 tokens (a multiple of 64), built first.
-    from calculator.hf_config import from_hf_config
     model = from_hf_config(MIMO_V2_FLASH, name="MiMo-V2-Flash")
     p = pool(model, tokens=375360, tp=4, page_size=64)
     assert p.swa_tokens == 300_288

@@ -11,6 +11,7 @@ import pytest
 
 from calculator.engines import sglang_pool
 from calculator.engines.sglang_mamba import split, state
+from calculator.hf_config import from_hf_config
 from model_presets import load_preset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,3 +114,42 @@ def test_cli_mamba_flags():
         err = run(*bad)
         assert err.returncode == 2 and len(err.stderr.strip().splitlines()) == 1
         assert "mamba" in err.stderr
+
+
+# LiquidAI/LFM2-700M's config.json, the fields the cache reads: 16 layers, attention at 2, 5, 8,
+# 10, 12, 14 (24 heads of 1536 / 24 = 64, 8 KV heads), ten short convs of conv_L_cache 3. The
+# start below confirms the geometry by its own sizes.
+LFM2_700M = {"model_type": "lfm2", "num_hidden_layers": 16, "hidden_size": 1536,
+             "num_attention_heads": 24, "num_key_value_heads": 8, "conv_L_cache": 3,
+             "full_attn_idxs": [2, 5, 8, 10, 12, 14], "max_position_embeddings": 128000,
+             "torch_dtype": "bfloat16"}
+
+
+def test_lfm2_short_conv_slot_by_hand():
+    # Lfm2Config.mamba2_cache_params: a Mamba2StateShape of intermediate = hidden, state_size 0:
+    # conv (1536, 3 − 1) bfloat16 per conv layer, an empty temporal state
+    s = state(from_hf_config(LFM2_700M))
+    assert (s.conv_bytes, s.ssm_bytes) == (10 * 1536 * 2 * 2, 0) == (61_440, 0)
+    # TP 2 halves the conv channels
+    assert state(from_hf_config(LFM2_700M), 2).conv_bytes == 10 * 768 * 2 * 2
+
+
+def test_public_lfm2_700m_start_reproduced():
+    """A public SGLang start of LFM2-700M (bench_one_batch, a 16 GB card, SGLang of late December
+    2025, the LFM2 support notes of search index id 46415979912) printed max_mamba_cache_size
+    85292, conv_state 4.88 GB, ssm_state 0.00 GB, then #tokens 473854, K and V 2.71 GB. With
+    61,440 B a slot and 6 · 2 · 8 · 64 · 2 = 12,288 B a token, both counts come out of one
+    memory figure: 85,292 · 61,440 + 473,854 · 12,288 = 11,063,058,432 B gives 85,292 slots
+    (rest · 0.9 / 1.9 = 85,292.9 slots' worth) and leaves exactly 473,854 tokens; so does every
+    figure up to 12,287 B more."""
+    memory = 85_292 * 61_440 + 473_854 * 12_288
+    assert memory == 11_063_058_432
+    p = sglang_pool(from_hf_config(LFM2_700M), kv_memory=memory)
+    assert (p.mamba_size, p.tokens, p.cell_size) == (85_292, 473_854, 12_288)
+    assert p.log_lines() == [
+        "Mamba Cache is allocated. max_mamba_cache_size: 85292, conv_state size: 4.88GB, "
+        "ssm_state size: 0.00GB",
+        "KV Cache is allocated. dtype: torch.bfloat16, #tokens: 473854, K size: 2.71 GB, "
+        "V size: 2.71 GB"]
+    # one byte less and the token pool loses a token
+    assert sglang_pool(from_hf_config(LFM2_700M), kv_memory=memory - 1).tokens == 473_853

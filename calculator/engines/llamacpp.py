@@ -30,7 +30,10 @@ Rules reproduced, read at ggml-org/llama.cpp ec98e2002 (the copy vendored in oll
 - ``llama-memory-recurrent.cpp``, ``llama_memory_recurrent::llama_memory_recurrent``: per recurrent
   layer, R = ``n_embd_r() × mem_size`` and S = ``n_embd_s() × mem_size`` in f32; ``n_embd_r`` is
   ``(d_conv − 1) × conv channels`` and ``n_embd_s`` the state (``llama-hparams.cpp``), so a layer
-  holds the kernel−1 conv state and the recurrent state in f32. It logs ``size = … (%6u cells,
+  holds the kernel−1 conv state and the recurrent state in f32. LFM2's short conv layers
+  (``n_shortconv_l_cache`` set) have ``n_embd_r = n_embd × (n_shortconv_l_cache − 1)`` and
+  ``n_embd_s = ssm_d_state × ssm_d_inner = 0`` (``llama-hparams.cpp`` as vendored in
+  ollama/ollama at 19ef0ed3): R only, ``S (f32): 0.00 MiB``. It logs ``size = … (%6u cells,
   %3d layers, %2u seqs), R (f32): …, S (f32): …`` with every model layer in the count (``n_layer``,
   NemotronH's MLP / MoE blocks included).
 - Builds before PR #16812 (``build="pre-16812"``, through late October 2025): every size above
@@ -130,6 +133,9 @@ def _indexer_cache(layers: list, cells: int, n_seq_max: int, n_stream: int, type
 def _recurrent(model: ModelSpec, states: list[StateSpec], mem_size: int, n_seq_max: int) -> LlamaCppCache:
     r = s = 0
     for spec in states:
+        if spec.mechanism == "short conv":  # LFM2: n_embd_r = n_embd × (L − 1), n_embd_s = 0
+            r += prod(spec.shapes[0]) * 4 * mem_size
+            continue
         if not spec.conv_kernel or len(spec.shapes) != 2:
             raise ValueError(f"engine llama.cpp: the {spec.mechanism} state is not modelled "
                              "(llama.cpp keeps a conv state and a recurrent state per layer)")

@@ -42,8 +42,8 @@ Rules reproduced, read at sgl-project/sglang 001ccef0 (python/sglang/srt):
 
 DeepSeek-V4's compressed pools: ``sglang_dsv4.py``.
 
-Hybrid state models (Mamba-2, gated DeltaNet) add SGLang's Mamba pool beside the full layers' token
-pool: ``sglang_mamba.py``. Other state layers (KDA, short conv, Mamba-1, lightning) and shared-KV
+Hybrid state models (Mamba-2, gated DeltaNet, short conv) add SGLang's Mamba pool beside the full layers' token
+pool: ``sglang_mamba.py``. Other state layers (KDA, Mamba-1, lightning) and shared-KV
 layers use pools not modelled here: asking for them is a ``ValueError``.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """SGLang's pools for hybrid state models: a ``MambaPool`` of per-request state slots beside the
 full-attention layers' token pool (Mamba-2: NemotronH, Nemotron 3, Granite 4 hybrid; gated
-DeltaNet: Qwen3-Next, Qwen3.5).
+DeltaNet: Qwen3-Next, Qwen3.5; short conv: LFM2).
 
 Read at sgl-project/sglang 001ccef0, ``python/sglang/srt``:
 
@@ -19,11 +19,16 @@ Read at sgl-project/sglang 001ccef0, ``python/sglang/srt``:
   dim). ``mamba_cache_per_req`` = (conv elements · conv item + temporal elements · ssm item) ×
   state layers; ``mamba2_state_dtype``: conv bfloat16 (``SGLANG_MAMBA_CONV_DTYPE``), ssm float32
   unless the config (or its text_config) names ``mamba_ssm_dtype``.
+- ``configs/lfm2.py`` (read at 05319dc0) · ``Lfm2Config.mamba2_cache_params``: LFM2's short conv
+  layers (``linear_layer_ids``) go into the same pool as a ``Mamba2StateShape`` of intermediate =
+  hidden, n_groups 1, num_heads = tp and state_size 0: a conv state of ``(hidden / tp,
+  conv_L_cache − 1)`` in bfloat16 and an empty temporal state, so ``ssm_state size: 0.00GB``.
 - ``mem_cache/memory_pool.py`` · ``MambaPool``: ``size + 1`` slots (slot 0 is the padded dummy),
   logged as ``Mamba Cache is allocated. max_mamba_cache_size: N, conv_state size: XGB,
   ssm_state size: YGB`` (GB = 2³⁰ bytes), before the full layers' ``KV Cache is allocated`` line.
 
-Checked against public starts (``tests/test_sglang_mamba.py``): a Qwen3-Next-geometry start on
+Checked against public starts (``tests/test_sglang_mamba.py``): an LFM2-700M start (85,292 slots,
+conv 4.88 GB, 473,854 BF16 tokens, K and V 2.71 GB each) comes out of one memory figure; a Qwen3-Next-geometry start on
 one H200 (336 slots, conv 0.56 GB, ssm 23.70 GB, 1,178,614 BF16 tokens, 26.98 GB) comes out of one
 memory figure, both counts; a Nemotron-3-Nano-geometry start at TP 4 (2211 slots, 0.44 / 24.84 GB,
 19,644,177 fp8 tokens, K 14.05 GB) has its pools' sizes reproduced, but it ran SGLang 0.5.21,
@@ -40,7 +45,7 @@ MAMBA_FULL_MEMORY_RATIO = 0.9  # ServerArgs.mamba_full_memory_ratio
 RUNNING_RATIO = 3              # MAMBA_CACHE_SIZE_MAX_RUNNING_REQUESTS_RATIO
 CONV_ITEM = 2                  # SGLANG_MAMBA_CONV_DTYPE default: bfloat16
 SSM_ITEMS = {"float32": 4, "bfloat16": 2, "float16": 2}
-MECHANISMS = ("mamba2", "gated DeltaNet")
+MECHANISMS = ("mamba2", "gated DeltaNet", "short conv")
 GB = 1 << 30
 
 
@@ -84,10 +89,15 @@ def state(model: ModelSpec, tp: int = 1) -> MambaState:
     item = _ssm_item(model)
     for g in groups:
         spec = g.spec
-        if spec.mechanism not in MECHANISMS or len(spec.shapes) != 2:
+        shapes = 1 if spec.mechanism == "short conv" else 2
+        if spec.mechanism not in MECHANISMS or len(spec.shapes) != shapes:
             raise ValueError(f"engine sglang: {spec.mechanism} state is not modelled for SGLang's "
-                             "Mamba pool (Mamba-2 and gated DeltaNet are); the theoretical or "
-                             "vllm engine sizes it")
+                             "Mamba pool (Mamba-2, gated DeltaNet and short conv are); the "
+                             "theoretical or vllm engine sizes it")
+        if spec.mechanism == "short conv":  # Lfm2Config: (hidden / tp, L − 1) conv, no temporal
+            (hidden, width), = spec.shapes
+            conv += g.count * _divide(hidden, tp, "conv state") * width * CONV_ITEM
+            continue
         (conv_dim, width), (heads, a, b) = spec.shapes
         # Mamba-2: (heads, head_dim, state); gated DeltaNet: (value heads, key dim, value dim)
         inner, state_size = (heads * a, b) if spec.mechanism == "mamba2" else (heads * b, a)
