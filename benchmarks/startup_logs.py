@@ -202,6 +202,10 @@ SGLANG_DEFAULT_FRACTIONS = [
     # (nvidia-smi MiB, tp, chunked_prefill_size as printed, fraction printed, source)
     (81559, 1, 8192, "0.835", "SGLang server_args lines 'mem_fraction_static=0.835, ..., "
      "chunked_prefill_size=8192' on an H100 (ids 15094997619, 15887956972)"),
+    (143771, 1, 8192, "0.907", "SGLang offline-engine docs notebook built 2026-02-27 on an H200 "
+     "(CUDA-graph capture at avail_mem=135.47 GB): 'mem_fraction_static=0.907, ..., "
+     "chunked_prefill_size=8192' (ids 15663054270, 15396661520, 15168560520); the docs patch "
+     "lowers cuda_graph_max_bs to 4 after the default was derived with 256"),
 ]
 
 

@@ -153,3 +153,28 @@ def test_public_lfm2_700m_start_reproduced():
         "V size: 2.71 GB"]
     # one byte less and the token pool loses a token
     assert sglang_pool(from_hf_config(LFM2_700M), kv_memory=memory - 1).tokens == 473_853
+
+
+def test_public_qwen35_397b_start_at_tp2_reproduced():
+    """A public SGLang start of Qwen3.5-397B-A17B at TP 2 on RTX 4090s (ktransformers' SGLang
+    backend with the experts on the CPU, kvcache-ai/ktransformers#1870, February 2026) printed
+    max_mamba_cache_size 82, conv_state 0.13 GB, ssm_state 7.29 GB, then #tokens 580364, K and V
+    4.15 GB. Per rank: 45 gated DeltaNet layers of conv (2 · 16 · 128 + 64 · 128) / 2 = 6,144
+    channels × 3 × 2 B and (64 / 2 = 32 heads, 128, 128) float32 state (the config's
+    mamba_ssm_dtype); 15 full layers of 2 / 2 = 1 KV head × 256 for K and V in bf16."""
+    model = load_preset("qwen3.5-397b-a17b")
+    s = state(model, 2)
+    assert (s.conv_bytes, s.ssm_bytes) == (45 * 6144 * 3 * 2, 45 * 32 * 128 * 128 * 4)
+    assert s.per_req == 96_030_720
+    # both counts from one memory figure: 82 · 96,030,720 + 580,364 · 15,360 B, where the 0.9
+    # split leaves 82.8 slots' worth for the state and exactly 580,364 tokens for the rest
+    memory = 82 * 96_030_720 + 580_364 * 15_360
+    assert memory == 16_788_910_080
+    p = sglang_pool(model, kv_memory=memory, tp=2)
+    assert (p.mamba_size, p.tokens, p.cell_size) == (82, 580_364, 15_360)
+    assert p.log_lines() == [
+        "Mamba Cache is allocated. max_mamba_cache_size: 82, conv_state size: 0.13GB, "
+        "ssm_state size: 7.29GB",
+        "KV Cache is allocated. dtype: torch.bfloat16, #tokens: 580364, K size: 4.15 GB, "
+        "V size: 4.15 GB"]
+    assert sglang_pool(model, kv_memory=memory - 1, tp=2).tokens == 580_363

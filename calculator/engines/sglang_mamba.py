@@ -27,12 +27,14 @@ Read at sgl-project/sglang 001ccef0, ``python/sglang/srt``:
   logged as ``Mamba Cache is allocated. max_mamba_cache_size: N, conv_state size: XGB,
   ssm_state size: YGB`` (GB = 2³⁰ bytes), before the full layers' ``KV Cache is allocated`` line.
 
-Checked against public starts (``tests/test_sglang_mamba.py``): an LFM2-700M start (85,292 slots,
-conv 4.88 GB, 473,854 BF16 tokens, K and V 2.71 GB each) comes out of one memory figure; a Qwen3-Next-geometry start on
-one H200 (336 slots, conv 0.56 GB, ssm 23.70 GB, 1,178,614 BF16 tokens, 26.98 GB) comes out of one
-memory figure, both counts; a Nemotron-3-Nano-geometry start at TP 4 (2211 slots, 0.44 / 24.84 GB,
-19,644,177 fp8 tokens, K 14.05 GB) has its pools' sizes reproduced, but it ran SGLang 0.5.21,
-whose split leaves 1,821 more tokens than 001ccef0's for those slots (not read).
+Checked against public starts (``tests/test_sglang_mamba.py``). Both counts come out of one
+memory figure for a Qwen3-Next-geometry start on one H200 (336 slots, conv 0.56 GB, ssm 23.70 GB,
+1,178,614 BF16 tokens, 26.98 GB), an LFM2-700M start (85,292 slots, conv 4.88 GB, 473,854 BF16
+tokens, K and V 2.71 GB each) and a Qwen3.5-397B-A17B start at TP 2 (82 slots, 0.13 / 7.29 GB,
+580,364 tokens; ktransformers' SGLang backend). A Nemotron-3-Nano-geometry start at TP 4 (2211
+slots, 0.44 / 24.84 GB, 19,644,177 fp8 tokens, K 14.05 GB) has its pools' sizes reproduced, but
+it ran SGLang 0.5.21, whose split leaves 1,821 more tokens than 001ccef0's for those slots (not
+read).
 """
 from __future__ import annotations
 
