@@ -68,6 +68,9 @@ KV_CACHE_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2",
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192  # `vllm serve` default on large GPUs (EngineArgs)
 POOL_VERSIONS = ("0.10", "0.11", "0.27")  # releases whose pool rules are read (see above)
 IN_FLIGHT_FROM = "0.27"                    # first one here with max_in_flight_tokens
+# why vLLM's DeepSeek-V4 pools are refused: public 0.21-0.28 starts disagree with any one rule
+V4_WHY = (" for vLLM's pools: how a request is charged for its window and compressor-state blocks "
+          "changes from release to release (vllm#51041, #52495, #54703)")
 _AUTO_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 
 
@@ -181,7 +184,7 @@ def layer_specs(model: ModelSpec, *, block_size: int = 16, kv_cache_dtype: str =
                 tp: int = 1) -> list[PageSpec]:
     """Each layer's spec on one rank, in layer order (shared-KV layers own no cache); a DSA
     layer's indexer cache follows its layer."""
-    refuse_compressed(model, "vllm", " for vLLM's pools")
+    refuse_compressed(model, "vllm", V4_WHY)
     if block_size not in BLOCK_SIZES:
         raise ValueError(f"block-size: vLLM allows {', '.join(map(str, BLOCK_SIZES))}, got {block_size}")
     if kv_cache_dtype not in KV_CACHE_DTYPES:

@@ -58,7 +58,7 @@ from ..dsv4 import refuse_compressed
 from ..hf_config import normalize
 from ..model.shapes import VOCAB_DEFAULT, config_int
 from ..gpus import GIB, GpuSpec
-from .vllm import POOL_VERSIONS
+from .vllm import POOL_VERSIONS, V4_WHY
 
 VERSIONS = ("0.10", "0.11")
 # releases whose pool rules are read but not their startup: they need the logged KV memory
@@ -201,7 +201,7 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = "0.9", 
     """vLLM's startup memory on one GPU of a TP group for ``model`` (a ``ModelSpec`` priced from
     its config.json). ``gpu`` is a catalogue entry or (name, driver total bytes)."""
     from ..capacity import _utilization
-    refuse_compressed(model, "vllm", " for vLLM's startup or pools")
+    refuse_compressed(model, "vllm", V4_WHY)
     if version not in VERSIONS:
         raise ValueError(f"engine-version: vLLM rules are read for {', '.join(VERSIONS)}, got "
                          f"{version!r}")
