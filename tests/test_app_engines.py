@@ -291,3 +291,38 @@ def test_engines_page_vllm_build_choice(downloads):
                       dtype={"vllm_build": str}).set_index("engine")
     row = csv.loc[[e for e in csv.index if e.startswith("vLLM")][0]]
     assert row["KV memory (bytes/GPU)"] == old.available and row["vllm_build"] == "0.10"
+
+
+def test_capacity_sglang_bar_draws_the_mamba_state_apart_for_hybrids():
+    """A hybrid model's SGLang pool memory holds its Mamba state slots beside the token pool:
+    the bar draws both as SGLang allocates them (the figures its lines print), and the one slot
+    its split leaves out (the padded slot 0) comes out of the reserve for activations."""
+    from calculator.engines.sglang_startup import predict
+    from calculator.gpus import GPU_SPECS
+    from views.startup import parts, sglang_hybrid_parts
+    m = load_preset("lfm2-1.2b")
+    start = predict(m, GPU_SPECS["H100 80GB"], tp=1)
+    pool = sglang_pool(m, kv_memory=start.available)
+    state, kv = sglang_hybrid_parts(m, start, 1)
+    # (slots + 1) · 10 short conv layers · 2,048 channels · 2 · 2 B; K and V of 6 layers ·
+    # 8 heads · 64 · 2 B for tokens + 1 rows each
+    assert state == pool.mamba_bytes == (pool.mamba_size + 1) * 81_920
+    assert kv == 2 * 6 * (pool.tokens + 1) * 512 * 2
+    split, plain = dict(parts(start, state, kv)), dict(parts(start))
+    assert (split["Mamba state pool"], split["KV pool"]) == (state, kv)
+    assert sum(split.values()) == sum(plain.values()) == start.gpu_total
+    over = state + kv - start.available          # about one slot past the pool's memory
+    assert 0 < over <= 81_920 + 2 * 6 * 512 * 2
+    assert plain["reserved for activations"] - split["reserved for activations"] == over
+    assert sglang_hybrid_parts(load_preset("llama-3.1-8b"), start, 1) == (0, None)
+    at, _ = capacity("lfm2-1.2b", 32768, "sglang")
+    charts = [e.proto.spec for e in at.get("plotly_chart")]
+    assert any('"Mamba state pool"' in spec for spec in charts)
+
+
+def test_engines_sglang_bar_splits_a_hybrid_pool():
+    at = run(e_model="qwen3.5-27b", e_ctx=32768, e_src="gpu", e_gpu="H100 80GB")
+    assert not at.exception
+    specs = [e.proto.spec for e in at.get("plotly_chart")]
+    # the vLLM bar has one pool; the SGLang bar draws the Mamba state slots apart
+    assert sum('"Mamba state pool"' in s for s in specs) == 1

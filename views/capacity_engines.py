@@ -127,14 +127,16 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
     sg_dtype = c.guarded(kv_flag, "SGLang", kv_dtype, model.dtype)
     start = c.guarded(sglang_startup.predict, model, gpu, tp=tp, version=version,
                       mem_fraction_static=None if frac == 0 else f"{frac:.2f}")
-    su.bar(start, "c_sglang_bar")
+    sp = None if start.available <= 0 else c.guarded(
+        sglang_pool, model, kv_memory=start.available, page_size=int(page),
+        kv_cache_dtype=sg_dtype, tp=tp, gpu=gpu)
+    su.bar(start, "c_sglang_bar", hybrid=(sp.mamba_bytes, sp.k_bytes + sp.v_bytes)
+           if sp is not None and sp.mamba else (0, None))
     st.caption(su.caption(start))
-    if start.available <= 0:
+    if sp is None:
         st.error(f"SGLang stops: the weights leave {c.fmt(start.available)} for the token pool "
                  "(\"Not enough memory. Please try to increase --mem-fraction-static.\").")
         return {**start.breakdown(), "tokens": 0}
-    sp = c.guarded(sglang_pool, model, kv_memory=start.available, page_size=int(page),
-                   kv_cache_dtype=sg_dtype, tp=tp, gpu=gpu)
     s1, s2, s3 = st.columns(3)
     s1.metric("#tokens (max_total_num_tokens)", f"{sp.tokens:,}",
               help=f"{start.available:,} B // {sp.cell_size:,} B per token"
@@ -158,6 +160,8 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
     figures = {**start.breakdown(), "engine_version": version,
                "mem_fraction_static": float(start.mem_fraction_static),
                "tokens": sp.tokens, "swa_tokens": sp.swa_tokens,
+               **({"max_mamba_cache_size": sp.mamba_size, "mamba_bytes": sp.mamba_bytes}
+                  if sp.mamba else {}),
                "requests_at_context": sp.max_requests(ctx), "log": log}
     if where:
         choice, ckpt, gpu_name = where

@@ -269,7 +269,15 @@ st.caption("One request = one sequence of the chosen context; requests that fit 
            "context. SGLang's \"GB\" in its lines is 2³⁰ bytes (it divides by 1 << 30).")
 for key, start in startups.items():
     st.markdown(f"**{'vLLM' if key == 'vllm' else 'SGLang'}**: one GPU at startup")
-    su.bar(start, f"e_bar_{key}")
+    hybrid = (0, None)
+    if key == "sglang":
+        try:
+            hybrid = su.sglang_hybrid_parts(
+                model, start, int(tp), page_size=int(page_size), gpu=gpu,
+                kv_cache_dtype=c.auto_or_fp8("SGLang", kv_dtype, model.dtype))
+        except ValueError:  # no SGLang cache type for this dtype: the table says so
+            pass
+    su.bar(start, f"e_bar_{key}", hybrid=hybrid)
     st.caption(su.caption(start))
 for _, r in table.iterrows():
     if r["note"]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from calculator.engines import vllm_startup
+from calculator.engines import sglang_pool, vllm_startup
 from calculator.engines.vllm import POOL_VERSIONS
 from calculator.gpus import GpuSpec, gpu_spec
 from calculator.units import SCALES
@@ -15,7 +15,7 @@ from views import common as c
 
 COLORS = {"weights": "#5c6bc0", "activation peak": "#8e24aa", "reserved for activations":
           "#8e24aa", "non-torch": "#6d4c41", "CUDA graphs": "#00897b", "KV pool": "#ef6c00",
-          "left unused": "#9e9e9e", "over the budget": "#d32f2f"}
+          "Mamba state pool": "#ffb74d", "left unused": "#9e9e9e", "over the budget": "#d32f2f"}
 
 # The SGLang builds whose startup rules are read (sglang_startup.VERSIONS), as a page names them
 SGLANG_BUILDS = {"0.5": "v0.5+ (default from the card)", "0.4": "v0.4 (default from TP)"}
@@ -52,28 +52,52 @@ def gpu_arg(gpu: str, gpu_bytes: int) -> GpuSpec | tuple:
     return spec if spec is not None else (f"{gpu_bytes / (1 << 30):g} GiB card", gpu_bytes, None)
 
 
-def parts(startup) -> list[tuple[str, int]]:
+def sglang_hybrid_parts(model, startup, tp: int, **pool_kw) -> tuple[int, int | None]:
+    """For a hybrid model, (Mamba state bytes, token pool K + V bytes) as SGLang allocates them
+    from what its startup leaves: ``MambaPool``'s slots + 1 and the pool's K and V buffers, the
+    two figures its lines print (``pool_kw``: the page's KV dtype and page size). (0, None)
+    without state layers or where the pool is refused."""
+    if not model.has_state or startup.available <= 0:
+        return 0, None
+    try:
+        pool = sglang_pool(model, kv_memory=startup.available, tp=tp, **pool_kw)
+    except ValueError:
+        return 0, None
+    return pool.mamba_bytes, pool.k_bytes + pool.v_bytes
+
+
+def parts(startup, state: int = 0, kv_bytes: int | None = None) -> list[tuple[str, int]]:
     """The bar's parts in bytes, summing to the GPU's total (the pool may be negative: then the
-    engine stops, and the overshoot is drawn in red)."""
+    engine stops, and the overshoot is drawn in red). ``state`` and ``kv_bytes``: for a hybrid
+    model, SGLang's Mamba state slots and token pool as allocated, drawn apart. Their sum passes
+    the pool's memory by about one slot (SGLang's split leaves out the padded slot 0), which comes
+    out of the memory it reserved for activations."""
     b = startup.breakdown()
     kv = b["kv_memory_bytes"]
     vllm = hasattr(startup, "max_num_seqs")
-    used = b["weight_bytes_per_gpu"] + b["activation_bytes"] + b["non_torch_bytes"] + b["cudagraph_bytes"]
+    reserved = b["activation_bytes"]
+    pool = max(kv, 0)
+    tail = [("KV pool", pool)]
+    if state and kv_bytes is not None:
+        tail = [("Mamba state pool", state), ("KV pool", kv_bytes)]
+        reserved -= min(max(state + kv_bytes - pool, 0), reserved)
+        pool = state + kv_bytes
+    used = b["weight_bytes_per_gpu"] + reserved + b["non_torch_bytes"] + b["cudagraph_bytes"]
     out = [("weights", b["weight_bytes_per_gpu"]),
-           ("activation peak" if vllm else "reserved for activations", b["activation_bytes"]),
-           ("non-torch", b["non_torch_bytes"]), ("CUDA graphs", b["cudagraph_bytes"]),
-           ("KV pool", max(kv, 0))]
-    rest = startup.gpu_total - used - max(kv, 0)
+           ("activation peak" if vllm else "reserved for activations", reserved),
+           ("non-torch", b["non_torch_bytes"]), ("CUDA graphs", b["cudagraph_bytes"]), *tail]
+    rest = startup.gpu_total - used - pool
     out.append(("left unused", max(rest, 0)))
     if kv < 0:
         out.append(("over the budget", -kv))
     return out
 
 
-def bar(startup, key: str) -> None:
+def bar(startup, key: str, hybrid: tuple[int, int | None] = (0, None)) -> None:
+    """``hybrid``: ``sglang_hybrid_parts`` for a hybrid model under SGLang."""
     scale = SCALES[c.unit_name()]
     fig = go.Figure()
-    for name, value in parts(startup):
+    for name, value in parts(startup, *hybrid):
         if value <= 0 and name not in ("weights", "KV pool"):
             continue
         fig.add_trace(go.Bar(y=["GPU"], x=[value / scale], name=name, orientation="h",
