@@ -299,11 +299,11 @@ def test_capacity_sglang_bar_draws_the_mamba_state_apart_for_hybrids():
     its split leaves out (the padded slot 0) comes out of the reserve for activations."""
     from calculator.engines.sglang_startup import predict
     from calculator.gpus import GPU_SPECS
-    from views.startup import parts, sglang_hybrid_parts
+    from views.startup import hybrid_parts, parts
     m = load_preset("lfm2-1.2b")
     start = predict(m, GPU_SPECS["H100 80GB"], tp=1)
     pool = sglang_pool(m, kv_memory=start.available)
-    state, kv = sglang_hybrid_parts(m, start, 1)
+    state, kv = hybrid_parts(pool)
     # (slots + 1) · 10 short conv layers · 2,048 channels · 2 · 2 B; K and V of 6 layers ·
     # 8 heads · 64 · 2 B for tokens + 1 rows each
     assert state == pool.mamba_bytes == (pool.mamba_size + 1) * 81_920
@@ -314,7 +314,7 @@ def test_capacity_sglang_bar_draws_the_mamba_state_apart_for_hybrids():
     over = state + kv - start.available          # about one slot past the pool's memory
     assert 0 < over <= 81_920 + 2 * 6 * 512 * 2
     assert plain["reserved for activations"] - split["reserved for activations"] == over
-    assert sglang_hybrid_parts(load_preset("llama-3.1-8b"), start, 1) == (0, None)
+    assert hybrid_parts(sglang_pool(load_preset("llama-3.1-8b"), kv_memory=start.available)) == (0, None)
     at, _ = capacity("lfm2-1.2b", 32768, "sglang")
     charts = [e.proto.spec for e in at.get("plotly_chart")]
     assert any('"Mamba state pool"' in spec for spec in charts)

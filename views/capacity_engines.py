@@ -130,8 +130,7 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
     sp = None if start.available <= 0 else c.guarded(
         sglang_pool, model, kv_memory=start.available, page_size=int(page),
         kv_cache_dtype=sg_dtype, tp=tp, gpu=gpu)
-    su.bar(start, "c_sglang_bar", hybrid=(sp.mamba_bytes, sp.k_bytes + sp.v_bytes)
-           if sp is not None and sp.mamba else (0, None))
+    su.bar(start, "c_sglang_bar", hybrid=su.hybrid_parts(sp))
     st.caption(su.caption(start))
     if sp is None:
         st.error(f"SGLang stops: the weights leave {c.fmt(start.available)} for the token pool "

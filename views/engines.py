@@ -26,10 +26,11 @@ from views import startup as su
 def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = None,
          kv_dtype: str = "bf16", block: int = 16, page: int = 1,
          mnbt: int | None = None, gpu: str | None = None,
-         vllm_version: str = su.VLLM_DEFAULT_BUILD) -> list[dict]:
+         vllm_version: str = su.VLLM_DEFAULT_BUILD, keep: dict | None = None) -> list[dict]:
     """One row per engine: bytes for one request of ``ctx`` tokens per GPU, and what fits in the
     engine's KV memory (``memory``: one figure for all, or a dict by engine key), each engine
-    storing KV as ``kv_dtype`` in its own spelling (a one-line refusal where it cannot)."""
+    storing KV as ``kv_dtype`` in its own spelling (a one-line refusal where it cannot).
+    ``keep``: a dict that receives the SGLang pool the row was sized from."""
     out = []
     mem = memory if isinstance(memory, dict) else dict.fromkeys(
         ("theoretical", "transformers", "vllm", "sglang", "llama.cpp"), memory)
@@ -76,6 +77,8 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
     def sglang(memory):
         flag = c.auto_or_fp8("SGLang", kv_dtype, model.dtype)
         p = sglang_pool(model, kv_memory=memory, tp=tp, kv_cache_dtype=flag, page_size=page, gpu=gpu)
+        if keep is not None:  # the page draws SGLang's startup bar from this same pool
+            keep["sglang"] = p
         pools = ("V4 pools" if isinstance(p, SglangV4Pool) else
                  "token + Mamba pools" if getattr(p, "mamba", None) else
                  "token pool" if p.swa_tokens is None else "full + SWA pools")
@@ -200,9 +203,10 @@ if src == "gpu":
                                         sg_version, v_version)
 else:
     memory = int(mem) * c.unit_bytes()
+sg_pools = {}  # the SGLang pool the table sizes, for its startup bar
 table = pd.DataFrame(rows(model, int(ctx), memory, int(tp), startups, kv_dtype, int(block),
                           int(page_size), int(mnbt) or None, gpu if src == "gpu" else None,
-                          v_version))
+                          v_version, sg_pools))
 table["KV memory"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["KV memory (bytes/GPU)"]]
 table["one request"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["one request (bytes/GPU)"]]
 table["one request (bytes/GPU)"] = [f"{int(v):,}" if pd.notna(v) else "—"
@@ -269,15 +273,7 @@ st.caption("One request = one sequence of the chosen context; requests that fit 
            "context. SGLang's \"GB\" in its lines is 2³⁰ bytes (it divides by 1 << 30).")
 for key, start in startups.items():
     st.markdown(f"**{'vLLM' if key == 'vllm' else 'SGLang'}**: one GPU at startup")
-    hybrid = (0, None)
-    if key == "sglang":
-        try:
-            hybrid = su.sglang_hybrid_parts(
-                model, start, int(tp), page_size=int(page_size), gpu=gpu,
-                kv_cache_dtype=c.auto_or_fp8("SGLang", kv_dtype, model.dtype))
-        except ValueError:  # no SGLang cache type for this dtype: the table says so
-            pass
-    su.bar(start, f"e_bar_{key}", hybrid=hybrid)
+    su.bar(start, f"e_bar_{key}", hybrid=su.hybrid_parts(sg_pools.get(key)))
     st.caption(su.caption(start))
 for _, r in table.iterrows():
     if r["note"]:

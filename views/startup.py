@@ -7,7 +7,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from calculator.engines import sglang_pool, vllm_startup
+from calculator.engines import vllm_startup
 from calculator.engines.vllm import POOL_VERSIONS
 from calculator.gpus import GpuSpec, gpu_spec
 from calculator.units import SCALES
@@ -52,16 +52,11 @@ def gpu_arg(gpu: str, gpu_bytes: int) -> GpuSpec | tuple:
     return spec if spec is not None else (f"{gpu_bytes / (1 << 30):g} GiB card", gpu_bytes, None)
 
 
-def sglang_hybrid_parts(model, startup, tp: int, **pool_kw) -> tuple[int, int | None]:
-    """For a hybrid model, (Mamba state bytes, token pool K + V bytes) as SGLang allocates them
-    from what its startup leaves: ``MambaPool``'s slots + 1 and the pool's K and V buffers, the
-    two figures its lines print (``pool_kw``: the page's KV dtype and page size). (0, None)
-    without state layers or where the pool is refused."""
-    if not model.has_state or startup.available <= 0:
-        return 0, None
-    try:
-        pool = sglang_pool(model, kv_memory=startup.available, tp=tp, **pool_kw)
-    except ValueError:
+def hybrid_parts(pool) -> tuple[int, int | None]:
+    """For an SGLang pool with a Mamba pool beside it, (state bytes, K + V bytes) as SGLang
+    allocates them: ``MambaPool``'s slots + 1 and the token pool's K and V buffers, the two
+    figures its lines print; (0, None) for any other pool, or none."""
+    if pool is None or not getattr(pool, "mamba", None):
         return 0, None
     return pool.mamba_bytes, pool.k_bytes + pool.v_bytes
 
@@ -94,7 +89,7 @@ def parts(startup, state: int = 0, kv_bytes: int | None = None) -> list[tuple[st
 
 
 def bar(startup, key: str, hybrid: tuple[int, int | None] = (0, None)) -> None:
-    """``hybrid``: ``sglang_hybrid_parts`` for a hybrid model under SGLang."""
+    """``hybrid``: ``hybrid_parts`` of the SGLang pool for a hybrid model."""
     scale = SCALES[c.unit_name()]
     fig = go.Figure()
     for name, value in parts(startup, *hybrid):
