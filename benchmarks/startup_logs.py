@@ -199,13 +199,28 @@ SGLANG_LOGS = [
 
 # SGLang's server_args lines that print the default it derived (nothing given on the command line)
 SGLANG_DEFAULT_FRACTIONS = [
-    # (nvidia-smi MiB, tp, chunked_prefill_size as printed, fraction printed, source)
-    (81559, 1, 8192, "0.835", "SGLang server_args lines 'mem_fraction_static=0.835, ..., "
-     "chunked_prefill_size=8192' on an H100 (ids 15094997619, 15887956972)"),
-    (143771, 1, 8192, "0.907", "SGLang offline-engine docs notebook built 2026-02-27 on an H200 "
-     "(CUDA-graph capture at avail_mem=135.47 GB): 'mem_fraction_static=0.907, ..., "
-     "chunked_prefill_size=8192' (ids 15663054270, 15396661520, 15168560520); the docs patch "
-     "lowers cuda_graph_max_bs to 4 after the default was derived with 256"),
+    # (nvidia-smi MiB, tp, chunked_prefill_size as printed, build, prefill-graph reserve MiB,
+    #  fraction printed, source)
+    (81559, 1, 8192, "0.5", 0.0, "0.835", "SGLang server_args lines 'mem_fraction_static=0.835, "
+     "..., chunked_prefill_size=8192' on an H100 (ids 15094997619, 15887956972)"),
+    (143771, 1, 8192, "0.5", 0.0, "0.907", "SGLang offline-engine docs notebook built 2026-02-27 "
+     "on an H200 (CUDA-graph capture at avail_mem=135.47 GB, enable_piecewise_cuda_graph=False): "
+     "'mem_fraction_static=0.907, ..., chunked_prefill_size=8192' (ids 15663054270, 15396661520, "
+     "15168560520); the docs patch lowers cuda_graph_max_bs to 4 after the default was derived "
+     "with 256"),
+    (24564, 2, 4096, "0.5", 0.0, "0.717", "sgl-project/sglang#12496 (November 2025): "
+     "Gemma-3-12B on two RTX 4090s with chunked_prefill_size=4096 given printed "
+     "'mem_fraction_static=0.717' (no multimodal cut: Gemma 3 is served text-only by default)"),
+    # main: the prefill graph is on by default (disable_piecewise_cuda_graph=False) and its 58
+    # captured sizes up to 8192 tokens reserve 58 · 8 = 464 MiB more
+    (143771, 1, 8192, "main", 464.0, "0.903", "SGLang offline-engine docs notebook built "
+     "2026-03-23 on an H200 (piecewise capture at avail_mem=117.50 GB, 58 sizes, "
+     "disable_piecewise_cuda_graph=False): 'mem_fraction_static=0.903, ..., "
+     "chunked_prefill_size=8192' (id 52260813497; the same in ids 53140717212, 53255585247)"),
+    (81559, 1, 8192, "main", 464.0, "0.83", "SGLang offline-engine docs notebook built 2026-03-04 "
+     "on an 80 GB card (the H100's 81,559 MiB and the A100's 81,920 both give 0.830; 0.835 and "
+     "0.836 without the prefill graph): 'mem_fraction_static=0.83, ..., chunked_prefill_size=8192, "
+     "..., disable_piecewise_cuda_graph=False' (id 53560656937)"),
 ]
 
 

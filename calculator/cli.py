@@ -147,8 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --engine vllm: the release whose rules apply: 0.10 or 0.11 (startup "
                         "and pool; default 0.11, the newest whose startup is read) or 0.27 (pool "
                         "only, with --kv-memory: sliding layers keep async scheduling's in-flight "
-                        "blocks, tokens = concurrency × max_model_len); sglang: 0.4 (mem fraction "
-                        "by TP, before PR #10975) or 0.5 (default)")
+                        "blocks, tokens = concurrency × max_model_len); sglang: the build whose "
+                        "default --mem-fraction-static applies: 0.4 (by TP, before PR #10975), "
+                        "0.5 (from the card, late 2025 to Feb 2026) or main (default: the "
+                        "prefill CUDA graph's reserve too, late 2026)")
     p.add_argument("--no-async-scheduling", action="store_true",
                    help="with --engine vllm --engine-version 0.27: vLLM started with "
                         "--no-async-scheduling (one batch in flight instead of two)")

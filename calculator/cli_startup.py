@@ -13,7 +13,7 @@ from .specs import ModelSpec
 from .engines.vllm_startup import POOL_ONLY as VLLM_POOL_ONLY  # pool rules only: --kv-memory
 from .engines.vllm_startup import VERSIONS as VLLM_VERSIONS      # startup rules read
 
-SGLANG_VERSIONS = ("0.4", "0.5")
+from .engines.sglang_fraction import VERSIONS as SGLANG_VERSIONS  # default: the newest read
 
 
 def vllm_version(args: argparse.Namespace) -> str:
@@ -75,7 +75,9 @@ def sglang_startup(args: argparse.Namespace, model: ModelSpec, tp: int):
         return predict(model, gpu, tp=tp, mem_fraction_static=args.mem_util,
                        context=_non_torch(args), version=args.engine_version or SGLANG_VERSIONS[-1])
     except ValueError as exc:
-        raise UsageError(str(exc).replace("mem-fraction-static:", "--mem-util:")
+        msg = str(exc)
+        msg = "--" + msg if msg.startswith("engine-version:") else msg
+        raise UsageError(msg.replace("mem-fraction-static:", "--mem-util:")
                          .replace("a given KV memory per GPU", "--kv-memory")) from None
 
 
@@ -92,8 +94,9 @@ def startup_json(startup) -> dict:
         row.update(mem_fraction_static=str(float(startup.mem_fraction_static)),
                    mem_fraction_static_default=not startup.fraction_given,
                    chunked_prefill_size=startup.chunked_prefill_size,
-                   cuda_graph_max_bs=startup.cuda_graph_max_bs,
-                   non_torch_source=startup.context_source)
+                   cuda_graph_max_bs=startup.cuda_graph_max_bs, engine_version=startup.version,
+                   prefill_graph_reserve_mib=startup.prefill_graph_mib,
+                   vlm_cut=startup.vlm_cut, non_torch_source=startup.context_source)
     return row
 
 

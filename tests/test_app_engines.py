@@ -113,9 +113,10 @@ def test_capacity_sglang_mode_pools_and_lines():
     at, free = capacity("gpt-oss-20b", 131072, "sglang", c_page=64)
     m = load_preset("gpt-oss-20b")
     # the pool gets what SGLang's startup leaves: free at start × its default
-    # mem_fraction_static (0.835 on an H100 at TP 1) − the weights
+    # mem_fraction_static (main on an H100 at TP 1: 13,440 MiB + the prefill graph's 464 MiB
+    # reserved → 0.830) − the weights
     start = predict(m, GPU_SPECS["H100 80GB"], tp=1)
-    assert start.mem_fraction_static == Fraction(167, 200) and start.available < free
+    assert start.mem_fraction_static == Fraction(83, 100) and start.available < free
     want = sglang_pool(m, kv_memory=start.available, page_size=64)
     metrics = {x.label: x.value for x in at.metric}
     assert metrics["#tokens (max_total_num_tokens)"] == f"{want.tokens:,}" and want.tokens % 64 == 0
@@ -235,7 +236,7 @@ def test_capacity_sglang_build_choice_follows_the_v0_4_rule_and_lines():
     assert log[-1] == "KV Cache is allocated. K size: 27.13 GB, V size: 27.13 GB."
     assert log[-2].startswith("Load weight end. type=LlamaForCausalLM, dtype=torch.bfloat16, avail mem=")
     assert "--engine-version 0.4" in at.code[-1].value
-    # the default build derives 0.835 from the card instead: a different pool
+    # the default build (main) derives 0.830 from the card instead: a different pool
     at5, _ = capacity("llama-3.1-8b", 8192, "sglang")
     assert {x.label: x.value for x in at5.metric}["#tokens (max_total_num_tokens)"] != "444,531"
     assert "--engine-version" not in at5.code[-1].value
@@ -326,3 +327,16 @@ def test_engines_sglang_bar_splits_a_hybrid_pool():
     specs = [e.proto.spec for e in at.get("plotly_chart")]
     # the vLLM bar has one pool; the SGLang bar draws the Mamba state slots apart
     assert sum('"Mamba state pool"' in s for s in specs) == 1
+
+
+def test_capacity_sglang_caption_says_how_the_fraction_was_cut():
+    from calculator.engines.sglang_startup import predict
+    from calculator.gpus import GPU_SPECS
+    # Qwen3.5-27B is served multimodal: main derives 0.830 (the prefill graph's 464 MiB inside
+    # the reserve), then adjust_mem_fraction_for_vlm multiplies by 0.95 · 0.9576171875
+    at, _ = capacity("qwen3.5-27b", 8192, "sglang")
+    start = predict(load_preset("qwen3.5-27b"), GPU_SPECS["H100 80GB"], tp=1)
+    assert float(start.mem_fraction_static) == 0.75508115234375
+    text = " ".join(x.value for x in at.caption)
+    assert "keeps mem_fraction_static 0.755081" in text
+    assert "prefill graph: 58 sizes × 8 MiB; 0.83 × 0.9097 for the multimodal model's vision tower" in text

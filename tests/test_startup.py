@@ -120,19 +120,26 @@ def test_activation_peak_matches_the_printed_one(fields):
 
 
 def test_sglang_default_fraction_by_hand():
-    # H100 TP 1: 512 + 8192 · 1.5 + 256 · 2 + 1/8 · 1024 = 13,440 MiB reserved (over 10 GiB)
+    # v0.5, H100 TP 1: 512 + 8192 · 1.5 + 256 · 2 + 1/8 · 1024 = 13,440 MiB reserved (over 10 GiB)
     # → round((81,559 − 13,440) / 81,559, 3) = round(0.83521, 3) = 0.835
-    assert gpu_defaults(81_559, 1) == (8192, 256)
-    assert default_mem_fraction(81_559, 1) == Fraction("0.835")
+    assert gpu_defaults(81_559, 1, "0.5") == (8192, 256)
+    assert default_mem_fraction(81_559, 1, version="0.5") == Fraction("0.835")
     # TP 4: CUDA graphs to 512 and 4/8 GiB more: 14,336 → 0.824
-    assert default_mem_fraction(81_559, 4) == Fraction("0.824")
+    assert default_mem_fraction(81_559, 4, version="0.5") == Fraction("0.824")
     # RTX 4090 TP 4: 512 + 2048 · 1.5 + 80 · 2 + 512 = 4,256 of 24,564 → 0.827
-    assert default_mem_fraction(24_564, 4) == Fraction("0.827")
+    assert default_mem_fraction(24_564, 4, version="0.5") == Fraction("0.827")
     # H200 TP 8: 14,848 → (143,771 − 14,848) / 143,771 = 0.8967 → 0.897
-    assert default_mem_fraction(143_771, 8) == Fraction("0.897")
-    for smi, tp, chunk, printed, source in SGLANG_DEFAULT_FRACTIONS:
-        assert gpu_defaults(smi, tp)[0] == chunk
-        assert default_mem_fraction(smi, tp) == Fraction(printed), source
+    assert default_mem_fraction(143_771, 8, version="0.5") == Fraction("0.897")
+    # main on the 4090 at TP 4: chunks of 4096 and graphs to 160, and the prefill graph's 50 sizes
+    # up to 4096 tokens: 512 + 4096 · 1.5 + 160 · 2 + 512 + 50 · 8 = 7,888 → 0.679
+    assert gpu_defaults(24_564, 4, "main") == (4096, 160)
+    assert default_mem_fraction(24_564, 4, version="main", prefill_graph_mib=400) == \
+        Fraction("0.679")
+    for smi, tp, chunk, version, prefill, printed, source in SGLANG_DEFAULT_FRACTIONS:
+        # the card's chunk size, unless the start gave its own (#12496: 4096 on 4090s)
+        assert gpu_defaults(smi, tp, version)[0] == chunk or "4096 given" in source
+        assert default_mem_fraction(smi, tp, chunked_prefill_size=chunk, version=version,
+                                    prefill_graph_mib=prefill) == Fraction(printed), source
 
 
 def test_sglang_qwen3_14b_on_4090s_by_hand():
@@ -180,7 +187,10 @@ def test_cli_sglang_prediction_and_its_lines():
     out = cli("--preset", "llama-3.1-8b", "--engine", "sglang", "--gpu", "H100 80GB",
               "--format", "json")
     row = json.loads(out.stdout)
-    assert row["mem_fraction_static"] == "0.835" and row["mem_fraction_static_default"] is True
+    # main: 13,440 MiB + the prefill graph's 58 sizes · 8 MiB = 13,904 → round(0.82952, 3) = 0.83
+    assert row["mem_fraction_static"] == "0.83" and row["mem_fraction_static_default"] is True
+    assert row["engine_version"] == "main" and row["prefill_graph_reserve_mib"] == 464.0
+    assert row["vlm_cut"] is None
     s = sglang_predict(load_preset("llama-3.1-8b"), H100)
     assert row["kv_memory_bytes"] == s.available and row["engine_tokens"] == s.available // 131_072
     log = cli("--preset", "llama-3.1-8b", "--engine", "sglang", "--gpu", "H100 80GB",

@@ -123,7 +123,8 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
                            format_func=su.SGLANG_BUILDS.get,
                            help="Where the default --mem-fraction-static and the log lines "
                                 "changed: PR #10975 (late 2025) derives it from the card; "
-                                "earlier builds from the TP size alone")
+                                "earlier builds from the TP size alone; main (late 2026) "
+                                "also reserves memory for prefill CUDA graphs")
     sg_dtype = c.guarded(kv_flag, "SGLang", kv_dtype, model.dtype)
     start = c.guarded(sglang_startup.predict, model, gpu, tp=tp, version=version,
                       mem_fraction_static=None if frac == 0 else f"{frac:.2f}")

@@ -189,7 +189,8 @@ if src == "gpu":
     sg_version = g3.selectbox("SGLang build", sglang_startup.VERSIONS[::-1], key="e_sgver",
                               format_func=su.SGLANG_BUILDS.get,
                               help="SGLang's default --mem-fraction-static: from the card since "
-                                   "PR #10975 (late 2025), from the TP size before")
+                                   "PR #10975 (late 2025), from the TP size before; main "
+                                   "(late 2026) also reserves memory for prefill CUDA graphs")
 else:
     mem = st.number_input(f"KV memory per GPU ({c.unit_name()})", min_value=1, max_value=1 << 14,
                           key="e_mem", help="What the engine has left for KV on one GPU (vLLM's "

@@ -18,7 +18,9 @@ COLORS = {"weights": "#5c6bc0", "activation peak": "#8e24aa", "reserved for acti
           "Mamba state pool": "#ffb74d", "left unused": "#9e9e9e", "over the budget": "#d32f2f"}
 
 # The SGLang builds whose startup rules are read (sglang_startup.VERSIONS), as a page names them
-SGLANG_BUILDS = {"0.5": "v0.5+ (default from the card)", "0.4": "v0.4 (default from TP)"}
+SGLANG_BUILDS = {"main": "main, late 2026 (+ prefill graphs)",
+                 "0.5": "v0.5, Oct 2025 – Feb 2026 (from the card)",
+                 "0.4": "v0.4 (default from TP)"}
 # The vLLM builds a page offers: those whose startup rules are read (vllm_startup.VERSIONS: where
 # NCCL's buffers sit) and 0.27, whose pool rules are read but not its startup (KV memory given).
 VLLM_BUILDS = {"0.27": "v0.27+ (KV given)", "0.11": "v0.11 – v0.23", "0.10": "v0.10"}
@@ -44,6 +46,18 @@ def sglang_pool_lines(pool, version: str) -> tuple[list[str], bool]:
         return pool.log_lines("v0.4"), True
     except ValueError:
         return pool.log_lines(), False
+
+
+def sglang_fraction_note(startup) -> str:
+    """How SGLang derived its fraction beyond the card: main's prefill-graph reserve and the cut
+    for a multimodal model ('' when neither applies)."""
+    note = ""
+    if startup.prefill_graph_mib:
+        note += f"; {startup.prefill_graph_why}"
+    if startup.vlm_cut is not None:
+        note += (f"; {float(startup.derived_fraction):g} × {startup.vlm_cut:.4f} for the "
+                 "multimodal model's vision tower")
+    return note
 
 
 def gpu_arg(gpu: str, gpu_bytes: int) -> GpuSpec | tuple:
@@ -126,6 +140,6 @@ def caption(startup) -> str:
                " (v0.4 builds' default, from the TP size alone)" if startup.version == "0.4" else
                " (its own default for this card and TP: chunked "
                f"prefill {startup.chunked_prefill_size:,}, CUDA graphs to batch "
-               f"{startup.cuda_graph_max_bs})")
+               f"{startup.cuda_graph_max_bs}" + sglang_fraction_note(startup) + ")")
             + f" of that for weights and KV, and reserves {c.fmt(b['activation_bytes'])} for "
             "activations and CUDA graphs.")

@@ -1,27 +1,18 @@
-"""SGLang startup memory: ``--mem-fraction-static``'s default, and the memory its token pool gets.
+"""SGLang startup memory: the memory its token pool gets once ``--mem-fraction-static`` is known
+(given, or derived as ``engines/sglang_fraction.py`` reads each build's default).
 
-Read at sgl-project/sglang v0.5.x (late 2025; the heuristic arrived with PR #10975):
-
-- ``server_args.py`` · ``ServerArgs._handle_gpu_memory_settings(gpu_mem)``, where ``gpu_mem`` is
-  the smallest ``nvidia-smi`` memory.total of the visible GPUs in MiB
-  (``get_device_memory_capacity``): below 20 GiB chunked prefill 2048 and CUDA graphs up to batch
-  8; below 35 GiB 2048 and 24 (80 from TP 4); below 60 GiB 4096 and 32 (160 from TP 4); below
-  160 GiB 8192 and 256 (512 from TP 4); above, 16384 and 512. Then ``reserved_mem = 512 +
-  max(chunked_prefill_size, 2048) × 1.5 + cuda_graph_max_bs × 2 + tp × pp / 8 × 1024`` MiB (DP
-  attention and speculative decoding add more), at least 10 GiB on cards above 60 GiB, and
-  ``mem_fraction_static = round((gpu_mem − reserved_mem) / gpu_mem, 3)``.
+- ``get_device_memory_capacity``: ``gpu_mem`` is the smallest ``nvidia-smi`` memory.total of the
+  visible GPUs in MiB, which picks the default fraction, chunked prefill size and CUDA-graph batch
+  ceiling (``sglang_fraction.gpu_defaults``, ``default_mem_fraction``).
 - ``model_executor/model_runner.py`` · ``init_torch_distributed`` returns the free memory (GiB,
   the smallest over the TP ranks) after the CUDA context and NCCL exist: SGLang prints it as
   "Load weight begin. avail mem=X GB". ``load_model`` prints "Load weight end. ... avail mem=Y GB,
-  mem usage=Z GB" once the weights are on the GPU.
-- ``model_executor/model_runner_kv_cache_mixin.py`` · ``profile_max_num_token``: ``rest_memory =
-  avail_after_weights − total_gpu_memory × (1 − mem_fraction_static)``; the pool holds
-  ``int(rest_memory × 2³⁰) // cell_size`` tokens (``engines/sglang.py`` builds it).
-
-Builds before PR #10975 (``version="0.4"``: v0.4.x to early v0.5, read at the v0.4 line of
-``server_args.py`` ``ServerArgs.__post_init__``) default ``mem_fraction_static`` from the TP size
-alone: 0.79 from TP 16, 0.81 from TP 8, 0.85 from TP 4, 0.87 from TP 2, else 0.88; they print
-"Load weight end. type=…, dtype=torch.bfloat16, avail mem=Y GB" without "mem usage".
+  mem usage=Z GB" once the weights are on the GPU (v0.4 builds: "Load weight end. type=…,
+  dtype=torch.bfloat16, avail mem=Y GB" without "mem usage").
+- ``model_executor/model_runner_kv_cache_mixin.py`` · ``_profile_available_bytes`` (unchanged on
+  main, late 2026): ``rest_memory = avail_after_weights − pre_model_load_memory × (1 −
+  mem_fraction_static)``; the pool holds ``int(rest_memory × 2³⁰) // cell_size`` tokens
+  (``engines/sglang.py`` builds it).
 
 So the pool gets ``free_at_start × mem_fraction_static − mem usage``. The free memory at start is
 the driver's total less the process's CUDA context, which depends on the driver, not on the model:
@@ -38,54 +29,19 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ..gpus import GIB, MIB, GpuSpec
+from .sglang_fraction import (VERSIONS, default_mem_fraction, gpu_defaults, is_multimodal,
+                              prefill_graph_reserve, tp_mem_fraction, vision_tower, vlm_factor)
 
-MAX_PREFILL_TOKENS = 16384  # server_args.py default of --max-prefill-tokens
-SGLANG_STARTUP_VERSION = "SGLang v0.5.x (server_args.py _handle_gpu_memory_settings, PR #10975)"
-VERSIONS = ("0.4", "0.5")  # the rule before PR #10975, and after; the newest is the default
+SGLANG_STARTUP_VERSION = ("SGLang main, late 2026 (arg_groups/memory_hook.py "
+                          "handle_gpu_memory_settings); v0.5 and v0.4 rules on request")
+__all__ = ["VERSIONS", "SglangStartup", "default_mem_fraction", "gpu_defaults", "predict",
+           "tp_mem_fraction"]
 _DTYPES = {"bf16": "torch.bfloat16", "fp16": "torch.float16", "fp32": "torch.float32"}
-
-
-def tp_mem_fraction(tp: int) -> Fraction:
-    """``mem_fraction_static`` by TP size alone (server_args.py before PR #10975)."""
-    for at_least, frac in ((16, "0.79"), (8, "0.81"), (4, "0.85"), (2, "0.87")):
-        if tp >= at_least:
-            return Fraction(frac)
-    return Fraction("0.88")
 CUDA_CONTEXT = (
     round(0.45 * GIB),
     "free memory at start 23.08 GiB of 23.53 GiB on RTX 4090s: SGLang 'Load weight end ... avail "
     "mem=16.00 GB, mem usage=7.08 GB' (Qwen3-14B TP 4, id 55529353766) and vLLM 'Free memory on "
     "device (23.08/23.53 GiB)' (id 34681159919)")
-
-
-def gpu_defaults(gpu_mem_mib: int, tp: int = 1) -> tuple[int, int]:
-    """(chunked_prefill_size, cuda_graph_max_bs) ``_handle_gpu_memory_settings`` picks."""
-    if gpu_mem_mib < 20 * 1024:
-        return 2048, 8
-    if gpu_mem_mib < 35 * 1024:
-        return 2048, 24 if tp < 4 else 80
-    if gpu_mem_mib < 60 * 1024:
-        return 4096, 32 if tp < 4 else 160
-    if gpu_mem_mib < 160 * 1024:
-        return 8192, 256 if tp < 4 else 512
-    return 16384, 512
-
-
-def default_mem_fraction(gpu_mem_mib: int, tp: int = 1, pp: int = 1,
-                         chunked_prefill_size: int | None = None,
-                         cuda_graph_max_bs: int | None = None) -> Fraction:
-    """``mem_fraction_static`` when not given: ``round((gpu_mem − reserved) / gpu_mem, 3)``."""
-    if gpu_mem_mib < 1:
-        raise ValueError("gpu: SGLang's default needs the card's memory")
-    chunk, graphs = gpu_defaults(gpu_mem_mib, tp)
-    chunk = chunk if chunked_prefill_size is None else chunked_prefill_size
-    graphs = graphs if cuda_graph_max_bs is None else cuda_graph_max_bs
-    # reserved_mem in MiB, in SGLang's float arithmetic (chunked prefill off: max_prefill_tokens)
-    reserved = 512 + max(chunk if chunk > 0 else MAX_PREFILL_TOKENS, 2048) * 1.5 + graphs * 2
-    reserved += tp * pp / 8 * 1024
-    if gpu_mem_mib > 60 * 1024:
-        reserved = max(reserved, 10 * 1024)
-    return Fraction(str(round((gpu_mem_mib - reserved) / gpu_mem_mib, 3)))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +61,12 @@ class SglangStartup:
     architecture: str = ""
     version: str = VERSIONS[-1]
     dtype_name: str = "torch.bfloat16"
+    # how a derived fraction came about: the rounded default before any multimodal cut, the cut
+    # (None when none), and main's prefill CUDA-graph reserve with its reason
+    derived_fraction: Fraction | None = None
+    vlm_cut: float | None = None
+    prefill_graph_mib: float = 0.0
+    prefill_graph_why: str = ""
 
     @property
     def free_at_start(self) -> int:
@@ -147,7 +109,8 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
             version: str = VERSIONS[-1]) -> SglangStartup:
     """SGLang's startup memory on one GPU of ``tp`` for ``model`` (its weights priced from
     config.json). ``gpu``: a catalogue entry or (name, driver total bytes, nvidia-smi MiB);
-    ``version``: "0.5" (the default fraction from the card, PR #10975) or "0.4" (from TP)."""
+    ``version``: one of ``VERSIONS`` ("main", the default; "0.5": PR #10975's rule; "0.4": the
+    fraction from the TP size), which decides the default fraction only."""
     if version not in VERSIONS:
         raise ValueError(f"engine-version: SGLang rules are read for {', '.join(VERSIONS)}, got "
                          f"{version!r}")
@@ -168,10 +131,19 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
         name, total, smi, nvlink = gpu.name, gpu.total_bytes, gpu.smi_mib, gpu.nvlink
     else:
         (name, total, smi), nvlink = gpu, False
-    chunk_d, graphs_d = gpu_defaults(smi or total // MIB, tp)
+    chunk_d, graphs_d = gpu_defaults(smi or total // MIB, tp, version)
     chunk = chunk_d if chunked_prefill_size is None else chunked_prefill_size
     graphs = graphs_d if cuda_graph_max_bs is None else cuda_graph_max_bs
+    config = model.config or {}
+    multimodal = is_multimodal(config) and vision_tower(config) is not None
+    prefill_mib, prefill_why = 0.0, ""
+    if version == "main":
+        kda = any(getattr(g.spec, "mechanism", "") == "KDA" for g in model.groups)
+        prefill_mib, prefill_why = prefill_graph_reserve(
+            config, mla=model.attention == "MLA", chunk=chunk, pp=pp, kda=kda,
+            dsv4=model.has_compressed, model_path=model.name)
     given = mem_fraction_static is not None
+    derived, cut = None, None
     if given:
         try:
             frac = Fraction(str(mem_fraction_static))
@@ -181,13 +153,22 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
         if not 0 < frac < 1:
             raise ValueError(f"mem-fraction-static: must be in (0, 1), got {mem_fraction_static}")
     elif version == "0.4":
+        if multimodal:
+            raise ValueError("engine-version: SGLang v0.4 builds cut a multimodal model's "
+                             "mem_fraction_static in model_runner.py by 0.95 or 0.90 depending "
+                             "on the release, which is not modelled; pick 0.5 or main, or give "
+                             "the fraction (--mem-util)")
         frac = tp_mem_fraction(tp)
     else:
         if smi is None:
             raise ValueError(f"gpu: nvidia-smi's memory.total for {name} is not in the catalogue, "
                              "and SGLang's default fraction needs it; give --mem-fraction-static "
                              "(the CLI's --mem-util)")
-        frac = default_mem_fraction(smi, tp, pp, chunk, graphs)
+        frac = derived = default_mem_fraction(smi, tp, pp, chunk, graphs, version=version,
+                                              prefill_graph_mib=prefill_mib)
+        if multimodal:  # adjust_mem_fraction_for_vlm: float arithmetic, not rounded again
+            cut = vlm_factor(*vision_tower(config))
+            frac = Fraction(repr(float(derived) * cut))
     weights = weights_per_gpu(model, tp, pp)
     if weights is None:
         raise ValueError("weights: unknown for this model; SGLang's startup memory needs them")
@@ -198,4 +179,6 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
                          chunked_prefill_size=chunk, cuda_graph_max_bs=graphs, weights=weights,
                          load_growth=non_torch_default(tp, nvlink)[0],
                          architecture=str(archs[0]) if isinstance(archs, list) and archs else "",
-                         version=version, dtype_name=_DTYPES.get(model.dtype, model.dtype))
+                         version=version, dtype_name=_DTYPES.get(model.dtype, model.dtype),
+                         derived_fraction=derived, vlm_cut=cut, prefill_graph_mib=prefill_mib,
+                         prefill_graph_why=prefill_why)
