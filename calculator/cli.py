@@ -143,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --engine vllm --gpu: the top-k/top-p sampler vLLM profiles: native "
                         "(pip installs without FlashInfer, default) or flashinfer (the "
                         "vllm/vllm-openai image)")
+    p.add_argument("--skip-mm-profiling", action="store_true",
+                   help="with --engine vllm --gpu, a multimodal model: vLLM started with "
+                        "--skip-mm-profiling (no encoder pass in its profile; without it the "
+                        "predicted KV memory is an upper bound by that pass)")
     p.add_argument("--engine-version", default=None,
                    help="with --engine vllm: the release whose rules apply: 0.10 or 0.11 (startup "
                         "and pool; default 0.11, the newest whose startup is read) or 0.27 (pool "
@@ -342,6 +346,8 @@ def run(argv: list[str] | None) -> str:
         return "\n".join(preset_checkpoints(args.preset))
     if args.no_async_scheduling and args.engine != "vllm":
         raise UsageError("--no-async-scheduling: a vLLM flag; add --engine vllm --engine-version 0.27")
+    if args.skip_mm_profiling and args.engine != "vllm":
+        raise UsageError("--skip-mm-profiling: a vLLM flag; add --engine vllm --gpu NAME")
     if args.max_running_requests is not None and args.engine != "sglang":
         raise UsageError("--max-running-requests: an SGLang flag; add --engine sglang")
     if args.device != "cuda" and args.engine != "sglang":

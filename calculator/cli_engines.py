@@ -187,10 +187,12 @@ def _startup_table(startup, unit: str) -> list[str]:
         head = (f"{startup.gpu}: {fb(startup.gpu_total, unit)} reported by the driver; "
                 f"mem_fraction_static {float(startup.mem_fraction_static):g}"
                 + ("" if startup.fraction_given else " (SGLang's default for this GPU and TP)"))
+    note = getattr(startup, "mm_note", "")
     return [head,
             f"  weights {fb(b['weight_bytes_per_gpu'], unit)} · activation peak "
             f"{fb(b['activation_bytes'], unit)} · non-torch {fb(b['non_torch_bytes'], unit)} · "
-            f"CUDA graphs {fb(b['cudagraph_bytes'], unit)} → KV {fb(b['kv_memory_bytes'], unit)}"]
+            f"CUDA graphs {fb(b['cudagraph_bytes'], unit)} → KV {fb(b['kv_memory_bytes'], unit)}",
+            *([f"  note: KV is an {note}"] if note else [])]
 
 
 def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> str:

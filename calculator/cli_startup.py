@@ -55,7 +55,8 @@ def vllm_startup(args: argparse.Namespace, model: ModelSpec, tp: int):
         return predict(model, gpu, mem_util=args.mem_util or "0.9", tp=tp, usage=args.usage,
                        version=version, max_num_batched_tokens=args.max_num_batched_tokens,
                        max_num_seqs=args.max_num_seqs, expert_parallel=args.enable_expert_parallel,
-                       non_torch=_non_torch(args), sampler=args.sampler)
+                       non_torch=_non_torch(args), sampler=args.sampler,
+                       skip_mm_profiling=args.skip_mm_profiling)
     except ValueError as exc:
         field, _, rest = str(exc).partition(": ")
         raise UsageError(f"--{field.replace('_', '-')}: {rest}" if rest else str(exc)) from None
@@ -89,7 +90,8 @@ def startup_json(startup) -> dict:
                    mem_util=str(float(startup.mem_util)), usage_defaults={
                        "max_num_batched_tokens": startup.max_num_batched_tokens,
                        "max_num_seqs": startup.max_num_seqs},
-                   non_torch_source=startup.non_torch_source)
+                   non_torch_source=startup.non_torch_source,
+                   mm_encoder_profile=startup.mm_encoder)
     else:
         row.update(mem_fraction_static=str(float(startup.mem_fraction_static)),
                    mem_fraction_static_default=not startup.fraction_given,

@@ -1,4 +1,5 @@
 """Engines page: the engines' figures for one model side by side, equal to the library's."""
+import json
 from fractions import Fraction
 from pathlib import Path
 
@@ -340,3 +341,38 @@ def test_capacity_sglang_caption_says_how_the_fraction_was_cut():
     text = " ".join(x.value for x in at.caption)
     assert "keeps mem_fraction_static 0.755081" in text
     assert "prefill graph: 58 sizes × 8 MiB; 0.83 × 0.9097 for the multimodal model's vision tower" in text
+
+
+def test_capacity_vllm_warns_that_a_multimodal_encoder_pass_is_left_out(downloads):
+    # Gemma 3 27B: vLLM profiles its vision encoder before the text forward; the page says the
+    # KV memory is an upper bound until the user says vLLM runs with --skip-mm-profiling
+    at, _ = capacity("gemma-3-27b", 8192, "vllm")
+    assert [w.value for w in at.warning if "upper bound" in w.value] == [
+        "vLLM's KV memory here is an upper bound: vLLM first profiles the multimodal encoder on "
+        "its largest dummy images or videos and holds their embeddings through this forward; "
+        "that pass is not modelled (GiB to tens of GiB for video), so the KV memory it prints "
+        "can be lower; started with --skip-mm-profiling, vLLM skips it and this figure holds."]
+    assert json.loads(downloads["capacity.json"])["engine_figures"]["mm_encoder_profile"] == \
+        "not modelled"
+    at.checkbox(key="c_skipmm").check().run()
+    assert not at.exception and not [w for w in at.warning if "upper bound" in w.value]
+    assert json.loads(downloads["capacity.json"])["engine_figures"]["mm_encoder_profile"] == \
+        "skipped"
+    serve, calc = at.code[-1].value.splitlines()
+    assert serve.endswith("--max-model-len 8192 --skip-mm-profiling")
+    assert calc.startswith("python -m calculator") and "--skip-mm-profiling" in calc
+    # the link carries the choice
+    at, _ = capacity("gemma-3-27b", 8192, "vllm", c_skipmm="true")
+    assert at.checkbox(key="c_skipmm").value and not at.warning
+    # a text model has no such box
+    at, _ = capacity("llama-3.1-8b", 8192, "vllm")
+    assert not [b for b in at.checkbox if b.key == "c_skipmm"]
+
+
+def test_engines_page_warns_for_a_multimodal_vllm_prediction():
+    at = run("engines", e_model="gemma-3-27b", e_src="gpu", e_gpu="H100 80GB", e_ctx=8192)
+    assert not at.exception
+    assert [w.value.split(":")[0] for w in at.warning if "upper bound" in w.value] == [
+        "vLLM's KV memory here is an upper bound"]
+    at = run("engines", e_model="llama-3.1-8b", e_src="gpu", e_gpu="H100 80GB", e_ctx=8192)
+    assert not [w for w in at.warning if "upper bound" in w.value]

@@ -383,3 +383,26 @@ def test_sglang_v0_4_docs_run_llama_8b_on_h100():
     bad = cli("--preset", "gpt-oss-20b", "--engine", "sglang", "--kv-memory", "10GiB",
               "--log-style", "v0.4", "--format", "log")
     assert bad.returncode == 2 and bad.stderr.startswith("error: --log-style: v0.4 lines")
+
+
+def test_vllm_multimodal_prediction_says_the_encoder_pass_is_left_out():
+    # Gemma 3 27B ships with a SigLIP vision_config: vLLM profiles the encoder first
+    # (profile_run), which is not modelled, so the figure is flagged as an upper bound; with
+    # --skip-mm-profiling vLLM skips that pass and the same figure is the whole profile
+    gemma = load_preset("gemma-3-27b")
+    left_out = vllm_predict(gemma, H100)
+    skipped = vllm_predict(gemma, H100, skip_mm_profiling=True)
+    assert (left_out.mm_encoder, skipped.mm_encoder) == ("not modelled", "skipped")
+    assert left_out.available == skipped.available
+    assert left_out.mm_note.startswith("upper bound: vLLM first profiles") and skipped.mm_note == ""
+    text = vllm_predict(load_preset("llama-3.1-8b"), H100)
+    assert text.mm_encoder is None and text.mm_note == ""
+    out = cli("--preset", "gemma-3-27b", "--engine", "vllm", "--gpu", "H100 80GB", "--context",
+              "8192")
+    assert out.returncode == 0, out.stderr
+    assert "  note: KV is an upper bound: vLLM first profiles the multimodal encoder" in out.stdout
+    row = json.loads(cli("--preset", "gemma-3-27b", "--engine", "vllm", "--gpu", "H100 80GB",
+                         "--context", "8192", "--skip-mm-profiling", "--format", "json").stdout)
+    assert row["mm_encoder_profile"] == "skipped" and row["kv_memory_bytes"] == skipped.available
+    wrong = cli("--preset", "gemma-3-27b", "--engine", "sglang", "--skip-mm-profiling")
+    assert wrong.returncode == 2 and "--skip-mm-profiling: a vLLM flag" in wrong.stderr

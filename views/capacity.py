@@ -58,6 +58,7 @@ keys = c.url_state({
     "c_vver": (su.VLLM_DEFAULT_BUILD, c.choice(su.VLLM_BUILD_CHOICES)),
     "c_vkv": (0.0, c.float_in(0.0, float(1 << 20))),
     "c_draft": (0, c.int_in(0, 64)),
+    "c_skipmm": (False, c.boolean),
 })
 r1 = st.columns(4)
 choice = r1[0].selectbox("Model", choices, key="c_model", format_func=c.label)

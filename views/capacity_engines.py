@@ -201,8 +201,13 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                            format_func=su.VLLM_BUILDS.get, help=su.VLLM_BUILD_HELP)
     vllm_dtype = c.guarded(kv_flag, "vLLM", kv_dtype, model.dtype)
     pool_only = version in su.VLLM_POOL_ONLY
+    skip_mm = vllm_startup.multimodal(model.config) and not pool_only and st.checkbox(
+        "vLLM started with --skip-mm-profiling", key="c_skipmm",
+        help="Without it vLLM first profiles the vision/audio encoder on its largest dummy "
+             "inputs, which this page does not model (the KV memory shown is then an upper "
+             "bound); with it vLLM skips that pass")
     start = c.guarded(vllm_startup.predict, model, gpu, mem_util=f"{util:.2f}", tp=tp,
-                      usage=usage, sampler=sampler,
+                      usage=usage, sampler=sampler, skip_mm_profiling=skip_mm,
                       version=su.VLLM_DEFAULT_BUILD if pool_only else version,
                       max_num_batched_tokens=int(mnbt) or None)
     if pool_only:  # its startup is not modelled: the KV memory its own log prints
@@ -223,6 +228,8 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
     else:
         su.bar(start, "c_vllm_bar")
         st.caption(su.caption(start))
+        if start.mm_note:
+            st.warning(f"vLLM's KV memory here is an {start.mm_note}.")
         available, head, breakdown = start.available, start.log_lines(), start.breakdown()
     if available <= 0:
         st.error(f"vLLM stops: \"Available KV cache memory: {available / (1 << 30):.2f} "
@@ -258,6 +265,8 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                "block_size": vp.block_size, "log": lines}
     if not pool_only:
         figures["max_num_seqs"] = start.max_num_seqs
+        if start.mm_encoder:  # the warning above: "not modelled" (an upper bound) or "skipped"
+            figures["mm_encoder_profile"] = start.mm_encoder
     if where:
         choice, ckpt, gpu_name = where
         knobs = (([] if pool_only else
@@ -267,13 +276,15 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                  + (["--max-num-batched-tokens", str(start.max_num_batched_tokens)]
                     if int(mnbt) or pool_only else [])
                  + (["--num-draft-layers", str(int(draft))] if int(draft) else [])
+                 + (["--skip-mm-profiling"] if skip_mm else [])
                  + (["--engine-version", version] if version != su.VLLM_DEFAULT_BUILD
                     else [])
                  + (["--kv-memory", f"{available}"] if pool_only else []))
         _commands([commands.vllm_serve(choice, ckpt, tp=tp, util=util, ctx=ctx,
                                        kv_cache_dtype=vllm_dtype, block=int(block),
                                        mnbt=int(mnbt) or None, usage=usage,
-                                       kv_memory=available if pool_only else None),
+                                       kv_memory=available if pool_only else None,
+                                       skip_mm=skip_mm),
                    commands.calculator(choice, ckpt, "vllm", gpu=gpu_name, tp=tp, ctx=ctx,
                                        extra=knobs)])
     if vp.padding_layers:

@@ -25,9 +25,9 @@ def _line(words: list[str]) -> str:
 
 def vllm_serve(choice: str, checkpoint: str | None, *, tp: int, util: float, ctx: int,
                kv_cache_dtype: str, block: int, mnbt: int | None, usage: str,
-               kv_memory: int | None = None) -> str:
+               kv_memory: int | None = None, skip_mm: bool = False) -> str:
     """``kv_memory``: pin the pool with ``--kv-cache-memory-bytes`` (in place of the
-    utilization, which then no longer sizes it)."""
+    utilization, which then no longer sizes it); ``skip_mm``: ``--skip-mm-profiling``."""
     words = ["vllm", "serve", repo(choice, checkpoint), "--tensor-parallel-size", str(tp)]
     words += (["--kv-cache-memory-bytes", str(kv_memory)] if kv_memory else
               ["--gpu-memory-utilization", f"{util:.2f}"])
@@ -38,6 +38,8 @@ def vllm_serve(choice: str, checkpoint: str | None, *, tp: int, util: float, ctx
         words += ["--block-size", str(block)]
     if mnbt:
         words += ["--max-num-batched-tokens", str(mnbt)]
+    if skip_mm:
+        words += ["--skip-mm-profiling"]
     line = _line(words)
     return line if usage == "serve" else f"# the LLM class with the same settings as: {line}"
 

@@ -48,6 +48,17 @@ lazily at the first collective is left in the term. The growth depends on the dr
 topology, not on the model, so it is taken from the figure vLLM itself prints (``non-torch forward
 increase memory`` / ``for non-torch memory``) on public runs of each rule, cited in ``NON_TORCH``;
 ``--non-torch`` overrides it.
+
+Multimodal checkpoints are predicted without their encoder's profiling pass. For a model that
+takes images, audio or video, ``profile_run`` first runs the encoder on a dummy batch of the
+largest items (``model.get_multimodal_embeddings``, ``embed_multimodal`` in later releases), keeps
+the outputs in ``encoder_cache`` through the text forward and the sampler, and clears them only
+then (``gpu_model_runner.py`` · ``profile_run``, same code v0.10.2 to v0.22). Its size needs each
+model's processor (the tokens of its largest image, ``limit_mm_per_prompt``, the encoder budget),
+which this reading does not have, so the predicted figure is an upper bound by the encoder's
+peak or its cache, whichever sets the profile's peak. ``--skip-mm-profiling`` (``MultiModalConfig
+.skip_mm_profiling``: "Skipping memory profiling for multimodal encoder and encoder cache") removes
+the pass, and then the prediction is the whole profile again.
 """
 from __future__ import annotations
 
@@ -111,6 +122,14 @@ def non_torch_default(tp: int, nvlink: bool, version: str = "0.10") -> tuple[int
     return NON_TORCH[version][key]
 
 
+def multimodal(config: dict | None) -> bool:
+    """Whether vLLM loads the checkpoint with an encoder it profiles (images, audio, video):
+    a vision or audio config beside the text model, or the text model nested in text_config."""
+    cfg = config or {}
+    return any(isinstance(cfg.get(k), dict) for k in ("vision_config", "audio_config",
+                                                      "text_config"))
+
+
 def _item(dtype: str) -> int:
     return 4 if dtype == "fp32" else 2
 
@@ -167,6 +186,7 @@ class VllmStartup:
     max_num_batched_tokens: int
     max_num_seqs: int
     weights_line: str | None = None
+    mm_encoder: str | None = None   # "not modelled" / "skipped" for a multimodal model, else None
 
     @property
     def requested(self) -> float:
@@ -183,6 +203,16 @@ class VllmStartup:
         """Bytes of the card above the requested share (never handed to vLLM)."""
         return self.gpu_total - int(self.requested)
 
+    @property
+    def mm_note(self) -> str:
+        """What the prediction leaves out for a multimodal model ('' for a text model)."""
+        if self.mm_encoder != "not modelled":
+            return ""
+        return ("upper bound: vLLM first profiles the multimodal encoder on its largest dummy "
+                "images or videos and holds their embeddings through this forward; that pass is "
+                "not modelled (GiB to tens of GiB for video), so the KV memory it prints can be "
+                "lower; started with --skip-mm-profiling, vLLM skips it and this figure holds")
+
     def breakdown(self) -> dict[str, int]:
         return {"gpu_total_bytes": self.gpu_total, "weight_bytes_per_gpu": self.weights,
                 "activation_bytes": self.activation, "non_torch_bytes": self.non_torch,
@@ -197,9 +227,10 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = "0.9", 
             usage: str = "serve", version: str = DEFAULT_VERSION,
             max_num_batched_tokens: int | None = None, max_num_seqs: int | None = None,
             expert_parallel: bool = False, non_torch: int | None = None,
-            sampler: str = "native") -> VllmStartup:
+            sampler: str = "native", skip_mm_profiling: bool = False) -> VllmStartup:
     """vLLM's startup memory on one GPU of a TP group for ``model`` (a ``ModelSpec`` priced from
-    its config.json). ``gpu`` is a catalogue entry or (name, driver total bytes)."""
+    its config.json). ``gpu`` is a catalogue entry or (name, driver total bytes).
+    ``skip_mm_profiling``: vLLM started with ``--skip-mm-profiling`` (no encoder pass)."""
     from ..capacity import _utilization
     refuse_compressed(model, "vllm", V4_WHY)
     if version not in VERSIONS:
@@ -232,7 +263,9 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = "0.9", 
                        mem_util=util, weights=weights,
                        activation=max(fwd, smp), forward_bytes=fwd, sampler_bytes=smp, non_torch=non_torch,
                        non_torch_source=source, cudagraph=0, max_num_batched_tokens=tokens,
-                       max_num_seqs=seqs, weights_line=line)
+                       max_num_seqs=seqs, weights_line=line,
+                       mm_encoder=(None if not multimodal(model.config) else
+                                   "skipped" if skip_mm_profiling else "not modelled"))
 
 
 def _weights(model, tp: int, expert_parallel: bool) -> tuple[int, str | None]:
