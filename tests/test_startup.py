@@ -14,7 +14,7 @@ from calculator.engines.sglang_startup import default_mem_fraction, gpu_defaults
 from calculator.engines.sglang_startup import predict as sglang_predict
 from calculator.engines.vllm_startup import batch_defaults, sampler_peak
 from calculator.engines.vllm_startup import predict as vllm_predict
-from calculator.gpus import GPU_SPECS, GpuSpec, gpu_memory
+from calculator.gpus import GPU_SPECS, gpu_memory
 from model_presets import load_preset
 
 ROOT = Path(__file__).resolve().parent.parent
