@@ -177,7 +177,9 @@ def _startup_table(startup, unit: str) -> list[str]:
     """One GPU's memory at startup, one line per term (table format)."""
     from .units import format_bytes as fb
     b = startup.breakdown()
+    note = []
     if hasattr(startup, "max_num_seqs"):
+        note = [f"  note: KV is an {startup.mm_note}"] if startup.mm_note else []
         head = (f"{startup.gpu}: {fb(startup.gpu_total, unit)} reported by the driver × "
                 f"gpu_memory_utilization {float(startup.mem_util):g} = "
                 f"{fb(int(startup.requested), unit)} requested (vLLM {startup.version}, "
@@ -187,12 +189,11 @@ def _startup_table(startup, unit: str) -> list[str]:
         head = (f"{startup.gpu}: {fb(startup.gpu_total, unit)} reported by the driver; "
                 f"mem_fraction_static {float(startup.mem_fraction_static):g}"
                 + ("" if startup.fraction_given else " (SGLang's default for this GPU and TP)"))
-    note = getattr(startup, "mm_note", "")
     return [head,
             f"  weights {fb(b['weight_bytes_per_gpu'], unit)} · activation peak "
             f"{fb(b['activation_bytes'], unit)} · non-torch {fb(b['non_torch_bytes'], unit)} · "
             f"CUDA graphs {fb(b['cudagraph_bytes'], unit)} → KV {fb(b['kv_memory_bytes'], unit)}",
-            *([f"  note: KV is an {note}"] if note else [])]
+            *note]
 
 
 def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> str:

@@ -1,5 +1,6 @@
 """Startup memory: the GPU as the driver reports it, vLLM's and SGLang's startup arithmetic by
-hand, the public logs they reproduce, and the CLI and dashboard that show them."""
+hand, the public logs they reproduce, and the CLI that prints them (the pages that draw them:
+``test_startup_pages.py``)."""
 import json
 import subprocess
 import sys
@@ -212,83 +213,6 @@ def test_cli_startup_errors_are_one_line(args, needle):
     assert out.returncode == 2 and needle in out.stderr and out.stderr.count("\n") == 1
 
 
-def test_engines_page_predicts_per_engine_and_keeps_old_links():
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
-    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000"}.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception and at.radio(key="e_src").value == "gpu"
-    table = at.dataframe[0].value.set_index("engine")
-    vllm = table.loc[[e for e in table.index if e.startswith("vLLM")][0]]
-    assert vllm["KV memory"] == "51.43 GiB" and vllm["requests that fit"] == "26.33x"
-    assert len(at.get("plotly_chart")) == 2   # the vLLM and SGLang startup bars
-    assert any("Available KV cache memory: 51.43 GiB" in c.value for c in at.code)
-    # a link from before (e_mem) still means one figure for every engine
-    old = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
-    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000", "e_mem": "40"}.items():
-        old.query_params[k] = v
-    old.run()
-    assert old.radio(key="e_src").value == "given" and "KV memory" not in old.dataframe[0].value
-
-
-def test_capacity_headline_says_theoretical_when_an_engine_is_picked():
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
-    for k, v in {"c_model": "llama-3.1-8b", "c_gpus": "1", "c_ctx": "16000", "c_engine": "vllm"}.items():
-        at.query_params[k] = v
-    at.run()
-    labels = {m.label: m.value for m in at.metric}
-    assert labels["Most concurrent sequences at 16,000 tokens (theoretical)"] == "28"
-    assert labels["Available KV cache memory"] == "51.43 GiB"
-    assert labels["Max concurrency at 16,000 tokens"] == "26.33x"
-
-
-def test_engines_export_carries_each_engines_memory(downloads):
-    import io
-
-    import pandas as pd
-    from streamlit.testing.v1 import AppTest
-    files = downloads
-    at = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
-    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000"}.items():
-        at.query_params[k] = v
-    at.run()
-    csv = pd.read_csv(io.StringIO(files["engines_side_by_side.csv"])).set_index("engine")
-    vllm = csv.loc[[e for e in csv.index if e.startswith("vLLM")][0]]
-    assert vllm["KV memory (bytes/GPU)"] == 55_227_210_465 and vllm["gpu"] == "H100 80GB"
-    assert "Available KV cache memory: 51.43 GiB" in vllm["engine prints"]
-    # the others get utilization × the GPU − the weights: floor(85,030,076,416 · 0.9) − 16,060,522,496
-    theo = csv.loc["theoretical (bf16)"]
-    assert theo["KV memory (bytes/GPU)"] == 76_527_068_774 - 16_060_522_496
-
-
-@pytest.mark.parametrize("engine", ["vllm", "sglang"])
-def test_copied_command_prints_the_pages_numbers(engine):
-    import shlex
-
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
-    for k, v in {"c_model": "qwen3-8b", "c_ckpt": "FP8", "c_gpus": "2", "c_tp": "2",
-                 "c_ctx": "32768", "c_engine": engine}.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception
-    lines = at.code[-1].value.splitlines()
-    assert lines[0].startswith("vllm serve Qwen/Qwen3-8B-FP8 --tensor-parallel-size 2"
-                               if engine == "vllm" else
-                               "python -m sglang.launch_server --model-path Qwen/Qwen3-8B-FP8 --tp 2")
-    words = shlex.split(lines[1])
-    assert words[:3] == ["python", "-m", "calculator"]
-    row = json.loads(cli(*words[3:]).stdout)
-    metrics = {m.label: m.value for m in at.metric}
-    if engine == "vllm":
-        assert f"{row['kv_memory_bytes'] / GIB:.2f} GiB" == metrics["Available KV cache memory"]
-        assert f"{row['num_blocks']:,}" == metrics["GPU blocks"]
-    else:
-        assert f"{row['engine_tokens']:,}" == metrics["#tokens (max_total_num_tokens)"]
-
-
 def test_cli_gpus_is_the_tensor_parallel_size_of_an_engine():
     # 8 × L40S, EP: the Qwen3-235B-A22B-FP8 run of benchmarks/startup_logs.py (it logged 10.65 GiB,
     # 238,208 tokens, 7.27x; this preset's 40,960-position rope cache is 0.06 GiB smaller)
@@ -301,62 +225,6 @@ def test_cli_gpus_is_the_tensor_parallel_size_of_an_engine():
     bad = cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--gpu", "H100", "--gpus", "4",
               "--tp", "2")
     assert bad.returncode == 2 and bad.stderr.startswith("error: --gpus: 4 GPUs with --tp 2")
-
-
-def test_capacity_export_is_the_page(downloads):
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
-    for k, v in {"c_model": "llama-3.1-8b", "c_gpus": "1", "c_ctx": "16000", "c_engine": "vllm"}.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception
-    data = json.loads(downloads["capacity.json"])
-    metrics = {m.label: m.value for m in at.metric}
-    assert data["engine"] == "vllm" and data["gpu_bytes"] == 85_030_076_416
-    assert data["engine_figures"]["kv_memory_bytes"] == 55_227_210_465
-    assert f"{data['engine_figures']['max_concurrency']:.2f}x" == metrics["Max concurrency at 16,000 tokens"]
-    assert str(data["theoretical"]["max_batch"]) == metrics["Most concurrent sequences at 16,000 tokens (theoretical)"]
-    assert data["engine_figures"]["log"][1] == "Available KV cache memory: 51.43 GiB"
-
-
-def test_engines_copy_as_command_prints_the_rows():
-    import shlex
-
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
-    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000", "e_mnbt": "4096"}.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception
-    table = at.dataframe[0].value.set_index("engine")
-    lines = [c.value for c in at.code if "python -m calculator" in c.value][0].splitlines()
-    vllm = json.loads(cli(*shlex.split(lines[0])[3:]).stdout)
-    sglang = json.loads(cli(*shlex.split(lines[1])[3:]).stdout)
-    row = table.loc[[e for e in table.index if e.startswith("vLLM")][0]]
-    assert f"{vllm['max_concurrency']:.2f}x" == row["requests that fit"]
-    assert f"{vllm['kv_memory_bytes'] / GIB:.2f} GiB" == row["KV memory"]
-    assert vllm["usage_defaults"]["max_num_batched_tokens"] == 4096
-    sg = table.loc[[e for e in table.index if e.startswith("SGLang")][0]]
-    assert sg["requests that fit"].startswith(f"{sglang['max_concurrency']:.2f}x")
-
-
-def test_capacity_mla_on_hopper_uses_vllms_forced_block_and_the_command_agrees():
-    import shlex
-
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
-    for k, v in {"c_model": "deepseek-v2-lite", "c_gpus": "1", "c_ctx": "32768",
-                 "c_engine": "vllm", "c_gpu": "H100 80GB"}.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception
-    assert any("vLLM uses block 64, not the 16 chosen" in x.value for x in at.caption)
-    metrics = {m.label: m.value for m in at.metric}
-    tokens = int(metrics["KV cache size (tokens)"].replace(",", ""))
-    assert tokens % 64 == 0
-    words = shlex.split(at.code[-1].value.splitlines()[1])
-    row = json.loads(cli(*words[3:]).stdout)
-    assert row["block_size"] == 64 and row["engine_tokens"] == tokens
 
 
 def test_sglang_v0_4_docs_run_llama_8b_on_h100():

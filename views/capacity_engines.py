@@ -228,8 +228,7 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
     else:
         su.bar(start, "c_vllm_bar")
         st.caption(su.caption(start))
-        if start.mm_note:
-            st.warning(f"vLLM's KV memory here is an {start.mm_note}.")
+        su.mm_warning(start)
         available, head, breakdown = start.available, start.log_lines(), start.breakdown()
     if available <= 0:
         st.error(f"vLLM stops: \"Available KV cache memory: {available / (1 << 30):.2f} "

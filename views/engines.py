@@ -276,8 +276,7 @@ for key, start in startups.items():
     st.markdown(f"**{'vLLM' if key == 'vllm' else 'SGLang'}**: one GPU at startup")
     su.bar(start, f"e_bar_{key}", hybrid=su.hybrid_parts(sg_pools.get(key)))
     st.caption(su.caption(start))
-    if getattr(start, "mm_note", ""):
-        st.warning(f"vLLM's KV memory here is an {start.mm_note} (the Capacity page takes --skip-mm-profiling).")
+    su.mm_warning(start, " (the Capacity page takes --skip-mm-profiling)")
 for _, r in table.iterrows():
     if r["note"]:
         st.info(r["note"])

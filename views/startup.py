@@ -60,6 +60,14 @@ def sglang_fraction_note(startup) -> str:
     return note
 
 
+def mm_warning(startup, hint: str = "") -> None:
+    """A page's warning that a vLLM figure leaves out the multimodal encoder pass (nothing for a
+    text model, an SGLang startup, or a vLLM started with --skip-mm-profiling)."""
+    note = getattr(startup, "mm_note", "")
+    if note:
+        st.warning(f"vLLM's KV memory here is an {note}{hint}.")
+
+
 def gpu_arg(gpu: str, gpu_bytes: int) -> GpuSpec | tuple:
     """The catalogue entry for a page's GPU choice, or (name, bytes, None) for a custom size."""
     spec = gpu_spec(gpu) if gpu != "Custom" else None
