@@ -195,6 +195,19 @@ SGLANG_LOGS = [
                logged_tokens=46611, version="0.4.3 (March 2025)",
                notes="0.85 is the TP-4 default before PR #10975; PCIe-only L4s (custom "
                      "all-reduce off)"),
+    StartupLog("Llama-3-8B-Instruct, 1 × MI300X, sglang.bench_latency defaults (ROCm)", "sglang",
+               lambda: load_preset("llama-3-8b"), GPU_SPECS["MI300X 192GB"], {"version": "0.4"},
+               "153.37", "AUGMXNT/llm-tracker.info-vault 'MI300X Testing.md' (Hot Aisle 8 × "
+               "MI300X, 2024-10-10; find_string id 43425326930): 'python -m sglang.bench_latency "
+               "--model-path meta-llama/Meta-Llama-3-8B-Instruct --batch 32 --input-len 256 "
+               "--output-len 32', 'Load weight begin. avail mem=191.33 GB', 'Load weight end. "
+               "type=LlamaForCausalLM, dtype=torch.bfloat16, avail mem=176.33 GB', "
+               "'max_total_num_tokens=1256440'", logged_tokens=1256440,
+               version="0.3 line (October 2024, ROCm source build)",
+               notes="that build printed no K/V sizes: the logged figure is the pool the printed "
+                     "#tokens make, 32 · (1,256,440 + 1) · 8 · 128 · 2 · 2 B = 153.37 GiB; "
+                     "0.88 is the TP-1 default of the fraction-from-TP rule; ROCm's context left "
+                     "191.33 GiB free at start where the CUDA figure gives 191.53"),
 ]
 
 # SGLang's server_args lines that print the default it derived (nothing given on the command line)
