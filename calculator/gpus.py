@@ -44,6 +44,14 @@ CATALOGUE: tuple[GpuSpec, ...] = (
     GpuSpec("H200 141GB", "139.81", 143771, True,
             f"{_V}, vLLM 0.10.2 on H200 (Qwen3-Next-80B TP 2 run, id 7292846353); nvidia-smi "
             "143,771 MiB (id 59734064623)", sm=90),
+    GpuSpec("H100 PCIe 80GB", "79.19", 81559, False,
+            "the SXM card's figure: nvidia-smi prints the same 81559 MiB on H100 PCIe boards "
+            "(ids 54562561713, 59138297598) and torch reported '79.2 GB' on one (driver 580.126, "
+            "id 68918041486); PCIe-only, so NCCL's smaller buffers", sm=90),
+    GpuSpec("GH200 96GB", "94.88", 97871, False,
+            "PyTorch 'GPU 0 has a total capacity of 94.88 GiB' on a GH200 whose nvidia-smi shows "
+            "97871 MiB (Lightning-AI/litgpt#1892); one superchip, its HBM only (the Grace memory "
+            "is not counted)", sm=90),
     GpuSpec("H100 NVL 94GB", "93.00", None, True,
             "PyTorch 'GPU 0 has a total capacity of 93.00 GiB' on a RunPod H100 NVL 94GB "
             "(ali-vilab/VACE#56; torch reads the driver total vLLM multiplies)", sm=90),
@@ -65,6 +73,10 @@ CATALOGUE: tuple[GpuSpec, ...] = (
             "54853090387)", sm=100),
     GpuSpec("MI300X 192GB", "191.98", None, True,
             f"{_V} '(8.08/191.98 GiB)' on an MI300X (AMD GEAK runs, ids 70146089233, 70296656876)", sm=0),
+    GpuSpec("MI325X 256GB", "255.98", None, True,
+            "'AMD MI325X × 8 (255.98 GiB HBM each)' under vLLM 0.20.2 ROCm nightly "
+            "(vllm-project/vllm#41963, and that box's other DeepSeek-V4 reports, ids "
+            "56881978410, 56714437463, 57044329709)", sm=0),
     GpuSpec("RTX 4090 24GB", "23.53", 24564, False,
             f"{_V} '(23.08/23.53 GiB)' on a 24 GB card (id 34681159919); free 23.08 GiB at start "
             "on RTX 4090s under SGLang (id 55529353766, nvidia-smi 24564 MiB)", sm=89),

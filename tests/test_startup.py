@@ -35,6 +35,11 @@ def test_gpu_totals_are_what_the_driver_reports():
     # every entry reproduces the two decimals it was read from, and cites a line
     for spec in GPU_SPECS.values():
         assert f"{spec.total_bytes / GIB:.2f}" == spec.total_gib and spec.source
+    # the list: H100 PCIe reads as the SXM card, GH200 its 94.88 GiB of HBM
+    # (9488 · 1024 / 100 = 97,157.12 → 97,157 MiB), MI325X 255.98 GiB (262,123.52 → 262,124 MiB)
+    assert gpu_memory("H100 PCIe") == gpu_memory("H100") and not GPU_SPECS["H100 PCIe 80GB"].nvlink
+    assert gpu_memory("GH200") == 97_157 * (1 << 20) and GPU_SPECS["GH200 96GB"].smi_mib == 97_871
+    assert gpu_memory("MI325X") == 262_124 * (1 << 20)
 
 
 def test_vllm_batch_defaults_follow_the_gpu_and_the_entrypoint():
