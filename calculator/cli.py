@@ -152,8 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "and pool; default 0.11, the newest whose startup is read) or 0.27 (pool "
                         "only, with --kv-memory: sliding layers keep async scheduling's in-flight "
                         "blocks, tokens = concurrency × max_model_len); sglang: the build whose "
-                        "default --mem-fraction-static applies: 0.4 (by TP, before PR #10975), "
-                        "0.5 (from the card, late 2025 to Feb 2026) or main (default: the "
+                        "default --mem-fraction-static applies: 0.4 (by TP: v0.3 and v0.4, "
+                        "before PR #10975), 0.5 (from the card, late 2025 to Feb 2026) or main "
+                        "(default: the "
                         "prefill CUDA graph's reserve too, late 2026)")
     p.add_argument("--no-async-scheduling", action="store_true",
                    help="with --engine vllm --engine-version 0.27: vLLM started with "

@@ -20,7 +20,7 @@ COLORS = {"weights": "#5c6bc0", "activation peak": "#8e24aa", "reserved for acti
 # The SGLang builds whose startup rules are read (sglang_startup.VERSIONS), as a page names them
 SGLANG_BUILDS = {"main": "main, late 2026 (+ prefill graphs)",
                  "0.5": "v0.5, Oct 2025 – Feb 2026 (from the card)",
-                 "0.4": "v0.4 (default from TP)"}
+                 "0.4": "v0.3 – v0.4 (default from TP)"}
 # The vLLM builds a page offers: those whose startup rules are read (vllm_startup.VERSIONS: where
 # NCCL's buffers sit) and 0.27, whose pool rules are read but not its startup (KV memory given).
 VLLM_BUILDS = {"0.27": "v0.27+ (KV given)", "0.11": "v0.11 – v0.23", "0.10": "v0.10"}
@@ -145,7 +145,8 @@ def caption(startup) -> str:
             f"with {c.fmt(startup.free_at_start)} free (CUDA context: {startup.context_source}), "
             f"keeps mem_fraction_static {float(startup.mem_fraction_static):g}"
             + ("" if startup.fraction_given else
-               " (v0.4 builds' default, from the TP size alone)" if startup.version == "0.4" else
+               " (v0.3 and v0.4 builds' default, from the TP size alone)"
+               if startup.version == "0.4" else
                " (its own default for this card and TP: chunked "
                f"prefill {startup.chunked_prefill_size:,}, CUDA graphs to batch "
                f"{startup.cuda_graph_max_bs}" + sglang_fraction_note(startup) + ")")
