@@ -5,7 +5,8 @@ Each entry keeps the product's name as a label; its byte count is the total that
 utilization (vLLM prints it as "Free memory on device (free/TOTAL GiB)" or
 "total_gpu_memory (TOTAL GiB)"). Engines print it to two decimals of a GiB, so a catalogue
 total is the whole MiB nearest that figure; ``smi_mib`` is what ``nvidia-smi`` prints as
-memory.total, the figure SGLang's ``get_device_memory_capacity`` reads. Every number cites the
+memory.total, the figure SGLang's ``get_device_memory_capacity`` reads (on AMD cards the MiB of
+rocm-smi's VRAM total, which ``get_amdgpu_memory_capacity`` reads). Every number cites the
 public line it was read from. ``nvlink`` marks cards sold in NVLink/NVSwitch boards (SXM and
 the like), where NCCL and vLLM's custom all-reduce allocate their larger peer buffers.
 """
@@ -24,7 +25,7 @@ class GpuSpec:
 
     name: str
     total_gib: str          # the two-decimal GiB figure an engine printed
-    smi_mib: int | None     # nvidia-smi memory.total (MiB), or None where no line was read
+    smi_mib: int | None     # nvidia-smi memory.total in MiB (AMD: rocm-smi), None if not read
     nvlink: bool
     source: str
     sm: int = 0             # CUDA compute capability × 10 (90 Hopper, 100 Blackwell DC); 0: not CUDA
@@ -52,9 +53,10 @@ CATALOGUE: tuple[GpuSpec, ...] = (
             "PyTorch 'GPU 0 has a total capacity of 94.88 GiB' on a GH200 whose nvidia-smi shows "
             "97871 MiB (Lightning-AI/litgpt#1892); one superchip, its HBM only (the Grace memory "
             "is not counted)", sm=90),
-    GpuSpec("H100 NVL 94GB", "93.00", None, True,
+    GpuSpec("H100 NVL 94GB", "93.00", 95830, True,
             "PyTorch 'GPU 0 has a total capacity of 93.00 GiB' on a RunPod H100 NVL 94GB "
-            "(ali-vilab/VACE#56; torch reads the driver total vLLM multiplies)", sm=90),
+            "(ali-vilab/VACE#56; torch reads the driver total vLLM multiplies); nvidia-smi "
+            "'NVIDIA H100 NVL, 95830 MiB' (ids 55419965514, 71246027304)", sm=90),
     GpuSpec("H20 96GB", "95.33", 97871, True,
             "'1x NVIDIA H20, 97871 MiB total, 95.33 GiB reported usable by the runtime' under "
             "vLLM 0.19 (vllm-project/aibrix#2770); nvidia-smi 97871 MiB (id 65846954299)", sm=90),
@@ -65,14 +67,19 @@ CATALOGUE: tuple[GpuSpec, ...] = (
     GpuSpec("L40S 48GB", "44.42", 46068, False,
             f"{_V}, vLLM 0.10.2 on 8 × L40S '(43.93/44.42 GiB)'; nvidia-smi 46068MiB "
             "(Qwen3-235B-A22B-FP8 hosting notes, id 38962983769)", sm=89),
-    GpuSpec("RTX PRO 6000 96GB", "95.01", None, False,
+    GpuSpec("RTX PRO 6000 96GB", "95.01", 97887, False,
             "vLLM 0.27.1 startup, 'GPU 0: NVIDIA RTX PRO 6000 Blackwell Server Edition 95.01 GiB' "
-            "and '(94.05/95.01 GiB)' (ids 57905766703, 57935131721)", sm=120),
-    GpuSpec("B200 180GB", "178.35", None, True,
+            "and '(94.05/95.01 GiB)' (ids 57905766703, 57935131721); nvidia-smi 97887 MiB (ids "
+            "59217273470, 68957989941)", sm=120),
+    GpuSpec("B200 180GB", "178.35", 183359, True,
             f"{_V} '(41.24/178.35 GiB)' and '(48.48/178.35 GiB)' on B200 boxes (ids 57688774351, "
-            "54853090387)", sm=100),
-    GpuSpec("MI300X 192GB", "191.98", None, True,
-            f"{_V} '(8.08/191.98 GiB)' on an MI300X (AMD GEAK runs, ids 70146089233, 70296656876)", sm=0),
+            "54853090387); nvidia-smi 'NVIDIA B200, 183359 MiB' (ids 56212356169, 57123778888)",
+            sm=100),
+    GpuSpec("MI300X 192GB", "191.98", 196592, True,
+            f"{_V} '(8.08/191.98 GiB)' on an MI300X (AMD GEAK runs, ids 70146089233, 70296656876); "
+            "SGLang's get_amdgpu_memory_capacity reads the card as 196592 MiB: rocm-smi's 'VRAM "
+            "Total Memory (B): 206141652992' (ids 56769285415, 51838722108), on main torch's "
+            "total_memory // 2**20", sm=0),
     GpuSpec("MI325X 256GB", "255.98", None, True,
             "'AMD MI325X × 8 (255.98 GiB HBM each)' under vLLM 0.20.2 ROCm nightly "
             "(vllm-project/vllm#41963, and that box's other DeepSeek-V4 reports, ids "
@@ -80,18 +87,23 @@ CATALOGUE: tuple[GpuSpec, ...] = (
     GpuSpec("RTX 4090 24GB", "23.53", 24564, False,
             f"{_V} '(23.08/23.53 GiB)' on a 24 GB card (id 34681159919); free 23.08 GiB at start "
             "on RTX 4090s under SGLang (id 55529353766, nvidia-smi 24564 MiB)", sm=89),
-    GpuSpec("RTX 3090 24GB", "23.58", None, False,
+    GpuSpec("RTX 3090 24GB", "23.58", 24576, False,
             "vLLM 0.6.x 'Memory profiling results: total_gpu_memory=23.58GiB' on an RTX 3090 "
-            "(Llama-3.1-8B-Instruct, vllm-project/vllm#10517)", sm=86),
-    GpuSpec("RTX 5090 32GB", "31.36", None, False,
-            f"{_V} '(30.86/31.36 GiB)' on a 32 GB GeForce card (ids 57676316864, 69451098589)", sm=120),
-    GpuSpec("A10G 24GB", "21.99", None, False,
+            "(Llama-3.1-8B-Instruct, vllm-project/vllm#10517); nvidia-smi 'NVIDIA GeForce RTX "
+            "3090, 24576 MiB' (ids 57428273948, 67015699811)", sm=86),
+    GpuSpec("RTX 5090 32GB", "31.36", 32607, False,
+            f"{_V} '(30.86/31.36 GiB)' on a 32 GB GeForce card (ids 57676316864, 69451098589); "
+            "nvidia-smi 'NVIDIA GeForce RTX 5090, 32607 MiB' (ids 58416872009, 55859864597)",
+            sm=120),
+    GpuSpec("A10G 24GB", "21.99", 23028, False,
             "PyTorch 'GPU 0 has a total capacity of 21.99 GiB' (torch reads the driver total vLLM "
             "multiplies) on AWS ml.g5.4xlarge, one A10G, in public SageMaker vLLM deployment notes "
-            "(id 45023115869); the same notes read 21.96 GiB on ml.g6 (L4)", sm=86),
-    GpuSpec("L4 24GB", "22.05", None, False,
+            "(id 45023115869); the same notes read 21.96 GiB on ml.g6 (L4); nvidia-smi 'NVIDIA "
+            "A10G, 23028 MiB' (ids 71642959660, 53791573930)", sm=86),
+    GpuSpec("L4 24GB", "22.05", 23034, False,
             f"{_V} '(1.53/22.05 GiB)' on vLLM's own CI L4 agents (buildkite, flaky-test issue; id "
-            "56744619973) and '(17.1/22.05 GiB)' (id 67058594853)", sm=89),
+            "56744619973) and '(17.1/22.05 GiB)' (id 67058594853); nvidia-smi 'NVIDIA L4, 23034 "
+            "MiB' (ids 54526473293, 71028648115)", sm=89),
     GpuSpec("DGX Spark GB10", "121.69", None, False,
             f"{_V} '(105.9/121.69 GiB)' on a GB10 unified-memory box (id 68531280425); vLLM "
             "reads free memory from the OS there (MemorySnapshot.measure)", sm=121),

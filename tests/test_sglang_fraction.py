@@ -109,3 +109,27 @@ def test_v04_refuses_a_multimodal_default_and_cli_says_so():
     row = json.loads(cli("--preset", "qwen3.5-27b", "--engine", "sglang", "--gpu", "H100 80GB",
                          "--format", "json").stdout)
     assert row["vlm_cut"] == 0.95 * 0.9576171875 and row["mem_fraction_static"] == "0.75508115234375"
+
+
+def test_default_fraction_on_b200_and_mi300x_by_hand():
+    llama = load_preset("llama-3.1-8b")
+    # B200, nvidia-smi 183,359 MiB (over 160 GiB: chunk 16,384, decode graphs to 512); main adds
+    # the prefill graph's 74 sizes up to 16,384 (8 + 14 + 8 + 8 + 12 + 24) · 8 = 592 MiB:
+    # 512 + 16,384 · 1.5 + 512 · 2 + 1/8 · 1024 + 592 = 26,832 MiB
+    # → round((183,359 − 26,832) / 183,359, 3) = round(0.85366, 3) = 0.854
+    assert len(prefill_graph_sizes(16384)) == 74
+    b200 = predict(llama, GPU_SPECS["B200 180GB"])
+    assert (b200.chunked_prefill_size, b200.cuda_graph_max_bs) == (16384, 512)
+    assert b200.prefill_graph_mib == 592.0 and b200.mem_fraction_static == Fraction("0.854")
+    # MI300X: SGLang reads 196,592 MiB (rocm-smi's 206,141,652,992 B); on ROCm the default
+    # prefill backend is tc_piecewise, off on non-CUDA hardware, so no prefill reserve:
+    # 512 + 24,576 + 1,024 + 128 = 26,240 → round((196,592 − 26,240) / 196,592, 3) = 0.867
+    assert GPU_SPECS["MI300X 192GB"].smi_mib * (1 << 20) == 206_141_652_992
+    mi300x = predict(llama, GPU_SPECS["MI300X 192GB"])
+    assert mi300x.prefill_graph_mib == 0.0 and "ROCm" in mi300x.prefill_graph_why
+    assert mi300x.mem_fraction_static == Fraction("0.867")
+    assert prefill_graph_reserve(llama.config, mla=True, chunk=8192, cuda=False)[0] == 0.0
+    # the cards the startup issue names all carry the capacity SGLang derives its default from,
+    # except MI325X (no rocm-smi line read) and the GB10 (nvidia-smi prints no memory there)
+    missing = {name for name, g in GPU_SPECS.items() if g.smi_mib is None}
+    assert missing == {"MI325X 256GB", "DGX Spark GB10"}

@@ -21,7 +21,8 @@ Three rules, each read from SGLang's source (``VERSIONS``; the newest is the def
   PR #16331), and its capture reserves ``len(prefill batch sizes) × 8`` MiB (1.5 GiB with an MLA
   backend) inside the same sum, before the 10 GiB floor. ``cuda_graph_hook.py`` turns the prefill
   graph off, before the fraction is derived, for pipeline parallelism, KDA, DeepSeek-V4 and
-  multimodal models off its allowlists.
+  multimodal models off its allowlists; on ROCm the default prefill backend is tc_piecewise,
+  which it turns off on non-CUDA hardware, so AMD cards reserve nothing for it.
 
 Multimodal models (``"0.5"`` and ``"main"``, only when the fraction is derived): ``mem_fraction_static
 × 0.95 × clamp(1 − 0.1 × (L·H² / (24·1024²) − 1), 0.8, 1.05)`` with L, H the vision tower's layers
@@ -139,13 +140,17 @@ def vlm_factor(layers: int, width: int) -> float:
 
 
 def prefill_graph_reserve(config: dict | None, *, mla: bool, chunk: int, pp: int = 1,
-                          kda: bool = False, dsv4: bool = False,
-                          model_path: str = "") -> tuple[float, str]:
+                          kda: bool = False, dsv4: bool = False, model_path: str = "",
+                          cuda: bool = True) -> tuple[float, str]:
     """main: MiB ``reserve_for_graph_mb`` adds for the prefill CUDA graph, and why (or why none).
     The graph's largest size is the chunk (``handle_gpu_memory_settings``; 4096 when the model
-    path names Llama 2)."""
+    path names Llama 2). ``cuda``: False on ROCm, whose default prefill backend (tc_piecewise,
+    ``cuda_graph_config.py`` · ``default_prefill_backend`` @ 08d6c016) ``cuda_graph_hook.py`` ·
+    ``disable_tc_piecewise_cudagraph_if_incompatible`` turns off on non-CUDA hardware."""
     archs = (config or {}).get("architectures") or [""]
     arch = archs[0] if isinstance(archs, list) and archs else ""
+    if not cuda:
+        return 0.0, "no prefill graph: off by default on ROCm (tc_piecewise is CUDA-only)"
     if pp > 1:
         return 0.0, "no prefill graph: off by default with pipeline parallelism"
     if kda or dsv4:

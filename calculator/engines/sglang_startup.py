@@ -129,8 +129,9 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
                          "sized from a given KV memory per GPU instead")
     if isinstance(gpu, GpuSpec):
         name, total, smi, nvlink = gpu.name, gpu.total_bytes, gpu.smi_mib, gpu.nvlink
+        cuda = gpu.sm != 0          # the catalogue's AMD cards carry no CUDA capability
     else:
-        (name, total, smi), nvlink = gpu, False
+        (name, total, smi), nvlink, cuda = gpu, False, True
     chunk_d, graphs_d = gpu_defaults(smi or total // MIB, tp, version)
     chunk = chunk_d if chunked_prefill_size is None else chunked_prefill_size
     graphs = graphs_d if cuda_graph_max_bs is None else cuda_graph_max_bs
@@ -141,7 +142,7 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
         kda = any(getattr(g.spec, "mechanism", "") == "KDA" for g in model.groups)
         prefill_mib, prefill_why = prefill_graph_reserve(
             config, mla=model.attention == "MLA", chunk=chunk, pp=pp, kda=kda,
-            dsv4=model.has_compressed, model_path=model.name)
+            dsv4=model.has_compressed, model_path=model.name, cuda=cuda)
     given = mem_fraction_static is not None
     derived, cut = None, None
     if given:
