@@ -75,8 +75,11 @@ _AUTO_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
 
 
 def rules_label(version: str) -> str:
-    """How a table names the vLLM pool rules it was built with."""
-    return f"vLLM {version}+ pool rules" if version == IN_FLIGHT_FROM else VLLM_VERSION
+    """How a table names the vLLM pool rules it was built with: the build the user picked (the
+    0.10 and 0.11 rules are one reading, at 0.11 and at main @ 001cabc1)."""
+    if version == IN_FLIGHT_FROM:
+        return f"vLLM {version}+ pool rules"
+    return f"vLLM {version} pool rules" if version in POOL_VERSIONS else VLLM_VERSION
 
 
 def _cdiv(a: int, b: int) -> int:
