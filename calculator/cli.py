@@ -154,8 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "blocks, tokens = concurrency × max_model_len); sglang: the build whose "
                         "default --mem-fraction-static applies: 0.4 (by TP: v0.3 and v0.4, "
                         "before PR #10975), 0.5 (from the card, late 2025 to Feb 2026) or main "
-                        "(default: the "
-                        "prefill CUDA graph's reserve too, late 2026)")
+                        "(default: the prefill CUDA graph's reserve too, late 2026)")
     p.add_argument("--no-async-scheduling", action="store_true",
                    help="with --engine vllm --engine-version 0.27: vLLM started with "
                         "--no-async-scheduling (one batch in flight instead of two)")

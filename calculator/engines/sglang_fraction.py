@@ -6,8 +6,9 @@ Three rules, each read from SGLang's source (``VERSIONS``; the newest is the def
 
 - ``"0.4"`` (v0.4.x to early v0.5, ``ServerArgs.__post_init__``): 0.79 from TP 16, 0.81 from TP 8,
   0.85 from TP 4, 0.87 from TP 2, else 0.88 (the same 0.88 at TP 1 as on the v0.3 line: an
-  MI300X ``bench_latency`` run of October 2024 sized its pool with it). Builds of that line cut the fraction of multimodal
-  models in ``model_runner.py`` by 0.95 or 0.90 depending on the release, which is not modelled.
+  MI300X ``bench_latency`` run of October 2024 sized its pool with it). Builds of that line cut
+  the fraction of multimodal models in ``model_runner.py`` by 0.95 or 0.90 depending on the
+  release, which is not modelled.
 - ``"0.5"`` (PR #10975, late 2025 to February 2026, ``ServerArgs._handle_gpu_memory_settings``):
   ``reserved = 512 + max(chunked_prefill_size, 2048) × 1.5 + cuda_graph_max_bs × 2 + tp × pp / 8 ×
   1024`` MiB, at least 10 GiB on cards above 60 GiB, and ``round((gpu_mem − reserved) / gpu_mem,
