@@ -104,11 +104,54 @@ CATALOGUE: tuple[GpuSpec, ...] = (
             f"{_V} '(1.53/22.05 GiB)' on vLLM's own CI L4 agents (buildkite, flaky-test issue; id "
             "56744619973) and '(17.1/22.05 GiB)' (id 67058594853); nvidia-smi 'NVIDIA L4, 23034 "
             "MiB' (ids 54526473293, 71028648115)", sm=89),
+    GpuSpec("RTX 3060 12GB", "11.63", None, False,
+            "vLLM 0.19.0 'Free memory on device cuda:0 (9.02/11.63 GiB)' on an RTX 3060 12GB "
+            "under Docker on Linux (id 62458215816); torch reads 11931 to 12044 MB on other "
+            "drivers (ids 47192448531, 31224020222), so give a custom size there", sm=86),
+    GpuSpec("V100 32GB", "31.75", None, False,
+            "torch.cuda.get_device_properties 'Tesla V100-PCIE-32GB', total_memory=32510MB "
+            "(31.75 GiB; id 11514071660); PCIe board, so NCCL's smaller buffers", sm=70),
     GpuSpec("DGX Spark GB10", "121.69", None, False,
             f"{_V} '(105.9/121.69 GiB)' on a GB10 unified-memory box (id 68531280425); vLLM "
             "reads free memory from the OS there (MemorySnapshot.measure)", sm=121),
 )
 GPU_SPECS: dict[str, GpuSpec] = {g.name: g for g in CATALOGUE}
+
+_PROPS = "torch.cuda.get_device_properties: multi_processor_count"
+# Streaming multiprocessors (AMD: compute units) as torch reports them, what vLLM's
+# ``num_compute_units`` reads to size its Triton top-k/top-p buffer (vllm_startup, from v0.17).
+# name → (count, the public line it was read from); a card missing here gets an upper bound.
+SM_COUNTS: dict[str, tuple[int, str]] = {
+    "H100 80GB": (132, f"{_PROPS}=132, 'NVIDIA H100 80GB HBM3' (ids 16920867219, 43466784132)"),
+    "H200 141GB": (132, f"{_PROPS}=132, 'NVIDIA H200' (id 2097843420)"),
+    "H100 PCIe 80GB": (114, f"{_PROPS}=114, 'NVIDIA H100 PCIe' (id 33356850601)"),
+    "H20 96GB": (78, f"{_PROPS}=78, 'NVIDIA H20', total_memory=97285MB (id 16323699663)"),
+    "A100 80GB": (108, f"{_PROPS}=108, 'NVIDIA A100-SXM4-80GB' (id 70306110927)"),
+    "A100 40GB": (108, "paddle get_device_properties: multi_processor_count=108, "
+                       "'A100-SXM4-40GB' (id 10665576045)"),
+    "L40S 48GB": (142, f"{_PROPS}=142, 'NVIDIA L40S' (id 22161947869)"),
+    "RTX PRO 6000 96GB": (188, "Triton DeviceProperties(multi_processor_count=188, cc=120), the "
+                               "only sm_120 part with 188 SMs (id 69111419108)"),
+    "B200 180GB": (148, f"{_PROPS}=148, 'NVIDIA B200' (ids 2097843420, 25224556183)"),
+    "MI300X 192GB": (304, f"{_PROPS}=304, 'AMD Instinct MI300X' (id 56715879733)"),
+    "RTX 4090 24GB": (128, f"{_PROPS}=128, 'NVIDIA GeForce RTX 4090' (id 7862287914)"),
+    "RTX 3090 24GB": (82, f"{_PROPS}=82, 'GeForce RTX 3090' (id 73948879)"),
+    "RTX 5090 32GB": (170, "Triton DeviceProperties(multi_processor_count=170, cc=120), the "
+                           "RTX 5090's count (id 59200211759)"),
+    "A10G 24GB": (80, f"{_PROPS}=80, 'NVIDIA A10G' (id 67234836605)"),
+    "RTX 3060 12GB": (28, f"{_PROPS}=28, 'NVIDIA GeForce RTX 3060' (ids 47192448531, "
+                          "3548678593)"),
+    "V100 32GB": (80, f"{_PROPS}=80, 'Tesla V100-PCIE-32GB' (id 11514071660)"),
+    "L4 24GB": (58, "Triton DeviceProperties(multi_processor_count=58, cc=89), the L4's count "
+                    "(id 66305385590)"),
+}
+
+
+def sm_count(gpu: object) -> int | None:
+    """The card's multiprocessor count (``SM_COUNTS``), None for a custom size or one not read."""
+    spec = architecture_of(gpu)
+    entry = SM_COUNTS.get(spec.name) if spec is not None else None
+    return entry[0] if entry else None
 GPUS: dict[str, int] = {g.name: g.total_bytes for g in CATALOGUE}
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(gib|gb|tib|tb|mib|mb)", re.IGNORECASE)
