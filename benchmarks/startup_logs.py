@@ -90,8 +90,8 @@ _H100 = GPU_SPECS["H100 80GB"]
 
 
 def _llmd(what: str, model, knobs: dict, logged: str, breakdown: str) -> "StartupLog":
-    return StartupLog(what, "vllm", model, _H100, knobs, logged, f"{_LLMD}: {breakdown}",
-                      version="0.11.0")
+    return StartupLog(what, "vllm", model, _H100, {"version": "0.11", **knobs}, logged,
+                      f"{_LLMD}: {breakdown}", version="0.11.0")
 
 
 VLLM_LOGS = [
@@ -117,12 +117,13 @@ VLLM_LOGS = [
                notes="weights: the TP share of the checkpoint (vLLM's gated-DeltaNet load is not "
                      "modelled; 74.25 vs 74.28 GiB logged)"),
     StartupLog("gpt-oss-120b, 1 × H100, serve", "vllm", lambda: load_preset("gpt-oss-120b"),
-               GPU_SPECS["H100 80GB"], {}, "-2.28",
+               GPU_SPECS["H100 80GB"], {"version": "0.11"}, "-2.28",
                "vllm-project/vllm#27508 ('openai/gpt-oss-120b can't run on H100', vLLM 0.11, "
                "vllm serve openai/gpt-oss-120b --async-scheduling; id 56996512052)",
                version="0.11", notes="the prediction says the same: no memory for the cache"),
     StartupLog("Llama-3.1-8B-Instruct, 1 × A100 40GB, LLM class, enforce_eager", "vllm",
-               lambda: load_preset("llama-3.1-8b"), GPU_SPECS["A100 40GB"], {"usage": "llm"},
+               lambda: load_preset("llama-3.1-8b"), GPU_SPECS["A100 40GB"],
+               {"usage": "llm", "version": "0.11"},
                "19.28", "ilseokoh/vllm-gce README (vLLM 0.15.1 on a2-highgpu-1g, LLM(model, "
                "enforce_eager=True); id 34342936495)", version="0.15.1",
                notes="a 0.15.1 run: the 0.11 rules reproduce it (TP 1, native sampler)"),
@@ -140,7 +141,7 @@ VLLM_LOGS = [
     _llmd("Llama-3.1-8B-Instruct, 1 × H100, serve (llm-d)", lambda: load_preset("llama-3.1-8b"),
           {}, "51.38", "'14.99 GiB' weights, '4.76 GiB' peak activation, '0.13 GiB' non-torch"),
     StartupLog("gpt-oss-20b, 1 × H100, serve (llm-d)", "vllm", lambda: load_preset("gpt-oss-20b"),
-               _H100, {}, "50.28", f"{_LLMD}: '13.47 GiB' weights, '7.38 GiB' peak activation, "
+               _H100, {"version": "0.11"}, "50.28", f"{_LLMD}: '13.47 GiB' weights, '7.38 GiB' peak activation, "
                "'0.13 GiB' non-torch", version="0.11.0",
                notes="weights: the Marlin MXFP4 layout gives 13.72 GiB where this Hopper run "
                      "loaded 13.47; Hopper's MXFP4 backend layout is not read"),
@@ -155,6 +156,36 @@ VLLM_LOGS = [
                          "Llama-3.3-70B-Instruct-FP8-dynamic"), {"tp": 2}, "32.0",
           "'33.88 GiB' weights, '4.84 GiB' peak activation, '0.55 GiB' non-torch (RedHatAI "
           "checkpoint: Llama-3.1-70B's shapes and FP8-dynamic scheme)"),
+]
+
+# v0.17 – v0.19: the Triton top-k/top-p sampler (vllm_startup "0.17"); none deducts CUDA graphs
+VLLM_LOGS += [
+    StartupLog("Qwen2.5-72B-Instruct, 4 × L40S (g6e.12xlarge), TP 4, serve", "vllm",
+               lambda: load_preset("qwen2.5-72b"), GPU_SPECS["L40S 48GB"],
+               {"tp": 4, "version": "0.17"}, "5.11",
+               "gnosia93/eks-agentic-ai vLLM-on-EKS lesson (vllm/vllm-openai v0.19.0, "
+               "--tensor-parallel-size=4 --max-model-len=8192, util 0.90; 'Model loading took "
+               "33.98 GiB', 'Available KV cache memory: 5.11 GiB', 67,024 tokens, 8.18x; "
+               "find_string id 53041548781)", version="0.19.0",
+               notes="the 0.11 rule's sort-based sampler peak (1.41 GiB) gives 4.35 GiB; the "
+                     "Triton sampler's (0.63 GiB) gives this"),
+    StartupLog("Qwen2.5-7B-Instruct --dtype float16, V100 32GB, LLM class, enforce_eager", "vllm",
+               lambda: load_preset("qwen2.5-7b"), GPU_SPECS["V100 32GB"],
+               {"usage": "llm", "version": "0.17"}, "13.1",
+               "gpu-util-interference MLWD collection log (vLLM 0.18.0, LLM(dtype='float16', "
+               "enforce_eager=True), max_num_batched_tokens=8192; 'Model loading took 14.25 GiB', "
+               "'Available KV cache memory: 13.1 GiB', 245,360 tokens; find_string id 53128951888)",
+               version="0.18.0",
+               notes="the card is read from the log: FlashAttention 2 refused (compute capability "
+                     "below 8) and 14.25 + 13.1 GiB within 0.9 of it: a 32 GB V100"),
+    StartupLog("Qwen3-0.6B, RTX 3060 12GB, util 0.6, 8 seqs, 1024 tokens, enforce_eager", "vllm",
+               lambda: _model(QWEN3_06B, "Qwen3-0.6B"), GPU_SPECS["RTX 3060 12GB"],
+               {"mem_util": "0.6", "max_num_seqs": 8, "max_num_batched_tokens": 1024,
+                "version": "0.17"}, "5.68",
+               "Retriva implementation notes (vllm/vllm-openai v0.19.0, --gpu-memory-utilization "
+               "0.60 --max-model-len 4096 --max-num-seqs 8 --max-num-batched-tokens 1024 "
+               "--enforce-eager; 'Model loading took 1.12 GiB', 'Available KV cache memory: 5.68 "
+               "GiB', 53,184 tokens; find_string id 62458215816)", version="0.19.0"),
 ]
 
 SGLANG_LOGS = [

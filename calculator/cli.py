@@ -148,16 +148,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "--skip-mm-profiling (no encoder pass in its profile; without it the "
                         "predicted KV memory is an upper bound by that pass)")
     p.add_argument("--engine-version", default=None,
-                   help="with --engine vllm: the release whose rules apply: 0.10 or 0.11 (startup "
-                        "and pool; default 0.11, the newest whose startup is read) or 0.27 (pool "
-                        "only, with --kv-memory: sliding layers keep async scheduling's in-flight "
-                        "blocks, tokens = concurrency × max_model_len); sglang: the build whose "
+                   help="with --engine vllm: the release whose rules apply: 0.10, 0.11 (v0.11 – "
+                        "v0.16), 0.17 (v0.17 – v0.19: Triton top-k/top-p sampler; the default, the "
+                        "newest whose every startup term is predicted), 0.22 (v0.20 – v0.22: also "
+                        "deducts its CUDA-graph estimate, see --cudagraph-memory) or 0.27 "
+                        "(pool only, with --kv-memory: sliding layers keep async scheduling's "
+                        "in-flight blocks, tokens = concurrency × max_model_len); sglang: the "
+                        "build whose "
                         "default --mem-fraction-static applies: 0.4 (by TP: v0.3 and v0.4, "
                         "before PR #10975), 0.5 (from the card, late 2025 to Feb 2026) or main "
                         "(default: the prefill CUDA graph's reserve too, late 2026)")
     p.add_argument("--no-async-scheduling", action="store_true",
                    help="with --engine vllm --engine-version 0.27: vLLM started with "
                         "--no-async-scheduling (one batch in flight instead of two)")
+    p.add_argument("--cudagraph-memory", metavar="SIZE",
+                   help="with --engine vllm --engine-version 0.22 --gpu: the CUDA-graph estimate "
+                        "vLLM deducts before the pool ('Estimated CUDA graph memory: X GiB' in its "
+                        "log; 0 with --enforce-eager or "
+                        "VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0); without it the predicted KV "
+                        "memory is an upper bound by that much")
     p.add_argument("--non-torch", metavar="SIZE",
                    help="with --engine vllm/sglang --gpu: memory outside PyTorch (CUDA context, "
                         "NCCL) instead of the cited default for the GPU and TP")
@@ -191,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpu", help=f"GPU for capacity: {', '.join(GPUS)}, or a size like 96GiB")
     p.add_argument("--gpus", type=positive_int, default=1, help="GPUs holding one replica (= tp × pp)")
     p.add_argument("--mem-util", default=None,
-                   help="fraction of GPU memory usable (default 0.9; with --engine sglang "
+                   help="fraction of GPU memory usable (default 0.9; with --engine vllm "
+                        "--engine-version 0.22 vLLM's 0.92; with --engine sglang "
                         "--mem-fraction-static, default SGLang's own rule for the GPU)")
     p.add_argument("--weight-dtype", help="price the weights as parameters × this format (bf16, fp8, "
                    "int4_g128, mxfp4, nvfp4 ...) instead of the checkpoint's own bytes")
@@ -348,6 +358,9 @@ def run(argv: list[str] | None) -> str:
         raise UsageError("--no-async-scheduling: a vLLM flag; add --engine vllm --engine-version 0.27")
     if args.skip_mm_profiling and args.engine != "vllm":
         raise UsageError("--skip-mm-profiling: a vLLM flag; add --engine vllm --gpu NAME")
+    if args.cudagraph_memory is not None and args.engine != "vllm":
+        raise UsageError("--cudagraph-memory: a vLLM figure; add --engine vllm "
+                         "--engine-version 0.22 --gpu NAME")
     if args.max_running_requests is not None and args.engine != "sglang":
         raise UsageError("--max-running-requests: an SGLang flag; add --engine sglang")
     if args.device != "cuda" and args.engine != "sglang":

@@ -102,6 +102,11 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
     if args.format == "log" and memory is None:
         raise UsageError("--format log: vLLM prints its KV lines for a given memory; add --gpu "
                          "NAME (predicted) or --kv-memory")
+    if args.format == "log" and startup is not None and startup.cudagraph_missing:
+        raise UsageError("--format log: vLLM 0.22 prints its KV memory after deducting its "
+                         "CUDA-graph estimate, which is measured at startup, not predicted; add "
+                         "--cudagraph-memory (its 'Estimated CUDA graph memory', or 0 with "
+                         "--enforce-eager)")
     if (args.max_context or args.max_batch) and memory is None:
         raise UsageError("--max-context / --max-batch: need --gpu NAME (or --kv-memory)")
     batched = (startup.max_num_batched_tokens if startup is not None
@@ -179,10 +184,13 @@ def _startup_table(startup, unit: str) -> list[str]:
     b = startup.breakdown()
     note = []
     if hasattr(startup, "max_num_seqs"):
-        note = [f"  note: KV is an {startup.mm_note}"] if startup.mm_note else []
+        note = [f"  note: KV is an {n}" for n in (startup.mm_note, startup.cudagraph_note
+                                                   and startup.cudagraph_note
+                                                   + " (--cudagraph-memory)") if n]
+        runner = ", V2 model runner" if startup.runner == "V2" else ""
         head = (f"{startup.gpu}: {fb(startup.gpu_total, unit)} reported by the driver × "
                 f"gpu_memory_utilization {float(startup.mem_util):g} = "
-                f"{fb(int(startup.requested), unit)} requested (vLLM {startup.version}, "
+                f"{fb(int(startup.requested), unit)} requested (vLLM {startup.version}{runner}, "
                 f"{startup.sampler} sampler, max_num_batched_tokens "
                 f"{startup.max_num_batched_tokens:,}, max_num_seqs {startup.max_num_seqs:,})")
     else:
@@ -192,7 +200,9 @@ def _startup_table(startup, unit: str) -> list[str]:
     return [head,
             f"  weights {fb(b['weight_bytes_per_gpu'], unit)} · activation peak "
             f"{fb(b['activation_bytes'], unit)} · non-torch {fb(b['non_torch_bytes'], unit)} · "
-            f"CUDA graphs {fb(b['cudagraph_bytes'], unit)} → KV {fb(b['kv_memory_bytes'], unit)}",
+            + ("CUDA graphs not predicted" if getattr(startup, "cudagraph_missing", False) else
+               f"CUDA graphs {fb(b['cudagraph_bytes'], unit)}")
+            + f" → KV {fb(b['kv_memory_bytes'], unit)}",
             *note]
 
 

@@ -5,6 +5,7 @@ the memory the engine will have for its KV pool (``engines/vllm_startup.py``,
 from __future__ import annotations
 
 import argparse
+import re
 
 from .cli_common import UsageError
 from .gpus import gpu_memory, gpu_spec, parse_memory
@@ -12,13 +13,15 @@ from .specs import ModelSpec
 
 from .engines.vllm_startup import POOL_ONLY as VLLM_POOL_ONLY  # pool rules only: --kv-memory
 from .engines.vllm_startup import VERSIONS as VLLM_VERSIONS      # startup rules read
+from .engines.vllm_startup import DEFAULT_VERSION as VLLM_DEFAULT
 
 from .engines.sglang_fraction import VERSIONS as SGLANG_VERSIONS  # default: the newest read
 
 
 def vllm_version(args: argparse.Namespace) -> str:
-    """--engine-version for the vllm engine (default the newest whose startup is read)."""
-    version = args.engine_version or VLLM_VERSIONS[-1]
+    """--engine-version for the vllm engine (default: the newest whose every startup term is
+    predicted, ``vllm_startup.DEFAULT_VERSION``)."""
+    version = args.engine_version or VLLM_DEFAULT
     if version not in (*VLLM_VERSIONS, *VLLM_POOL_ONLY):
         raise UsageError(f"--engine-version: vLLM rules are read for "
                          f"{', '.join((*VLLM_VERSIONS, *VLLM_POOL_ONLY))}, got {version!r}")
@@ -37,7 +40,25 @@ def _gpu(args: argparse.Namespace):
 
 
 def _non_torch(args: argparse.Namespace) -> int | None:
-    return None if args.non_torch is None else parse_memory(args.non_torch, "--non-torch")
+    if args.non_torch is None:
+        return None
+    try:
+        return parse_memory(args.non_torch, "--non-torch")
+    except ValueError as exc:  # raised here, not by predict: keep the flag's own name
+        raise UsageError(str(exc)) from None
+
+
+def _cudagraph(args: argparse.Namespace) -> int | None:
+    """--cudagraph-memory in bytes (None when not given; 0 is a real figure: eager)."""
+    if getattr(args, "cudagraph_memory", None) is None:
+        return None
+    text = str(args.cudagraph_memory).strip()
+    if re.fullmatch(r"0+(\.0*)?\s*(gib|gb|mib|mb|b)?", text, re.IGNORECASE):
+        return 0
+    try:
+        return parse_memory(text, "--cudagraph-memory")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def vllm_startup(args: argparse.Namespace, model: ModelSpec, tp: int):
@@ -52,11 +73,11 @@ def vllm_startup(args: argparse.Namespace, model: ModelSpec, tp: int):
     spec = _gpu(args)
     gpu = spec if spec is not None else (args.gpu, gpu_memory(args.gpu))
     try:
-        return predict(model, gpu, mem_util=args.mem_util or "0.9", tp=tp, usage=args.usage,
+        return predict(model, gpu, mem_util=args.mem_util, tp=tp, usage=args.usage,
                        version=version, max_num_batched_tokens=args.max_num_batched_tokens,
                        max_num_seqs=args.max_num_seqs, expert_parallel=args.enable_expert_parallel,
                        non_torch=_non_torch(args), sampler=args.sampler,
-                       skip_mm_profiling=args.skip_mm_profiling)
+                       skip_mm_profiling=args.skip_mm_profiling, cudagraph=_cudagraph(args))
     except ValueError as exc:
         field, _, rest = str(exc).partition(": ")
         raise UsageError(f"--{field.replace('_', '-')}: {rest}" if rest else str(exc)) from None
@@ -91,7 +112,9 @@ def startup_json(startup) -> dict:
                        "max_num_batched_tokens": startup.max_num_batched_tokens,
                        "max_num_seqs": startup.max_num_seqs},
                    non_torch_source=startup.non_torch_source,
-                   mm_encoder_profile=startup.mm_encoder)
+                   mm_encoder_profile=startup.mm_encoder, model_runner=startup.runner,
+                   cudagraph_source=startup.cudagraph_source,
+                   cudagraph_missing=startup.cudagraph_missing)
     else:
         row.update(mem_fraction_static=str(float(startup.mem_fraction_static)),
                    mem_fraction_static_default=not startup.fraction_given,

@@ -260,7 +260,7 @@ def test_capacity_vllm_build_choice_moves_nccl_into_non_torch():
     # 1.38 GiB of non-torch memory; v0.11+ snapshots after it and prints 0.55 GiB
     model = load_preset("qwen3-32b")
     old = predict(model, GPU_SPECS["H100 80GB"], tp=2, version="0.10")
-    new = predict(model, GPU_SPECS["H100 80GB"], tp=2)
+    new = predict(model, GPU_SPECS["H100 80GB"], tp=2, version="0.11")
     assert (old.non_torch, new.non_torch) == (round(1.38 * GIB), round(0.55 * GIB))
     # the rest is the same, so the pool differs by that: 1,481,763,717 − 590,558,003 B (± the
     # one byte int() drops from each float)

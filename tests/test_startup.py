@@ -65,7 +65,7 @@ def test_sampler_peak_by_hand():
 
 
 def test_vllm_llama_8b_on_h100_by_hand():
-    s = vllm_predict(load_preset("llama-3.1-8b"), H100)
+    s = vllm_predict(load_preset("llama-3.1-8b"), H100, version="0.11")
     # requested = 85,030,076,416 · 0.9 = 76,527,068,774.4
     assert s.requested == 76_527_068_774.4
     # weights: "Model loading took 14.99 GiB" = 16,094,076,928 B (tests/test_weights.py)
@@ -121,7 +121,7 @@ def test_sglang_reproduces_public_startup_logs(log):
 def test_activation_peak_matches_the_printed_one(fields):
     logged, f = fields
     s = vllm_predict(load_preset(f["model"], checkpoint=f["ckpt"]), GPU_SPECS[f["gpu"]], tp=f["tp"],
-                     expert_parallel=f["model"].startswith("qwen3-235"))
+                     expert_parallel=f["model"].startswith("qwen3-235"), version="0.10")
     assert abs(s.activation / GIB - float(logged)) < 0.05
 
 
@@ -164,14 +164,15 @@ def test_sglang_qwen3_14b_on_4090s_by_hand():
 
 def test_cli_predicts_vllm_memory_and_prints_its_lines():
     out = cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--gpu", "H100 80GB",
-              "--context", "16000", "--format", "log")
+              "--context", "16000", "--format", "log", "--engine-version", "0.11")
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
         "Model loading took 14.99 GiB memory", "Available KV cache memory: 51.43 GiB",
         "GPU KV cache size: 421,344 tokens",
         "Maximum concurrency for 16,000 tokens per request: 26.33x"]
     row = json.loads(cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--gpu", "H100 80GB",
-                         "--context", "16000", "--format", "json", "--max-batch").stdout)
+                         "--context", "16000", "--format", "json", "--max-batch",
+                         "--engine-version", "0.11").stdout)
     assert row["kv_memory_bytes"] == 55_227_210_465 and row["gpu_total_bytes"] == 85_030_076_416
     assert (row["weight_bytes_per_gpu"], row["activation_bytes"], row["non_torch_bytes"],
             row["cudagraph_bytes"]) == (16_094_076_928, 5_066_194_944, 139_586_437, 0)
@@ -183,7 +184,8 @@ def test_cli_predicts_vllm_memory_and_prints_its_lines():
 
 
 def test_cli_says_when_vllm_would_stop():
-    out = cli("--preset", "gpt-oss-120b", "--engine", "vllm", "--gpu", "H100", "--format", "log")
+    out = cli("--preset", "gpt-oss-120b", "--engine", "vllm", "--gpu", "H100", "--format", "log",
+              "--engine-version", "0.11")
     assert out.returncode == 0
     assert out.stdout.splitlines()[1] == "Available KV cache memory: -2.16 GiB"  # #27508: -2.28
     assert out.stdout.splitlines()[-1].startswith("ValueError: No available memory for the cache")
@@ -223,7 +225,7 @@ def test_cli_gpus_is_the_tensor_parallel_size_of_an_engine():
     # 238,208 tokens, 7.27x; this preset's 40,960-position rope cache is 0.06 GiB smaller)
     out = cli("--preset", "qwen3-235b-a22b", "--checkpoint", "FP8", "--engine", "vllm", "--gpu",
               "L40S", "--gpus", "8", "--enable-expert-parallel", "--context", "32768",
-              "--format", "log")
+              "--format", "log", "--engine-version", "0.10")
     assert out.stdout.splitlines()[1:] == ["Available KV cache memory: 10.71 GiB",
                                            "GPU KV cache size: 238,944 tokens",
                                            "Maximum concurrency for 32,768 tokens per request: 7.29x"]

@@ -33,7 +33,10 @@ model dtype by ``short_conv_state_dtype``; read at main @ 02d71083).
 MLA + state models and lightning-attention state are refused with a ``ValueError``.
 
 Pool rules by release (``version``): "0.10" and "0.11" are the rules above (read at 0.11 and at
-main @ 001cabc1; vllm-project/vllm#40691 shows them still in 0.19.0). "0.27" is what changed by
+main @ 001cabc1; vllm-project/vllm#40691 shows them still in 0.19.0); "0.17" (v0.17 – v0.19) has
+the same pools. "0.22" (v0.20 – v0.22, read at upstream 811d80519 of 2026-05-28) logs ``GPU KV
+cache size`` as ``int(max_concurrency × max_model_len)`` (e68fa1b90, vllm-project/vllm#41069 of
+2026-04-28, at the v0.20 branch point) and is otherwise the same. "0.27" is what changed by
 v0.27.1 (read from verbatim quotes of its ``config/vllm.py`` and ``v1/core/kv_cache_utils.py``;
 checked on a public vLLM 0.29.0 log, ``tests/test_engine_vllm_pool_versions.py``):
 
@@ -66,8 +69,9 @@ VLLM_VERSION = "vLLM main @ 001cabc1"
 BLOCK_SIZES = (1, 8, 16, 32, 64, 128, 256)  # CacheConfig.block_size: BlockSize literal
 KV_CACHE_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_ds_mla")
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192  # `vllm serve` default on large GPUs (EngineArgs)
-POOL_VERSIONS = ("0.10", "0.11", "0.27")  # releases whose pool rules are read (see above)
+POOL_VERSIONS = ("0.10", "0.11", "0.17", "0.22", "0.27")  # builds whose pool rules are read
 IN_FLIGHT_FROM = "0.27"                    # first one here with max_in_flight_tokens
+TOKENS_FROM_CONCURRENCY = ("0.22", "0.27")  # 'GPU KV cache size' = concurrency × max_model_len
 # why vLLM's DeepSeek-V4 pools are refused: public 0.21-0.28 starts disagree with any one rule
 V4_WHY = (" for vLLM's pools: how a request is charged for its window and compressor-state blocks "
           "changes from release to release (vllm#51041, #52495, #54703)")
@@ -358,9 +362,9 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
         specs = specs + first * draft_layers
     hybrid_lines: tuple[str, ...] = ()
     new_rules = version == IN_FLIGHT_FROM
-    if new_rules and any(s.kind == "mamba" for s in specs):
+    if version in TOKENS_FROM_CONCURRENCY and any(s.kind == "mamba" for s in specs):
         raise ValueError(f"engine-version: vLLM {version}'s pools for state layers (mamba, gated "
-                         "DeltaNet, short conv) are not read; their rules are read for 0.10 / 0.11")
+                         "DeltaNet, short conv) are not read; their rules are read for 0.10 – 0.17")
     if any(s.kind == "mamba" for s in specs):
         specs, hybrid_lines = _hybrid_block(specs, block_size, max_model_len)
     groups, group_size, page, padding, uniform_type = _groups(specs)
@@ -376,7 +380,7 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
         num_blocks = kv_memory // page // group_size
         block = min(s.block_size for s, _ in groups)
         concurrency = num_blocks / per_request
-        num_tokens = (int(concurrency * max_model_len) if new_rules
+        num_tokens = (int(concurrency * max_model_len) if version in TOKENS_FROM_CONCURRENCY
                       else num_blocks // len(groups) * block)
     return VllmPlan(model=model.name, version=version, in_flight_tokens=in_flight,
                     groups=tuple(groups), group_size=group_size, page_size=page,

@@ -49,6 +49,35 @@ topology, not on the model, so it is taken from the figure vLLM itself prints (`
 increase memory`` / ``for non-torch memory``) on public runs of each rule, cited in ``NON_TORCH``;
 ``--non-torch`` overrides it.
 
+Newer builds, read in upstream history (vllm-project/vllm as carried by the 1CatAI/1Cat-vLLM
+mirror) at 811d80519 of 2026-05-28, whose ``gpu_model_runner.py`` logger lines (5037, 5132, 6279,
+6365) are those a public v0.22.0 start prints; release windows from the same lines in v0.16,
+v0.17, v0.20 and v0.21 logs:
+
+- "0.17" (v0.17 – v0.19): vllm-project/vllm#33538 (2026-02-17) sends top-k/top-p over 8 or more
+  rows to a Triton kernel (``sample/ops/topk_topp_triton.py`` · ``apply_top_k_top_p_triton``)
+  that masks the float32 logits in place, with one cached float32 buffer of ``min(next_pow2(
+  min(SMs, rows)), SMs)`` × vocab (``num_compute_units``); ``TopKTopPSampler.forward_native``
+  then holds the softmax probabilities and ``random_sample``'s exponential noise (4 + 4 B per
+  logit). Fewer than 8 rows keep the sort of the earlier rule. ``requested_memory`` is
+  ``math.ceil(total × util)`` (``v1/worker/utils.py`` · ``request_memory``, from 2026-01-07).
+  FlashInfer's sampler is off unless ``VLLM_USE_FLASHINFER_SAMPLER=1`` (#26859).
+- "0.22" (v0.20 – v0.22): ``determine_available_memory`` also deducts the CUDA-graph estimate
+  (``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS`` on by default, #38284, which also raised
+  ``CacheConfig.gpu_memory_utilization``'s default to 0.92): ``gpu_model_runner.py``
+  · ``profile_cudagraph_memory`` captures the largest two graphs of each mode and reads
+  ``torch.cuda.mem_get_info`` around them (first capture + (n − 1) × the second). That is a
+  measurement of the driver's graph memory, not a function of the config, so it is not
+  predicted: pass the figure vLLM prints ("Estimated CUDA graph memory"), or 0 with
+  ``--enforce-eager`` / ``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0``; without it the KV memory
+  is an upper bound by that much. On ROCm the estimate is skipped (0). ``_dummy_sampler_run``
+  also runs the sampler a second time with a generator (#41375), which takes the native path
+  whatever sampler is installed, so the peak is the native one. Dense unquantized
+  ``Qwen3ForCausalLM`` runs on the V2 model runner (``config/vllm.py`` ·
+  ``use_v2_model_runner``, #39337): its ``profile_run`` samples greedily (the dummy batch asks
+  for no top-k/top-p: model-dtype logits and a float32 copy) and its
+  ``profile_cudagraph_memory`` returns 0.
+
 Multimodal checkpoints are predicted without their encoder's profiling pass. For a model that
 takes images, audio or video, ``profile_run`` first runs the encoder on a dummy batch of the
 largest items (``model.get_multimodal_embeddings``, ``embed_multimodal`` in later releases), keeps
@@ -62,19 +91,27 @@ the pass, and then the prediction is the whole profile again.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 from ..dsv4 import refuse_compressed
 from ..hf_config import normalize
 from ..model.shapes import VOCAB_DEFAULT, config_int
-from ..gpus import GIB, GpuSpec
+from ..gpus import GIB, GpuSpec, sm_count
 from .vllm import POOL_VERSIONS, V4_WHY
 
-VERSIONS = ("0.10", "0.11")
+VERSIONS = ("0.10", "0.11", "0.17", "0.22")
 # releases whose pool rules are read but not their startup: they need the logged KV memory
 POOL_ONLY = tuple(v for v in POOL_VERSIONS if v not in VERSIONS)
-DEFAULT_VERSION = "0.11"
+# the default: the newest whose every term is predicted (0.22 needs the CUDA-graph estimate)
+DEFAULT_VERSION = "0.17"
+TRITON_SAMPLER = ("0.17", "0.22")         # Triton top-k/top-p over 8+ rows, ceil(total × util)
+CUDAGRAPH_DEDUCTED = ("0.22",)             # the CUDA-graph estimate comes off before the pool
+V2_RUNNER_ARCHITECTURES = ("Qwen3ForCausalLM",)  # config/vllm.py DEFAULT_V2_MODEL_RUNNER_...
+# CacheConfig.gpu_memory_utilization's default: 0.92 from #38284 (v0.20), which also turned the
+# CUDA-graph estimate on; 0.9 before
+DEFAULT_UTIL = {"0.22": "0.92"}
 USAGES = ("serve", "llm")   # `vllm serve` (OPENAI_API_SERVER) or the offline LLM class
 SORT_BYTES_PER_LOGIT = 4 + 8 + 8 + 4 + 8  # values, indices, reverse indices, cub key + value copies
 FLASHINFER_BYTES_PER_LOGIT = 4 + 4        # top_k_mask_logits output, softmax probs
@@ -119,7 +156,7 @@ def batch_defaults(gpu_total: int, gpu_name: str, usage: str = "serve") -> tuple
 def non_torch_default(tp: int, nvlink: bool, version: str = "0.10") -> tuple[int, str]:
     """vLLM's printed non-torch growth for this setup under ``version``'s snapshot rule."""
     key = "tp1" if tp == 1 else ("tp_nvlink" if nvlink else "tp_pcie")
-    return NON_TORCH[version][key]
+    return NON_TORCH["0.10" if version == "0.10" else "0.11"][key]
 
 
 def multimodal(config: dict | None) -> bool:
@@ -145,6 +182,51 @@ def sampler_peak(num_reqs: int, vocab: int, dtype: str = "bf16", sampler: str = 
     f32_copy = 0 if item == 4 else 4 * logits   # .to(torch.float32) of fp32 logits is a no-op
     extra = SORT_BYTES_PER_LOGIT if sampler == "native" else FLASHINFER_BYTES_PER_LOGIT
     return item * logits + f32_copy + extra * logits
+
+
+def _next_pow2(n: int) -> int:
+    return 1 << (n - 1).bit_length()
+
+
+def triton_buffer(num_reqs: int, vocab: int, sms: int | None) -> int:
+    """Bytes of ``apply_top_k_top_p_triton``'s cached float32 buffer: ``min(next_pow2(programs),
+    SMs)`` rows of the vocabulary, programs = min(SMs, rows); with the SM count unknown, one row
+    per request (the most it can be)."""
+    if sms is None:
+        return 4 * num_reqs * vocab
+    programs = min(sms, num_reqs)
+    return 4 * min(_next_pow2(programs), sms) * vocab
+
+
+def sampler_peak_v017(num_reqs: int, vocab: int, dtype: str = "bf16", sampler: str = "native",
+                      sms: int | None = None, version: str = "0.22") -> int:
+    """Bytes the dummy sampler holds at its peak from v0.17 (V1 model runner): the model-dtype
+    logits and their float32 copy, then over 8+ rows the Triton mask's buffer, the softmax
+    probabilities and the exponential noise (4 + 4 B per logit), under 8 rows the sort (as
+    before). FlashInfer (0.17 with ``VLLM_USE_FLASHINFER_SAMPLER=1``) holds 4 + 4 B per logit
+    instead; from 0.21 the generator pass takes the native path whatever is installed."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler: one of {', '.join(SAMPLERS)}, got {sampler!r}")
+    item = _item(dtype)
+    logits = num_reqs * vocab
+    held = item * logits + (0 if item == 4 else 4 * logits)
+    if sampler == "flashinfer" and version == "0.17":
+        return held + FLASHINFER_BYTES_PER_LOGIT * logits
+    if num_reqs >= 8:
+        return held + triton_buffer(num_reqs, vocab, sms) + 8 * logits
+    return held + SORT_BYTES_PER_LOGIT * logits
+
+
+def v2_runner(config: dict | None, version: str) -> bool:
+    """Whether vLLM ``version`` runs this checkpoint on its V2 model runner by default: from 0.22,
+    a dense, unquantized ``Qwen3ForCausalLM`` (``VllmConfig._is_default_v2_model_runner_model``)."""
+    if version != "0.22" or not config:
+        return False
+    cfg = normalize(config)
+    archs = config.get("architectures") or []
+    moe = any(cfg.get(k) for k in ("num_experts", "n_routed_experts", "num_local_experts"))
+    quantized = bool(config.get("quantization_config") or cfg.get("quantization_config"))
+    return (any(a in V2_RUNNER_ARCHITECTURES for a in archs) and not moe and not quantized)
 
 
 def forward_peak(config: dict, tokens: int, tp: int, dtype: str = "bf16",
@@ -182,14 +264,20 @@ class VllmStartup:
     sampler_bytes: int      # the dummy sampler's peak, hidden states included
     non_torch: int
     non_torch_source: str
-    cudagraph: int          # deducted before the pool: 0 in these versions
+    cudagraph: int          # deducted before the pool (0 before 0.22, or given as 0)
     max_num_batched_tokens: int
     max_num_seqs: int
     weights_line: str | None = None
     mm_encoder: str | None = None   # "not modelled" / "skipped" for a multimodal model, else None
+    cudagraph_source: str = "captured after the pool in this version, outside the share"
+    cudagraph_missing: bool = False  # 0.22 on CUDA with graphs and no estimate given
+    runner: str = "V1"               # the model runner that profiled (V2: dense Qwen3 from 0.22)
 
     @property
     def requested(self) -> float:
+        """``total × util``; from 0.17 ``math.ceil`` of it (``request_memory``)."""
+        if self.version in TRITON_SAMPLER:
+            return float(math.ceil(self.gpu_total * float(self.mem_util)))
         return float(self.gpu_total * self.mem_util)
 
     @property
@@ -202,6 +290,16 @@ class VllmStartup:
     def unused(self) -> int:
         """Bytes of the card above the requested share (never handed to vLLM)."""
         return self.gpu_total - int(self.requested)
+
+    @property
+    def cudagraph_note(self) -> str:
+        """What the prediction leaves out of a 0.22 start on CUDA ('' when nothing)."""
+        if not self.cudagraph_missing:
+            return ""
+        return ("upper bound: vLLM 0.20+ also deducts its CUDA-graph estimate, which it measures "
+                "by capturing graphs at startup (0.17 to 4.99 GiB in public v0.20 – v0.27 logs); "
+                "give the 'Estimated CUDA graph memory' it prints, or 0 when started with "
+                "--enforce-eager or VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0")
 
     @property
     def mm_note(self) -> str:
@@ -220,17 +318,25 @@ class VllmStartup:
 
     def log_lines(self) -> list[str]:
         lines = [self.weights_line] if self.weights_line else []
+        if self.version in TRITON_SAMPLER:  # format_gib: str(round(GiB, 2))
+            if self.cudagraph and self.version in CUDAGRAPH_DEDUCTED:
+                lines.append(f"Estimated CUDA graph memory: {self.cudagraph / GIB:.2f} GiB total")
+            return lines + [f"Available KV cache memory: {round(self.available / GIB, 2)} GiB"]
         return lines + [f"Available KV cache memory: {self.available / GIB:.2f} GiB"]
 
 
-def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = "0.9", tp: int = 1,
+def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, tp: int = 1,
             usage: str = "serve", version: str = DEFAULT_VERSION,
             max_num_batched_tokens: int | None = None, max_num_seqs: int | None = None,
             expert_parallel: bool = False, non_torch: int | None = None,
-            sampler: str = "native", skip_mm_profiling: bool = False) -> VllmStartup:
+            sampler: str = "native", skip_mm_profiling: bool = False,
+            cudagraph: int | None = None) -> VllmStartup:
     """vLLM's startup memory on one GPU of a TP group for ``model`` (a ``ModelSpec`` priced from
     its config.json). ``gpu`` is a catalogue entry or (name, driver total bytes).
-    ``skip_mm_profiling``: vLLM started with ``--skip-mm-profiling`` (no encoder pass)."""
+    ``skip_mm_profiling``: vLLM started with ``--skip-mm-profiling`` (no encoder pass).
+    ``cudagraph``: 0.22's CUDA-graph estimate in bytes ("Estimated CUDA graph memory"; 0 with
+    ``--enforce-eager`` or the estimate turned off); None leaves it out, flagged as missing.
+    ``mem_util``: None takes the build's default (``DEFAULT_UTIL``: 0.92 from v0.20, else 0.9)."""
     from ..capacity import _utilization
     refuse_compressed(model, "vllm", V4_WHY)
     if version not in VERSIONS:
@@ -238,7 +344,13 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = "0.9", 
                          f"{version!r}")
     name, total, nvlink = ((gpu.name, gpu.total_bytes, gpu.nvlink) if isinstance(gpu, GpuSpec)
                            else (gpu[0], gpu[1], False))
-    util = _utilization(mem_util)
+    if cudagraph is not None and (isinstance(cudagraph, bool) or cudagraph < 0):
+        raise ValueError(f"cudagraph-memory: must be 0 or more bytes, got {cudagraph!r}")
+    if cudagraph is not None and version not in CUDAGRAPH_DEDUCTED:
+        raise ValueError(f"cudagraph-memory: vLLM {version} captures its graphs after the pool "
+                         "and deducts nothing for them; it applies to "
+                         f"{', '.join(CUDAGRAPH_DEDUCTED)}")
+    util = _utilization(DEFAULT_UTIL.get(version, "0.9") if mem_util is None else mem_util)
     if model.config is None:
         raise ValueError("engine vllm: startup memory needs the model's config.json (its weights, "
                          "hidden size and vocabulary)")
@@ -254,18 +366,44 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = "0.9", 
     vocab = config_int(cfg, "vocab_size", VOCAB_DEFAULT.get(mtype), hi=1 << 26)
     item = _item(model.dtype)
     fwd = forward_peak(model.config, tokens, tp, model.dtype, expert_parallel)
-    smp = (tokens + seqs) * hidden * item + sampler_peak(seqs, vocab, model.dtype, sampler)
+    v2 = v2_runner(model.config, version)
+    if v2:  # hidden states, their last rows, the logits and apply_sampling_params' float32 copy
+        smp = (tokens + seqs) * hidden * item + (item + 4) * seqs * vocab
+    elif version in TRITON_SAMPLER:  # + _dummy_sampler_run's torch.rand_like of the last rows
+        smp = ((tokens + 2 * seqs) * hidden * item
+               + sampler_peak_v017(seqs, vocab, model.dtype, sampler, sm_count(gpu), version))
+    else:
+        smp = (tokens + seqs) * hidden * item + sampler_peak(seqs, vocab, model.dtype, sampler)
     if non_torch is None:
         non_torch, source = non_torch_default(tp, nvlink, version)
+        if version in TRITON_SAMPLER:
+            source += " (the 0.11 snapshot rule: gpu_worker.py init_device, unchanged at 811d80519)"
     else:
         source = "given (--non-torch)"
+    cg, cg_source, missing = _cudagraph(version, gpu, v2, cudagraph)
     return VllmStartup(version=version, sampler=sampler, gpu=name, gpu_total=total,
-                       mem_util=util, weights=weights,
-                       activation=max(fwd, smp), forward_bytes=fwd, sampler_bytes=smp, non_torch=non_torch,
-                       non_torch_source=source, cudagraph=0, max_num_batched_tokens=tokens,
+                       mem_util=util, weights=weights, activation=max(fwd, smp),
+                       forward_bytes=fwd, sampler_bytes=smp, non_torch=non_torch,
+                       non_torch_source=source, cudagraph=cg, max_num_batched_tokens=tokens,
                        max_num_seqs=seqs, weights_line=line,
                        mm_encoder=(None if not multimodal(model.config) else
-                                   "skipped" if skip_mm_profiling else "not modelled"))
+                                   "skipped" if skip_mm_profiling else "not modelled"),
+                       cudagraph_source=cg_source, cudagraph_missing=missing,
+                       runner="V2" if v2 else "V1")
+
+
+def _cudagraph(version: str, gpu, v2: bool, given: int | None) -> tuple[int, str, bool]:
+    """(bytes deducted for CUDA graphs, why, whether the figure is missing)."""
+    if version not in CUDAGRAPH_DEDUCTED:
+        return 0, "captured after the pool in this version, outside the share", False
+    if given is not None:
+        return (given, "given: vLLM's 'Estimated CUDA graph memory' (0: eager or estimate off)",
+                False)
+    if v2:
+        return 0, "the V2 model runner's profile_cudagraph_memory returns 0", False
+    if isinstance(gpu, GpuSpec) and gpu.sm == 0:
+        return 0, "not profiled on ROCm (gpu_worker.py: current_platform.is_cuda() only)", False
+    return 0, "not predicted: vLLM measures it by capturing graphs at startup", True
 
 
 def _weights(model, tp: int, expert_parallel: bool) -> tuple[int, str | None]:
