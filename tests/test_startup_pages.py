@@ -14,7 +14,8 @@ GIB = 1 << 30
 def test_engines_page_predicts_per_engine_and_keeps_old_links():
     from streamlit.testing.v1 import AppTest
     at = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
-    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000"}.items():
+    # the issue's vLLM 0.11 log on an H100: 51.38 GiB, 26.3x
+    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000", "e_vver": "0.11"}.items():
         at.query_params[k] = v
     at.run()
     assert not at.exception and at.radio(key="e_src").value == "gpu"
@@ -34,7 +35,8 @@ def test_engines_page_predicts_per_engine_and_keeps_old_links():
 def test_capacity_headline_says_theoretical_when_an_engine_is_picked():
     from streamlit.testing.v1 import AppTest
     at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
-    for k, v in {"c_model": "llama-3.1-8b", "c_gpus": "1", "c_ctx": "16000", "c_engine": "vllm"}.items():
+    for k, v in {"c_model": "llama-3.1-8b", "c_gpus": "1", "c_ctx": "16000", "c_engine": "vllm",
+                 "c_vver": "0.11"}.items():
         at.query_params[k] = v
     at.run()
     labels = {m.label: m.value for m in at.metric}
@@ -50,7 +52,7 @@ def test_engines_export_carries_each_engines_memory(downloads):
     from streamlit.testing.v1 import AppTest
     files = downloads
     at = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
-    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000"}.items():
+    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000", "e_vver": "0.11"}.items():
         at.query_params[k] = v
     at.run()
     csv = pd.read_csv(io.StringIO(files["engines_side_by_side.csv"])).set_index("engine")
@@ -91,7 +93,8 @@ def test_copied_command_prints_the_pages_numbers(engine):
 def test_capacity_export_is_the_page(downloads):
     from streamlit.testing.v1 import AppTest
     at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
-    for k, v in {"c_model": "llama-3.1-8b", "c_gpus": "1", "c_ctx": "16000", "c_engine": "vllm"}.items():
+    for k, v in {"c_model": "llama-3.1-8b", "c_gpus": "1", "c_ctx": "16000", "c_engine": "vllm",
+                 "c_vver": "0.11"}.items():
         at.query_params[k] = v
     at.run()
     assert not at.exception
@@ -142,3 +145,51 @@ def test_capacity_mla_on_hopper_uses_vllms_forced_block_and_the_command_agrees()
     words = shlex.split(at.code[-1].value.splitlines()[1])
     row = json.loads(cli(*words[3:]).stdout)
     assert row["block_size"] == 64 and row["engine_tokens"] == tokens
+
+
+def test_capacity_vllm_022_takes_the_cuda_graph_estimate_from_the_page():
+    import shlex
+
+    from streamlit.testing.v1 import AppTest
+
+    from calculator.engines.vllm_startup import predict
+    from calculator.gpus import GPU_SPECS
+    from model_presets import load_preset
+    base = {"c_model": "llama-3.1-8b", "c_gpus": "1", "c_ctx": "16000", "c_engine": "vllm",
+            "c_vver": "0.22"}
+    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
+    for k, v in base.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    # no estimate given: the figure is labelled an upper bound and a warning says why
+    free = predict(load_preset("llama-3.1-8b"), GPU_SPECS["H100 80GB"], version="0.22",
+                   mem_util="0.90")  # the page's utilization slider, not vLLM 0.22's own 0.92
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Available KV cache memory (upper bound)"] == f"{free.available / GIB:.2f} GiB"
+    assert any("CUDA-graph estimate" in w.value for w in at.warning)
+    # the link carries the estimate: 0.37 GiB comes off the pool, nothing is flagged
+    given = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
+    for k, v in {**base, "c_vcg": "0.37"}.items():
+        given.query_params[k] = v
+    given.run()
+    assert not given.exception
+    metrics = {m.label: m.value for m in given.metric}
+    want = free.available - int(0.37 * GIB)
+    assert metrics["Available KV cache memory"] == f"{want / GIB:.2f} GiB"
+    assert not any("CUDA-graph estimate" in w.value for w in given.warning)
+    line = given.code[-1].value.splitlines()[1]
+    assert "--cudagraph-memory" in line and "--engine-version 0.22" in line
+    row = json.loads(cli(*shlex.split(line)[3:]).stdout)
+    assert row["kv_memory_bytes"] == want and row["cudagraph_bytes"] == int(0.37 * GIB)
+
+
+def test_engines_page_notes_v022s_missing_estimate():
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
+    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000", "e_vver": "0.22"}.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    text = " ".join(str(x.value) for x in [*at.caption, *at.warning, *at.markdown, *at.info])
+    assert "upper bound" in text and "CUDA-graph estimate" in text

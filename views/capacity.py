@@ -57,6 +57,7 @@ keys = c.url_state({
     "c_sgver": (sglang_startup.VERSIONS[-1], c.choice(sglang_startup.VERSIONS)),
     "c_vver": (su.VLLM_DEFAULT_BUILD, c.choice(su.VLLM_BUILD_CHOICES)),
     "c_vkv": (0.0, c.float_in(0.0, float(1 << 20))),
+    "c_vcg": (None, c.float_in(0.0, 1024.0)),
     "c_draft": (0, c.int_in(0, 64)),
     "c_skipmm": (False, c.boolean),
 })

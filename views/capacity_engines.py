@@ -206,10 +206,20 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
         help="Without it vLLM first profiles the vision/audio encoder on its largest dummy "
              "inputs, which this page does not model (the KV memory shown is then an upper "
              "bound); with it vLLM skips that pass")
+    cg_gib = None
+    if version in vllm_startup.CUDAGRAPH_DEDUCTED:
+        cg_gib = st.number_input(
+            f"Estimated CUDA graph memory from vLLM's log ({c.unit_name()}; empty = not "
+            "predicted, 0 with --enforce-eager)", min_value=0.0, max_value=float(1 << 10),
+            step=0.05, key="c_vcg",
+            help="vLLM v0.20+ prints 'Estimated CUDA graph memory: X GiB total' and deducts it "
+                 "before the pool; it measures it by capturing graphs, so it is not predicted "
+                 "here. Dense Qwen3 (V2 model runner) and ROCm deduct none")
+    cudagraph = None if cg_gib is None else int(cg_gib * c.unit_bytes())
     start = c.guarded(vllm_startup.predict, model, gpu, mem_util=f"{util:.2f}", tp=tp,
                       usage=usage, sampler=sampler, skip_mm_profiling=skip_mm,
                       version=su.VLLM_DEFAULT_BUILD if pool_only else version,
-                      max_num_batched_tokens=int(mnbt) or None)
+                      max_num_batched_tokens=int(mnbt) or None, cudagraph=cudagraph)
     if pool_only:  # its startup is not modelled: the KV memory its own log prints
         given = st.number_input(
             f"Available KV cache memory from vLLM {version}+'s log ({c.unit_name()} per GPU; 0 = "
@@ -240,9 +250,13 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                    max_num_batched_tokens=start.max_num_batched_tokens, draft_layers=int(draft),
                    gpu=gpu, version=version)
     v0, v1, v2, v3 = st.columns(4)
-    v0.metric("Available KV cache memory", c.fmt(available),
+    v0.metric("Available KV cache memory"
+              + (" (upper bound)" if not pool_only and start.cudagraph_missing else ""),
+              c.fmt(available),
               help=f"{available:,} B" + ("" if pool_only else
-                                         " = requested − weights − activation peak − non-torch"))
+                                         " = requested − weights − activation peak − non-torch"
+                                         + (" − CUDA graphs" if start.version in
+                                            vllm_startup.CUDAGRAPH_DEDUCTED else "")))
     v1.metric("GPU blocks", f"{vp.num_blocks:,}",
               help=f"{available:,} B // page {vp.page_size:,} B // {vp.group_size} "
                    "layers per group")
@@ -266,6 +280,9 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
         figures["max_num_seqs"] = start.max_num_seqs
         if start.mm_encoder:  # the warning above: "not modelled" (an upper bound) or "skipped"
             figures["mm_encoder_profile"] = start.mm_encoder
+        if start.version in vllm_startup.CUDAGRAPH_DEDUCTED:
+            figures.update(model_runner=start.runner, cudagraph_source=start.cudagraph_source,
+                           cudagraph_missing=start.cudagraph_missing)
     if where:
         choice, ckpt, gpu_name = where
         knobs = (([] if pool_only else
@@ -276,6 +293,8 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                     if int(mnbt) or pool_only else [])
                  + (["--num-draft-layers", str(int(draft))] if int(draft) else [])
                  + (["--skip-mm-profiling"] if skip_mm else [])
+                 + (["--cudagraph-memory", str(cudagraph)]
+                    if cudagraph is not None and not pool_only else [])
                  + (["--engine-version", version] if version != su.VLLM_DEFAULT_BUILD
                     else [])
                  + (["--kv-memory", f"{available}"] if pool_only else []))

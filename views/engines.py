@@ -135,6 +135,9 @@ def predicted(model, gpu: str, util: float, tp: int, mnbt: int | None = None,
         try:
             startups[key] = fn(model, spec, tp=tp, **kw)
             mem[key] = startups[key].available
+            if getattr(startups[key], "cudagraph_missing", False):
+                notes.append(f"vllm: KV memory is an {startups[key].cudagraph_note} (the "
+                             "Capacity page takes it)")
         except ValueError as exc:  # no engine answer: no naive figure in its place
             mem[key] = None
             notes.append(f"{key}: startup not predicted ({exc})")

@@ -23,17 +23,23 @@ SGLANG_BUILDS = {"main": "main, late 2026 (+ prefill graphs)",
                  "0.4": "v0.3 – v0.4 (default from TP)"}
 # The vLLM builds a page offers: those whose startup rules are read (vllm_startup.VERSIONS: where
 # NCCL's buffers sit) and 0.27, whose pool rules are read but not its startup (KV memory given).
-VLLM_BUILDS = {"0.27": "v0.27+ (KV given)", "0.11": "v0.11 – v0.23", "0.10": "v0.10"}
+VLLM_BUILDS = {"0.27": "v0.27+ (KV given)", "0.22": "v0.20 – v0.22 (+ CUDA-graph estimate)",
+               "0.17": "v0.17 – v0.19", "0.11": "v0.11 – v0.16", "0.10": "v0.10"}
 VLLM_BUILD_CHOICES = POOL_VERSIONS
-VLLM_DEFAULT_BUILD = vllm_startup.VERSIONS[-1]  # the newest whose startup is read
+VLLM_DEFAULT_BUILD = vllm_startup.DEFAULT_VERSION  # the newest whose every startup term is read
 VLLM_POOL_ONLY = vllm_startup.POOL_ONLY
 VLLM_BUILD_HELP = ("Where vLLM takes its memory snapshot: v0.10 before NCCL comes up, so TP's NCCL "
                    "buffers count as non-torch memory (1.38 GiB on NVLink at TP 2); from v0.11 "
-                   "(vllm-project/vllm#25359) after it (0.55 GiB). v0.27+: sliding-window layers "
-                   "also keep blocks for the second batch async scheduling has in flight "
-                   "(vllm-project/vllm#47728) and 'GPU KV cache size' is concurrency × "
-                   "max_model_len; its startup memory is not modelled, so give the 'Available KV "
-                   "cache memory' its log prints")
+                   "(vllm-project/vllm#25359) after it (0.55 GiB). From v0.17 the profiling run's "
+                   "top-k/top-p sampler is a Triton kernel that masks in place instead of "
+                   "sorting (vllm-project/vllm#33538): a much smaller activation peak. From v0.20 "
+                   "vLLM also deducts its CUDA-graph estimate, which it measures by capturing "
+                   "graphs, so enter the figure its log prints (0 with --enforce-eager); dense "
+                   "Qwen3 runs on the V2 model runner there, which deducts none. v0.27+: "
+                   "sliding-window layers also keep blocks for the second batch async scheduling "
+                   "has in flight (vllm-project/vllm#47728) and 'GPU KV cache size' is "
+                   "concurrency × max_model_len; its startup memory is not modelled, so give the "
+                   "'Available KV cache memory' its log prints")
 
 
 def sglang_pool_lines(pool, version: str) -> tuple[list[str], bool]:
@@ -61,11 +67,12 @@ def sglang_fraction_note(startup) -> str:
 
 
 def mm_warning(startup, hint: str = "") -> None:
-    """A page's warning that a vLLM figure leaves out the multimodal encoder pass (nothing for a
-    text model, an SGLang startup, or a vLLM started with --skip-mm-profiling)."""
-    note = getattr(startup, "mm_note", "")
-    if note:
-        st.warning(f"vLLM's KV memory here is an {note}{hint}.")
+    """A page's warnings that a vLLM figure leaves something out: the multimodal encoder pass
+    (nothing for a text model or with --skip-mm-profiling) or v0.22's CUDA-graph estimate
+    (nothing when given, on the V2 runner or on ROCm)."""
+    for note in (getattr(startup, "mm_note", ""), getattr(startup, "cudagraph_note", "")):
+        if note:
+            st.warning(f"vLLM's KV memory here is an {note}{hint}.")
 
 
 def gpu_arg(gpu: str, gpu_bytes: int) -> GpuSpec | tuple:
@@ -136,11 +143,12 @@ def caption(startup) -> str:
         return (f"{startup.gpu}: {c.fmt(startup.gpu_total)} as the driver reports it × "
                 f"gpu_memory_utilization {float(startup.mem_util):g} = "
                 f"{c.fmt(int(startup.requested))} for vLLM {startup.version}. Activation peak: "
-                f"the profiling run's {startup.sampler} top-k/top-p sampler over max_num_seqs "
-                f"{startup.max_num_seqs:,} × the vocabulary (its forward over "
-                f"max_num_batched_tokens {startup.max_num_batched_tokens:,} peaks at "
-                f"{c.fmt(startup.forward_bytes)}). Non-torch: {startup.non_torch_source}. CUDA "
-                "graphs are captured after the pool in this version, outside the share.")
+                f"the larger of the profiling run's sampler over max_num_seqs "
+                f"{startup.max_num_seqs:,} × the vocabulary ({_sampler_words(startup)}: "
+                f"{c.fmt(startup.sampler_bytes)}) and its forward over max_num_batched_tokens "
+                f"{startup.max_num_batched_tokens:,} ({c.fmt(startup.forward_bytes)}). "
+                f"Non-torch: {startup.non_torch_source}. CUDA graphs: "
+                f"{startup.cudagraph_source}.")
     return (f"{startup.gpu}: {c.fmt(startup.gpu_total)} as the driver reports it; SGLang starts "
             f"with {c.fmt(startup.free_at_start)} free (CUDA context: {startup.context_source}), "
             f"keeps mem_fraction_static {float(startup.mem_fraction_static):g}"
@@ -152,3 +160,15 @@ def caption(startup) -> str:
                f"{startup.cuda_graph_max_bs}" + sglang_fraction_note(startup) + ")")
             + f" of that for weights and KV, and reserves {c.fmt(b['activation_bytes'])} for "
             "activations and CUDA graphs.")
+
+
+def _sampler_words(startup) -> str:
+    """How the profiling run samples in this vLLM build, in a few words."""
+    if startup.runner == "V2":
+        return "the V2 model runner's greedy dummy batch"
+    if startup.version == "0.17" and startup.sampler == "flashinfer":
+        return "FlashInfer top-k/top-p sampler"
+    if startup.version in vllm_startup.TRITON_SAMPLER:
+        return ("Triton top-k/top-p mask, softmax and noise" if startup.max_num_seqs >= 8 else
+                "top-k/top-p sort (under 8 rows)")
+    return f"{startup.sampler} top-k/top-p sampler"
