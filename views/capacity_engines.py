@@ -250,9 +250,8 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                    max_num_batched_tokens=start.max_num_batched_tokens, draft_layers=int(draft),
                    gpu=gpu, version=version)
     v0, v1, v2, v3 = st.columns(4)
-    v0.metric("Available KV cache memory"
-              + (" (upper bound)" if not pool_only and start.cudagraph_missing else ""),
-              c.fmt(available),
+    bound = not pool_only and start.cudagraph_missing  # ≤: vLLM also deducts its graph estimate
+    v0.metric("Available KV cache memory", ("≤ " if bound else "") + c.fmt(available),
               help=f"{available:,} B" + ("" if pool_only else
                                          " = requested − weights − activation peak − non-torch"
                                          + (" − CUDA graphs" if start.version in

@@ -135,9 +135,6 @@ def predicted(model, gpu: str, util: float, tp: int, mnbt: int | None = None,
         try:
             startups[key] = fn(model, spec, tp=tp, **kw)
             mem[key] = startups[key].available
-            if getattr(startups[key], "cudagraph_missing", False):
-                notes.append(f"vllm: KV memory is an {startups[key].cudagraph_note} (the "
-                             "Capacity page takes it)")
         except ValueError as exc:  # no engine answer: no naive figure in its place
             mem[key] = None
             notes.append(f"{key}: startup not predicted ({exc})")
@@ -215,8 +212,12 @@ table["KV memory"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["KV
 table["one request"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["one request (bytes/GPU)"]]
 table["one request (bytes/GPU)"] = [f"{int(v):,}" if pd.notna(v) else "—"
                                     for v in table["one request (bytes/GPU)"]]
+# vLLM 0.22 without its CUDA-graph estimate: the pool is an upper bound (the warning below)
+bound = src == "gpu" and getattr(startups.get("vllm"), "cudagraph_missing", False)
 table["status"] = ["no memory left (below)" if "no memory left" in n else
-                   "not modelled (below)" if n else "" for n in table["note"]]
+                   "not modelled (below)" if n else
+                   "upper bound (below)" if bound and e.startswith("vLLM") else ""
+                   for n, e in zip(table["note"], table["engine"])]
 # The answer (requests that fit) right after the engine: on a phone it is what fits on screen.
 cols = ["engine", "requests that fit", "KV memory", "one request", "one request (bytes/GPU)", "status"]
 st.dataframe(table[cols if src == "gpu" else [x for x in cols if x != "KV memory"]],
@@ -279,7 +280,8 @@ for key, start in startups.items():
     st.markdown(f"**{'vLLM' if key == 'vllm' else 'SGLang'}**: one GPU at startup")
     su.bar(start, f"e_bar_{key}", hybrid=su.hybrid_parts(sg_pools.get(key)))
     st.caption(su.caption(start))
-    su.mm_warning(start, " (the Capacity page takes --skip-mm-profiling)")
+    su.mm_warning(start, " (the Capacity page takes --skip-mm-profiling)",
+                  " (the Capacity page takes it)")
 for _, r in table.iterrows():
     if r["note"]:
         st.info(r["note"])

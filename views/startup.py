@@ -66,13 +66,14 @@ def sglang_fraction_note(startup) -> str:
     return note
 
 
-def mm_warning(startup, hint: str = "") -> None:
+def mm_warning(startup, hint: str = "", cg_hint: str = "") -> None:
     """A page's warnings that a vLLM figure leaves something out: the multimodal encoder pass
-    (nothing for a text model or with --skip-mm-profiling) or v0.22's CUDA-graph estimate
-    (nothing when given, on the V2 runner or on ROCm)."""
-    for note in (getattr(startup, "mm_note", ""), getattr(startup, "cudagraph_note", "")):
+    (nothing for a text model or with --skip-mm-profiling; ``hint`` follows it) or v0.22's
+    CUDA-graph estimate (nothing when given, on the V2 runner or on ROCm; ``cg_hint``)."""
+    for note, after in ((getattr(startup, "mm_note", ""), hint),
+                        (getattr(startup, "cudagraph_note", ""), cg_hint)):
         if note:
-            st.warning(f"vLLM's KV memory here is an {note}{hint}.")
+            st.warning(f"vLLM's KV memory here is an {note}{after}.")
 
 
 def gpu_arg(gpu: str, gpu_bytes: int) -> GpuSpec | tuple:
