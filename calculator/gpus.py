@@ -125,6 +125,10 @@ SM_COUNTS: dict[str, tuple[int, str]] = {
     "H100 80GB": (132, f"{_PROPS}=132, 'NVIDIA H100 80GB HBM3' (ids 16920867219, 43466784132)"),
     "H200 141GB": (132, f"{_PROPS}=132, 'NVIDIA H200' (id 2097843420)"),
     "H100 PCIe 80GB": (114, f"{_PROPS}=114, 'NVIDIA H100 PCIe' (id 33356850601)"),
+    "GH200 96GB": (132, "'NVIDIA GH200 480GB, 132 SMs, 1980 MHz, 96 GB HBM3' (id 52566013099)"),
+    "H100 NVL 94GB": (132, "'NVIDIA H100 NVL, 132 SMs, 95 GB' under torch 2.13 (id 65880510478)"),
+    "DGX Spark GB10": (48, "'NVIDIA GB10, 48 SMs, compute capability 12.1' (ids 58904445123, "
+                           "70973782981)"),
     "H20 96GB": (78, f"{_PROPS}=78, 'NVIDIA H20', total_memory=97285MB (id 16323699663)"),
     "A100 80GB": (108, f"{_PROPS}=108, 'NVIDIA A100-SXM4-80GB' (id 70306110927)"),
     "A100 40GB": (108, "paddle get_device_properties: multi_processor_count=108, "
