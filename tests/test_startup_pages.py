@@ -11,13 +11,19 @@ ROOT = Path(__file__).resolve().parent.parent
 GIB = 1 << 30
 
 
-def test_engines_page_predicts_per_engine_and_keeps_old_links():
+def page(name: str, params: dict):
+    """Run ``views/<name>.py`` opened from a link carrying ``params``."""
     from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
-    # the issue's vLLM 0.11 log on an H100: 51.38 GiB, 26.3x
-    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000", "e_vver": "0.11"}.items():
+    at = AppTest.from_file(str(ROOT / "views" / f"{name}.py"), default_timeout=60)
+    for k, v in params.items():
         at.query_params[k] = v
     at.run()
+    return at
+
+
+def test_engines_page_predicts_per_engine_and_keeps_old_links():
+    # the issue's vLLM 0.11 log on an H100: 51.38 GiB, 26.3x
+    at = page("engines", {"e_model": "llama-3.1-8b", "e_ctx": "16000", "e_vver": "0.11"})
     assert not at.exception and at.radio(key="e_src").value == "gpu"
     table = at.dataframe[0].value.set_index("engine")
     vllm = table.loc[[e for e in table.index if e.startswith("vLLM")][0]]
@@ -25,20 +31,13 @@ def test_engines_page_predicts_per_engine_and_keeps_old_links():
     assert len(at.get("plotly_chart")) == 2   # the vLLM and SGLang startup bars
     assert any("Available KV cache memory: 51.43 GiB" in c.value for c in at.code)
     # a link from before (e_mem) still means one figure for every engine
-    old = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
-    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000", "e_mem": "40"}.items():
-        old.query_params[k] = v
-    old.run()
+    old = page("engines", {"e_model": "llama-3.1-8b", "e_ctx": "16000", "e_mem": "40"})
     assert old.radio(key="e_src").value == "given" and "KV memory" not in old.dataframe[0].value
 
 
 def test_capacity_headline_says_theoretical_when_an_engine_is_picked():
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
-    for k, v in {"c_model": "llama-3.1-8b", "c_gpus": "1", "c_ctx": "16000", "c_engine": "vllm",
-                 "c_vver": "0.11"}.items():
-        at.query_params[k] = v
-    at.run()
+    at = page("capacity", {"c_model": "llama-3.1-8b", "c_gpus": "1", "c_ctx": "16000", "c_engine": "vllm",
+                 "c_vver": "0.11"})
     labels = {m.label: m.value for m in at.metric}
     assert labels["Most concurrent sequences at 16,000 tokens (theoretical)"] == "28"
     assert labels["Available KV cache memory"] == "51.43 GiB"
@@ -49,12 +48,9 @@ def test_engines_export_carries_each_engines_memory(downloads):
     import io
 
     import pandas as pd
-    from streamlit.testing.v1 import AppTest
-    files = downloads
-    at = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
-    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000", "e_vver": "0.11"}.items():
-        at.query_params[k] = v
-    at.run()
+    files = downloads  # filled by the page's download button as it runs
+    assert not page("engines", {"e_model": "llama-3.1-8b", "e_ctx": "16000",
+                                "e_vver": "0.11"}).exception
     csv = pd.read_csv(io.StringIO(files["engines_side_by_side.csv"])).set_index("engine")
     vllm = csv.loc[[e for e in csv.index if e.startswith("vLLM")][0]]
     assert vllm["KV memory (bytes/GPU)"] == 55_227_210_465 and vllm["gpu"] == "H100 80GB"
@@ -68,12 +64,8 @@ def test_engines_export_carries_each_engines_memory(downloads):
 def test_copied_command_prints_the_pages_numbers(engine):
     import shlex
 
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
-    for k, v in {"c_model": "qwen3-8b", "c_ckpt": "FP8", "c_gpus": "2", "c_tp": "2",
-                 "c_ctx": "32768", "c_engine": engine}.items():
-        at.query_params[k] = v
-    at.run()
+    at = page("capacity", {"c_model": "qwen3-8b", "c_ckpt": "FP8", "c_gpus": "2", "c_tp": "2",
+                 "c_ctx": "32768", "c_engine": engine})
     assert not at.exception
     lines = at.code[-1].value.splitlines()
     assert lines[0].startswith("vllm serve Qwen/Qwen3-8B-FP8 --tensor-parallel-size 2"
@@ -91,12 +83,8 @@ def test_copied_command_prints_the_pages_numbers(engine):
 
 
 def test_capacity_export_is_the_page(downloads):
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
-    for k, v in {"c_model": "llama-3.1-8b", "c_gpus": "1", "c_ctx": "16000", "c_engine": "vllm",
-                 "c_vver": "0.11"}.items():
-        at.query_params[k] = v
-    at.run()
+    at = page("capacity", {"c_model": "llama-3.1-8b", "c_gpus": "1", "c_ctx": "16000", "c_engine": "vllm",
+                 "c_vver": "0.11"})
     assert not at.exception
     data = json.loads(downloads["capacity.json"])
     metrics = {m.label: m.value for m in at.metric}
@@ -110,11 +98,7 @@ def test_capacity_export_is_the_page(downloads):
 def test_engines_copy_as_command_prints_the_rows():
     import shlex
 
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
-    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000", "e_mnbt": "4096"}.items():
-        at.query_params[k] = v
-    at.run()
+    at = page("engines", {"e_model": "llama-3.1-8b", "e_ctx": "16000", "e_mnbt": "4096"})
     assert not at.exception
     table = at.dataframe[0].value.set_index("engine")
     lines = [c.value for c in at.code if "python -m calculator" in c.value][0].splitlines()
@@ -131,12 +115,8 @@ def test_engines_copy_as_command_prints_the_rows():
 def test_capacity_mla_on_hopper_uses_vllms_forced_block_and_the_command_agrees():
     import shlex
 
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
-    for k, v in {"c_model": "deepseek-v2-lite", "c_gpus": "1", "c_ctx": "32768",
-                 "c_engine": "vllm", "c_gpu": "H100 80GB"}.items():
-        at.query_params[k] = v
-    at.run()
+    at = page("capacity", {"c_model": "deepseek-v2-lite", "c_gpus": "1", "c_ctx": "32768",
+                 "c_engine": "vllm", "c_gpu": "H100 80GB"})
     assert not at.exception
     assert any("vLLM uses block 64, not the 16 chosen" in x.value for x in at.caption)
     metrics = {m.label: m.value for m in at.metric}
@@ -150,17 +130,12 @@ def test_capacity_mla_on_hopper_uses_vllms_forced_block_and_the_command_agrees()
 def test_capacity_vllm_022_takes_the_cuda_graph_estimate_from_the_page():
     import shlex
 
-    from streamlit.testing.v1 import AppTest
-
     from calculator.engines.vllm_startup import predict
     from calculator.gpus import GPU_SPECS
     from model_presets import load_preset
     base = {"c_model": "llama-3.1-8b", "c_gpus": "1", "c_ctx": "16000", "c_engine": "vllm",
             "c_vver": "0.22"}
-    at = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
-    for k, v in base.items():
-        at.query_params[k] = v
-    at.run()
+    at = page("capacity", base)
     assert not at.exception
     # no estimate given: the figure is labelled an upper bound and a warning says why
     free = predict(load_preset("llama-3.1-8b"), GPU_SPECS["H100 80GB"], version="0.22",
@@ -169,10 +144,7 @@ def test_capacity_vllm_022_takes_the_cuda_graph_estimate_from_the_page():
     assert metrics["Available KV cache memory"] == f"≤ {free.available / GIB:.2f} GiB"
     assert any("CUDA-graph estimate" in w.value for w in at.warning)
     # the link carries the estimate: 0.37 GiB comes off the pool, nothing is flagged
-    given = AppTest.from_file(str(ROOT / "views" / "capacity.py"), default_timeout=60)
-    for k, v in {**base, "c_vcg": "0.37"}.items():
-        given.query_params[k] = v
-    given.run()
+    given = page("capacity", {**base, "c_vcg": "0.37"})
     assert not given.exception
     metrics = {m.label: m.value for m in given.metric}
     want = free.available - int(0.37 * GIB)
@@ -185,11 +157,7 @@ def test_capacity_vllm_022_takes_the_cuda_graph_estimate_from_the_page():
 
 
 def test_engines_page_notes_v022s_missing_estimate():
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "views" / "engines.py"), default_timeout=60)
-    for k, v in {"e_model": "llama-3.1-8b", "e_ctx": "16000", "e_vver": "0.22"}.items():
-        at.query_params[k] = v
-    at.run()
+    at = page("engines", {"e_model": "llama-3.1-8b", "e_ctx": "16000", "e_vver": "0.22"})
     assert not at.exception
     text = " ".join(str(x.value) for x in [*at.caption, *at.warning, *at.markdown, *at.info])
     assert "upper bound" in text and "CUDA-graph estimate" in text
