@@ -104,13 +104,15 @@ CATALOGUE: tuple[GpuSpec, ...] = (
             f"{_V} '(1.53/22.05 GiB)' on vLLM's own CI L4 agents (buildkite, flaky-test issue; id "
             "56744619973) and '(17.1/22.05 GiB)' (id 67058594853); nvidia-smi 'NVIDIA L4, 23034 "
             "MiB' (ids 54526473293, 71028648115)", sm=89),
-    GpuSpec("RTX 3060 12GB", "11.63", None, False,
+    GpuSpec("RTX 3060 12GB", "11.63", 12288, False,
             "vLLM 0.19.0 'Free memory on device cuda:0 (9.02/11.63 GiB)' on an RTX 3060 12GB "
             "under Docker on Linux (id 62458215816); torch reads 11931 to 12044 MB on other "
-            "drivers (ids 47192448531, 31224020222), so give a custom size there", sm=86),
-    GpuSpec("V100 32GB", "31.75", None, False,
+            "drivers (ids 47192448531, 31224020222), so give a custom size there; nvidia-smi "
+            "'NVIDIA GeForce RTX 3060, 12288 MiB' (ids 71161613891, 63246650381)", sm=86),
+    GpuSpec("V100 32GB", "31.75", 32768, False,
             "torch.cuda.get_device_properties 'Tesla V100-PCIE-32GB', total_memory=32510MB "
-            "(31.75 GiB; id 11514071660); PCIe board, so NCCL's smaller buffers", sm=70),
+            "(31.75 GiB; id 11514071660); PCIe board, so NCCL's smaller buffers; nvidia-smi "
+            "'Tesla V100-PCIE-32GB, 32768 MiB' (ids 61542196938, 61178370208)", sm=70),
     GpuSpec("DGX Spark GB10", "121.69", None, False,
             f"{_V} '(105.9/121.69 GiB)' on a GB10 unified-memory box (id 68531280425); vLLM "
             "reads free memory from the OS there (MemorySnapshot.measure)", sm=121),
