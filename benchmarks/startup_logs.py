@@ -158,19 +158,24 @@ VLLM_LOGS = [
           "checkpoint: Llama-3.1-70B's shapes and FP8-dynamic scheme)"),
 ]
 
-# v0.17 – v0.19: the Triton top-k/top-p sampler (vllm_startup "0.17"); none deducts CUDA graphs
+# v0.17 – v0.19: the Triton top-k/top-p sampler (vllm_startup "0.17"); none deducts CUDA graphs.
+# The Instruct checkpoints ship max_position_embeddings 32768 (the base models' presets: 131072),
+# which sizes vLLM's rope cache.
 VLLM_LOGS += [
     StartupLog("Qwen2.5-72B-Instruct, 4 × L40S (g6e.12xlarge), TP 4, serve", "vllm",
-               lambda: load_preset("qwen2.5-72b"), GPU_SPECS["L40S 48GB"],
+               lambda: _model(_config("qwen2.5-72b", max_position_embeddings=32768),
+                              "Qwen2.5-72B-Instruct"), GPU_SPECS["L40S 48GB"],
                {"tp": 4, "version": "0.17"}, "5.11",
                "gnosia93/eks-agentic-ai vLLM-on-EKS lesson (vllm/vllm-openai v0.19.0, "
                "--tensor-parallel-size=4 --max-model-len=8192, util 0.90; 'Model loading took "
                "33.98 GiB', 'Available KV cache memory: 5.11 GiB', 67,024 tokens, 8.18x; "
                "find_string id 53041548781)", version="0.19.0",
-               notes="the 0.11 rule's sort-based sampler peak (1.41 GiB) gives 4.35 GiB; the "
+               notes="the 0.11 rule's sort-based sampler peak (1.41 GiB) gives 4.37 GiB; the "
                      "Triton sampler's (0.63 GiB) gives this"),
     StartupLog("Qwen2.5-7B-Instruct --dtype float16, V100 32GB, LLM class, enforce_eager", "vllm",
-               lambda: load_preset("qwen2.5-7b"), GPU_SPECS["V100 32GB"],
+               lambda: _model(_config("qwen2.5-7b", max_position_embeddings=32768,
+                                      torch_dtype="float16"), "Qwen2.5-7B-Instruct"),
+               GPU_SPECS["V100 32GB"],
                {"usage": "llm", "version": "0.17"}, "13.1",
                "gpu-util-interference MLWD collection log (vLLM 0.18.0, LLM(dtype='float16', "
                "enforce_eager=True), max_num_batched_tokens=8192; 'Model loading took 14.25 GiB', "

@@ -76,7 +76,10 @@ v0.17, v0.20 and v0.21 logs:
   ``Qwen3ForCausalLM`` runs on the V2 model runner (``config/vllm.py`` ·
   ``use_v2_model_runner``, #39337): its ``profile_run`` samples greedily (the dummy batch asks
   for no top-k/top-p: model-dtype logits and a float32 copy) and its
-  ``profile_cudagraph_memory`` returns 0.
+  ``profile_cudagraph_memory`` returns 0. On CUDA the weights load with the allocator's
+  ``max_split_size_mb`` at 20 (#41268, from v0.21), so each tensor of 20 MiB or more books its
+  whole 2 MiB-rounded segment (``vllm_weights.allocated_bytes``): a public v0.22.0 start of
+  Qwen2.5-7B printed "Model loading took 14.29 GiB" where v0.18.0 printed 14.25.
 
 Multimodal checkpoints are predicted without their encoder's profiling pass. For a model that
 takes images, audio or video, ``profile_run`` first runs the encoder on a dummy batch of the
@@ -112,6 +115,9 @@ V2_RUNNER_ARCHITECTURES = ("Qwen3ForCausalLM",)  # config/vllm.py DEFAULT_V2_MOD
 # CacheConfig.gpu_memory_utilization's default: 0.92 from #38284 (v0.20), which also turned the
 # CUDA-graph estimate on; 0.9 before
 DEFAULT_UTIL = {"0.22": "0.92"}
+# the allocator's max_split_size_mb while weights load (gpu_worker.py · load_model, CUDA only):
+# vllm-project/vllm#41268 (2026-04-30, v0.21) books each tensor of 20 MiB or more whole
+LOAD_MAX_SPLIT_MB = {"0.22": 20}
 USAGES = ("serve", "llm")   # `vllm serve` (OPENAI_API_SERVER) or the offline LLM class
 SORT_BYTES_PER_LOGIT = 4 + 8 + 8 + 4 + 8  # values, indices, reverse indices, cub key + value copies
 FLASHINFER_BYTES_PER_LOGIT = 4 + 4        # top_k_mask_logits output, softmax probs
@@ -360,7 +366,9 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, t
     seqs = min(d_seqs if max_num_seqs is None else max_num_seqs, tokens)
     if tokens < 1 or seqs < 1:
         raise ValueError("max-num-batched-tokens: must be at least 1")
-    weights, line = _weights(model, tp, expert_parallel)
+    rocm = isinstance(gpu, GpuSpec) and gpu.sm == 0
+    weights, line = _weights(model, tp, expert_parallel,
+                             LOAD_MAX_SPLIT_MB.get(version) if not rocm else None)
     mtype = str(cfg.get("model_type") or "")
     hidden = config_int(cfg, "hidden_size")
     vocab = config_int(cfg, "vocab_size", VOCAB_DEFAULT.get(mtype), hi=1 << 26)
@@ -406,13 +414,15 @@ def _cudagraph(version: str, gpu, v2: bool, given: int | None) -> tuple[int, str
     return 0, "not predicted: vLLM measures it by capturing graphs at startup", True
 
 
-def _weights(model, tp: int, expert_parallel: bool) -> tuple[int, str | None]:
+def _weights(model, tp: int, expert_parallel: bool,
+             max_split_mb: int | None = None) -> tuple[int, str | None]:
     """vLLM's "Model loading took" bytes where the format is modelled, else the checkpoint's
     TP share (``capacity.weights_per_gpu``)."""
     from ..capacity import weights_per_gpu
     from .vllm_weights import vllm_load
     try:
-        load = vllm_load(model.config, tp=tp, expert_parallel=expert_parallel)
+        load = vllm_load(model.config, tp=tp, expert_parallel=expert_parallel,
+                         max_split_mb=max_split_mb)
         return load.allocated, load.log_line
     except ValueError:
         share = weights_per_gpu(model, tp)

@@ -54,14 +54,18 @@ MERGED = {"q_proj": "qkv_proj", "k_proj": "qkv_proj", "v_proj": "qkv_proj",
 MXFP4_BACKENDS = ("marlin", "triton")
 
 
-def allocated_bytes(size: int) -> int:
-    """Bytes the CUDA caching allocator books for one fresh allocation of ``size`` bytes."""
+def allocated_bytes(size: int, max_split: int | None = None) -> int:
+    """Bytes the CUDA caching allocator books for one fresh allocation of ``size`` bytes.
+    ``max_split``: the allocator's ``max_split_size_mb`` in bytes; a block of that size or more is
+    never split (``should_split``), so its whole 2 MiB-rounded segment is booked."""
     if size <= 0:
         return 0
     rounded = max(512, -(-size // 512) * 512)
     if rounded < 10 * MiB:
         return rounded  # small pool / 20 MiB segment: the block is split at the rounded size
     segment = -(-rounded // (2 * MiB)) * (2 * MiB)
+    if max_split is not None and rounded >= max_split:
+        return segment
     return segment if segment - rounded <= MiB else rounded
 
 
@@ -151,9 +155,11 @@ def _pad_mxfp4(params: list[Param], backend: str) -> list[Param]:
 
 
 def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool = False,
-              mxfp4_backend: str = "marlin") -> VllmLoad:
+              mxfp4_backend: str = "marlin", max_split_mb: int | None = None) -> VllmLoad:
     """One GPU's weights under vLLM with tensor parallel size ``tp``; with ``pp`` pipeline stages
-    (vLLM's ``get_pp_indices`` split), the stage that allocates the most."""
+    (vLLM's ``get_pp_indices`` split), the stage that allocates the most. ``max_split_mb``: the
+    allocator's ``max_split_size_mb`` during the load (20 from vllm-project/vllm#41268, v0.21:
+    ``gpu_worker.py`` · ``load_model`` under ``_scoped_allocator_max_split``, CUDA only)."""
     if not isinstance(config, dict):
         raise ValueError("config: expected a JSON object")
     if isinstance(tp, bool) or not isinstance(tp, int) or not 1 <= tp <= 1024:
@@ -178,6 +184,7 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
     if pp > 1:
         stages = stage_params(ranked, vllm_pp_stages(config_int(cfg, "num_hidden_layers"), pp))
     ropes = _rope_caches(cfg, mtype)  # every stage builds its layers' rope
+    split = None if max_split_mb is None else max_split_mb * MiB
     loads = []
     for stage in stages:
         ck: Checkpoint = checkpoint(config, stage)
@@ -193,5 +200,5 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
         allocs = tuple(merged.items()) + tuple(ropes)
         loads.append(VllmLoad(tensors=allocs, weight_bytes=ck.weight_bytes,
                               rope_bytes=sum(b for _, b in ropes),
-                              allocated=sum(allocated_bytes(b) for _, b in allocs)))
+                              allocated=sum(allocated_bytes(b, split) for _, b in allocs)))
     return max(loads, key=lambda load: load.allocated)
