@@ -136,9 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-draft-layers", type=int, default=0,
                    help="with --engine vllm: attention layers of a speculative drafter sharing the "
                         "pool (EAGLE / EAGLE-3: 1; MTP: the model's next-n layers; default 0)")
-    p.add_argument("--usage", choices=("serve", "llm"), default="serve",
-                   help="with --engine vllm --gpu: `vllm serve` (default) or the offline LLM class, "
-                        "whose batch defaults differ")
+    p.add_argument("--usage", choices=("serve", "llm", "engine"), default="serve",
+                   help="with --engine vllm --gpu: `vllm serve` (default), the offline LLM class, "
+                        "or an engine built from (Async)EngineArgs (2048 tokens, 128 requests); "
+                        "their batch defaults differ")
     p.add_argument("--sampler", choices=("native", "flashinfer"), default="native",
                    help="with --engine vllm --gpu: the top-k/top-p sampler vLLM profiles: native "
                         "(pip installs without FlashInfer, default) or flashinfer (the "

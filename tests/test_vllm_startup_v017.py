@@ -204,3 +204,16 @@ def test_v022_loads_weights_with_max_split_20_mib():
                                                     "Model loading took 14.29 GiB memory")
     # on ROCm the allocator setting is not applied
     assert predict(qwen7, GPU_SPECS["MI300X 192GB"], version="0.22").weights == old.weights
+
+
+def test_an_engine_built_from_engine_args_takes_the_scheduler_defaults():
+    from calculator.engines.vllm_startup import batch_defaults
+    # UsageContext.ENGINE_CONTEXT is in neither default table: SchedulerConfig's 2048 / 128
+    assert batch_defaults(H100.total_bytes, "H100 80GB", "engine") == (2048, 128)
+    s = predict(load_preset("llama-3.1-8b"), L40S, usage="engine", version="0.17")
+    assert (s.max_num_batched_tokens, s.max_num_seqs) == (2048, 128)
+    # 128 rows on an L40S: programs min(142, 128) = 128, buffer rows min(128, 142) = 128
+    assert s.sampler_bytes == (2048 + 256) * 4096 * 2 + 14 * 128 * 128_256 + 4 * 128 * 128_256
+    row = json.loads(cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--gpu", "L40S",
+                         "--usage", "engine", "--format", "json").stdout)
+    assert row["usage_defaults"] == {"max_num_batched_tokens": 2048, "max_num_seqs": 128}

@@ -51,7 +51,7 @@ keys = c.url_state({
     "c_page": (1, c.int_in(1, 4096)),
     "c_block": (16, c.choice(VLLM_BLOCKS)),
     "c_mnbt": (0, c.int_in(0, 1 << 24)),
-    "c_usage": ("serve", c.choice(("serve", "llm"))),
+    "c_usage": ("serve", c.choice(("serve", "llm", "engine"))),
     "c_sampler": ("native", c.choice(("native", "flashinfer"))),
     "c_mfs": (0.0, c.float_in(0.0, 0.99)),
     "c_sgver": (sglang_startup.VERSIONS[-1], c.choice(sglang_startup.VERSIONS)),

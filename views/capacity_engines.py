@@ -181,11 +181,13 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
     e1, e2, e3, e4, e5, e6 = st.columns(6)
     startup_read = st.session_state.get("c_vver") not in su.VLLM_POOL_ONLY
     block = e1.selectbox("Block size (--block-size)", VLLM_BLOCKS, key="c_block")
-    usage = e2.selectbox("Started by", ("serve", "llm"), key="c_usage",
-                         format_func={"serve": "vllm serve", "llm": "LLM class"}.get,
+    usage = e2.selectbox("Started by", vllm_startup.USAGES, key="c_usage",
+                         format_func={"serve": "vllm serve", "llm": "LLM class",
+                                      "engine": "(Async)EngineArgs"}.get,
                          disabled=not startup_read,
-                         help="vllm serve and the offline LLM class default to different "
-                              "max_num_batched_tokens, which sizes the profiling run")
+                         help="vllm serve, the offline LLM class and an engine built from "
+                              "(Async)EngineArgs default to different max_num_batched_tokens "
+                              "and max_num_seqs, which size the profiling run")
     sampler = e3.selectbox("Sampler", vllm_startup.SAMPLERS, key="c_sampler",
                            disabled=not startup_read,
                            help="native: pip installs without FlashInfer; flashinfer: the "

@@ -41,7 +41,10 @@ def vllm_serve(choice: str, checkpoint: str | None, *, tp: int, util: float, ctx
     if skip_mm:
         words += ["--skip-mm-profiling"]
     line = _line(words)
-    return line if usage == "serve" else f"# the LLM class with the same settings as: {line}"
+    if usage == "serve":
+        return line
+    who = "the LLM class" if usage == "llm" else "an (Async)EngineArgs engine"
+    return f"# {who} with the same settings as: {line}"
 
 
 def sglang_launch(choice: str, checkpoint: str | None, *, tp: int, fraction: float | None,

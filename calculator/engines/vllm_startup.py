@@ -35,7 +35,9 @@ Read at vLLM v0.10.2 (the rules hold through v0.11.x; "0.10" and "0.11" are the 
 - ``engine/arg_utils.py`` · ``EngineArgs._set_default_args``: on a GPU of 70 GiB or more whose
   name does not contain "a100", ``max_num_batched_tokens`` defaults to 16384 for the ``LLM``
   class and 8192 for ``vllm serve``, ``max_num_seqs`` to 1024; elsewhere 8192 / 2048 and 256;
-  ``max_num_seqs`` is then capped at ``max_num_batched_tokens``.
+  ``max_num_seqs`` is then capped at ``max_num_batched_tokens``. An engine built straight from
+  ``EngineArgs`` / ``AsyncEngineArgs`` (``UsageContext.ENGINE_CONTEXT``, in neither table) gets
+  ``SchedulerConfig``'s 2048 / 128 (``config/scheduler.py``; the same at 811d80519).
 
 non_torch_increase is the growth of memory outside PyTorch from the snapshot to the end of
 profiling: the CUDA kernels loaded while profiling and, with TP > 1, the NCCL buffers allocated
@@ -118,7 +120,9 @@ DEFAULT_UTIL = {"0.22": "0.92"}
 # the allocator's max_split_size_mb while weights load (gpu_worker.py · load_model, CUDA only):
 # vllm-project/vllm#41268 (2026-04-30, v0.21) books each tensor of 20 MiB or more whole
 LOAD_MAX_SPLIT_MB = {"0.22": 20}
-USAGES = ("serve", "llm")   # `vllm serve` (OPENAI_API_SERVER) or the offline LLM class
+# `vllm serve` (OPENAI_API_SERVER), the offline LLM class (LLM_CLASS), or an engine built straight
+# from EngineArgs / AsyncEngineArgs (ENGINE_CONTEXT: no entry in the defaults, SchedulerConfig's)
+USAGES = ("serve", "llm", "engine")
 SORT_BYTES_PER_LOGIT = 4 + 8 + 8 + 4 + 8  # values, indices, reverse indices, cub key + value copies
 FLASHINFER_BYTES_PER_LOGIT = 4 + 4        # top_k_mask_logits output, softmax probs
 SAMPLERS = ("native", "flashinfer")
@@ -151,6 +155,8 @@ def batch_defaults(gpu_total: int, gpu_name: str, usage: str = "serve") -> tuple
     """(max_num_batched_tokens, max_num_seqs) that ``vllm serve`` / ``LLM`` pick on this GPU."""
     if usage not in USAGES:
         raise ValueError(f"usage: one of {', '.join(USAGES)}, got {usage!r}")
+    if usage == "engine":  # config/scheduler.py: DEFAULT_MAX_NUM_BATCHED_TOKENS / _NUM_SEQS
+        return 2048, 128
     big = gpu_total >= 70 * GIB and "a100" not in gpu_name.lower()
     if big:
         tokens, seqs = (8192 if usage == "serve" else 16384), 1024
