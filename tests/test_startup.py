@@ -70,16 +70,16 @@ def test_vllm_llama_8b_on_h100_by_hand():
     assert s.requested == 76_527_068_774.4
     # weights: "Model loading took 14.99 GiB" = 16,094,076,928 B (tests/test_weights.py)
     assert s.weights == 16_094_076_928
-    # the profiling run: hidden states (8192 + 1024 tokens) · 4096 · 2 B, then the sort over
-    # 1024 requests × 128,256 logits at 38 B
-    assert s.activation == 9216 * 4096 * 2 + 38 * 1024 * 128_256 == 5_066_194_944
+    # the profiling run: hidden states (8192 tokens, the 1024 last rows and their rand_like copy)
+    # · 4096 · 2 B, then the sort over 1024 requests × 128,256 logits at 38 B
+    assert s.activation == 10_240 * 4096 * 2 + 38 * 1024 * 128_256 == 5_074_583_552
     # from 0.11 NCCL is up before the snapshot; TP 1 prints 0.13 GiB of non-torch growth
     assert s.non_torch == round(0.13 * GIB) == 139_586_437
-    assert s.available == int(76_527_068_774.4 - 16_094_076_928 - 5_066_194_944 - 139_586_437)
-    assert s.available == 55_227_210_465
+    assert s.available == int(76_527_068_774.4 - 16_094_076_928 - 5_074_583_552 - 139_586_437)
+    assert s.available == 55_218_821_857
     p = vllm_plan(load_preset("llama-3.1-8b"), max_model_len=16000, kv_memory=s.available)
-    # 55,227,210,465 // 65,536-byte pages // 32 layers = 26,334 blocks = 421,344 tokens
-    assert (p.num_blocks, p.num_tokens) == (26_334, 421_344)
+    # 55,218,821,857 // 65,536-byte pages // 32 layers = 26,330 blocks = 421,280 tokens
+    assert (p.num_blocks, p.num_tokens) == (26_330, 421_280)
     # the vLLM 0.11 log on an H100 (79.18 GiB): 51.38 GiB, 26.3x; here 51.43 GiB, 26.33x
     assert f"{s.available / GIB:.2f}" == "51.43" and f"{p.max_concurrency:.2f}" == "26.33"
     # vLLM 0.10 took its snapshot before NCCL: TP 1 printed 0.07 GiB there
@@ -168,14 +168,14 @@ def test_cli_predicts_vllm_memory_and_prints_its_lines():
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
         "Model loading took 14.99 GiB memory", "Available KV cache memory: 51.43 GiB",
-        "GPU KV cache size: 421,344 tokens",
+        "GPU KV cache size: 421,280 tokens",
         "Maximum concurrency for 16,000 tokens per request: 26.33x"]
     row = json.loads(cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--gpu", "H100 80GB",
                          "--context", "16000", "--format", "json", "--max-batch",
                          "--engine-version", "0.11").stdout)
-    assert row["kv_memory_bytes"] == 55_227_210_465 and row["gpu_total_bytes"] == 85_030_076_416
+    assert row["kv_memory_bytes"] == 55_218_821_857 and row["gpu_total_bytes"] == 85_030_076_416
     assert (row["weight_bytes_per_gpu"], row["activation_bytes"], row["non_torch_bytes"],
-            row["cudagraph_bytes"]) == (16_094_076_928, 5_066_194_944, 139_586_437, 0)
+            row["cudagraph_bytes"]) == (16_094_076_928, 5_074_583_552, 139_586_437, 0)
     assert row["max_batch"] == {"16000": 26} and row["engine_version"] == "0.11"
     # --kv-memory still overrides the prediction
     given = json.loads(cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--gpu", "H100 80GB",
@@ -227,7 +227,7 @@ def test_cli_gpus_is_the_tensor_parallel_size_of_an_engine():
               "L40S", "--gpus", "8", "--enable-expert-parallel", "--context", "32768",
               "--format", "log", "--engine-version", "0.10")
     assert out.stdout.splitlines()[1:] == ["Available KV cache memory: 10.71 GiB",
-                                           "GPU KV cache size: 238,944 tokens",
+                                           "GPU KV cache size: 238,896 tokens",
                                            "Maximum concurrency for 32,768 tokens per request: 7.29x"]
     bad = cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--gpu", "H100", "--gpus", "4",
               "--tp", "2")

@@ -53,7 +53,7 @@ def test_engines_export_carries_each_engines_memory(downloads):
                                 "e_vver": "0.11"}).exception
     csv = pd.read_csv(io.StringIO(files["engines_side_by_side.csv"])).set_index("engine")
     vllm = csv.loc[[e for e in csv.index if e.startswith("vLLM")][0]]
-    assert vllm["KV memory (bytes/GPU)"] == 55_227_210_465 and vllm["gpu"] == "H100 80GB"
+    assert vllm["KV memory (bytes/GPU)"] == 55_218_821_857 and vllm["gpu"] == "H100 80GB"
     assert "Available KV cache memory: 51.43 GiB" in vllm["engine prints"]
     # the others get utilization × the GPU − the weights: floor(85,030,076,416 · 0.9) − 16,060,522,496
     theo = csv.loc["theoretical (bf16)"]
@@ -89,7 +89,7 @@ def test_capacity_export_is_the_page(downloads):
     data = json.loads(downloads["capacity.json"])
     metrics = {m.label: m.value for m in at.metric}
     assert data["engine"] == "vllm" and data["gpu_bytes"] == 85_030_076_416
-    assert data["engine_figures"]["kv_memory_bytes"] == 55_227_210_465
+    assert data["engine_figures"]["kv_memory_bytes"] == 55_218_821_857
     assert f"{data['engine_figures']['max_concurrency']:.2f}x" == metrics["Max concurrency at 16,000 tokens"]
     assert str(data["theoretical"]["max_batch"]) == metrics["Most concurrent sequences at 16,000 tokens (theoretical)"]
     assert data["engine_figures"]["log"][1] == "Available KV cache memory: 51.43 GiB"

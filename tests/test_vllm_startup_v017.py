@@ -92,7 +92,7 @@ def test_qwen25_72b_tp4_on_l40s_by_hand():
     assert f"{s.available / GIB:.2f}" == "5.16"  # logged 5.11: 0.05 GiB, inside the 0.2 GiB bar
     # under the 0.11 rule the sort over 256 × 152,064 logits costs 38 B each: 0.79 GiB less
     old = predict(QWEN25_72B_INSTRUCT(), L40S, tp=4, version="0.11")
-    assert old.sampler_bytes == (2048 + 256) * 8192 * 2 + 38 * 256 * 152_064
+    assert old.sampler_bytes == (2048 + 2 * 256) * 8192 * 2 + 38 * 256 * 152_064
     assert f"{old.available / GIB:.2f}" == "4.37"
 
 
@@ -217,3 +217,17 @@ def test_an_engine_built_from_engine_args_takes_the_scheduler_defaults():
     row = json.loads(cli("--preset", "llama-3.1-8b", "--engine", "vllm", "--gpu", "L40S",
                          "--usage", "engine", "--format", "json").stdout)
     assert row["usage_defaults"] == {"max_num_batched_tokens": 2048, "max_num_seqs": 128}
+
+
+def test_v017_lines_print_gib_as_format_gib_does():
+    from calculator.engines.vllm_startup import VllmStartup
+    # mem_utils.format_gib is str(round(b / GiB, 2)): v0.18.0 printed "Available KV cache memory:
+    # 13.1 GiB" and a v0.31 start "Model loading took 15.0 GiB memory"
+    s = VllmStartup(version="0.17", sampler="native", gpu="card", gpu_total=80 * GIB,
+                    mem_util=Fraction(9, 10), weights=15 * GIB, activation=GIB, forward_bytes=0,
+                    sampler_bytes=GIB, non_torch=0, non_torch_source="", cudagraph=0,
+                    max_num_batched_tokens=2048, max_num_seqs=256,
+                    weights_line="Model loading took 15.00 GiB memory")
+    # requested ceil(80 GiB · 0.9) = 72 GiB; 72 − 15 − 1 = 56 GiB
+    assert s.log_lines() == ["Model loading took 15.0 GiB memory",
+                             "Available KV cache memory: 56.0 GiB"]

@@ -15,7 +15,8 @@ Read at vLLM v0.10.2 (the rules hold through v0.11.x; "0.10" and "0.11" are the 
 - torch_peak_increase is the peak of ``gpu_model_runner.py`` · ``profile_run``: a dummy forward
   of ``max_num_batched_tokens`` tokens spread over ``min(max_num_seqs, tokens)`` requests, then
   ``_dummy_sampler_run`` on the last token of each request while the forward's hidden states
-  are still held. The dummy sampling metadata asks for top-k and top-p (``all_greedy=False``),
+  are still held (all of them, the last rows and a ``torch.rand_like`` of those rows that the
+  sampler reads instead, vllm-project/vllm#18543). The dummy sampling metadata asks for top-k and top-p (``all_greedy=False``),
   so ``sample/sampler.py`` · ``Sampler.forward`` casts the logits to float32 and
   ``sample/ops/topk_topp_sampler.py`` · ``apply_top_k_top_p`` sorts them
   (``logits.sort(dim=-1)``). PyTorch's CUDA sort of N rows of V (``aten/src/ATen/native/cuda/
@@ -330,7 +331,9 @@ class VllmStartup:
 
     def log_lines(self) -> list[str]:
         lines = [self.weights_line] if self.weights_line else []
-        if self.version in TRITON_SAMPLER:  # format_gib: str(round(GiB, 2))
+        if self.version in TRITON_SAMPLER:  # format_gib: str(round(GiB, 2)), "15.0" not "15.00"
+            lines = [f"Model loading took {round(self.weights / GIB, 2)} GiB memory"
+                     for _ in lines]
             if self.cudagraph and self.version in CUDAGRAPH_DEDUCTED:
                 lines.append(f"Estimated CUDA graph memory: {self.cudagraph / GIB:.2f} GiB total")
             return lines + [f"Available KV cache memory: {round(self.available / GIB, 2)} GiB"]
@@ -386,8 +389,9 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, t
     elif version in TRITON_SAMPLER:  # + _dummy_sampler_run's torch.rand_like of the last rows
         smp = ((tokens + 2 * seqs) * hidden * item
                + sampler_peak_v017(seqs, vocab, model.dtype, sampler, sm_count(gpu), version))
-    else:
-        smp = (tokens + seqs) * hidden * item + sampler_peak(seqs, vocab, model.dtype, sampler)
+    else:  # the same three hidden-state tensors (rand_like since vllm-project/vllm#18543)
+        smp = ((tokens + 2 * seqs) * hidden * item
+               + sampler_peak(seqs, vocab, model.dtype, sampler))
     if non_torch is None:
         non_torch, source = non_torch_default(tp, nvlink, version)
         if version in TRITON_SAMPLER:
