@@ -36,8 +36,9 @@ def test_triton_buffer_rows_follow_the_sm_count():
     assert triton_buffer(1024, 128_256, 132) == 4 * 132 * 128_256
     # 100 rows on an H100: programs 100 → next_pow2 128 ≤ 132 → 128 rows, more than the batch
     assert triton_buffer(100, 1000, 132) == 4 * 128 * 1000
-    # SM count not read: one row per request, the most it can be
+    # SM count not read: next_pow2(rows), the most it can be on any card (100 rows → 128)
     assert triton_buffer(256, 1000, None) == 4 * 256 * 1000
+    assert triton_buffer(100, 1000, None) == 4 * 128 * 1000 >= triton_buffer(100, 1000, 132)
     assert sm_count("A10G") == 80 and sm_count("L40S") == 142 and sm_count("96GiB") is None
 
 

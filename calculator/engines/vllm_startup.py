@@ -16,9 +16,9 @@ Read at vLLM v0.10.2 (the rules hold through v0.11.x; "0.10" and "0.11" are the 
   of ``max_num_batched_tokens`` tokens spread over ``min(max_num_seqs, tokens)`` requests, then
   ``_dummy_sampler_run`` on the last token of each request while the forward's hidden states
   are still held (all of them, the last rows and a ``torch.rand_like`` of those rows that the
-  sampler reads instead, vllm-project/vllm#18543). The dummy sampling metadata asks for top-k and top-p (``all_greedy=False``),
-  so ``sample/sampler.py`` · ``Sampler.forward`` casts the logits to float32 and
-  ``sample/ops/topk_topp_sampler.py`` · ``apply_top_k_top_p`` sorts them
+  sampler reads instead, vllm-project/vllm#18543). The dummy sampling metadata asks for top-k
+  and top-p (``all_greedy=False``), so ``sample/sampler.py`` · ``Sampler.forward`` casts the
+  logits to float32 and ``sample/ops/topk_topp_sampler.py`` · ``apply_top_k_top_p`` sorts them
   (``logits.sort(dim=-1)``). PyTorch's CUDA sort of N rows of V (``aten/src/ATen/native/cuda/
   Sort.cu`` · ``segmented_sort_pairs``) holds, besides its input, the sorted values (4 B) and
   int64 indices (8 B), an int64 reverse-index buffer (8 B) and cub's radix-sort temporaries for
@@ -203,10 +203,10 @@ def _next_pow2(n: int) -> int:
 
 def triton_buffer(num_reqs: int, vocab: int, sms: int | None) -> int:
     """Bytes of ``apply_top_k_top_p_triton``'s cached float32 buffer: ``min(next_pow2(programs),
-    SMs)`` rows of the vocabulary, programs = min(SMs, rows); with the SM count unknown, one row
-    per request (the most it can be)."""
+    SMs)`` rows of the vocabulary, programs = min(SMs, rows); with the SM count unknown,
+    ``next_pow2(rows)`` rows, the most it can be on any card."""
     if sms is None:
-        return 4 * num_reqs * vocab
+        return 4 * _next_pow2(num_reqs) * vocab
     programs = min(sms, num_reqs)
     return 4 * min(_next_pow2(programs), sms) * vocab
 
