@@ -184,9 +184,9 @@ def _startup_table(startup, unit: str) -> list[str]:
     b = startup.breakdown()
     note = []
     if hasattr(startup, "max_num_seqs"):
-        note = [f"  note: KV is an {n}" for n in (startup.mm_note, startup.cudagraph_note
-                                                   and startup.cudagraph_note
-                                                   + " (--cudagraph-memory)") if n]
+        note = [f"  note: KV is an {startup.mm_note}"] if startup.mm_note else []
+        if startup.cudagraph_note:
+            note.append(f"  note: KV is an {startup.cudagraph_note} (--cudagraph-memory)")
         runner = ", V2 model runner" if startup.runner == "V2" else ""
         head = (f"{startup.gpu}: {fb(startup.gpu_total, unit)} reported by the driver × "
                 f"gpu_memory_utilization {float(startup.mem_util):g} = "

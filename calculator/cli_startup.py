@@ -5,7 +5,6 @@ the memory the engine will have for its KV pool (``engines/vllm_startup.py``,
 from __future__ import annotations
 
 import argparse
-import re
 
 from .cli_common import UsageError
 from .gpus import gpu_memory, gpu_spec, parse_memory
@@ -52,11 +51,8 @@ def _cudagraph(args: argparse.Namespace) -> int | None:
     """--cudagraph-memory in bytes (None when not given; 0 is a real figure: eager)."""
     if getattr(args, "cudagraph_memory", None) is None:
         return None
-    text = str(args.cudagraph_memory).strip()
-    if re.fullmatch(r"0+(\.0*)?\s*(gib|gb|mib|mb|b)?", text, re.IGNORECASE):
-        return 0
     try:
-        return parse_memory(text, "--cudagraph-memory")
+        return parse_memory(args.cudagraph_memory, "--cudagraph-memory", allow_zero=True)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

@@ -209,26 +209,30 @@ def gpu_memory(name: str) -> int:
     raise ValueError(f"gpu: unknown {name!r}; use one of {', '.join(GPUS)} or a size like '96GiB'")
 
 
-def _size(text: str) -> int | None:
+def _size(text: str, lo: int = 1) -> int | None:
     match = _SIZE.fullmatch(text.strip())
     if match:
         whole, _, frac = match.group(1).partition(".")
         scale = _SCALE[match.group(2).lower()]
         size = int(whole) * scale + (int(frac) * scale // 10 ** len(frac) if frac else 0)
-        if 0 < size <= 1 << 50:
+        if lo <= size <= 1 << 50:
             return size
     return None
 
 
-def parse_memory(text: object, field: str = "kv-memory") -> int:
-    """Bytes from '37.5GiB', '40GB', '512MiB' or a plain byte count (1 B to 1 PiB)."""
-    if isinstance(text, int) and not isinstance(text, bool) and 0 < text <= 1 << 50:
+def parse_memory(text: object, field: str = "kv-memory", allow_zero: bool = False) -> int:
+    """Bytes from '37.5GiB', '40GB', '512MiB' or a plain byte count (1 B to 1 PiB; from 0 with
+    ``allow_zero``, where 0 is a real figure, not a missing one)."""
+    lo = 0 if allow_zero else 1
+    if isinstance(text, int) and not isinstance(text, bool) and lo <= text <= 1 << 50:
         return text
     if isinstance(text, str):
         t = text.strip().replace(",", "").replace("_", "")
-        if t.isdigit() and 0 < int(t) <= 1 << 50:
+        if t.isdigit() and lo <= int(t) <= 1 << 50:
             return int(t)
-        size = _size(t)
+        if allow_zero and re.fullmatch(r"0+\.0*", t):
+            return 0
+        size = _size(t, lo)
         if size is not None:
             return size
     raise ValueError(f"{field}: give a size like 37.5GiB, 40GB or a byte count, got {text!r}")

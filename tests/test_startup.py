@@ -13,7 +13,8 @@ from benchmarks.startup_logs import SGLANG_DEFAULT_FRACTIONS, SGLANG_LOGS, VLLM_
 from calculator.engines import sglang_pool, vllm_plan
 from calculator.engines.sglang_startup import default_mem_fraction, gpu_defaults
 from calculator.engines.sglang_startup import predict as sglang_predict
-from calculator.engines.vllm_startup import batch_defaults, sampler_peak
+from calculator.engines.vllm_profile import sampler_peak
+from calculator.engines.vllm_startup import batch_defaults
 from calculator.engines.vllm_startup import predict as vllm_predict
 from calculator.gpus import GPU_SPECS, gpu_memory
 from model_presets import load_preset

@@ -1,6 +1,7 @@
-"""vLLM startup from v0.17: the Triton top-k/top-p sampler's profiling peak, ceil'd requested
-memory, v0.22's CUDA-graph estimate (given, zero on ROCm and on the V2 runner, else flagged
-missing) and the pool's token line; by hand, in the CLI and against the rules' edges."""
+"""vLLM startup from v0.17 (``vllm_startup``, ``vllm_profile``): the Triton top-k/top-p sampler's
+profiling peak, ceil'd requested memory, v0.22's CUDA-graph estimate (given, zero on ROCm and on
+the V2 runner, else flagged missing) and the pool's token line; by hand, in the CLI and against
+the rules' edges."""
 from __future__ import annotations
 
 import json
@@ -12,8 +13,8 @@ import pytest
 
 from benchmarks.startup_logs import VLLM_LOGS
 from calculator.engines import vllm_plan
-from calculator.engines.vllm_startup import (DEFAULT_VERSION, predict, sampler_peak_v017,
-                                             triton_buffer, v2_runner)
+from calculator.engines.vllm_profile import sampler_peak_v017, triton_buffer
+from calculator.engines.vllm_startup import DEFAULT_VERSION, predict, v2_runner
 from calculator.gpus import GIB, GPU_SPECS, sm_count
 from model_presets import load_preset
 

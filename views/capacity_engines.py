@@ -10,7 +10,7 @@ from calculator.engines.sglang import SGLANG_VERSION
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
 from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.engines.vllm import VLLM_VERSION
-from calculator.engines import sglang_startup, vllm_startup
+from calculator.engines import sglang_startup, vllm_profile, vllm_startup
 from views import commands
 from views import common as c
 from views import startup as su
@@ -188,7 +188,7 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                          help="vllm serve, the offline LLM class and an engine built from "
                               "(Async)EngineArgs default to different max_num_batched_tokens "
                               "and max_num_seqs, which size the profiling run")
-    sampler = e3.selectbox("Sampler", vllm_startup.SAMPLERS, key="c_sampler",
+    sampler = e3.selectbox("Sampler", vllm_profile.SAMPLERS, key="c_sampler",
                            disabled=not startup_read,
                            help="native: pip installs without FlashInfer; flashinfer: the "
                                 "vllm/vllm-openai image. Sets the profiling run's peak")

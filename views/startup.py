@@ -145,7 +145,7 @@ def caption(startup) -> str:
                 f"gpu_memory_utilization {float(startup.mem_util):g} = "
                 f"{c.fmt(int(startup.requested))} for vLLM {startup.version}. Activation peak: "
                 f"the larger of the profiling run's sampler over max_num_seqs "
-                f"{startup.max_num_seqs:,} × the vocabulary ({_sampler_words(startup)}: "
+                f"{startup.max_num_seqs:,} × the vocabulary ({startup.sampler_words}: "
                 f"{c.fmt(startup.sampler_bytes)}) and its forward over max_num_batched_tokens "
                 f"{startup.max_num_batched_tokens:,} ({c.fmt(startup.forward_bytes)}). "
                 f"Non-torch: {startup.non_torch_source}. CUDA graphs: "
@@ -162,14 +162,3 @@ def caption(startup) -> str:
             + f" of that for weights and KV, and reserves {c.fmt(b['activation_bytes'])} for "
             "activations and CUDA graphs.")
 
-
-def _sampler_words(startup) -> str:
-    """How the profiling run samples in this vLLM build, in a few words."""
-    if startup.runner == "V2":
-        return "the V2 model runner's greedy dummy batch"
-    if startup.version == "0.17" and startup.sampler == "flashinfer":
-        return "FlashInfer top-k/top-p sampler"
-    if startup.version in vllm_startup.TRITON_SAMPLER:
-        return ("Triton top-k/top-p mask, softmax and noise" if startup.max_num_seqs >= 8 else
-                "top-k/top-p sort (under 8 rows)")
-    return f"{startup.sampler} top-k/top-p sampler"

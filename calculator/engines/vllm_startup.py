@@ -13,26 +13,9 @@ Read at vLLM v0.10.2 (the rules hold through v0.11.x; "0.10" and "0.11" are the 
 - weights_memory is ``model_memory_usage``, the "Model loading took" figure
   (``engines/vllm_weights.py``).
 - torch_peak_increase is the peak of ``gpu_model_runner.py`` · ``profile_run``: a dummy forward
-  of ``max_num_batched_tokens`` tokens spread over ``min(max_num_seqs, tokens)`` requests, then
-  ``_dummy_sampler_run`` on the last token of each request while the forward's hidden states
-  are still held (all of them, the last rows and a ``torch.rand_like`` of those rows that the
-  sampler reads instead, vllm-project/vllm#18543). The dummy sampling metadata asks for top-k
-  and top-p (``all_greedy=False``), so ``sample/sampler.py`` · ``Sampler.forward`` casts the
-  logits to float32 and ``sample/ops/topk_topp_sampler.py`` · ``apply_top_k_top_p`` sorts them
-  (``logits.sort(dim=-1)``). PyTorch's CUDA sort of N rows of V (``aten/src/ATen/native/cuda/
-  Sort.cu`` · ``segmented_sort_pairs``) holds, besides its input, the sorted values (4 B) and
-  int64 indices (8 B), an int64 reverse-index buffer (8 B) and cub's radix-sort temporaries for
-  a key and a value copy (4 + 8 B): 32 B per logit, on top of the model-dtype logits and their
-  float32 copy. That sort is the peak of the sampler (the later mask, softmax and scatter hold
-  at most 28 B per logit). That is the native sampler, which these versions run when FlashInfer
-  is not installed (``pip install vllm`` logs "FlashInfer is not available. Falling back to the
-  PyTorch-native implementation"). Where FlashInfer is installed (the ``vllm/vllm-openai`` image)
-  ``TopKTopPSampler.__init__`` takes it (``VLLM_USE_FLASHINFER_SAMPLER is not False``) and
-  ``flashinfer_sample`` calls ``top_k_top_p_sampling_from_logits``, which masks the float32
-  logits into a new tensor and softmaxes that into another: 4 + 4 B per logit beyond the copy.
-  The forward's own peak is the eager live set of one layer's MLP (residual, normed input,
-  gate_up output, activation output, down output; fused MoE's intermediate caches for expert
-  layers); it sets the peak only when it exceeds the sampler's.
+  of ``max_num_batched_tokens`` tokens spread over ``min(max_num_seqs, tokens)`` requests, then a
+  dummy top-k/top-p sampler over the last token of each request, sized in
+  ``engines/vllm_profile.py`` (the sort, FlashInfer, the Triton mask from v0.17, the V2 runner).
 - ``engine/arg_utils.py`` · ``EngineArgs._set_default_args``: on a GPU of 70 GiB or more whose
   name does not contain "a100", ``max_num_batched_tokens`` defaults to 16384 for the ``LLM``
   class and 8192 for ``vllm serve``, ``max_num_seqs`` to 1024; elsewhere 8192 / 2048 and 256;
@@ -58,11 +41,8 @@ mirror) at 811d80519 of 2026-05-28, whose ``gpu_model_runner.py`` logger lines (
 v0.17, v0.20 and v0.21 logs:
 
 - "0.17" (v0.17 – v0.19): vllm-project/vllm#33538 (2026-02-17) sends top-k/top-p over 8 or more
-  rows to a Triton kernel (``sample/ops/topk_topp_triton.py`` · ``apply_top_k_top_p_triton``)
-  that masks the float32 logits in place, with one cached float32 buffer of ``min(next_pow2(
-  min(SMs, rows)), SMs)`` × vocab (``num_compute_units``); ``TopKTopPSampler.forward_native``
-  then holds the softmax probabilities and ``random_sample``'s exponential noise (4 + 4 B per
-  logit). Fewer than 8 rows keep the sort of the earlier rule. ``requested_memory`` is
+  rows to a Triton kernel that masks in place (``vllm_profile.sampler_peak_v017``): a much
+  smaller profiling peak than the sort's. ``requested_memory`` is
   ``math.ceil(total × util)`` (``v1/worker/utils.py`` · ``request_memory``, from 2026-01-07).
   FlashInfer's sampler is off unless ``VLLM_USE_FLASHINFER_SAMPLER=1`` (#26859).
 - "0.22" (v0.20 – v0.22): ``determine_available_memory`` also deducts the CUDA-graph estimate
@@ -73,13 +53,10 @@ v0.17, v0.20 and v0.21 logs:
   measurement of the driver's graph memory, not a function of the config, so it is not
   predicted: pass the figure vLLM prints ("Estimated CUDA graph memory"), or 0 with
   ``--enforce-eager`` / ``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0``; without it the KV memory
-  is an upper bound by that much. On ROCm the estimate is skipped (0). ``_dummy_sampler_run``
-  also runs the sampler a second time with a generator (#41375), which takes the native path
-  whatever sampler is installed, so the peak is the native one. Dense unquantized
+  is an upper bound by that much. On ROCm the estimate is skipped (0). Dense unquantized
   ``Qwen3ForCausalLM`` runs on the V2 model runner (``config/vllm.py`` ·
-  ``use_v2_model_runner``, #39337): its ``profile_run`` samples greedily (the dummy batch asks
-  for no top-k/top-p: model-dtype logits and a float32 copy) and its
-  ``profile_cudagraph_memory`` returns 0. On CUDA the weights load with the allocator's
+  ``use_v2_model_runner``, #39337), whose ``profile_cudagraph_memory`` returns 0 and whose
+  dummy batch samples greedily. On CUDA the weights load with the allocator's
   ``max_split_size_mb`` at 20 (#41268, from v0.21), so each tensor of 20 MiB or more books its
   whole 2 MiB-rounded segment (``vllm_weights.allocated_bytes``): a public v0.22.0 start of
   Qwen2.5-7B printed "Model loading took 14.29 GiB" where v0.18.0 printed 14.25.
@@ -106,13 +83,13 @@ from ..hf_config import normalize
 from ..model.shapes import VOCAB_DEFAULT, config_int
 from ..gpus import GIB, GpuSpec, sm_count
 from .vllm import POOL_VERSIONS, V4_WHY
+from .vllm_profile import TRITON_SAMPLER, forward_peak, sampler_bytes, sampler_words
 
 VERSIONS = ("0.10", "0.11", "0.17", "0.22")
 # releases whose pool rules are read but not their startup: they need the logged KV memory
 POOL_ONLY = tuple(v for v in POOL_VERSIONS if v not in VERSIONS)
 # the default: the newest whose every term is predicted (0.22 needs the CUDA-graph estimate)
 DEFAULT_VERSION = "0.17"
-TRITON_SAMPLER = ("0.17", "0.22")         # Triton top-k/top-p over 8+ rows, ceil(total × util)
 CUDAGRAPH_DEDUCTED = ("0.22",)             # the CUDA-graph estimate comes off before the pool
 V2_RUNNER_ARCHITECTURES = ("Qwen3ForCausalLM",)  # config/vllm.py DEFAULT_V2_MODEL_RUNNER_...
 # CacheConfig.gpu_memory_utilization's default: 0.92 from #38284 (v0.20), which also turned the
@@ -124,10 +101,6 @@ LOAD_MAX_SPLIT_MB = {"0.22": 20}
 # `vllm serve` (OPENAI_API_SERVER), the offline LLM class (LLM_CLASS), or an engine built straight
 # from EngineArgs / AsyncEngineArgs (ENGINE_CONTEXT: no entry in the defaults, SchedulerConfig's)
 USAGES = ("serve", "llm", "engine")
-SORT_BYTES_PER_LOGIT = 4 + 8 + 8 + 4 + 8  # values, indices, reverse indices, cub key + value copies
-FLASHINFER_BYTES_PER_LOGIT = 4 + 4        # top_k_mask_logits output, softmax probs
-SAMPLERS = ("native", "flashinfer")
-
 _LLMD = ("llm-d/llm-d-benchmark config_explorer/empirical-vllm-memory-results.md @4f4d4494 "
          "(vllm/vllm-openai image, vLLM 0.11.0, H100 79.18 GiB, util 0.9)")
 # the snapshot rule (see above) → (tp == 1, NVLink board) → (bytes, the public line that printed it)
@@ -180,56 +153,6 @@ def multimodal(config: dict | None) -> bool:
                                                       "text_config"))
 
 
-def _item(dtype: str) -> int:
-    return 4 if dtype == "fp32" else 2
-
-
-def sampler_peak(num_reqs: int, vocab: int, dtype: str = "bf16", sampler: str = "native") -> int:
-    """Bytes the top-k/top-p sampler holds at its peak over ``num_reqs`` × ``vocab`` logits:
-    the model-dtype logits, their float32 copy, then the sort's buffers (native) or FlashInfer's
-    masked logits and probabilities."""
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler: one of {', '.join(SAMPLERS)}, got {sampler!r}")
-    item = _item(dtype)
-    logits = num_reqs * vocab
-    f32_copy = 0 if item == 4 else 4 * logits   # .to(torch.float32) of fp32 logits is a no-op
-    extra = SORT_BYTES_PER_LOGIT if sampler == "native" else FLASHINFER_BYTES_PER_LOGIT
-    return item * logits + f32_copy + extra * logits
-
-
-def _next_pow2(n: int) -> int:
-    return 1 << (n - 1).bit_length()
-
-
-def triton_buffer(num_reqs: int, vocab: int, sms: int | None) -> int:
-    """Bytes of ``apply_top_k_top_p_triton``'s cached float32 buffer: ``min(next_pow2(programs),
-    SMs)`` rows of the vocabulary, programs = min(SMs, rows); with the SM count unknown,
-    ``next_pow2(rows)`` rows, the most it can be on any card."""
-    if sms is None:
-        return 4 * _next_pow2(num_reqs) * vocab
-    programs = min(sms, num_reqs)
-    return 4 * min(_next_pow2(programs), sms) * vocab
-
-
-def sampler_peak_v017(num_reqs: int, vocab: int, dtype: str = "bf16", sampler: str = "native",
-                      sms: int | None = None, version: str = "0.22") -> int:
-    """Bytes the dummy sampler holds at its peak from v0.17 (V1 model runner): the model-dtype
-    logits and their float32 copy, then over 8+ rows the Triton mask's buffer, the softmax
-    probabilities and the exponential noise (4 + 4 B per logit), under 8 rows the sort (as
-    before). FlashInfer (0.17 with ``VLLM_USE_FLASHINFER_SAMPLER=1``) holds 4 + 4 B per logit
-    instead; from 0.21 the generator pass takes the native path whatever is installed."""
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler: one of {', '.join(SAMPLERS)}, got {sampler!r}")
-    item = _item(dtype)
-    logits = num_reqs * vocab
-    held = item * logits + (0 if item == 4 else 4 * logits)
-    if sampler == "flashinfer" and version == "0.17":
-        return held + FLASHINFER_BYTES_PER_LOGIT * logits
-    if num_reqs >= 8:
-        return held + triton_buffer(num_reqs, vocab, sms) + 8 * logits
-    return held + SORT_BYTES_PER_LOGIT * logits
-
-
 def v2_runner(config: dict | None, version: str) -> bool:
     """Whether vLLM ``version`` runs this checkpoint on its V2 model runner by default: from 0.22,
     a dense, unquantized ``Qwen3ForCausalLM`` (``VllmConfig._is_default_v2_model_runner_model``)."""
@@ -240,26 +163,6 @@ def v2_runner(config: dict | None, version: str) -> bool:
     moe = any(cfg.get(k) for k in ("num_experts", "n_routed_experts", "num_local_experts"))
     quantized = bool(config.get("quantization_config") or cfg.get("quantization_config"))
     return (any(a in V2_RUNNER_ARCHITECTURES for a in archs) and not moe and not quantized)
-
-
-def forward_peak(config: dict, tokens: int, tp: int, dtype: str = "bf16",
-                 expert_parallel: bool = False) -> int:
-    """Eager live set of one decoder layer's MLP over ``tokens`` tokens on one TP rank."""
-    cfg = normalize(config)
-    item = _item(dtype)
-    hidden = int(cfg.get("hidden_size") or 0)
-    inter = int(cfg.get("intermediate_size") or 0)
-    experts = cfg.get("num_experts") or cfg.get("n_routed_experts") or cfg.get("num_local_experts")
-    dense = tokens * (2 * hidden + 3 * inter // tp + hidden) * item
-    if not experts:
-        return dense
-    moe_inter = int(cfg.get("moe_intermediate_size") or inter)
-    topk = int(cfg.get("num_experts_per_tok") or 1)
-    chunk = min(tokens, 32768)  # fused_moe.py: VLLM_FUSED_MOE_CHUNK_SIZE
-    per_rank = moe_inter if expert_parallel else moe_inter // tp
-    caches = chunk * topk * (2 * per_rank + per_rank + hidden) * item
-    router = tokens * int(experts) * 4
-    return max(dense if inter else 0, tokens * 2 * hidden * item + caches + router)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -305,6 +208,11 @@ class VllmStartup:
         return self.gpu_total - int(self.requested)
 
     @property
+    def sampler_words(self) -> str:
+        """How the profiling run sampled (``vllm_profile.sampler_words``)."""
+        return sampler_words(self.version, self.max_num_seqs, self.sampler, self.runner == "V2")
+
+    @property
     def cudagraph_note(self) -> str:
         """What the prediction leaves out of a 0.22 start on CUDA ('' when nothing)."""
         if not self.cudagraph_missing:
@@ -330,14 +238,14 @@ class VllmStartup:
                 "cudagraph_bytes": self.cudagraph, "kv_memory_bytes": self.available}
 
     def log_lines(self) -> list[str]:
-        lines = [self.weights_line] if self.weights_line else []
-        if self.version in TRITON_SAMPLER:  # format_gib: str(round(GiB, 2)), "15.0" not "15.00"
-            lines = [f"Model loading took {round(self.weights / GIB, 2)} GiB memory"
-                     for _ in lines]
-            if self.cudagraph and self.version in CUDAGRAPH_DEDUCTED:
-                lines.append(f"Estimated CUDA graph memory: {self.cudagraph / GIB:.2f} GiB total")
-            return lines + [f"Available KV cache memory: {round(self.available / GIB, 2)} GiB"]
-        return lines + [f"Available KV cache memory: {self.available / GIB:.2f} GiB"]
+        if self.version not in TRITON_SAMPLER:
+            lines = [self.weights_line] if self.weights_line else []
+            return lines + [f"Available KV cache memory: {self.available / GIB:.2f} GiB"]
+        gib = lambda b: round(b / GIB, 2)  # noqa: E731 -- format_gib: "15.0", not "15.00"
+        lines = [f"Model loading took {gib(self.weights)} GiB memory"] if self.weights_line else []
+        if self.cudagraph and self.version in CUDAGRAPH_DEDUCTED:  # vLLM prints this one "%.2f"
+            lines.append(f"Estimated CUDA graph memory: {self.cudagraph / GIB:.2f} GiB total")
+        return lines + [f"Available KV cache memory: {gib(self.available)} GiB"]
 
 
 def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, tp: int = 1,
@@ -381,24 +289,17 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, t
     mtype = str(cfg.get("model_type") or "")
     hidden = config_int(cfg, "hidden_size")
     vocab = config_int(cfg, "vocab_size", VOCAB_DEFAULT.get(mtype), hi=1 << 26)
-    item = _item(model.dtype)
     fwd = forward_peak(model.config, tokens, tp, model.dtype, expert_parallel)
     v2 = v2_runner(model.config, version)
-    if v2:  # hidden states, their last rows, the logits and apply_sampling_params' float32 copy
-        smp = (tokens + seqs) * hidden * item + (item + 4) * seqs * vocab
-    elif version in TRITON_SAMPLER:  # + _dummy_sampler_run's torch.rand_like of the last rows
-        smp = ((tokens + 2 * seqs) * hidden * item
-               + sampler_peak_v017(seqs, vocab, model.dtype, sampler, sm_count(gpu), version))
-    else:  # the same three hidden-state tensors (rand_like since vllm-project/vllm#18543)
-        smp = ((tokens + 2 * seqs) * hidden * item
-               + sampler_peak(seqs, vocab, model.dtype, sampler))
+    smp = sampler_bytes(version, tokens, seqs, hidden, vocab, model.dtype, sampler=sampler,
+                        sms=sm_count(gpu), v2=v2)
     if non_torch is None:
         non_torch, source = non_torch_default(tp, nvlink, version)
         if version in TRITON_SAMPLER:
             source += " (the 0.11 snapshot rule: gpu_worker.py init_device, unchanged at 811d80519)"
     else:
         source = "given (--non-torch)"
-    cg, cg_source, missing = _cudagraph(version, gpu, v2, cudagraph)
+    cg, cg_source, missing = _cudagraph(version, rocm, v2, cudagraph)
     return VllmStartup(version=version, sampler=sampler, gpu=name, gpu_total=total,
                        mem_util=util, weights=weights, activation=max(fwd, smp),
                        forward_bytes=fwd, sampler_bytes=smp, non_torch=non_torch,
@@ -410,7 +311,7 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, t
                        runner="V2" if v2 else "V1")
 
 
-def _cudagraph(version: str, gpu, v2: bool, given: int | None) -> tuple[int, str, bool]:
+def _cudagraph(version: str, rocm: bool, v2: bool, given: int | None) -> tuple[int, str, bool]:
     """(bytes deducted for CUDA graphs, why, whether the figure is missing)."""
     if version not in CUDAGRAPH_DEDUCTED:
         return 0, "captured after the pool in this version, outside the share", False
@@ -419,7 +320,7 @@ def _cudagraph(version: str, gpu, v2: bool, given: int | None) -> tuple[int, str
                 False)
     if v2:
         return 0, "the V2 model runner's profile_cudagraph_memory returns 0", False
-    if isinstance(gpu, GpuSpec) and gpu.sm == 0:
+    if rocm:
         return 0, "not profiled on ROCm (gpu_worker.py: current_platform.is_cuda() only)", False
     return 0, "not predicted: vLLM measures it by capturing graphs at startup", True
 
