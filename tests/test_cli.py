@@ -171,7 +171,17 @@ def test_vllm_rows_carry_model_loading():
     assert d["model_loading_line"] == "Model loading took 13.72 GiB memory"
     d = json.loads(run("--preset", "deepseek-v3", "--engine", "vllm", "--context", "8k",
                        "--format", "json").stdout)
-    assert "MLA weights" in d["model_loading_note"] and d["weight_bytes_per_gpu"] == d["weight_bytes"]
+    # MLA, FP8: + 61 bf16 copies of kv_b_proj (512 × 128 heads × 256 × 2 B = 33,554,432 B each),
+    # + the rope cache 163,840 × 64 × 2 B, + allocator rounding: embed and lm_head (1,853,358,080 B
+    # each) take a 2 MiB-rounded segment, 524,288 B more; each layer's fused_qkv_a_proj scales
+    # (3,808 B) round to 4,096
+    rounding = 2 * 524_288 + 61 * 288
+    assert d["weight_bytes_per_gpu"] == d["weight_bytes"] + 61 * 33_554_432 + 20_971_520 + rounding
+    assert d["model_loading_line"] == "Model loading took 628.85 GiB memory"
+    d = json.loads(run("--preset", "deepseek-v3.2", "--engine", "vllm", "--context", "8k",
+                       "--format", "json").stdout)
+    assert "sparse attention" in d["model_loading_note"]
+    assert d["weight_bytes_per_gpu"] == d["weight_bytes"]
 
 
 def test_checkpoint_choice_and_capacity_json():

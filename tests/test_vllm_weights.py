@@ -119,8 +119,33 @@ def test_vllm_gpt_oss_marlin_padding_by_hand():
     assert load.allocated == 24 * experts + 24 * 786_432 + rest + 131_072 * 64 * 4 + small
 
 
+def test_vllm_mla_bf16_by_hand_deepseek_v2_lite():
+    load = vllm_load(checkpoint_config("deepseek-v2-lite"))
+    # bf16 kv_b_proj: get_and_maybe_dequant_weights returns the weight itself, W_UK_T / W_UV are
+    # views of it, so nothing is added per layer
+    assert not [n for n, _ in load.tensors if n.endswith(".dequantized")]
+    # one rope cache over qk_rope_head_dim 64, yarn 4096 × 40 = 163,840 positions, bf16
+    assert load.rope_bytes == 163_840 * 64 * 2 == 20_971_520
+    # allocator rounding: 26 shared-expert down_proj of 11 MiB take 12 MiB segments; layer 0's
+    # gate_up 2·10,944·2,048·2 B = 85.5 MiB takes 86
+    assert load.weight_bytes == 31_412_968_448
+    assert load.allocated == 31_412_968_448 + 20_971_520 + 26 * (1 << 20) + (1 << 19)
+    assert load.log_line == "Model loading took 29.30 GiB memory"
+
+
+def test_vllm_mla_fp8_adds_the_dequantized_kv_b_proj_deepseek_v3_tp8():
+    load = vllm_load(checkpoint_config("deepseek-v3"), tp=8)
+    extra = [b for n, b in load.tensors if n.endswith(".dequantized")]
+    # FP8 kv_b_proj is dequantized into bf16 [kv_lora_rank 512, 128/8 heads × (128 nope + 128 v)]
+    # = 512 × 4,096 × 2 B = 4,194,304 B per layer, 61 layers, kept alive by W_UK_T / W_UV
+    assert extra == [4_194_304] * 61
+    rest = sum(allocated_bytes(b) for n, b in load.tensors if not n.endswith(".dequantized"))
+    assert load.allocated == rest + 61 * 4_194_304
+
+
 @pytest.mark.parametrize("config, needle", [
-    (checkpoint_config("deepseek-v3"), "MLA weights"),
+    (checkpoint_config("deepseek-v3.2"), "sparse attention"),
+    (checkpoint_config("glm-5"), "sparse attention"),
     (checkpoint_config("qwen3-next-80b-a3b"), "linear-attention"),
     ({**TOY, "quantization_config": {"quant_method": "bitsandbytes", "load_in_8bit": True}},
      "bitsandbytes"),

@@ -33,14 +33,28 @@ With ``pp`` stages (``distributed/utils.py`` · ``get_pp_indices``: the remainde
 stages before the last) the first stage also holds the embeddings, the last the final norm and
 lm_head, and each builds its own rope cache; the busiest stage is reported.
 
-Not modelled (refused with one line): MLA models (vLLM adds absorbed ``W_UK``/``W_UV`` copies),
-linear-attention / mamba layers, bitsandbytes.
+MLA (DeepSeek-V2/V3, Kimi-K2), read at v0.10.2 (``v1/attention/backends/mla/common.py``) and at
+upstream 811d80519 (``layers/attention/mla_attention.py``), the same rule in both:
+``process_weights_after_loading`` runs inside the load and keeps ``W_UK_T`` / ``W_UV`` as views of
+``get_and_maybe_dequant_weights(kv_b_proj)``. An unquantized ``kv_b_proj`` in the model dtype is
+returned as is (no copy); a quantized one (FP8 blocks, packed integers) is dequantized into a new
+``[kv_lora_rank, heads/tp × (qk_nope + v_head)]`` tensor in the model dtype (``scaled_dequantize``,
+or the layer applied to an identity matrix), which those views keep alive: one more tensor per
+layer. ``deepseek_v2.py`` builds its rope over ``qk_rope_head_dim`` (``get_rope(qk_rope_head_dim,
+...)``); with rope scaling it is ``DeepseekScalingRotaryEmbedding``, whose cache spans
+``original_max_position_embeddings × factor`` positions in the model dtype (compiled runs:
+``custom_ops`` 'none', so ``use_flashinfer`` is off and the float32 cache is cast).
+
+Not modelled (refused with one line): DeepSeek sparse attention (V3.2, GLM-5: the indexer's
+buffers), linear-attention / mamba layers, bitsandbytes.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from ..hf_config import normalize
+from ..layer_pattern import DSA_TYPES
 from ..model.quant import checkpoint, quant_method
 from ..model.shapes import Param, config_int, param_shapes
 from ..model.stored import MODEL_ST, ST_BITS, Checkpoint
@@ -128,6 +142,35 @@ def _rope_caches(cfg: dict, mtype: str) -> list[tuple[str, int]]:
     return caches
 
 
+def _mla_rope(cfg: dict) -> list[tuple[str, int]]:
+    """The one rope cache an MLA model builds: ``qk_rope_head_dim`` wide; with rope scaling
+    (``deepseek_yarn``) over ``original_max_position_embeddings × factor`` positions."""
+    rotary = config_int(cfg, "qk_rope_head_dim")
+    positions = config_int(cfg, "max_position_embeddings", hi=1 << 32)
+    scaling = cfg.get("rope_scaling") or {}
+    if not isinstance(scaling, dict):
+        raise ValueError(f"rope_scaling: expected a JSON object, got {scaling!r}")
+    if str(scaling.get("rope_type") or scaling.get("type") or "default") != "default":
+        original = config_int(scaling, "original_max_position_embeddings", hi=1 << 32)
+        # torch.arange(original × factor): ceil of the product
+        positions = math.ceil(original * _number(scaling.get("factor"), "rope_scaling.factor",
+                                                 1.0, 1e6))
+    item = ST_BITS[MODEL_ST[_dtype(cfg)]] // 8
+    return [("rotary_emb.cos_sin_cache", positions * rotary * item)]
+
+
+def _mla_dequant(ck: Checkpoint) -> list[tuple[str, int]]:
+    """The model-dtype copy of each quantized ``kv_b_proj`` that ``W_UK_T`` / ``W_UV`` view."""
+    item = ST_BITS[MODEL_ST[ck.model_dtype]] // 8
+    quantized: dict[str, Param] = {}
+    for t in ck.tensors:
+        p = t.source
+        if p.name.endswith("kv_b_proj.weight") and t.dtype != MODEL_ST[ck.model_dtype]:
+            quantized[p.name] = p
+    return [(f"{name}.dequantized", p.count * math.prod(p.shape) * item)
+            for name, p in quantized.items()]
+
+
 def _dtype(cfg: dict) -> str:
     from ..dtypes import model_dtype_name
     return model_dtype_name(cfg.get("torch_dtype"))
@@ -168,9 +211,10 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
         raise ValueError(f"pp: must be an integer between 1 and 1024, got {pp!r}")
     cfg = normalize(config)
     mtype = str(cfg.get("model_type") or "")
-    if cfg.get("kv_lora_rank") is not None:
-        raise ValueError("engine vllm: MLA weights on the GPU are not modelled (vLLM adds absorbed "
-                         "W_UK / W_UV copies at load)")
+    mla = cfg.get("kv_lora_rank") is not None
+    if mla and (cfg.get("index_topk") is not None or mtype in DSA_TYPES):
+        raise ValueError("engine vllm: DeepSeek sparse attention's load (the indexer and its "
+                         "buffers) is not modelled")
     params = param_shapes(config)
     if any(".linear_attn." in p.name for p in params):
         raise ValueError("engine vllm: linear-attention layers' load is not modelled")
@@ -183,7 +227,7 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
     stages = [ranked]
     if pp > 1:
         stages = stage_params(ranked, vllm_pp_stages(config_int(cfg, "num_hidden_layers"), pp))
-    ropes = _rope_caches(cfg, mtype)  # every stage builds its layers' rope
+    ropes = _mla_rope(cfg) if mla else _rope_caches(cfg, mtype)  # every stage builds its own
     split = None if max_split_mb is None else max_split_mb * MiB
     loads = []
     for stage in stages:
@@ -197,7 +241,7 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
             module, suffix = _module_key(t.name)
             key = f"{module}.{suffix}" if suffix else module
             merged[key] = merged.get(key, 0) + t.nbytes
-        allocs = tuple(merged.items()) + tuple(ropes)
+        allocs = tuple(merged.items()) + tuple(_mla_dequant(ck) if mla else ()) + tuple(ropes)
         loads.append(VllmLoad(tensors=allocs, weight_bytes=ck.weight_bytes,
                               rope_bytes=sum(b for _, b in ropes),
                               allocated=sum(allocated_bytes(b, split) for _, b in allocs)))
