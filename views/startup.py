@@ -160,5 +160,8 @@ def caption(startup) -> str:
                f"prefill {startup.chunked_prefill_size:,}, CUDA graphs to batch "
                f"{startup.cuda_graph_max_bs}" + sglang_fraction_note(startup) + ")")
             + f" of that for weights and KV, and reserves {c.fmt(b['activation_bytes'])} for "
-            "activations and CUDA graphs.")
+            "activations and CUDA graphs."
+            + (f" The weights include {c.fmt(startup.mla_copies)} of w_kc / w_vc, the copies of "
+               "each MLA layer's kv_b_proj that post_load_weights keeps beside it."
+               if getattr(startup, "mla_copies", 0) else ""))
 

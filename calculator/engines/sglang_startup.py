@@ -14,6 +14,16 @@
   mem_fraction_static)``; the pool holds ``int(rest_memory × 2³⁰) // cell_size`` tokens
   (``engines/sglang.py`` builds it).
 
+MLA models (DeepSeek-V2/V3, Kimi-K2) hold one more copy of ``kv_b_proj`` per layer once loaded:
+``models/deepseek_common/deepseek_weight_loader.py`` · ``post_load_weights`` (sgl-project/sglang
+@29bd4e85; the same code sat in ``deepseek_v2.py`` in the v0.4 and v0.5 builds) splits it into
+``w_kc`` and ``w_vc`` with ``.contiguous()`` copies and keeps ``kv_b_proj`` for the prefill path.
+The copies are in the model dtype for an unquantized ``kv_b_proj``, in bf16 where it is
+dequantized first (FP8 in 128 × 128 blocks on CUDA, AWQ, INT8), and in FP8 where other FP8 layouts
+are requantized per tensor (``block_quant_to_tensor_quant``, ``channel_quant_to_tensor_quant``):
+``heads/tp × (qk_nope + v_head) × kv_lora_rank`` elements per layer (``mla_copies``). They are on
+the GPU at "Load weight end", so they are part of "mem usage".
+
 So the pool gets ``free_at_start × mem_fraction_static − mem usage``. The free memory at start is
 the driver's total less the process's CUDA context, which depends on the driver, not on the model:
 it is taken from what SGLang and vLLM print on the same card (``CUDA_CONTEXT``), and ``--non-torch``
@@ -25,6 +35,7 @@ the same kind of setup while its snapshot still predated NCCL, taken from
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -58,6 +69,7 @@ class SglangStartup:
     cuda_graph_max_bs: int
     weights: int
     load_growth: int = 0      # memory outside PyTorch that appears while loading
+    mla_copies: int = 0       # w_kc / w_vc copies of kv_b_proj (MLA), part of ``weights``
     architecture: str = ""
     version: str = VERSIONS[-1]
     dtype_name: str = "torch.bfloat16"
@@ -173,13 +185,50 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
     weights = weights_per_gpu(model, tp, pp)
     if weights is None:
         raise ValueError("weights: unknown for this model; SGLang's startup memory needs them")
+    copies = mla_copies(model, tp, pp)
+    weights += copies
     ctx, source = CUDA_CONTEXT if context is None else (context, "given (--non-torch)")
     archs = (model.config or {}).get("architectures") or [""]
     return SglangStartup(gpu=name, gpu_total=total, context=ctx, context_source=source,
                          mem_fraction_static=frac, fraction_given=given,
                          chunked_prefill_size=chunk, cuda_graph_max_bs=graphs, weights=weights,
-                         load_growth=non_torch_default(tp, nvlink)[0],
+                         load_growth=non_torch_default(tp, nvlink)[0], mla_copies=copies,
                          architecture=str(archs[0]) if isinstance(archs, list) and archs else "",
                          version=version, dtype_name=_DTYPES.get(model.dtype, model.dtype),
                          derived_fraction=derived, vlm_cut=cut, prefill_graph_mib=prefill_mib,
                          prefill_graph_why=prefill_why)
+
+
+def mla_copies(model, tp: int = 1, pp: int = 1) -> int:
+    """Bytes of the ``w_kc`` / ``w_vc`` copies SGLang makes of each MLA layer's ``kv_b_proj`` on one
+    GPU (0 for other models), on the pipeline stage with the most of them."""
+    from ..hf_config import normalize
+    from ..model.quant import checkpoint
+    from ..model.sharding import sharded_params, stage_params
+    from ..model.stored import MODEL_ST, ST_BITS
+    from ..totals import pp_stages
+    config = model.config or {}
+    if normalize(config).get("kv_lora_rank") is None:
+        return 0
+    block = (config.get("quantization_config") or {}).get("weight_block_size")
+    params = sharded_params(config, tp)
+    stages = [params] if pp == 1 else stage_params(
+        params, pp_stages(model.num_layers - model.mtp_counted, pp))
+    best = 0
+    for stage in stages:
+        ck = checkpoint(config, stage)
+        dtypes: dict[str, tuple] = {}
+        for t in ck.tensors:
+            if t.source.name.endswith("kv_b_proj.weight"):
+                dtypes.setdefault(t.source.name, (t.source, set()))[1].add(t.dtype)
+        total = 0
+        for param, stored in dtypes.values():
+            if stored == {MODEL_ST[ck.model_dtype]}:      # unquantized: copies of the weight
+                item = ST_BITS[MODEL_ST[ck.model_dtype]] // 8
+            elif any(d.startswith("F8") for d in stored) and list(block or ()) != [128, 128]:
+                item = 1                                  # requantized per tensor, FP8 copies
+            else:
+                item = 2                                  # dequantized to bf16 first
+            total += param.count * math.prod(param.shape) * item
+        best = max(best, total)
+    return best

@@ -1,0 +1,44 @@
+"""SGLang's copies of an MLA model's kv_b_proj (post_load_weights' w_kc / w_vc), worked by hand."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from calculator.capacity import weights_per_gpu
+from calculator.engines.sglang_startup import mla_copies, predict
+from calculator.gpus import GIB, GPU_SPECS
+from model_presets import load_preset
+
+H100, H200 = GPU_SPECS["H100 80GB"], GPU_SPECS["H200 141GB"]
+
+
+def test_bf16_kv_b_proj_is_copied_once_more_deepseek_v2_lite():
+    model = load_preset("deepseek-v2-lite")
+    # 27 layers × 16 heads × (128 nope + 128 v) × kv_lora_rank 512 × 2 B (bf16, the weight's dtype)
+    assert mla_copies(model) == 27 * 16 * 256 * 512 * 2 == 113_246_208
+    s = predict(model, H100)
+    assert s.mla_copies == 113_246_208
+    assert s.weights == weights_per_gpu(model, 1) + 113_246_208
+    # "mem usage" carries them: weights + the TP 1 load growth
+    assert s.mem_usage == s.weights + s.load_growth
+    assert s.log_lines()[1].endswith(f"mem usage={s.mem_usage / GIB:.2f} GB.")
+
+
+def test_fp8_blocks_are_dequantized_to_bf16_first_deepseek_v3_tp8():
+    model = load_preset("deepseek-v3")
+    # FP8 in 128 × 128 blocks on CUDA: block_quant_dequant to bf16, then the copies:
+    # 61 layers × 128/8 heads × 256 × 512 × 2 B
+    assert mla_copies(model, 8) == 61 * 16 * 256 * 512 * 2 == 255_852_544
+    assert predict(model, H200, tp=8).mla_copies == 255_852_544
+
+
+def test_other_fp8_layouts_are_requantized_per_tensor():
+    model = load_preset("deepseek-v3")
+    per_channel = {**model.config, "quantization_config": {
+        **model.config["quantization_config"], "weight_block_size": [64, 64]}}
+    # channel / non-128 blocks: block_quant_to_tensor_quant keeps FP8, 1 B per element
+    assert mla_copies(replace(model, config=per_channel), 8) == 61 * 16 * 256 * 512
+
+
+def test_no_copies_for_models_without_mla():
+    assert mla_copies(load_preset("qwen3-8b")) == 0
+    assert predict(load_preset("qwen3-8b"), H100).mla_copies == 0
