@@ -118,11 +118,12 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
     plans = [_engine_call(vllm_plan, model, max_model_len=c, kv_memory=memory if fits else None,
                           **knobs) for c in contexts]
     if args.format == "log":
-        # vLLM forces an MLA block size while it builds the config, before it loads anything
-        lines = list(plans[0].config_lines) + (startup.log_lines() if startup is not None else [])
+        # vLLM forces an MLA block size while it builds the config, before it loads anything;
+        # the hybrid block lines come before or after the load by build (VllmPlan.head_lines)
+        lines = plans[0].head_lines(startup.log_lines() if startup is not None else [])
         if not fits:
             return "\n".join(lines + [NO_MEMORY])
-        return "\n".join(lines + [line for p in plans for line in p.log_lines(config=False)])
+        return "\n".join(lines + [line for p in plans for line in p.pool_lines()])
     extra = {}
     if fits and args.max_batch:
         extra["max_batch"] = {str(p.max_model_len): int(p.max_concurrency) for p in plans}

@@ -103,3 +103,70 @@ def test_0_27_refuses_state_layers_it_has_not_read():
     assert vllm_plan(qwen, max_model_len=32_768, kv_memory=20 << 30, version="0.11").num_blocks
     with pytest.raises(ValueError, match=r"^engine-version: vLLM 0\.27's pools for state layers"):
         vllm_plan(qwen, max_model_len=32_768, kv_memory=20 << 30, version="0.27")
+
+
+# Qwen3.5-4B's text config, field for field as public fixtures copy it (find_string ids
+# 51836052333, 60353904873 and 71227075817: hidden 2560, 32 layers of which every 4th is full
+# attention, 4 KV heads of 256, gated DeltaNet with 16 key / 32 value heads of 128, conv 4,
+# mamba_ssm_dtype float32); the log below prints the block size and padding those fields give.
+QWEN35_4B = {
+    "architectures": ["Qwen3_5ForConditionalGeneration"], "model_type": "qwen3_5",
+    "tie_word_embeddings": True, "vision_config": {"hidden_size": 1024, "depth": 24},
+    "text_config": {
+        "model_type": "qwen3_5_text", "hidden_size": 2560, "intermediate_size": 9216,
+        "num_hidden_layers": 32, "num_attention_heads": 16, "num_key_value_heads": 4,
+        "head_dim": 256, "layer_types": (["linear_attention"] * 3 + ["full_attention"]) * 8,
+        "linear_num_key_heads": 16, "linear_num_value_heads": 32, "linear_key_head_dim": 128,
+        "linear_value_head_dim": 128, "linear_conv_kernel_dim": 4, "mamba_ssm_dtype": "float32",
+        "vocab_size": 248320, "max_position_embeddings": 262144, "dtype": "bfloat16",
+        "tie_word_embeddings": True}}
+
+
+def test_0_22_state_layers_reproduce_a_public_v0_22_0_qwen35_4b_start():
+    # find_string id 55770092662: vLLM v0.22.0, max_model_len 1024, enable_prefix_caching=False
+    # (hybrid default), "Setting attention block size to 528 tokens", "Padding mamba page size by
+    # 0.76%", "Available KV cache memory: 11.11 GiB", "GPU KV cache size: 141,107 tokens",
+    # "Maximum concurrency for 1,024 tokens per request: 137.80x"
+    from calculator.hf_config import from_hf_config
+    model = from_hf_config(QWEN35_4B, name="Qwen3.5-4B")
+    p = vllm_plan(model, max_model_len=1024, kv_memory=int(11.11 * (1 << 30)), version="0.22")
+    # state page: conv (2·16·128 + 32·128) · 3 · 2 B = 49,152 + ssm 32·128·128 · 4 B = 2,097,152
+    # = 2,146,304 B; attention 4 heads · (256 + 256) · 2 B = 4,096 B per token →
+    # block 16 · cdiv(2,146,304, 16 · 4,096) = 16 · 33 = 528; pad 16,384 / 2,146,304 = 0.76 %
+    assert p.block_size == 528
+    assert p.hybrid_lines == (
+        "Setting attention block size to 528 tokens to ensure that attention page size is >= "
+        "mamba page size.",
+        "Padding mamba page size by 0.76% to ensure that mamba page size and attention page size "
+        "are exactly equal.")
+    # 24 state + 8 full layers → 4 groups of 8; page 528 · 4,096 = 2,162,688 B;
+    # blocks = 11.11 GiB // 2,162,688 // 8 = 689 (any figure that prints as 11.11 gives 689)
+    assert p.num_blocks == 689
+    # per request: cdiv(1024, 528) = 2 attention pages + 1 page in each of 3 state groups = 5;
+    # 689 / 5 = 137.8; tokens = int(137.8 · 1024) = 141,107
+    assert f"{p.max_concurrency:.2f}" == "137.80" and p.num_tokens == 141_107
+
+
+def test_0_22_takes_a_larger_block_size_as_the_grain():
+    qwen = load_preset("qwen3.5-27b")
+    # state page 3,207,168 B, attention 4,096 B per token: grain 16 → 16 · cdiv(783.0, 16) = 784
+    # in either build; with --block-size 64 vLLM 0.22 aligns to 64 · cdiv(3,207,168, 262,144)
+    # = 64 · 13 = 832 (Platform._align_hybrid_block_size, #37467), 0.17 keeps 784
+    assert vllm_plan(qwen, max_model_len=8192, kv_memory=20 << 30, version="0.22").block_size == 784
+    assert vllm_plan(qwen, max_model_len=8192, kv_memory=20 << 30, version="0.22",
+                     block_size=64).block_size == 832
+    assert vllm_plan(qwen, max_model_len=8192, kv_memory=20 << 30, version="0.17",
+                     block_size=64).block_size == 784
+
+
+def test_hybrid_block_lines_sit_where_each_build_prints_them():
+    qwen = load_preset("qwen3.5-27b")
+    startup = ["Model loading took 50.96 GiB memory", "Available KV cache memory: 20.0 GiB"]
+    old = vllm_plan(qwen, max_model_len=8192, kv_memory=20 << 30, version="0.17")
+    new = vllm_plan(qwen, max_model_len=8192, kv_memory=20 << 30, version="0.22")
+    setting, padding = old.hybrid_lines
+    # up to 0.17 HybridAttentionMambaModelConfig logs while the config is built, before loading;
+    # the 0.22.0 Qwen3.5-4B start prints them right after "Model loading took" (interface.py)
+    assert old.log_lines(startup)[:4] == [setting, padding, *startup]
+    assert new.log_lines(startup)[:4] == [startup[0], setting, padding, startup[1]]
+    assert new.log_lines(startup)[4].startswith("GPU KV cache size: ")

@@ -147,10 +147,12 @@ def test_v022_pool_logs_tokens_from_concurrency():
     assert old.num_blocks == new.num_blocks and old.blocks_per_request == new.blocks_per_request
     assert old.num_tokens == old.num_blocks // len(old.groups) * 16
     assert new.num_tokens == int(new.max_concurrency * 32_768) != old.num_tokens
+    # state layers too: the same blocks at the default block size, the token line from concurrency
     qwen35 = load_preset("qwen3.5-27b")
-    assert vllm_plan(qwen35, max_model_len=32_768, kv_memory=20 << 30, version="0.17").num_blocks
-    with pytest.raises(ValueError, match=r"^engine-version: vLLM 0\.22's pools for state layers"):
-        vllm_plan(qwen35, max_model_len=32_768, kv_memory=20 << 30, version="0.22")
+    old = vllm_plan(qwen35, max_model_len=32_768, kv_memory=20 << 30, version="0.17")
+    new = vllm_plan(qwen35, max_model_len=32_768, kv_memory=20 << 30, version="0.22")
+    assert old.num_blocks == new.num_blocks and old.block_size == new.block_size == 784
+    assert new.num_tokens == int(new.max_concurrency * 32_768) != old.num_tokens
 
 
 def test_cli_default_is_017_and_022_needs_the_graph_estimate():

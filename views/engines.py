@@ -46,35 +46,37 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
             if memory <= 0:
                 raise ValueError(f"{engine}: no memory left for KV on this GPU "
                                  f"({c.fmt(memory)} after what it keeps at startup)")
-            one, fits, log = fn(memory)
+            one, fits, log = fn(memory, head)
             out.append({"engine": engine, "KV memory (bytes/GPU)": memory,
                         "one request (bytes/GPU)": one, "requests that fit": fits,
-                        "engine prints": "\n".join(head + ([log] if log else [])), "note": ""})
+                        "engine prints": "\n".join(head + ([log] if log else [])
+                                                   if isinstance(log, str) else log),
+                        "note": ""})
         except ValueError as exc:
             out.append({"engine": engine, "KV memory (bytes/GPU)": memory,
                         "one request (bytes/GPU)": None, "requests that fit": "—",
                         "engine prints": "\n".join(head), "note": str(exc)})
 
-    def theoretical(memory):
+    def theoretical(memory, head):
         one = kv_cache_bytes(model, ctx, 1, kv_dtype, tp).per_gpu_total_bytes
         return one, f"{memory / one:.2f}x", ""
 
-    def transformers(memory):
+    def transformers(memory, head):
         if tp != 1:
             raise ValueError("transformers: one device's StaticCache (set TP to 1)")
         one = transformers_cache_bytes(model, ctx, 1, kv_dtype).total_bytes
         return one, f"{memory / one:.2f}x", ""
 
-    def vllm(memory):
+    def vllm(memory, head):  # the whole log: vLLM's own lines fall before and after the startup's
         flag = c.auto_or_fp8("vLLM", kv_dtype, model.dtype)
         p = vllm_plan(model, max_model_len=ctx, kv_memory=memory, tp=tp, kv_cache_dtype=flag,
                       block_size=block, gpu=gpu, version=vllm_version,
                       **({"max_num_batched_tokens": startups["vllm"].max_num_batched_tokens}
                          if "vllm" in startups else
                          {"max_num_batched_tokens": mnbt} if mnbt else {}))
-        return p.request_bytes(1), f"{p.max_concurrency:.2f}x", "\n".join(p.log_lines())
+        return p.request_bytes(1), f"{p.max_concurrency:.2f}x", p.log_lines(head)
 
-    def sglang(memory):
+    def sglang(memory, head):
         flag = c.auto_or_fp8("SGLang", kv_dtype, model.dtype)
         p = sglang_pool(model, kv_memory=memory, tp=tp, kv_cache_dtype=flag, page_size=page, gpu=gpu)
         if keep is not None:  # the page draws SGLang's startup bar from this same pool
@@ -86,7 +88,7 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
         lines, _ = su.sglang_pool_lines(p, version)
         return p.request_bytes(ctx), f"{p.max_requests(ctx):.2f}x ({pools})", "\n".join(lines)
 
-    def llamacpp(memory):
+    def llamacpp(memory, head):
         if tp != 1:
             raise ValueError("llama.cpp: splits layers across GPUs rather than heads; set TP to 1")
         if kv_dtype not in c.LLAMACPP_CACHE_TYPES:

@@ -36,7 +36,15 @@ Pool rules by release (``version``): "0.10" and "0.11" are the rules above (read
 main @ 001cabc1; vllm-project/vllm#40691 shows them still in 0.19.0); "0.17" (v0.17 – v0.19) has
 the same pools. "0.22" (v0.20 – v0.22, read at upstream 811d80519 of 2026-05-28) logs ``GPU KV
 cache size`` as ``int(max_concurrency × max_model_len)`` (e68fa1b90, vllm-project/vllm#41069 of
-2026-04-28, at the v0.20 branch point) and is otherwise the same. "0.27" is what changed by
+2026-04-28, at the v0.20 branch point) and is otherwise the same, state layers included: hybrid
+models keep prefix caching off by default (``ModelConfig.is_prefix_caching_supported``: "hybrid"
+→ False), so ``MambaModelConfig.verify_and_update_config`` leaves ``mamba_cache_mode`` at "none"
+and ``mamba_block_size`` at max_model_len, and ``MambaSpec.max_memory_usage_bytes`` is one page;
+``Platform._align_hybrid_block_size`` (``platforms/interface.py``, moved there by #35122) sizes the
+attention block as ``grain × cdiv(mamba page, grain × attention bytes per token)`` with grain =
+``max(min kernel block of the backend, block_size)``: 16 on every CUDA backend (FlashAttention,
+FlashInfer, Triton) at the default block size, the user's ``--block-size`` when larger
+(vllm-project/vllm#37467, 2026-03-30). "0.27" is what changed by
 v0.27.1 (read from verbatim quotes of its ``config/vllm.py`` and ``v1/core/kv_cache_utils.py``;
 checked on a public vLLM 0.29.0 log, ``tests/test_engine_vllm_pool_versions.py``):
 
@@ -72,6 +80,8 @@ DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192  # `vllm serve` default on large GPUs (Eng
 POOL_VERSIONS = ("0.10", "0.11", "0.17", "0.22", "0.27")  # builds whose pool rules are read
 IN_FLIGHT_FROM = "0.27"                    # first one here with max_in_flight_tokens
 TOKENS_FROM_CONCURRENCY = ("0.22", "0.27")  # 'GPU KV cache size' = concurrency × max_model_len
+HYBRID_USER_ALIGN = ("0.22",)  # a user --block-size is the hybrid block's grain (#37467)
+HYBRID_AFTER_LOAD = ("0.22", "0.27")  # the hybrid block lines come after the model is loaded
 # why vLLM's DeepSeek-V4 pools are refused: public 0.21-0.28 starts disagree with any one rule
 V4_WHY = (" for vLLM's pools: how a request is charged for its window and compressor-state blocks "
           "changes from release to release (vllm#51041, #52495, #54703)")
@@ -153,16 +163,32 @@ class VllmPlan:
         """Bytes per rank that ``batch`` requests of max_model_len tokens take in vLLM's pool."""
         return batch * self.blocks_per_request * self.page_size * self.group_size
 
-    def log_lines(self, startup: tuple | list = (), *, config: bool = True) -> list[str]:
-        """The lines vLLM prints, in its order: the config-time lines (forced MLA block; left
-        out with ``config=False``), then ``startup`` (the predicted memory profile), then the
-        pool."""
+    def head_lines(self, startup: tuple | list = (), *, config: bool = True) -> list[str]:
+        """What vLLM prints before its pool lines, in its order: the config-time lines (forced MLA
+        block; left out with ``config=False``) and ``startup`` (the predicted memory profile),
+        with the hybrid block lines where the build prints them: while the config is built up to
+        the 0.17 line (``HybridAttentionMambaModelConfig``), after "Model loading took" from 0.22
+        (``Platform._align_hybrid_block_size`` runs once the layers exist)."""
+        start, hybrid = list(startup), list(self.hybrid_lines)
+        config_lines = list(self.config_lines if config else ())
+        if self.version not in HYBRID_AFTER_LOAD:
+            return [*config_lines, *hybrid, *start]
+        at = next((i + 1 for i, line in enumerate(start)
+                   if line.startswith("Model loading took")), 0)
+        return [*config_lines, *start[:at], *hybrid, *start[at:]]
+
+    def pool_lines(self) -> list[str]:
+        """The two lines vLLM prints once the pool is sized."""
         if self.num_tokens is None or self.max_concurrency is None:
             raise ValueError("kv-memory: vLLM prints its log lines only for a given KV memory")
-        head = [*(self.config_lines if config else ()), *startup]
-        return [*head, *self.hybrid_lines, f"GPU KV cache size: {self.num_tokens:,} tokens",
+        return [f"GPU KV cache size: {self.num_tokens:,} tokens",
                 f"Maximum concurrency for {self.max_model_len:,} tokens per request: "
                 f"{self.max_concurrency:.2f}x"]
+
+    def log_lines(self, startup: tuple | list = (), *, config: bool = True) -> list[str]:
+        """The lines vLLM prints, in its order: ``head_lines`` then the pool's."""
+        pool = self.pool_lines()
+        return [*self.head_lines(startup, config=config), *pool]
 
 
 def _window(model: ModelSpec, window: int) -> int:
@@ -241,10 +267,12 @@ def layer_specs(model: ModelSpec, *, block_size: int = 16, kv_cache_dtype: str =
     return out
 
 
-def _hybrid_block(specs: list[PageSpec], block_size: int,
-                  max_model_len: int) -> tuple[list[PageSpec], tuple[str, ...]]:
+def _hybrid_block(specs: list[PageSpec], block_size: int, max_model_len: int,
+                  user_aligns: bool = False) -> tuple[list[PageSpec], tuple[str, ...]]:
     """HybridAttentionMambaModelConfig.verify_and_update_config: raise the attention block size
-    so an attention page holds a mamba page, then pad the mamba page to the attention page."""
+    so an attention page holds a mamba page, then pad the mamba page to the attention page.
+    ``user_aligns`` (0.22, ``Platform._align_hybrid_block_size``): the grain is
+    ``max(16, block_size)``, so a larger ``--block-size`` is rounded up to a multiple of itself."""
     attn = {s for s in specs if s.kind != "mamba"}
     if len(attn) != 1 or next(iter(attn)).kind != "full":
         raise ValueError("engine vllm: hybrid state models are modelled with one kind of full "
@@ -254,7 +282,8 @@ def _hybrid_block(specs: list[PageSpec], block_size: int,
     if len({s.token_bytes for s in specs if s.kind == "mamba"}) != 1:
         raise ValueError("engine vllm: state layers of different sizes are not modelled")
     lines = []
-    need = 16 * _cdiv(mamba_page, 16 * per_token)
+    grain = max(16, block_size) if user_aligns else 16
+    need = grain * _cdiv(mamba_page, grain * per_token)
     if block_size < need:
         block_size = need
         lines.append(f"Setting attention block size to {need} tokens to ensure that attention page "
@@ -362,11 +391,12 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
         specs = specs + first * draft_layers
     hybrid_lines: tuple[str, ...] = ()
     new_rules = version == IN_FLIGHT_FROM
-    if version in TOKENS_FROM_CONCURRENCY and any(s.kind == "mamba" for s in specs):
+    if version == IN_FLIGHT_FROM and any(s.kind == "mamba" for s in specs):
         raise ValueError(f"engine-version: vLLM {version}'s pools for state layers (mamba, gated "
-                         "DeltaNet, short conv) are not read; their rules are read for 0.10 – 0.17")
+                         "DeltaNet, short conv) are not read; their rules are read for 0.10 – 0.22")
     if any(s.kind == "mamba" for s in specs):
-        specs, hybrid_lines = _hybrid_block(specs, block_size, max_model_len)
+        specs, hybrid_lines = _hybrid_block(specs, block_size, max_model_len,
+                                            user_aligns=version in HYBRID_USER_ALIGN)
     groups, group_size, page, padding, uniform_type = _groups(specs)
     in_flight = max_num_batched_tokens * (2 if new_rules and async_scheduling else 1)
     if uniform_type:  # UniformTypeKVCacheSpecs.max_memory_usage_bytes: the longest layer's pages
