@@ -149,12 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "--skip-mm-profiling (no encoder pass in its profile; without it the "
                         "predicted KV memory is an upper bound by that pass)")
     p.add_argument("--engine-version", default=None,
-                   help="with --engine vllm: the release whose rules apply: 0.10, 0.11 (v0.11 – "
+                   help="with --engine vllm: the release (0.19.1, v0.22.0, main) or the build "
+                        "whose rules apply: 0.10, 0.11 (v0.11 – "
                         "v0.16), 0.17 (v0.17 – v0.19: Triton top-k/top-p sampler; the default, the "
                         "newest whose every startup term is predicted), 0.22 (v0.20 – v0.22: also "
                         "deducts its CUDA-graph estimate, see --cudagraph-memory) or 0.27 "
-                        "(pool only, with --kv-memory: sliding layers keep async scheduling's "
-                        "in-flight blocks, tokens = concurrency × max_model_len); sglang: the "
+                        "(v0.27 on and main; pool only, with --kv-memory: sliding layers keep "
+                        "async scheduling's in-flight blocks, tokens = concurrency × max_model_len; "
+                        "v0.23 – v0.26 are not read); sglang: the "
                         "build whose "
                         "default --mem-fraction-static applies: 0.4 (by TP: v0.3 and v0.4, "
                         "before PR #10975), 0.5 (from the card, late 2025 to Feb 2026) or main "

@@ -11,24 +11,32 @@ from .gpus import gpu_memory, gpu_spec, parse_memory
 from .specs import ModelSpec
 
 from .engines.vllm_startup import POOL_ONLY as VLLM_POOL_ONLY  # pool rules only: --kv-memory
-from .engines.vllm_startup import VERSIONS as VLLM_VERSIONS      # startup rules read
 from .engines.vllm_startup import DEFAULT_VERSION as VLLM_DEFAULT
 
 from .engines.sglang_fraction import VERSIONS as SGLANG_VERSIONS  # default: the newest read
+from .engines.releases import sglang_build, vllm_build  # a release → the build that runs it
 
 
 def vllm_version(args: argparse.Namespace) -> str:
     """--engine-version for the vllm engine (default: the newest whose every startup term is
     predicted, ``vllm_startup.DEFAULT_VERSION``)."""
-    version = args.engine_version or VLLM_DEFAULT
-    if version not in (*VLLM_VERSIONS, *VLLM_POOL_ONLY):
-        raise UsageError(f"--engine-version: vLLM rules are read for "
-                         f"{', '.join((*VLLM_VERSIONS, *VLLM_POOL_ONLY))}, got {version!r}")
+    try:  # a release (0.19.1, v0.22.0, main) or a build label → the build whose rules apply
+        version = vllm_build(args.engine_version) if args.engine_version else VLLM_DEFAULT
+    except ValueError as exc:
+        raise UsageError(f"--{exc}") from None
     if args.no_async_scheduling and version not in VLLM_POOL_ONLY:
         raise UsageError(f"--no-async-scheduling: only the pool rules of vLLM "
                          f"{', '.join(VLLM_POOL_ONLY)} depend on it; add --engine-version "
                          f"{VLLM_POOL_ONLY[-1]}")
     return version
+
+
+def sglang_version(args: argparse.Namespace) -> str:
+    """--engine-version for the sglang engine: a build label, or main / latest (default: main)."""
+    try:
+        return sglang_build(args.engine_version) if args.engine_version else SGLANG_VERSIONS[-1]
+    except ValueError as exc:
+        raise UsageError(f"--{exc}") from None
 
 
 def _gpu(args: argparse.Namespace):
@@ -64,8 +72,10 @@ def vllm_startup(args: argparse.Namespace, model: ModelSpec, tp: int):
         return None
     version = vllm_version(args)
     if version in VLLM_POOL_ONLY:
-        raise UsageError(f"--engine-version: vLLM {version}'s startup memory is not modelled (its "
-                         "pool rules are); give --kv-memory, the 'Available KV cache memory' it logs")
+        who = (f"vLLM {version}'s" if args.engine_version in (None, version)
+               else f"{args.engine_version} runs vLLM {version}'s rules, whose")
+        raise UsageError(f"--engine-version: {who} startup memory is not modelled (its pool rules "
+                         "are); give --kv-memory, the 'Available KV cache memory' it logs")
     spec = _gpu(args)
     gpu = spec if spec is not None else (args.gpu, gpu_memory(args.gpu))
     try:
@@ -84,14 +94,12 @@ def sglang_startup(args: argparse.Namespace, model: ModelSpec, tp: int):
     from .engines.sglang_startup import predict
     if not args.gpu:
         return None
-    if args.engine_version not in (None, *SGLANG_VERSIONS):
-        raise UsageError(f"--engine-version: SGLang rules are read for {', '.join(SGLANG_VERSIONS)}"
-                         f", got {args.engine_version!r}")
+    version = sglang_version(args)
     spec = _gpu(args)
     gpu = spec if spec is not None else (args.gpu, gpu_memory(args.gpu), None)
     try:
         return predict(model, gpu, tp=tp, mem_fraction_static=args.mem_util,
-                       context=_non_torch(args), version=args.engine_version or SGLANG_VERSIONS[-1])
+                       context=_non_torch(args), version=version)
     except ValueError as exc:
         msg = str(exc)
         msg = "--" + msg if msg.startswith("engine-version:") else msg

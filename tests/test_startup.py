@@ -210,7 +210,7 @@ def test_cli_sglang_prediction_and_its_lines():
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--engine", "vllm", "--gpu", "H100", "--engine-version", "0.9"], "--engine-version: vLLM rules"),
+    (["--engine", "vllm", "--gpu", "H100", "--engine-version", "0.9"], "--engine-version: vLLM '0.9' is not in a release window"),
     (["--engine", "sglang", "--gpu", "96GiB"], "gpu: nvidia-smi's memory.total for 96GiB"),
     (["--engine", "sglang", "--gpu", "H100", "--mem-util", "1.5"], "--mem-util: must be in (0, 1)"),
     (["--engine", "vllm", "--gpu", "H100", "--non-torch", "lots"], "--non-torch: give a size"),
