@@ -218,6 +218,11 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                  "before the pool; it measures it by capturing graphs, so it is not predicted "
                  "here. Dense Qwen3 (V2 model runner) and ROCm deduct none")
     cudagraph = None if cg_gib is None else int(cg_gib * c.unit_bytes())
+    build_util = vllm_startup.DEFAULT_UTIL.get(version)
+    if build_util is not None and f"{util:.2f}" != build_util:
+        st.caption(f"vLLM {su.VLLM_BUILDS.get(version, version).split(' (')[0]} defaults to "
+                   f"--gpu-memory-utilization {build_util}; this page runs it at the Memory "
+                   f"utilization slider's {util:.2f}, and the command below passes that.")
     start = c.guarded(vllm_startup.predict, model, gpu, mem_util=f"{util:.2f}", tp=tp,
                       usage=usage, sampler=sampler, skip_mm_profiling=skip_mm,
                       version=su.VLLM_DEFAULT_BUILD if pool_only else version,
