@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --engine vllm: the release (0.19.1, v0.22.0, main) or the build "
                         "whose rules apply: 0.10, 0.11 (v0.11 – "
                         "v0.16), 0.17 (v0.17 – v0.19: Triton top-k/top-p sampler; the default, the "
-                        "newest whose every startup term is predicted), 0.22 (v0.20 – v0.22: also "
+                        "newest whose every startup term is predicted), 0.20, 0.21, 0.22 (also "
                         "deducts its CUDA-graph estimate, see --cudagraph-memory) or 0.27 "
                         "(v0.27 on and main; pool only, with --kv-memory: sliding layers keep "
                         "async scheduling's in-flight blocks, tokens = concurrency × max_model_len; "
@@ -161,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "default --mem-fraction-static applies: 0.4 (by TP: v0.3 and v0.4, "
                         "before PR #10975), 0.5 (from the card, late 2025 to Feb 2026) or main "
                         "(default: the prefill CUDA graph's reserve too, late 2026)")
+    p.add_argument("--enable-prefix-caching", action="store_true",
+                   help="with --engine vllm, a hybrid model (gated DeltaNet, short conv): vLLM "
+                        "started with --enable-prefix-caching, whose 'align' mamba cache mode "
+                        "keeps two state pages per request (builds 0.17 – 0.22; other models "
+                        "cache prefixes by default and their pool does not change)")
     p.add_argument("--no-async-scheduling", action="store_true",
                    help="with --engine vllm --engine-version 0.27: vLLM started with "
                         "--no-async-scheduling (one batch in flight instead of two)")
@@ -357,6 +362,8 @@ def run(argv: list[str] | None) -> str:
             raise UsageError("--list-checkpoints: needs --preset NAME")
         from model_presets import preset_checkpoints
         return "\n".join(preset_checkpoints(args.preset))
+    if args.enable_prefix_caching and args.engine != "vllm":
+        raise UsageError("--enable-prefix-caching: a vLLM flag; add --engine vllm")
     if args.no_async_scheduling and args.engine != "vllm":
         raise UsageError("--no-async-scheduling: a vLLM flag; add --engine vllm --engine-version 0.27")
     if args.skip_mm_profiling and args.engine != "vllm":

@@ -61,7 +61,7 @@ ENGINE_FLAGS = ("tp", "block-size", "max-num-batched-tokens", "num-draft-layers"
                 "kv-memory", "parallel", "cache-type-k", "cache-type-v", "batch-size", "ubatch-size",
                 "context", "mla-cache", "swa-full-tokens-ratio", "max-running-requests", "device", "max-mamba-cache-size",
                 "mamba-full-memory-ratio", "log-style",
-                "engine-version",
+                "engine-version", "enable-prefix-caching",
                 "llamacpp-build")
 
 
@@ -113,7 +113,8 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
                else args.max_num_batched_tokens or DEFAULT_MAX_NUM_BATCHED_TOKENS)
     knobs = dict(block_size=args.block_size, kv_cache_dtype=args.kv_cache_dtype, tp=tp,
                  max_num_batched_tokens=batched, draft_layers=args.num_draft_layers,
-                 gpu=args.gpu, version=version, async_scheduling=not args.no_async_scheduling)
+                 gpu=args.gpu, version=version, async_scheduling=not args.no_async_scheduling,
+                 prefix_caching=args.enable_prefix_caching)
     fits = memory is not None and memory > 0
     plans = [_engine_call(vllm_plan, model, max_model_len=c, kv_memory=memory if fits else None,
                           **knobs) for c in contexts]

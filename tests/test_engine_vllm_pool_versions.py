@@ -170,3 +170,55 @@ def test_hybrid_block_lines_sit_where_each_build_prints_them():
     assert old.log_lines(startup)[:4] == [setting, padding, *startup]
     assert new.log_lines(startup)[:4] == [startup[0], setting, padding, startup[1]]
     assert new.log_lines(startup)[4].startswith("GPU KV cache size: ")
+
+
+def test_v0_20_0_hybrid_start_with_prefix_caching_reproduces():
+    # A public vLLM v0.20.0 start (find_string id 51995050688): RedHatAI/Qwen3.6-35B-A3B-NVFP4
+    # (Qwen3.5-35B-A3B's architecture: 30 gated-DeltaNet + 10 attention layers), fp8_e4m3 KV,
+    # max_model_len 8192, --max-num-batched-tokens 4096, --enable-prefix-caching ("Mamba cache
+    # mode is set to 'align'"), "Setting attention block size to 2096 tokens" (no padding line),
+    # "Available KV cache memory: 2.95 GiB", "GPU KV cache size: 75,456 tokens", "Maximum
+    # concurrency for 8,192 tokens per request: 14.70x"
+    p = vllm_plan(load_preset("qwen3.5-35b-a3b"), max_model_len=8192,
+                  kv_memory=int(2.95 * (1 << 30)), kv_cache_dtype="fp8_e4m3",
+                  max_num_batched_tokens=4096, version="0.20", prefix_caching=True)
+    # state page = 2096 · (2 heads · 512 · 1 B) exactly: block 16 · cdiv(2096, 16) = 2096
+    assert p.block_size == 2096 and len(p.hybrid_lines) == 1
+    # 4 groups of 10; page 2096 · 1,024 = 2,146,304 B; 2.95 GiB // page // 10 = 147 blocks
+    assert (len(p.groups), p.group_size, p.page_size, p.num_blocks) == (4, 10, 2_146_304, 147)
+    # align mode: cdiv(8192, 2096) = 4 attention pages + 2 state pages in each of 3 state groups
+    # = 10 per request → 14.70x; v0.20.0 still printed 147 // 4 groups · 2096 = 75,456 tokens
+    assert p.blocks_per_request == 10 and f"{p.max_concurrency:.2f}" == "14.70"
+    assert p.num_tokens == 75_456
+    start = ["Model loading took 21.86 GiB memory", "Estimated CUDA graph memory: 0.45 GiB total",
+             "Available KV cache memory: 2.95 GiB"]
+    assert p.log_lines(start) == [
+        "Mamba cache mode is set to 'align' for Qwen3_5MoeForConditionalGeneration by default "
+        "when prefix caching is enabled",
+        "Warning: Prefix caching in Mamba cache 'align' mode is currently enabled. Its support "
+        "for Mamba layers is experimental. Please report any issues you may observe.",
+        start[0], "Setting attention block size to 2096 tokens to ensure that attention page size "
+        "is >= mamba page size.", start[1], start[2], "GPU KV cache size: 75,456 tokens",
+        "Maximum concurrency for 8,192 tokens per request: 14.70x"]
+    # without prefix caching one state page per request: 147 / 7 = 21.0x; from 0.21 the token
+    # line is int(concurrency × max_model_len) (#41069)
+    plain = vllm_plan(load_preset("qwen3.5-35b-a3b"), max_model_len=8192,
+                      kv_memory=int(2.95 * (1 << 30)), kv_cache_dtype="fp8_e4m3",
+                      max_num_batched_tokens=4096, version="0.21", prefix_caching=False)
+    assert plain.blocks_per_request == 7 and plain.num_tokens == int(147 / 7 * 8192) == 172_032
+
+
+def test_prefix_caching_refusals_name_the_flag():
+    with pytest.raises(ValueError, match=r"^enable-prefix-caching: GraniteMoeHybridForCausalLM "
+                                         r"caches its state in vLLM's 'all' mode"):
+        vllm_plan(load_preset("granite-4.0-h-tiny"), max_model_len=8192, kv_memory=4 << 30,
+                  version="0.22", prefix_caching=True)
+    with pytest.raises(ValueError, match=r"^enable-prefix-caching: vLLM 0\.11's prefix caching"):
+        vllm_plan(load_preset("qwen3.5-27b"), max_model_len=8192, kv_memory=4 << 30,
+                  version="0.11", prefix_caching=True)
+    # an attention-only model caches prefixes by default: the flag changes nothing there
+    llama = load_preset("llama-3.1-8b")
+    on, off = (vllm_plan(llama, max_model_len=8192, kv_memory=4 << 30, version="0.22",
+                         prefix_caching=flag) for flag in (True, False))
+    assert (on.num_blocks, on.num_tokens, on.cache_mode_lines) == (off.num_blocks,
+                                                                   off.num_tokens, ())

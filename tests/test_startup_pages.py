@@ -161,3 +161,25 @@ def test_engines_page_notes_v022s_missing_estimate():
     assert not at.exception
     text = " ".join(str(x.value) for x in [*at.caption, *at.warning, *at.markdown, *at.info])
     assert "upper bound" in text and "CUDA-graph estimate" in text
+
+
+def test_capacity_hybrid_prefix_caching_checkbox_and_its_link():
+    # Qwen3.5-35B-A3B on one H100, vLLM v0.20, fp8 KV, 0.45 GiB graph estimate: with
+    # --enable-prefix-caching each of the 3 state groups keeps 2 pages per request (align mode)
+    base = {"c_model": "qwen3.5-35b-a3b", "c_gpus": "1", "c_ctx": "8192", "c_engine": "vllm",
+            "c_gpu": "H100 80GB", "c_vver": "0.20", "c_vcg": "0.45", "c_kvdtype": "fp8"}
+    off, on = page("capacity", base), page("capacity", {**base, "c_vpc": "true"})
+    assert not off.exception and not on.exception
+    assert off.checkbox(key="c_vpc").value is False and on.checkbox(key="c_vpc").value is True
+    log_on = next(c.value for c in on.code if "Available KV cache memory" in c.value)
+    log_off = next(c.value for c in off.code if "Available KV cache memory" in c.value)
+    assert log_on.startswith("Mamba cache mode is set to 'align' for "
+                             "Qwen3_5MoeForConditionalGeneration")
+    assert "Mamba cache mode" not in log_off
+    # the same blocks, fewer requests: cdiv(8192, 2096) = 4 attention pages + 3 or 6 state pages
+    metric = lambda at, label: next(m.value for m in at.metric if m.label.startswith(label))  # noqa: E731
+    blocks = int(metric(on, "GPU blocks").replace(",", ""))
+    assert blocks == int(metric(off, "GPU blocks").replace(",", ""))
+    assert metric(on, "Max concurrency") == f"{blocks / 10:.2f}x"
+    assert metric(off, "Max concurrency") == f"{blocks / 7:.2f}x"
+    assert any("--enable-prefix-caching" in c.value for c in on.code)

@@ -235,3 +235,28 @@ def test_v017_lines_print_gib_as_format_gib_does():
     # requested ceil(80 GiB · 0.9) = 72 GiB; 72 − 15 − 1 = 56 GiB
     assert s.log_lines() == ["Model loading took 15.0 GiB memory",
                              "Available KV cache memory: 56.0 GiB"]
+
+
+def test_v020_v021_v022_differ_where_their_branches_do():
+    qwen3 = load_preset("qwen3-8b")
+    runs = {v: predict(qwen3, H100, version=v, cudagraph=0) for v in ("0.20", "0.21", "0.22")}
+    # the V2 model runner takes dense Qwen3 only in v0.22 (#39337, 2026-05-14)
+    assert [runs[v].runner for v in ("0.20", "0.21", "0.22")] == ["V1", "V1", "V2"]
+    # all three deduct the CUDA-graph estimate and default to utilization 0.92
+    assert all(r.mem_util == Fraction(92, 100) for r in runs.values())
+    # the 20 MiB split limit while loading (#41268, 2026-04-30) from v0.21: tensors of 20 MiB or
+    # more book their whole 2 MiB-rounded segment. The Qwen2.5-7B preset: 15,324,556,288 B in
+    # v0.20, as in the 0.17 build, and 44,040,192 B (42 MiB) more from v0.21
+    qwen25 = load_preset("qwen2.5-7b")
+    loads = [predict(qwen25, H100, version=v, cudagraph=0).weights for v in ("0.20", "0.21")]
+    assert loads == [15_324_556_288, 15_368_596_480]
+    assert loads[0] == predict(qwen25, H100, version="0.17").weights
+    # FlashInfer samples the profiling batch only on request in v0.20 (#40376 made it default
+    # after the branch, with a native pass after it, #41375): v0.20 with --sampler flashinfer
+    # takes FlashInfer's 4 + 4 B per logit, v0.21 the Triton path whatever the sampler
+    llama = load_preset("llama-3.1-8b")
+    fi20 = predict(llama, H100, version="0.20", sampler="flashinfer", cudagraph=0)
+    fi21 = predict(llama, H100, version="0.21", sampler="flashinfer", cudagraph=0)
+    native21 = predict(llama, H100, version="0.21", sampler="native", cudagraph=0)
+    assert fi21.sampler_bytes == native21.sampler_bytes > fi20.sampler_bytes
+    assert fi20.sampler_words == "FlashInfer top-k/top-p sampler"

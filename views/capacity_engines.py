@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from calculator.engines import ENGINES, llamacpp_max_sequences, sglang_pool, transformers_cache_bytes, vllm_plan
+from calculator.engines import vllm as vllm_plan_rules
 from calculator.engines.llamacpp import LLAMACPP_VERSION
 from calculator.engines.sglang import SGLANG_VERSION
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
@@ -208,6 +209,11 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
         help="Without it vLLM first profiles the vision/audio encoder on its largest dummy "
              "inputs, which this page does not model (the KV memory shown is then an upper "
              "bound); with it vLLM skips that pass")
+    prefix = (model.has_state and version in vllm_plan_rules.PREFIX_ALIGN and st.checkbox(
+        "vLLM started with --enable-prefix-caching", key="c_vpc",
+        help="Off by default for hybrid models; with it vLLM caches gated-DeltaNet / short-conv "
+             "state in 'align' mode, two state pages per request instead of one (Mamba-2 "
+             "models use 'all' mode, not modelled)"))
     cg_gib = None
     if version in vllm_startup.CUDAGRAPH_DEDUCTED:
         cg_gib = st.number_input(
@@ -216,7 +222,7 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
             step=0.05, key="c_vcg",
             help="vLLM v0.20+ prints 'Estimated CUDA graph memory: X GiB total' and deducts it "
                  "before the pool; it measures it by capturing graphs, so it is not predicted "
-                 "here. Dense Qwen3 (V2 model runner) and ROCm deduct none")
+                 "here. Dense Qwen3 in v0.22 (V2 model runner) and ROCm deduct none")
     cudagraph = None if cg_gib is None else int(cg_gib * c.unit_bytes())
     build_util = vllm_startup.DEFAULT_UTIL.get(version)
     if build_util is not None and f"{util:.2f}" != build_util:
@@ -255,7 +261,7 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
     vp = c.guarded(vllm_plan, model, max_model_len=ctx, kv_memory=available,
                    block_size=int(block), kv_cache_dtype=vllm_dtype, tp=tp,
                    max_num_batched_tokens=start.max_num_batched_tokens, draft_layers=int(draft),
-                   gpu=gpu, version=version)
+                   gpu=gpu, version=version, prefix_caching=bool(prefix))
     v0, v1, v2, v3 = st.columns(4)
     bound = not pool_only and start.cudagraph_missing  # ≤: vLLM also deducts its graph estimate
     v0.metric("Available KV cache memory", ("≤ " if bound else "") + c.fmt(available),
@@ -267,7 +273,8 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
               help=f"{available:,} B // page {vp.page_size:,} B // {vp.group_size} "
                    "layers per group")
     v2.metric("KV cache size (tokens)", f"{vp.num_tokens:,}",
-              help=(f"int({vp.max_concurrency:.4f} concurrency × {ctx:,} tokens)" if pool_only
+              help=(f"int({vp.max_concurrency:.4f} concurrency × {ctx:,} tokens)"
+                    if version in vllm_plan_rules.TOKENS_FROM_CONCURRENCY
                     else f"{vp.num_blocks:,} blocks // {len(vp.groups)} KV group(s) × block size"))
     v3.metric(f"Max concurrency at {ctx:,} tokens", f"{vp.max_concurrency:.2f}x",
               help=f"{vp.num_blocks:,} blocks / {vp.blocks_per_request:,} blocks per request")
@@ -299,6 +306,7 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                     if int(mnbt) or pool_only else [])
                  + (["--num-draft-layers", str(int(draft))] if int(draft) else [])
                  + (["--skip-mm-profiling"] if skip_mm else [])
+                 + (["--enable-prefix-caching"] if prefix else [])
                  + (["--cudagraph-memory", str(cudagraph)]
                     if cudagraph is not None and not pool_only else [])
                  + (["--engine-version", version] if version != su.VLLM_DEFAULT_BUILD
@@ -308,7 +316,7 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                                        kv_cache_dtype=vllm_dtype, block=int(block),
                                        mnbt=int(mnbt) or None, usage=usage,
                                        kv_memory=available if pool_only else None,
-                                       skip_mm=skip_mm),
+                                       skip_mm=skip_mm, prefix_caching=bool(prefix)),
                    commands.calculator(choice, ckpt, "vllm", gpu=gpu_name, tp=tp, ctx=ctx,
                                        extra=knobs)])
     if vp.padding_layers:

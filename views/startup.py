@@ -23,7 +23,8 @@ SGLANG_BUILDS = {"main": "main, late 2026 (+ prefill graphs)",
                  "0.4": "v0.3 – v0.4 (default from TP)"}
 # The vLLM builds a page offers: those whose startup rules are read (vllm_startup.VERSIONS: where
 # NCCL's buffers sit) and 0.27, whose pool rules are read but not its startup (KV memory given).
-VLLM_BUILDS = {"0.27": "v0.27+ (KV given)", "0.22": "v0.20 – v0.22 (+ CUDA-graph estimate)",
+VLLM_BUILDS = {"0.27": "v0.27+ (KV given)", "0.22": "v0.22 (+ CUDA-graph estimate)",
+               "0.21": "v0.21 (+ CUDA-graph estimate)", "0.20": "v0.20 (+ CUDA-graph estimate)",
                "0.17": "v0.17 – v0.19", "0.11": "v0.11 – v0.16", "0.10": "v0.10"}
 VLLM_BUILD_CHOICES = POOL_VERSIONS
 VLLM_DEFAULT_BUILD = vllm_startup.DEFAULT_VERSION  # the newest whose every startup term is read
@@ -35,7 +36,7 @@ VLLM_BUILD_HELP = ("Where vLLM takes its memory snapshot: v0.10 before NCCL come
                    "sorting (vllm-project/vllm#33538): a much smaller activation peak. From v0.20 "
                    "vLLM also deducts its CUDA-graph estimate, which it measures by capturing "
                    "graphs, so enter the figure its log prints (0 with --enforce-eager); dense "
-                   "Qwen3 runs on the V2 model runner there, which deducts none. v0.27+: "
+                   "Qwen3 runs on the V2 model runner in v0.22, which deducts none. v0.27+: "
                    "sliding-window layers also keep blocks for the second batch async scheduling "
                    "has in flight (vllm-project/vllm#47728) and 'GPU KV cache size' is "
                    "concurrency × max_model_len; its startup memory is not modelled, so give the "

@@ -34,9 +34,10 @@ MLA + state models and lightning-attention state are refused with a ``ValueError
 
 Pool rules by release (``version``): "0.10" and "0.11" are the rules above (read at 0.11 and at
 main @ 001cabc1; vllm-project/vllm#40691 shows them still in 0.19.0); "0.17" (v0.17 – v0.19) has
-the same pools. "0.22" (v0.20 – v0.22, read at upstream 811d80519 of 2026-05-28) logs ``GPU KV
-cache size`` as ``int(max_concurrency × max_model_len)`` (e68fa1b90, vllm-project/vllm#41069 of
-2026-04-28, at the v0.20 branch point) and is otherwise the same, state layers included: hybrid
+the same pools. "0.20", "0.21" and "0.22" (read at upstream 811d80519 of 2026-05-28) have them
+too; from "0.21" ``GPU KV cache size`` is ``int(max_concurrency × max_model_len)`` (e68fa1b90,
+vllm-project/vllm#41069 of 2026-04-28, just after the v0.20 branch: a public v0.20.0 start still
+printed 36 blocks × 2096 = 75,456 tokens beside 14.70x), state layers included: hybrid
 models keep prefix caching off by default (``ModelConfig.is_prefix_caching_supported``: "hybrid"
 → False), so ``MambaModelConfig.verify_and_update_config`` leaves ``mamba_cache_mode`` at "none"
 and ``mamba_block_size`` at max_model_len, and ``MambaSpec.max_memory_usage_bytes`` is one page;
@@ -77,11 +78,16 @@ VLLM_VERSION = "vLLM main @ 001cabc1"
 BLOCK_SIZES = (1, 8, 16, 32, 64, 128, 256)  # CacheConfig.block_size: BlockSize literal
 KV_CACHE_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_ds_mla")
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192  # `vllm serve` default on large GPUs (EngineArgs)
-POOL_VERSIONS = ("0.10", "0.11", "0.17", "0.22", "0.27")  # builds whose pool rules are read
+POOL_VERSIONS = ("0.10", "0.11", "0.17", "0.20", "0.21", "0.22", "0.27")  # pool rules read
 IN_FLIGHT_FROM = "0.27"                    # first one here with max_in_flight_tokens
-TOKENS_FROM_CONCURRENCY = ("0.22", "0.27")  # 'GPU KV cache size' = concurrency × max_model_len
-HYBRID_USER_ALIGN = ("0.22",)  # a user --block-size is the hybrid block's grain (#37467)
-HYBRID_AFTER_LOAD = ("0.22", "0.27")  # the hybrid block lines come after the model is loaded
+TOKENS_FROM_CONCURRENCY = ("0.21", "0.22", "0.27")  # 'GPU KV cache size' = concurrency × len
+HYBRID_USER_ALIGN = ("0.20", "0.21", "0.22")  # a user --block-size is the hybrid grain (#37467)
+HYBRID_AFTER_LOAD = ("0.20", "0.21", "0.22", "0.27")  # hybrid block lines after the load
+PREFIX_ALIGN = ("0.17", "0.20", "0.21", "0.22")  # --enable-prefix-caching's 'align' mode read
+# architectures implementing SupportsMambaPrefixCaching at 811d80519 ('all' mode, not modelled)
+MAMBA_ALL_MODE = ("BambaForCausalLM", "FalconH1ForCausalLM", "GraniteMoeHybridForCausalLM",
+                  "JambaForCausalLM", "MambaForCausalLM", "Mamba2ForCausalLM",
+                  "NemotronHForCausalLM", "Zamba2ForCausalLM")
 # why vLLM's DeepSeek-V4 pools are refused: public 0.21-0.28 starts disagree with any one rule
 V4_WHY = (" for vLLM's pools: how a request is charged for its window and compressor-state blocks "
           "changes from release to release (vllm#51041, #52495, #54703)")
@@ -109,6 +115,7 @@ class PageSpec:
     token_bytes: int     # bytes of one token of one layer on one rank (mamba: one request's state)
     window: int | None = None
     padded_page: int = 0  # mamba: the page after padding to the attention page (0: unpadded)
+    state_pages: int = 1  # mamba: pages a request holds (2 in prefix caching's 'align' mode)
 
     @property
     def page_size_bytes(self) -> int:
@@ -117,8 +124,8 @@ class PageSpec:
         return self.block_size * self.token_bytes
 
     def max_memory_usage_bytes(self, max_model_len: int, in_flight_tokens: int) -> int:
-        if self.kind == "mamba":  # one page per request (no speculative blocks, no prefix cache)
-            return self.page_size_bytes
+        if self.kind == "mamba":  # MambaSpec: 1 page per request ('none'), 2 in 'align' mode
+            return self.state_pages * self.page_size_bytes
         if self.kind == "sliding":
             assert self.window is not None
             tokens = min(self.window - 1 + in_flight_tokens, max_model_len)
@@ -153,6 +160,7 @@ class VllmPlan:
     max_concurrency: float | None
     hybrid_lines: tuple[str, ...] = ()  # what vLLM logs when it resizes blocks for state layers
     config_lines: tuple[str, ...] = ()  # logged while the config is built, before loading (MLA block)
+    cache_mode_lines: tuple[str, ...] = ()  # prefix caching's mamba cache mode, at config time
 
     @property
     def block_size(self) -> int:
@@ -170,7 +178,7 @@ class VllmPlan:
         the 0.17 line (``HybridAttentionMambaModelConfig``), after "Model loading took" from 0.22
         (``Platform._align_hybrid_block_size`` runs once the layers exist)."""
         start, hybrid = list(startup), list(self.hybrid_lines)
-        config_lines = list(self.config_lines if config else ())
+        config_lines = list((*self.cache_mode_lines, *self.config_lines) if config else ())
         if self.version not in HYBRID_AFTER_LOAD:
             return [*config_lines, *hybrid, *start]
         at = next((i + 1 for i, line in enumerate(start)
@@ -297,6 +305,29 @@ def _hybrid_block(specs: list[PageSpec], block_size: int, max_model_len: int,
     return out, tuple(lines)
 
 
+def _align_mode(model: ModelSpec, specs: list[PageSpec],
+                version: str) -> tuple[list[PageSpec], tuple[str, ...]]:
+    """``--enable-prefix-caching`` on a hybrid model (``MambaModelConfig.verify_and_update_config``
+    at 811d80519): 'all' mode for architectures that implement ``SupportsMambaPrefixCaching``
+    (Mamba-2 and Mamba-1 families: a state per chunk, not modelled), else 'align', where
+    ``MambaSpec.max_memory_usage_bytes`` keeps two state pages per request; the block sizes are
+    those of the default mode. Read for the 0.17 – 0.22 builds (align mode: #30877, v0.15)."""
+    if version not in PREFIX_ALIGN:
+        raise ValueError(f"enable-prefix-caching: vLLM {version}'s prefix caching for state layers "
+                         f"is not read; it is for {', '.join(PREFIX_ALIGN)}")
+    archs = (model.config or {}).get("architectures") or [model.name]
+    arch = str(archs[0]) if isinstance(archs, list) and archs else model.name
+    if arch in MAMBA_ALL_MODE or "NemotronH" in arch:
+        raise ValueError(f"enable-prefix-caching: {arch} caches its state in vLLM's 'all' mode (a "
+                         "state per block of the chunk size), which is not modelled")
+    out = [replace(s, state_pages=2) if s.kind == "mamba" else s for s in specs]
+    return out, (f"Mamba cache mode is set to 'align' for {arch} by default when prefix caching "
+                 "is enabled",
+                 "Warning: Prefix caching in Mamba cache 'align' mode is currently enabled. Its "
+                 "support for Mamba layers is experimental. Please report any issues you may "
+                 "observe.")
+
+
 def _groups(specs: list[PageSpec]) -> tuple[list[tuple[PageSpec, int]], int, int, int, bool]:
     """(groups, group_size, page_size, padding layers, uniform-type) as get_kv_cache_groups."""
     if len(set(specs)) == 1:
@@ -355,7 +386,7 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
          block_size: int = 16, kv_cache_dtype: str = "auto", tp: int = 1,
          max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS,
          draft_layers: int = 0, gpu: object = None, version: str = "0.11",
-         async_scheduling: bool = True) -> VllmPlan:
+         async_scheduling: bool = True, prefix_caching: bool = False) -> VllmPlan:
     """vLLM's KV-cache configuration for ``model`` (per rank), with ``kv_memory`` bytes free.
 
     ``draft_layers``: the attention layers of a speculative-decoding drafter (EAGLE / EAGLE-3:
@@ -394,9 +425,12 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
     if version == IN_FLIGHT_FROM and any(s.kind == "mamba" for s in specs):
         raise ValueError(f"engine-version: vLLM {version}'s pools for state layers (mamba, gated "
                          "DeltaNet, short conv) are not read; their rules are read for 0.10 – 0.22")
+    mode_lines: tuple[str, ...] = ()
     if any(s.kind == "mamba" for s in specs):
         specs, hybrid_lines = _hybrid_block(specs, block_size, max_model_len,
                                             user_aligns=version in HYBRID_USER_ALIGN)
+        if prefix_caching:
+            specs, mode_lines = _align_mode(model, specs, version)
     groups, group_size, page, padding, uniform_type = _groups(specs)
     in_flight = max_num_batched_tokens * (2 if new_rules and async_scheduling else 1)
     if uniform_type:  # UniformTypeKVCacheSpecs.max_memory_usage_bytes: the longest layer's pages
@@ -417,4 +451,5 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
                     padding_layers=padding, max_model_len=max_model_len,
                     blocks_per_request=per_request, kv_memory=kv_memory, num_blocks=num_blocks,
                     num_tokens=num_tokens, max_concurrency=concurrency, hybrid_lines=hybrid_lines,
-                    config_lines=tuple(forced.split("\n")) if forced else ())
+                    config_lines=tuple(forced.split("\n")) if forced else (),
+                    cache_mode_lines=mode_lines)

@@ -32,7 +32,9 @@ buffer of ``min(next_pow2(min(SMs, rows)), SMs)`` × vocab (``num_compute_units`
 exponential noise (4 + 4 B per logit). Fewer than 8 rows keep the sort. FlashInfer's sampler is
 off unless ``VLLM_USE_FLASHINFER_SAMPLER=1`` (#26859); from v0.21 ``_dummy_sampler_run`` also runs
 the sampler a second time with a generator (#41375), which takes the native path whatever is
-installed. The V2 model runner (dense Qwen3 from v0.22) samples its dummy batch greedily
+installed (FlashInfer itself became the default that day, #40376, both after the v0.20 branch:
+a v0.20.0 start still samples natively unless asked). The V2 model runner (dense Qwen3 from v0.22)
+samples its dummy batch greedily
 (``v1/worker/gpu/model_runner.py`` · ``_dummy_sampler_run``: no top-k/top-p asked), holding the
 logits and ``apply_sampling_params``' float32 copy.
 """
@@ -40,7 +42,10 @@ from __future__ import annotations
 
 from ..hf_config import normalize
 
-TRITON_SAMPLER = ("0.17", "0.22")         # builds with the Triton top-k/top-p mask
+TRITON_SAMPLER = ("0.17", "0.20", "0.21", "0.22")  # builds with the Triton top-k/top-p mask
+# builds where FlashInfer samples only when VLLM_USE_FLASHINFER_SAMPLER=1 and the profiling run
+# samples once (from v0.21 it is on by default, #40376, and a second, native pass follows, #41375)
+FLASHINFER_OPT_IN = ("0.17", "0.20")
 
 SORT_BYTES_PER_LOGIT = 4 + 8 + 8 + 4 + 8  # values, indices, reverse indices, cub key + value copies
 FLASHINFER_BYTES_PER_LOGIT = 4 + 4        # top_k_mask_logits output, softmax probs
@@ -90,7 +95,7 @@ def sampler_peak_v017(num_reqs: int, vocab: int, dtype: str = "bf16", sampler: s
     item = _item(dtype)
     logits = num_reqs * vocab
     held = item * logits + (0 if item == 4 else 4 * logits)
-    if sampler == "flashinfer" and version == "0.17":
+    if sampler == "flashinfer" and version in FLASHINFER_OPT_IN:
         return held + FLASHINFER_BYTES_PER_LOGIT * logits
     if num_reqs >= 8:
         return held + triton_buffer(num_reqs, vocab, sms) + 8 * logits
@@ -135,7 +140,7 @@ def sampler_words(version: str, seqs: int, sampler: str = "native", v2: bool = F
     """How the profiling run samples in this build, in a few words (the pages' caption)."""
     if v2:
         return "the V2 model runner's greedy dummy batch"
-    if version == "0.17" and sampler == "flashinfer":
+    if version in FLASHINFER_OPT_IN and sampler == "flashinfer":
         return "FlashInfer top-k/top-p sampler"
     if version in TRITON_SAMPLER:
         return ("Triton top-k/top-p mask, softmax and noise" if seqs >= 8 else

@@ -45,7 +45,9 @@ v0.17, v0.20 and v0.21 logs:
   smaller profiling peak than the sort's. ``requested_memory`` is
   ``math.ceil(total × util)`` (``v1/worker/utils.py`` · ``request_memory``, from 2026-01-07).
   FlashInfer's sampler is off unless ``VLLM_USE_FLASHINFER_SAMPLER=1`` (#26859).
-- "0.22" (v0.20 – v0.22): ``determine_available_memory`` also deducts the CUDA-graph estimate
+- "0.20", "0.21", "0.22" (one build each; the changes landed days apart around the branch
+  points, dated in upstream history against the v0.20.0 and v0.22.0 starts they explain). From
+  "0.20" ``determine_available_memory`` also deducts the CUDA-graph estimate
   (``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS`` on by default, #38284, which also raised
   ``CacheConfig.gpu_memory_utilization``'s default to 0.92): ``gpu_model_runner.py``
   · ``profile_cudagraph_memory`` captures the largest two graphs of each mode and reads
@@ -53,13 +55,16 @@ v0.17, v0.20 and v0.21 logs:
   measurement of the driver's graph memory, not a function of the config, so it is not
   predicted: pass the figure vLLM prints ("Estimated CUDA graph memory"), or 0 with
   ``--enforce-eager`` / ``VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0``; without it the KV memory
-  is an upper bound by that much. On ROCm the estimate is skipped (0). Dense unquantized
-  ``Qwen3ForCausalLM`` runs on the V2 model runner (``config/vllm.py`` ·
-  ``use_v2_model_runner``, #39337), whose ``profile_cudagraph_memory`` returns 0 and whose
-  dummy batch samples greedily. On CUDA the weights load with the allocator's
-  ``max_split_size_mb`` at 20 (#41268, from v0.21), so each tensor of 20 MiB or more books its
-  whole 2 MiB-rounded segment (``vllm_weights.allocated_bytes``): a public v0.22.0 start of
-  Qwen2.5-7B printed "Model loading took 14.29 GiB" where v0.18.0 printed 14.25.
+  is an upper bound by that much. On ROCm the estimate is skipped (0). A public v0.20.0 start
+  (Qwen3.6-35B-A3B, "Estimated CUDA graph memory: 0.45 GiB total") already deducts it. From
+  "0.21" (2026-04-29 to 05-01, after the v0.20 branch) the weights load with the allocator's
+  ``max_split_size_mb`` at 20 (#41268), so each tensor of 20 MiB or more books its whole 2
+  MiB-rounded segment (``vllm_weights.allocated_bytes``): a public v0.22.0 start of Qwen2.5-7B
+  printed "Model loading took 14.29 GiB" where v0.18.0 printed 14.25; FlashInfer samples by
+  default and a native pass follows (``vllm_profile``). In "0.22" only (#39337, 2026-05-14,
+  after the v0.21 branch) dense unquantized ``Qwen3ForCausalLM`` runs on the V2 model runner
+  (``config/vllm.py`` · ``use_v2_model_runner``), whose ``profile_cudagraph_memory`` returns 0
+  and whose dummy batch samples greedily.
 
 Multimodal checkpoints are predicted without their encoder's profiling pass. For a model that
 takes images, audio or video, ``profile_run`` first runs the encoder on a dummy batch of the
@@ -85,19 +90,19 @@ from ..gpus import GIB, GpuSpec, sm_count
 from .vllm import POOL_VERSIONS, V4_WHY
 from .vllm_profile import TRITON_SAMPLER, forward_peak, sampler_bytes, sampler_words
 
-VERSIONS = ("0.10", "0.11", "0.17", "0.22")
+VERSIONS = ("0.10", "0.11", "0.17", "0.20", "0.21", "0.22")
 # releases whose pool rules are read but not their startup: they need the logged KV memory
 POOL_ONLY = tuple(v for v in POOL_VERSIONS if v not in VERSIONS)
 # the default: the newest whose every term is predicted (0.22 needs the CUDA-graph estimate)
 DEFAULT_VERSION = "0.17"
-CUDAGRAPH_DEDUCTED = ("0.22",)             # the CUDA-graph estimate comes off before the pool
+CUDAGRAPH_DEDUCTED = ("0.20", "0.21", "0.22")  # the CUDA-graph estimate comes off before the pool
 V2_RUNNER_ARCHITECTURES = ("Qwen3ForCausalLM",)  # config/vllm.py DEFAULT_V2_MODEL_RUNNER_...
 # CacheConfig.gpu_memory_utilization's default: 0.92 from #38284 (v0.20), which also turned the
 # CUDA-graph estimate on; 0.9 before
-DEFAULT_UTIL = {"0.22": "0.92"}
+DEFAULT_UTIL = {"0.20": "0.92", "0.21": "0.92", "0.22": "0.92"}
 # the allocator's max_split_size_mb while weights load (gpu_worker.py · load_model, CUDA only):
 # vllm-project/vllm#41268 (2026-04-30, v0.21) books each tensor of 20 MiB or more whole
-LOAD_MAX_SPLIT_MB = {"0.22": 20}
+LOAD_MAX_SPLIT_MB = {"0.21": 20, "0.22": 20}
 # `vllm serve` (OPENAI_API_SERVER), the offline LLM class (LLM_CLASS), or an engine built straight
 # from EngineArgs / AsyncEngineArgs (ENGINE_CONTEXT: no entry in the defaults, SchedulerConfig's)
 USAGES = ("serve", "llm", "engine")
@@ -154,7 +159,7 @@ def multimodal(config: dict | None) -> bool:
 
 
 def v2_runner(config: dict | None, version: str) -> bool:
-    """Whether vLLM ``version`` runs this checkpoint on its V2 model runner by default: from 0.22,
+    """Whether vLLM ``version`` runs this checkpoint on its V2 model runner by default: in 0.22,
     a dense, unquantized ``Qwen3ForCausalLM`` (``VllmConfig._is_default_v2_model_runner_model``)."""
     if version != "0.22" or not config:
         return False
