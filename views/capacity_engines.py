@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from calculator.engines import ENGINES, llamacpp_max_sequences, sglang_pool, transformers_cache_bytes, vllm_plan
-from calculator.engines import vllm as vllm_plan_rules
+from calculator.engines import vllm as vllm_plan_rules, vllm_hybrid
 from calculator.engines.llamacpp import LLAMACPP_VERSION
 from calculator.engines.sglang import SGLANG_VERSION
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
@@ -209,7 +209,7 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
         help="Without it vLLM first profiles the vision/audio encoder on its largest dummy "
              "inputs, which this page does not model (the KV memory shown is then an upper "
              "bound); with it vLLM skips that pass")
-    prefix = (model.has_state and version in vllm_plan_rules.PREFIX_ALIGN and st.checkbox(
+    prefix = (model.has_state and version in vllm_hybrid.PREFIX_ALIGN and st.checkbox(
         "vLLM started with --enable-prefix-caching", key="c_vpc",
         help="Off by default for hybrid models; with it vLLM caches gated-DeltaNet / short-conv "
              "state in 'align' mode, two state pages per request instead of one (Mamba-2 "

@@ -45,7 +45,10 @@ and ``mamba_block_size`` at max_model_len, and ``MambaSpec.max_memory_usage_byte
 attention block as ``grain × cdiv(mamba page, grain × attention bytes per token)`` with grain =
 ``max(min kernel block of the backend, block_size)``: 16 on every CUDA backend (FlashAttention,
 FlashInfer, Triton) at the default block size, the user's ``--block-size`` when larger
-(vllm-project/vllm#37467, 2026-03-30). "0.27" is what changed by
+(vllm-project/vllm#37467, 2026-03-30). With ``--enable-prefix-caching`` (``prefix_caching``,
+builds 0.17 – 0.22) the mode is 'align' for models without ``SupportsMambaPrefixCaching`` (gated
+DeltaNet, short conv; #30877), where a request keeps two state pages (``vllm_hybrid.align_mode``); the
+Mamba-2 family's 'all' mode is refused. "0.27" is what changed by
 v0.27.1 (read from verbatim quotes of its ``config/vllm.py`` and ``v1/core/kv_cache_utils.py``;
 checked on a public vLLM 0.29.0 log, ``tests/test_engine_vllm_pool_versions.py``):
 
@@ -73,6 +76,7 @@ from dataclasses import dataclass, replace
 
 from ..dsv4 import refuse_compressed
 from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SlidingWindowSpec, StateSpec
+from .vllm_hybrid import HYBRID_AFTER_LOAD, HYBRID_USER_ALIGN, align_mode, hybrid_block
 
 VLLM_VERSION = "vLLM main @ 001cabc1"
 BLOCK_SIZES = (1, 8, 16, 32, 64, 128, 256)  # CacheConfig.block_size: BlockSize literal
@@ -81,13 +85,6 @@ DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192  # `vllm serve` default on large GPUs (Eng
 POOL_VERSIONS = ("0.10", "0.11", "0.17", "0.20", "0.21", "0.22", "0.27")  # pool rules read
 IN_FLIGHT_FROM = "0.27"                    # first one here with max_in_flight_tokens
 TOKENS_FROM_CONCURRENCY = ("0.21", "0.22", "0.27")  # 'GPU KV cache size' = concurrency × len
-HYBRID_USER_ALIGN = ("0.20", "0.21", "0.22")  # a user --block-size is the hybrid grain (#37467)
-HYBRID_AFTER_LOAD = ("0.20", "0.21", "0.22", "0.27")  # hybrid block lines after the load
-PREFIX_ALIGN = ("0.17", "0.20", "0.21", "0.22")  # --enable-prefix-caching's 'align' mode read
-# architectures implementing SupportsMambaPrefixCaching at 811d80519 ('all' mode, not modelled)
-MAMBA_ALL_MODE = ("BambaForCausalLM", "FalconH1ForCausalLM", "GraniteMoeHybridForCausalLM",
-                  "JambaForCausalLM", "MambaForCausalLM", "Mamba2ForCausalLM",
-                  "NemotronHForCausalLM", "Zamba2ForCausalLM")
 # why vLLM's DeepSeek-V4 pools are refused: public 0.21-0.28 starts disagree with any one rule
 V4_WHY = (" for vLLM's pools: how a request is charged for its window and compressor-state blocks "
           "changes from release to release (vllm#51041, #52495, #54703)")
@@ -275,59 +272,6 @@ def layer_specs(model: ModelSpec, *, block_size: int = 16, kv_cache_dtype: str =
     return out
 
 
-def _hybrid_block(specs: list[PageSpec], block_size: int, max_model_len: int,
-                  user_aligns: bool = False) -> tuple[list[PageSpec], tuple[str, ...]]:
-    """HybridAttentionMambaModelConfig.verify_and_update_config: raise the attention block size
-    so an attention page holds a mamba page, then pad the mamba page to the attention page.
-    ``user_aligns`` (0.22, ``Platform._align_hybrid_block_size``): the grain is
-    ``max(16, block_size)``, so a larger ``--block-size`` is rounded up to a multiple of itself."""
-    attn = {s for s in specs if s.kind != "mamba"}
-    if len(attn) != 1 or next(iter(attn)).kind != "full":
-        raise ValueError("engine vllm: hybrid state models are modelled with one kind of full "
-                         "attention only (not MLA or sliding windows)")
-    per_token = next(iter(attn)).token_bytes
-    mamba_page = max(s.token_bytes for s in specs if s.kind == "mamba")
-    if len({s.token_bytes for s in specs if s.kind == "mamba"}) != 1:
-        raise ValueError("engine vllm: state layers of different sizes are not modelled")
-    lines = []
-    grain = max(16, block_size) if user_aligns else 16
-    need = grain * _cdiv(mamba_page, grain * per_token)
-    if block_size < need:
-        block_size = need
-        lines.append(f"Setting attention block size to {need} tokens to ensure that attention page "
-                     "size is >= mamba page size.")
-    page = block_size * per_token
-    if page != mamba_page:
-        lines.append(f"Padding mamba page size by {100 * (page - mamba_page) / mamba_page:.2f}% to "
-                     "ensure that mamba page size and attention page size are exactly equal.")
-    out = [replace(s, block_size=max_model_len, padded_page=page) if s.kind == "mamba"
-           else replace(s, block_size=block_size) for s in specs]
-    return out, tuple(lines)
-
-
-def _align_mode(model: ModelSpec, specs: list[PageSpec],
-                version: str) -> tuple[list[PageSpec], tuple[str, ...]]:
-    """``--enable-prefix-caching`` on a hybrid model (``MambaModelConfig.verify_and_update_config``
-    at 811d80519): 'all' mode for architectures that implement ``SupportsMambaPrefixCaching``
-    (Mamba-2 and Mamba-1 families: a state per chunk, not modelled), else 'align', where
-    ``MambaSpec.max_memory_usage_bytes`` keeps two state pages per request; the block sizes are
-    those of the default mode. Read for the 0.17 – 0.22 builds (align mode: #30877, v0.15)."""
-    if version not in PREFIX_ALIGN:
-        raise ValueError(f"enable-prefix-caching: vLLM {version}'s prefix caching for state layers "
-                         f"is not read; it is for {', '.join(PREFIX_ALIGN)}")
-    archs = (model.config or {}).get("architectures") or [model.name]
-    arch = str(archs[0]) if isinstance(archs, list) and archs else model.name
-    if arch in MAMBA_ALL_MODE or "NemotronH" in arch:
-        raise ValueError(f"enable-prefix-caching: {arch} caches its state in vLLM's 'all' mode (a "
-                         "state per block of the chunk size), which is not modelled")
-    out = [replace(s, state_pages=2) if s.kind == "mamba" else s for s in specs]
-    return out, (f"Mamba cache mode is set to 'align' for {arch} by default when prefix caching "
-                 "is enabled",
-                 "Warning: Prefix caching in Mamba cache 'align' mode is currently enabled. Its "
-                 "support for Mamba layers is experimental. Please report any issues you may "
-                 "observe.")
-
-
 def _groups(specs: list[PageSpec]) -> tuple[list[tuple[PageSpec, int]], int, int, int, bool]:
     """(groups, group_size, page_size, padding layers, uniform-type) as get_kv_cache_groups."""
     if len(set(specs)) == 1:
@@ -427,10 +371,10 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
                          "DeltaNet, short conv) are not read; their rules are read for 0.10 – 0.22")
     mode_lines: tuple[str, ...] = ()
     if any(s.kind == "mamba" for s in specs):
-        specs, hybrid_lines = _hybrid_block(specs, block_size, max_model_len,
+        specs, hybrid_lines = hybrid_block(specs, block_size, max_model_len,
                                             user_aligns=version in HYBRID_USER_ALIGN)
         if prefix_caching:
-            specs, mode_lines = _align_mode(model, specs, version)
+            specs, mode_lines = align_mode(model, specs, version)
     groups, group_size, page, padding, uniform_type = _groups(specs)
     in_flight = max_num_batched_tokens * (2 if new_rules and async_scheduling else 1)
     if uniform_type:  # UniformTypeKVCacheSpecs.max_memory_usage_bytes: the longest layer's pages
