@@ -177,7 +177,8 @@ def test_capacity_hybrid_prefix_caching_checkbox_and_its_link():
                              "Qwen3_5MoeForConditionalGeneration")
     assert "Mamba cache mode" not in log_off
     # the same blocks, fewer requests: cdiv(8192, 2096) = 4 attention pages + 3 or 6 state pages
-    metric = lambda at, label: next(m.value for m in at.metric if m.label.startswith(label))  # noqa: E731
+    def metric(at, label):
+        return next(m.value for m in at.metric if m.label.startswith(label))
     blocks = int(metric(on, "GPU blocks").replace(",", ""))
     assert blocks == int(metric(off, "GPU blocks").replace(",", ""))
     assert metric(on, "Max concurrency") == f"{blocks / 10:.2f}x"

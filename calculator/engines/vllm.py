@@ -47,8 +47,8 @@ attention block as ``grain × cdiv(mamba page, grain × attention bytes per toke
 FlashInfer, Triton) at the default block size, the user's ``--block-size`` when larger
 (vllm-project/vllm#37467, 2026-03-30). With ``--enable-prefix-caching`` (``prefix_caching``,
 builds 0.17 – 0.22) the mode is 'align' for models without ``SupportsMambaPrefixCaching`` (gated
-DeltaNet, short conv; #30877), where a request keeps two state pages (``vllm_hybrid.align_mode``); the
-Mamba-2 family's 'all' mode is refused. "0.27" is what changed by
+DeltaNet, short conv; #30877), where a request keeps two state pages
+(``vllm_hybrid.align_mode``); the Mamba-2 family's 'all' mode is refused. "0.27" is what changed by
 v0.27.1 (read from verbatim quotes of its ``config/vllm.py`` and ``v1/core/kv_cache_utils.py``;
 checked on a public vLLM 0.29.0 log, ``tests/test_engine_vllm_pool_versions.py``):
 
@@ -172,7 +172,7 @@ class VllmPlan:
         """What vLLM prints before its pool lines, in its order: the config-time lines (forced MLA
         block; left out with ``config=False``) and ``startup`` (the predicted memory profile),
         with the hybrid block lines where the build prints them: while the config is built up to
-        the 0.17 line (``HybridAttentionMambaModelConfig``), after "Model loading took" from 0.22
+        the 0.17 line (``HybridAttentionMambaModelConfig``), after "Model loading took" from 0.20
         (``Platform._align_hybrid_block_size`` runs once the layers exist)."""
         start, hybrid = list(startup), list(self.hybrid_lines)
         config_lines = list((*self.cache_mode_lines, *self.config_lines) if config else ())
