@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "deducts its CUDA-graph estimate, see --cudagraph-memory) or 0.27 "
                         "(v0.27 on and main; pool only, with --kv-memory: sliding layers keep "
                         "async scheduling's in-flight blocks, tokens = concurrency × max_model_len; "
-                        "v0.23 – v0.26 are not read); sglang: the "
+                        "v0.23 – v0.26 run 0.23: the same, full attention only); sglang: the "
                         "build whose "
                         "default --mem-fraction-static applies: 0.4 (by TP: v0.3 and v0.4, "
                         "before PR #10975), 0.5 (from the card, late 2025 to Feb 2026) or main "

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from calculator.engines import vllm_startup
-from calculator.engines.vllm import POOL_VERSIONS
+from calculator.engines.vllm import BETWEEN, POOL_VERSIONS
 from calculator.gpus import GpuSpec, gpu_spec
 from calculator.units import SCALES
 from views import common as c
@@ -26,7 +26,8 @@ SGLANG_BUILDS = {"main": "main, late 2026 (+ prefill graphs)",
 VLLM_BUILDS = {"0.27": "v0.27+ (KV given)", "0.22": "v0.22 (+ CUDA-graph estimate)",
                "0.21": "v0.21 (+ CUDA-graph estimate)", "0.20": "v0.20 (+ CUDA-graph estimate)",
                "0.17": "v0.17 – v0.19", "0.11": "v0.11 – v0.16", "0.10": "v0.10"}
-VLLM_BUILD_CHOICES = POOL_VERSIONS
+# the pages offer the builds a whole model class runs on (v0.23 – v0.26: the CLI, full attention)
+VLLM_BUILD_CHOICES = tuple(v for v in POOL_VERSIONS if v != BETWEEN)
 VLLM_DEFAULT_BUILD = vllm_startup.DEFAULT_VERSION  # the newest whose every startup term is read
 VLLM_POOL_ONLY = vllm_startup.POOL_ONLY
 VLLM_BUILD_HELP = ("Where vLLM takes its memory snapshot: v0.10 before NCCL comes up, so TP's NCCL "

@@ -9,9 +9,10 @@ v0.19 (the Triton top-k/top-p sampler, #33538), "0.20", "0.21" and "0.22" one re
 CUDA-graph estimate deducted from v0.20, #38284; the load's split limit, the token line and the
 sampler's second pass from v0.21; the V2 model runner for dense Qwen3 in v0.22) and "0.27" (pool
 rules only) from v0.27, read at v0.27.1 and checked on a v0.29.0
-log; ``main`` takes the newest read. v0.23 – v0.26 fall between two readings (their pools changed
-on the way to 0.27) and releases before v0.10 were not read: both are refused with the windows
-named."""
+log; ``main`` takes the newest read. v0.23 – v0.26 fall between two readings: "0.23" sizes their
+full-attention and MLA pools, where the 0.22 and 0.27 rules agree, and refuses sliding-window and
+state layers, whose rules changed on the way to 0.27. Releases before v0.10 were not read and are
+refused with the windows named."""
 from __future__ import annotations
 
 import re
@@ -20,7 +21,7 @@ from .sglang_fraction import VERSIONS as SGLANG_BUILDS
 
 # (first minor, last minor or None for open-ended, build)
 VLLM_WINDOWS = ((10, 10, "0.10"), (11, 16, "0.11"), (17, 19, "0.17"), (20, 20, "0.20"),
-                (21, 21, "0.21"), (22, 22, "0.22"), (27, None, "0.27"))
+                (21, 21, "0.21"), (22, 22, "0.22"), (23, 26, "0.23"), (27, None, "0.27"))
 _RELEASE = re.compile(r"^v?0\.(\d+)(?:\.\d+)*(?:(?:rc|\.post|\.dev|post|dev)\d*)?(?:\+\S*)?$")
 
 

@@ -82,9 +82,10 @@ VLLM_VERSION = "vLLM main @ 001cabc1"
 BLOCK_SIZES = (1, 8, 16, 32, 64, 128, 256)  # CacheConfig.block_size: BlockSize literal
 KV_CACHE_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_ds_mla")
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192  # `vllm serve` default on large GPUs (EngineArgs)
-POOL_VERSIONS = ("0.10", "0.11", "0.17", "0.20", "0.21", "0.22", "0.27")  # pool rules read
+POOL_VERSIONS = ("0.10", "0.11", "0.17", "0.20", "0.21", "0.22", "0.23", "0.27")  # rules read
+BETWEEN = "0.23"  # v0.23 – v0.26: full attention and MLA only, where 0.22 and 0.27 agree
 IN_FLIGHT_FROM = "0.27"                    # first one here with max_in_flight_tokens
-TOKENS_FROM_CONCURRENCY = ("0.21", "0.22", "0.27")  # 'GPU KV cache size' = concurrency × len
+TOKENS_FROM_CONCURRENCY = ("0.21", "0.22", "0.23", "0.27")  # 'GPU KV cache size' = conc. × len
 # why vLLM's DeepSeek-V4 pools are refused: public 0.21-0.28 starts disagree with any one rule
 V4_WHY = (" for vLLM's pools: how a request is charged for its window and compressor-state blocks "
           "changes from release to release (vllm#51041, #52495, #54703)")
@@ -366,6 +367,10 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
         specs = specs + first * draft_layers
     hybrid_lines: tuple[str, ...] = ()
     new_rules = version == IN_FLIGHT_FROM
+    if version == BETWEEN and any(s.kind in ("sliding", "mamba") for s in specs):
+        raise ValueError("engine-version: vLLM v0.23 – v0.26 pools for sliding-window and state "
+                         "layers are not read (they changed on the way to 0.27, #47728); their "
+                         "full-attention and MLA pools are, the 0.22 and 0.27 rules agreeing there")
     if version == IN_FLIGHT_FROM and any(s.kind == "mamba" for s in specs):
         raise ValueError(f"engine-version: vLLM {version}'s pools for state layers (mamba, gated "
                          "DeltaNet, short conv) are not read; their rules are read for 0.10 – 0.22")
