@@ -43,7 +43,6 @@ def vllm_build(release: str) -> str:
                      f"the builds read are {windows}")
 
 
-
 def sglang_build(release: str) -> str:
     """The SGLang build label for ``release``: the labels themselves and ``main`` / ``latest`` /
     ``nightly``. SGLang's patch releases are not mapped: its default fraction changed inside the

@@ -217,12 +217,8 @@ def mla_copies(model, tp: int = 1, pp: int = 1) -> int:
     best = 0
     for stage in stages:
         ck = checkpoint(config, stage)
-        dtypes: dict[str, tuple] = {}
-        for t in ck.tensors:
-            if t.source.name.endswith("kv_b_proj.weight"):
-                dtypes.setdefault(t.source.name, (t.source, set()))[1].add(t.dtype)
         total = 0
-        for param, stored in dtypes.values():
+        for param, stored in ck.stored_dtypes("kv_b_proj.weight").values():
             if stored == {MODEL_ST[ck.model_dtype]}:      # unquantized: copies of the weight
                 item = ST_BITS[MODEL_ST[ck.model_dtype]] // 8
             elif any(d.startswith("F8") for d in stored) and list(block or ()) != [128, 128]:

@@ -77,6 +77,7 @@ from dataclasses import dataclass, replace
 from ..dsv4 import refuse_compressed
 from ..specs import FullAttentionSpec, MLASpec, ModelSpec, SlidingWindowSpec, StateSpec
 from .vllm_hybrid import HYBRID_AFTER_LOAD, HYBRID_USER_ALIGN, align_mode, hybrid_block
+from .vllm_spec import PageSpec, cdiv
 
 VLLM_VERSION = "vLLM main @ 001cabc1"
 BLOCK_SIZES = (1, 8, 16, 32, 64, 128, 256)  # CacheConfig.block_size: BlockSize literal
@@ -98,45 +99,6 @@ def rules_label(version: str) -> str:
     if version == IN_FLIGHT_FROM:
         return f"vLLM {version}+ pool rules"
     return f"vLLM {version} pool rules" if version in POOL_VERSIONS else VLLM_VERSION
-
-
-def _cdiv(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-@dataclass(frozen=True)
-class PageSpec:
-    """One layer's vLLM KV-cache spec, per rank (hashable: equal specs share a group)."""
-
-    kind: str            # "full", "sliding", "mla", "indexer" (DSA keys) or "mamba"
-    block_size: int
-    token_bytes: int     # bytes of one token of one layer on one rank (mamba: one request's state)
-    window: int | None = None
-    padded_page: int = 0  # mamba: the page after padding to the attention page (0: unpadded)
-    state_pages: int = 1  # mamba: pages a request holds (2 in prefix caching's 'align' mode)
-
-    @property
-    def page_size_bytes(self) -> int:
-        if self.kind == "mamba":
-            return self.padded_page or self.token_bytes
-        return self.block_size * self.token_bytes
-
-    def max_memory_usage_bytes(self, max_model_len: int, in_flight_tokens: int) -> int:
-        if self.kind == "mamba":  # MambaSpec: 1 page per request ('none'), 2 in 'align' mode
-            return self.state_pages * self.page_size_bytes
-        if self.kind == "sliding":
-            assert self.window is not None
-            tokens = min(self.window - 1 + in_flight_tokens, max_model_len)
-            return (_cdiv(tokens, self.block_size) + 1) * self.page_size_bytes
-        return _cdiv(max_model_len, self.block_size) * self.page_size_bytes
-
-    def label(self) -> str:
-        if self.kind == "mamba":
-            return f"mamba state ({self.token_bytes:,} B/request/layer, page {self.page_size_bytes:,} B)"
-        if self.kind == "indexer":
-            return f"DSA indexer keys ({self.token_bytes:,} B/token/layer, block {self.block_size})"
-        w = f", window {self.window}" if self.window else ""
-        return f"{self.kind} ({self.token_bytes:,} B/token/layer, block {self.block_size}{w})"
 
 
 @dataclass(frozen=True)
@@ -292,7 +254,7 @@ def _groups(specs: list[PageSpec]) -> tuple[list[tuple[PageSpec, int]], int, int
     group_size = most if most < fewest * 1.5 else fewest
     groups, padding = [], 0
     for s, n in by_type.items():
-        k = _cdiv(n, group_size)
+        k = cdiv(n, group_size)
         padding += k * group_size - n
         # layers[i::k]: group i holds ceil or floor of n / k layers
         groups += [(s, len(range(i, n, k))) for i in range(k)]
@@ -383,11 +345,11 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
     groups, group_size, page, padding, uniform_type = _groups(specs)
     in_flight = max_num_batched_tokens * (2 if new_rules and async_scheduling else 1)
     if uniform_type:  # UniformTypeKVCacheSpecs.max_memory_usage_bytes: the longest layer's pages
-        per_request = max(_cdiv(s.max_memory_usage_bytes(max_model_len, in_flight),
+        per_request = max(cdiv(s.max_memory_usage_bytes(max_model_len, in_flight),
                                 s.page_size_bytes) for s in specs)
     else:
         usage = sum(s.max_memory_usage_bytes(max_model_len, in_flight) for s, _ in groups)
-        per_request = _cdiv(group_size * usage, page * group_size)
+        per_request = cdiv(group_size * usage, page * group_size)
     num_blocks = num_tokens = concurrency = None
     if kv_memory is not None:
         num_blocks = kv_memory // page // group_size

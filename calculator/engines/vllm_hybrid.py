@@ -5,11 +5,9 @@ citations for each build are in its docstring."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from ..specs import ModelSpec
-    from .vllm import PageSpec
+from ..specs import ModelSpec
+from .vllm_spec import PageSpec, cdiv
 
 HYBRID_USER_ALIGN = ("0.20", "0.21", "0.22")  # a user --block-size is the hybrid grain (#37467)
 HYBRID_AFTER_LOAD = ("0.20", "0.21", "0.22", "0.27")  # hybrid block lines after the load
@@ -20,8 +18,8 @@ MAMBA_ALL_MODE = ("BambaForCausalLM", "FalconH1ForCausalLM", "GraniteMoeHybridFo
                   "NemotronHForCausalLM", "Zamba2ForCausalLM")
 
 
-def hybrid_block(specs: list["PageSpec"], block_size: int, max_model_len: int,
-                 user_aligns: bool = False) -> tuple[list["PageSpec"], tuple[str, ...]]:
+def hybrid_block(specs: list[PageSpec], block_size: int, max_model_len: int,
+                 user_aligns: bool = False) -> tuple[list[PageSpec], tuple[str, ...]]:
     """HybridAttentionMambaModelConfig.verify_and_update_config: raise the attention block size
     so an attention page holds a mamba page, then pad the mamba page to the attention page.
     ``user_aligns`` (0.20 – 0.22, ``Platform._align_hybrid_block_size``): the grain is
@@ -36,7 +34,7 @@ def hybrid_block(specs: list["PageSpec"], block_size: int, max_model_len: int,
         raise ValueError("engine vllm: state layers of different sizes are not modelled")
     lines = []
     grain = max(16, block_size) if user_aligns else 16
-    need = grain * -(-mamba_page // (grain * per_token))  # cdiv
+    need = grain * cdiv(mamba_page, grain * per_token)
     if block_size < need:
         block_size = need
         lines.append(f"Setting attention block size to {need} tokens to ensure that attention page "
@@ -50,8 +48,8 @@ def hybrid_block(specs: list["PageSpec"], block_size: int, max_model_len: int,
     return out, tuple(lines)
 
 
-def align_mode(model: "ModelSpec", specs: list["PageSpec"],
-               version: str) -> tuple[list["PageSpec"], tuple[str, ...]]:
+def align_mode(model: ModelSpec, specs: list[PageSpec],
+               version: str) -> tuple[list[PageSpec], tuple[str, ...]]:
     """``--enable-prefix-caching`` on a hybrid model (``MambaModelConfig.verify_and_update_config``
     at 811d80519): 'all' mode for architectures that implement ``SupportsMambaPrefixCaching``
     (Mamba-2 and Mamba-1 families: a state per chunk, not modelled), else 'align', where

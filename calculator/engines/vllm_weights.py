@@ -119,22 +119,29 @@ def _number(value: object, field: str, lo: float, hi: float) -> float:
     return float(value)
 
 
-def _rope_caches(cfg: dict, mtype: str) -> list[tuple[str, int]]:
-    """The ``cos_sin_cache`` buffers ``get_rope`` creates for the model (one per distinct rope)."""
+def _rope_caches(cfg: dict, mtype: str, mla: bool = False) -> list[tuple[str, int]]:
+    """The ``cos_sin_cache`` buffers ``get_rope`` creates for the model (one per distinct rope).
+    MLA (``deepseek_v2.py``): ``qk_rope_head_dim`` wide, and any rope scaling is
+    ``DeepseekScalingRotaryEmbedding`` over ``torch.arange(original × factor)``, its ceiling."""
     if mtype == "gpt2":
         return []
-    heads = config_int(cfg, "num_attention_heads")
-    head_dim = config_int(cfg, "head_dim") if cfg.get("head_dim") else config_int(cfg, "hidden_size") // heads
-    factor = cfg.get("partial_rotary_factor")
-    rotary = int(head_dim * (1.0 if factor is None else
-                             _number(factor, "partial_rotary_factor", 1e-6, 1.0)))
+    if mla:
+        rotary = config_int(cfg, "qk_rope_head_dim")
+    else:
+        heads = config_int(cfg, "num_attention_heads")
+        head_dim = config_int(cfg, "head_dim") if cfg.get("head_dim") else config_int(cfg, "hidden_size") // heads
+        factor = cfg.get("partial_rotary_factor")
+        rotary = int(head_dim * (1.0 if factor is None else
+                                 _number(factor, "partial_rotary_factor", 1e-6, 1.0)))
     positions = config_int(cfg, "max_position_embeddings", hi=1 << 32)
     scaling = cfg.get("rope_scaling") or {}
     if not isinstance(scaling, dict):
         raise ValueError(f"rope_scaling: expected a JSON object, got {scaling!r}")
-    if str(scaling.get("rope_type") or scaling.get("type") or "") == "yarn":
+    kind = str(scaling.get("rope_type") or scaling.get("type") or "default")
+    if kind == "yarn" or (mla and kind != "default"):
         original = config_int(scaling, "original_max_position_embeddings", hi=1 << 32)
-        positions = int(original * _number(scaling.get("factor"), "rope_scaling.factor", 1.0, 1e6))
+        scaled = original * _number(scaling.get("factor"), "rope_scaling.factor", 1.0, 1e6)
+        positions = math.ceil(scaled) if mla else int(scaled)
     item = 4 if mtype == "gpt_oss" else ST_BITS[MODEL_ST[_dtype(cfg)]] // 8
     caches = [("rotary_emb.cos_sin_cache", positions * rotary * item)]
     if mtype == "gemma3_text":  # local layers use their own base (rope_local_base_freq), unscaled
@@ -142,33 +149,12 @@ def _rope_caches(cfg: dict, mtype: str) -> list[tuple[str, int]]:
     return caches
 
 
-def _mla_rope(cfg: dict) -> list[tuple[str, int]]:
-    """The one rope cache an MLA model builds: ``qk_rope_head_dim`` wide; with rope scaling
-    (``deepseek_yarn``) over ``original_max_position_embeddings × factor`` positions."""
-    rotary = config_int(cfg, "qk_rope_head_dim")
-    positions = config_int(cfg, "max_position_embeddings", hi=1 << 32)
-    scaling = cfg.get("rope_scaling") or {}
-    if not isinstance(scaling, dict):
-        raise ValueError(f"rope_scaling: expected a JSON object, got {scaling!r}")
-    if str(scaling.get("rope_type") or scaling.get("type") or "default") != "default":
-        original = config_int(scaling, "original_max_position_embeddings", hi=1 << 32)
-        # torch.arange(original × factor): ceil of the product
-        positions = math.ceil(original * _number(scaling.get("factor"), "rope_scaling.factor",
-                                                 1.0, 1e6))
-    item = ST_BITS[MODEL_ST[_dtype(cfg)]] // 8
-    return [("rotary_emb.cos_sin_cache", positions * rotary * item)]
-
-
 def _mla_dequant(ck: Checkpoint) -> list[tuple[str, int]]:
     """The model-dtype copy of each quantized ``kv_b_proj`` that ``W_UK_T`` / ``W_UV`` view."""
     item = ST_BITS[MODEL_ST[ck.model_dtype]] // 8
-    quantized: dict[str, Param] = {}
-    for t in ck.tensors:
-        p = t.source
-        if p.name.endswith("kv_b_proj.weight") and t.dtype != MODEL_ST[ck.model_dtype]:
-            quantized[p.name] = p
     return [(f"{name}.dequantized", p.count * math.prod(p.shape) * item)
-            for name, p in quantized.items()]
+            for name, (p, dtypes) in ck.stored_dtypes("kv_b_proj.weight").items()
+            if dtypes != {MODEL_ST[ck.model_dtype]}]
 
 
 def _dtype(cfg: dict) -> str:
@@ -227,7 +213,7 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
     stages = [ranked]
     if pp > 1:
         stages = stage_params(ranked, vllm_pp_stages(config_int(cfg, "num_hidden_layers"), pp))
-    ropes = _mla_rope(cfg) if mla else _rope_caches(cfg, mtype)  # every stage builds its own
+    ropes = _rope_caches(cfg, mtype, mla)  # every stage builds its layers' rope
     split = None if max_split_mb is None else max_split_mb * MiB
     loads = []
     for stage in stages:

@@ -57,6 +57,15 @@ class Checkpoint:
             out[t.source.part] = out.get(t.source.part, 0) + t.nbytes
         return out
 
+    def stored_dtypes(self, suffix: str) -> dict[str, tuple[Param, frozenset[str]]]:
+        """Each logical tensor whose name ends in ``suffix``, with the safetensors dtypes it is
+        stored in (a quantized one's scales included): how engines tell a quantized weight."""
+        out: dict[str, tuple[Param, set[str]]] = {}
+        for t in self.tensors:
+            if t.source.name.endswith(suffix):
+                out.setdefault(t.source.name, (t.source, set()))[1].add(t.dtype)
+        return {name: (p, frozenset(d)) for name, (p, d) in out.items()}
+
     def by_dtype(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for t in self.tensors:
