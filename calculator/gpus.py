@@ -75,6 +75,16 @@ CATALOGUE: tuple[GpuSpec, ...] = (
             f"{_V} '(41.24/178.35 GiB)' and '(48.48/178.35 GiB)' on B200 boxes (ids 57688774351, "
             "54853090387); nvidia-smi 'NVIDIA B200, 183359 MiB' (ids 56212356169, 57123778888)",
             sm=100),
+    GpuSpec("B300 288GB", "267.69", 275040, True,
+            "PyTorch 'GPU 0 has a total capacity of 267.69 GiB' on B300 nodes (torch reads the "
+            "driver total vLLM multiplies; ids 66974703316, 65719067222, 66068615294, the first "
+            "under vLLM); nvidia-smi 'NVIDIA B300 SXM6 AC, 275040 MiB' (ids 71609078484, "
+            "59793277385, 69077680576); compute capability 10.3", sm=103),
+    GpuSpec("GB200 186GB", "184.31", 189471, True,
+            "PyTorch 'GPU 0 has a total capacity of 184.31 GiB' on GB200 (vLLM DeepSeek-V4 decode "
+            "on GB200, id 53295161045; ids 56511866012, 57017847114); nvidia-smi 'NVIDIA GB200, "
+            "189471 MiB' (ids 60167695339, 66353498064); one Blackwell die's HBM (the Grace "
+            "memory is not counted)", sm=100),
     GpuSpec("MI300X 192GB", "191.98", 196592, True,
             f"{_V} '(8.08/191.98 GiB)' on an MI300X (AMD GEAK runs, ids 70146089233, 70296656876); "
             "SGLang's get_amdgpu_memory_capacity reads the card as 196592 MiB: rocm-smi's 'VRAM "
@@ -84,6 +94,10 @@ CATALOGUE: tuple[GpuSpec, ...] = (
             "'AMD MI325X × 8 (255.98 GiB HBM each)' under vLLM 0.20.2 ROCm nightly "
             "(vllm-project/vllm#41963, and that box's other DeepSeek-V4 reports, ids "
             "56881978410, 56714437463, 57044329709)", sm=0),
+    GpuSpec("MI355X 288GB", "287.98", None, True,
+            "PyTorch 'HIP out of memory ... GPU 3 has a total capacity of 287.98 GiB' on 8 × MI355X "
+            "(gfx950) under SGLang (a Kimi-K3 bring-up playbook, id 60904491974; ids "
+            "61205771843, 58078872054); rocm-smi's VRAM total not read", sm=0),
     GpuSpec("RTX 4090 24GB", "23.53", 24564, False,
             f"{_V} '(23.08/23.53 GiB)' on a 24 GB card (id 34681159919); free 23.08 GiB at start "
             "on RTX 4090s under SGLang (id 55529353766, nvidia-smi 24564 MiB)", sm=89),
@@ -139,7 +153,11 @@ SM_COUNTS: dict[str, tuple[int, str]] = {
     "RTX PRO 6000 96GB": (188, "Triton DeviceProperties(multi_processor_count=188, cc=120), the "
                                "only sm_120 part with 188 SMs (id 69111419108)"),
     "B200 180GB": (148, f"{_PROPS}=148, 'NVIDIA B200' (ids 2097843420, 25224556183)"),
+    "B300 288GB": (148, "'NVIDIA B300 SXM6 AC, 148 SMs, compute capability 10.3' (ids "
+                        "61424822485, 52275965734)"),
+    "GB200 186GB": (152, "'NVIDIA GB200, 152 SMs' (ids 68338340969, 68417466293)"),
     "MI300X 192GB": (304, f"{_PROPS}=304, 'AMD Instinct MI300X' (id 56715879733)"),
+    "MI355X 288GB": (256, "'gfx950 (MI355X, 256 CUs)' (ids 56311728313, 69215603709)"),
     "RTX 4090 24GB": (128, f"{_PROPS}=128, 'NVIDIA GeForce RTX 4090' (id 7862287914)"),
     "RTX 3090 24GB": (82, f"{_PROPS}=82, 'GeForce RTX 3090' (id 73948879)"),
     "RTX 5090 32GB": (170, "Triton DeviceProperties(multi_processor_count=170, cc=120), the "

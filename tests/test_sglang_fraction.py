@@ -130,6 +130,7 @@ def test_default_fraction_on_b200_and_mi300x_by_hand():
     assert mi300x.mem_fraction_static == Fraction("0.867")
     assert prefill_graph_reserve(llama.config, mla=True, chunk=8192, cuda=False)[0] == 0.0
     # the cards the startup issue names all carry the capacity SGLang derives its default from,
-    # except MI325X (no rocm-smi line read) and the GB10 (nvidia-smi prints no memory there)
+    # except MI325X and MI355X (no rocm-smi line read) and the GB10 (nvidia-smi prints no memory
+    # there)
     missing = {name for name, g in GPU_SPECS.items() if g.smi_mib is None}
-    assert missing == {"MI325X 256GB", "DGX Spark GB10"}
+    assert missing == {"MI325X 256GB", "MI355X 288GB", "DGX Spark GB10"}
