@@ -158,14 +158,15 @@ VLLM_LOGS = [
           "checkpoint: Llama-3.1-70B's shapes and FP8-dynamic scheme)"),
 ]
 
-# v0.17 – v0.19: the Triton top-k/top-p sampler (vllm_startup "0.17"); none deducts CUDA graphs.
+# v0.18 – v0.19: the Triton top-k/top-p sampler (vllm_startup "0.18", whose startup is 0.17's);
+# none deducts CUDA graphs.
 # The Instruct checkpoints ship max_position_embeddings 32768 (the base models' presets: 131072),
 # which sizes vLLM's rope cache.
 VLLM_LOGS += [
     StartupLog("Qwen2.5-72B-Instruct, 4 × L40S (g6e.12xlarge), TP 4, serve", "vllm",
                lambda: _model(_config("qwen2.5-72b", max_position_embeddings=32768),
                               "Qwen2.5-72B-Instruct"), GPU_SPECS["L40S 48GB"],
-               {"tp": 4, "version": "0.17"}, "5.11",
+               {"tp": 4, "version": "0.18"}, "5.11",
                "gnosia93/eks-agentic-ai vLLM-on-EKS lesson (vllm/vllm-openai v0.19.0, "
                "--tensor-parallel-size=4 --max-model-len=8192, util 0.90; 'Model loading took "
                "33.98 GiB', 'Available KV cache memory: 5.11 GiB', 67,024 tokens, 8.18x; "
@@ -176,7 +177,7 @@ VLLM_LOGS += [
                lambda: _model(_config("qwen2.5-7b", max_position_embeddings=32768,
                                       torch_dtype="float16"), "Qwen2.5-7B-Instruct"),
                GPU_SPECS["V100 32GB"],
-               {"usage": "llm", "version": "0.17"}, "13.1",
+               {"usage": "llm", "version": "0.18"}, "13.1",
                "gpu-util-interference MLWD collection log (vLLM 0.18.0, LLM(dtype='float16', "
                "enforce_eager=True), max_num_batched_tokens=8192; 'Model loading took 14.25 GiB', "
                "'Available KV cache memory: 13.1 GiB', 245,360 tokens; find_string id 53128951888)",
@@ -186,7 +187,7 @@ VLLM_LOGS += [
     StartupLog("Qwen3-0.6B, RTX 3060 12GB, util 0.6, 8 seqs, 1024 tokens, enforce_eager", "vllm",
                lambda: _model(QWEN3_06B, "Qwen3-0.6B"), GPU_SPECS["RTX 3060 12GB"],
                {"mem_util": "0.6", "max_num_seqs": 8, "max_num_batched_tokens": 1024,
-                "version": "0.17"}, "5.68",
+                "version": "0.18"}, "5.68",
                "Retriva implementation notes (vllm/vllm-openai v0.19.0, --gpu-memory-utilization "
                "0.60 --max-model-len 4096 --max-num-seqs 8 --max-num-batched-tokens 1024 "
                "--enforce-eager; 'Model loading took 1.12 GiB', 'Available KV cache memory: 5.68 "

@@ -151,8 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine-version", default=None,
                    help="with --engine vllm: the release (0.19.1, v0.22.0, main) or the build "
                         "whose rules apply: 0.10, 0.11 (v0.11 – "
-                        "v0.16), 0.17 (v0.17 – v0.19: Triton top-k/top-p sampler; the default, the "
-                        "newest whose every startup term is predicted), 0.20, 0.21, 0.22 (also "
+                        "v0.16), 0.17 (v0.17: Triton top-k/top-p sampler), 0.18 (v0.18 – v0.19: "
+                        "MLA takes its backend's block size; the default, the newest whose every "
+                        "startup term is predicted), 0.20, 0.21, 0.22 (also "
                         "deducts its CUDA-graph estimate, see --cudagraph-memory) or 0.27 "
                         "(v0.27 on and main; pool only, with --kv-memory: sliding layers keep "
                         "async scheduling's in-flight blocks, tokens = concurrency × max_model_len; "

@@ -48,7 +48,7 @@ def test_capacity_vllm_027_without_a_figure_says_whose_memory_it_sizes():
              c_engine="vllm", c_vver="0.27")
     assert not at.exception
     text = " ".join(x.value for x in at.caption)
-    assert "startup memory" in text and "is not modelled here" in text and "v0.17's predicted" in text
+    assert "startup memory" in text and "is not modelled here" in text and "v0.18's predicted" in text
 
 
 def test_engines_page_vllm_027_with_one_figure_and_not_predicted_from_the_gpu():

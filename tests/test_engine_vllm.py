@@ -308,10 +308,65 @@ def test_mla_block_size_forced_by_gpu_generation():
 
 
 def test_cli_log_puts_the_forced_mla_block_line_first():
+    # up to 0.17 the platform forces the block while the config is built, before loading
     out = cli("--preset", "deepseek-v3", "--engine", "vllm", "--gpu", "H200", "--tp", "8",
-              "--context", "32768", "--format", "log")
+              "--context", "32768", "--format", "log", "--engine-version", "0.17")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     assert lines[0] == "Forcing kv cache block size to 64 for FlashMLA backend."
     assert sum("Forcing" in x for x in lines) == 1 and lines[-2].startswith("GPU KV cache size")
     assert int(lines[-2].split()[-2].replace(",", "")) % 64 == 0
+
+
+def test_mla_block_from_the_selected_backend_from_018():
+    """v0.18 on (vllm-project/vllm#35122; upstream 811d80519 ``_get_backend_priorities`` and
+    ``Platform.update_block_size_for_backend``): Hopper runs FLASH_ATTN_MLA, whose kernel takes
+    multiples of 16, so the default 16 stays and nothing is logged; Blackwell runs FLASHINFER_MLA
+    (blocks 32 or 64): 16 is not supported, so the smallest, 32, logged after the load."""
+    from calculator.engines.vllm import mla_block_size
+    ds = load_preset("deepseek-v3")
+    memory = 38_199 * 18_432 * 61          # exactly 38,199 blocks of 16 at TP 8 (above)
+    hopper = plan(ds, max_model_len=32_768, kv_memory=memory, tp=8, gpu="H200", version="0.18")
+    assert (hopper.block_size, hopper.num_tokens) == (16, 38_199 * 16) == (16, 611_184)
+    assert hopper.config_lines == hopper.backend_lines == ()
+    blackwell = plan(ds, max_model_len=32_768, kv_memory=memory, tp=8, gpu="B200", version="0.22")
+    # block 32: page 36,864 B · 61 layers → 38,199 // 2 = 19,099 blocks; tokens from concurrency
+    assert (blackwell.block_size, blackwell.num_blocks) == (32, 19_099)
+    assert blackwell.backend_lines == ("Setting kv cache block size to 32 for FLASHINFER_MLA "
+                                       "backend.",)
+    head = blackwell.head_lines(["Model loading took 79.56 GiB memory",
+                                 "Available KV cache memory: 1.00 GiB"])
+    assert head[1] == blackwell.backend_lines[0]  # after the load, before the KV memory
+    # B300 (10.3) is the same family; an fp8 KV on Hopper leaves FlashAttention MLA for FlashMLA
+    assert mla_block_size(ds, 16, "B300", "0.20") == (32, blackwell.backend_lines[0])
+    assert mla_block_size(ds, 16, "H100", "0.21", "fp8") == (
+        64, "Setting kv cache block size to 64 for FLASHMLA backend.")
+    # qk_nope_head_dim outside FlashInfer MLA's 64/128/192: CUTLASS MLA (128); a user's block stays
+    odd = replace(ds, config={**(ds.config or {}), "qk_nope_head_dim": 96})
+    assert mla_block_size(odd, 16, "B200", "0.22") == (
+        128, "Setting kv cache block size to 128 for CUTLASS_MLA backend.")
+    assert mla_block_size(ds, 64, "B200", "0.22") == (64, None)
+    assert mla_block_size(ds, 16, "A100 80GB", "0.22") == (16, None)   # TRITON_MLA
+    # DSA: the indexer cache is the first attention layer vLLM finds (its backend takes 64)
+    sparse = replace(ds, config={**(ds.config or {}), "index_topk": 2048})
+    assert mla_block_size(sparse, 16, "H200", "0.22") == (
+        64, "Setting kv cache block size to 64 for DEEPSEEK_V32_INDEXER backend.")
+
+
+def test_mla_block_in_017_and_b300_in_011():
+    """v0.17.x (cuda.py before #35122): Blackwell takes FlashInfer MLA when qk_nope_head_dim is
+    128 (block 32 or a multiple of 64, else 64), else CUTLASS MLA (128); v0.11.0 forces CUTLASS
+    only on capability 10.0, so a B300 (10.3) keeps 16 there."""
+    from calculator.engines.vllm import mla_block_size
+    ds = load_preset("deepseek-v3")
+    assert mla_block_size(ds, 16, "B300", "0.17") == (
+        64, "Forcing kv cache block size to 64 for FlashInferMLA backend.")
+    assert mla_block_size(ds, 32, "B200", "0.17") == (32, None)
+    odd = replace(ds, config={**(ds.config or {}), "qk_nope_head_dim": 192})
+    assert mla_block_size(odd, 16, "B200", "0.17") == (
+        128, "Forcing kv cache block size to 128 for CUTLASS_MLA backend.")
+    sparse = replace(ds, config={**(ds.config or {}), "index_topk": 2048})
+    assert mla_block_size(sparse, 16, "B200", "0.17") == (
+        64, "Forcing kv cache block size to 64 for FlashMLASparse backend.")
+    assert mla_block_size(ds, 16, "B300", "0.11") == (16, None)
+    assert mla_block_size(ds, 16, "GB200", "0.11")[0] == 128

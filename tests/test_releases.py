@@ -15,12 +15,12 @@ from tests.test_startup import cli
 @pytest.mark.parametrize("release, build", [
     ("0.10.1.1", "0.10"), ("0.10.2", "0.10"),
     ("0.11.0", "0.11"), ("v0.16.3", "0.11"), ("0.11.1.dev3+gabc1234", "0.11"),
-    ("0.17.1+a03ca76a.nv26.03", "0.17"), ("0.18.0", "0.17"), ("0.19.1", "0.17"),
+    ("0.17.1+a03ca76a.nv26.03", "0.17"), ("0.18.0", "0.18"), ("0.19.1", "0.18"),
     ("0.20.2", "0.20"), ("0.21.1", "0.21"), ("v0.22.0", "0.22"), ("0.22.0rc1", "0.22"),
     ("0.23.0", "0.23"), ("0.26.1", "0.23"), ("0.27.1", "0.27"), ("0.31.0", "0.27"),
     ("main", "0.27"),
     # the build labels themselves
-    ("0.10", "0.10"), ("0.11", "0.11"), ("0.17", "0.17"), ("0.20", "0.20"), ("0.21", "0.21"),
+    ("0.10", "0.10"), ("0.11", "0.11"), ("0.17", "0.17"), ("0.18", "0.18"), ("0.20", "0.20"), ("0.21", "0.21"),
     ("0.22", "0.22"), ("0.27", "0.27"),
 ])
 def test_vllm_releases_map_to_the_build_that_runs_them(release, build):
@@ -50,8 +50,8 @@ def test_cli_takes_a_release():
     base = ("--preset", "llama-3.1-8b", "--engine", "vllm", "--gpu", "H100", "--context", "8192",
             "--format", "json")
     by_release = json.loads(cli(*base, "--engine-version", "0.19.1").stdout)
-    by_build = json.loads(cli(*base, "--engine-version", "0.17").stdout)
-    assert by_release["engine_version"] == "0.17"
+    by_build = json.loads(cli(*base, "--engine-version", "0.18").stdout)
+    assert by_release["engine_version"] == "0.18"
     assert by_release["kv_memory_bytes"] == by_build["kv_memory_bytes"]
     newer = cli(*base[:-2], "--engine-version", "0.31.0")
     assert newer.returncode == 2 and newer.stderr.strip() == (

@@ -41,6 +41,11 @@ def test_gpu_totals_are_what_the_driver_reports():
     assert gpu_memory("H100 PCIe") == gpu_memory("H100") and not GPU_SPECS["H100 PCIe 80GB"].nvlink
     assert gpu_memory("GH200") == 97_157 * (1 << 20) and GPU_SPECS["GH200 96GB"].smi_mib == 97_871
     assert gpu_memory("MI325X") == 262_124 * (1 << 20)
+    # 2026 boards: B300 267.69 GiB (26769 · 1024 / 100 = 274,114.56 → 274,115 MiB), GB200 184.31
+    # (188,733.44 → 188,733 MiB), MI355X 287.98 (294,891.52 → 294,892 MiB)
+    assert gpu_memory("B300") == 274_115 * (1 << 20) and GPU_SPECS["B300 288GB"].sm == 103
+    assert gpu_memory("GB200") == 188_733 * (1 << 20) and GPU_SPECS["GB200 186GB"].smi_mib == 189_471
+    assert gpu_memory("MI355X") == 294_892 * (1 << 20) and GPU_SPECS["MI355X 288GB"].sm == 0
 
 
 def test_vllm_batch_defaults_follow_the_gpu_and_the_entrypoint():

@@ -115,8 +115,9 @@ def test_engines_copy_as_command_prints_the_rows():
 def test_capacity_mla_on_hopper_uses_vllms_forced_block_and_the_command_agrees():
     import shlex
 
+    # v0.17: forced while the config is built (FlashMLA's 64 on Hopper)
     at = page("capacity", {"c_model": "deepseek-v2-lite", "c_gpus": "1", "c_ctx": "32768",
-                 "c_engine": "vllm", "c_gpu": "H100 80GB"})
+                 "c_engine": "vllm", "c_gpu": "H100 80GB", "c_vver": "0.17"})
     assert not at.exception
     assert any("vLLM uses block 64, not the 16 chosen" in x.value for x in at.caption)
     metrics = {m.label: m.value for m in at.metric}
@@ -125,6 +126,23 @@ def test_capacity_mla_on_hopper_uses_vllms_forced_block_and_the_command_agrees()
     words = shlex.split(at.code[-1].value.splitlines()[1])
     row = json.loads(cli(*words[3:]).stdout)
     assert row["block_size"] == 64 and row["engine_tokens"] == tokens
+
+
+def test_capacity_mla_on_blackwell_takes_the_backends_block_in_the_default_build():
+    import shlex
+
+    # from v0.18 (the default build) FLASHINFER_MLA's smallest kernel block, 32, on a B200
+    at = page("capacity", {"c_model": "deepseek-v2-lite", "c_gpus": "1", "c_ctx": "32768",
+                 "c_engine": "vllm", "c_gpu": "B200 180GB"})
+    assert not at.exception
+    assert any("vLLM uses block 32, not the 16 chosen" in x.value
+               and "FLASHINFER_MLA" in x.value for x in at.caption)
+    metrics = {m.label: m.value for m in at.metric}
+    tokens = int(metrics["KV cache size (tokens)"].replace(",", ""))
+    code = at.code[-1].value.splitlines()
+    assert "--engine-version" not in code[1]
+    row = json.loads(cli(*shlex.split(code[1])[3:]).stdout)
+    assert row["block_size"] == 32 and row["engine_tokens"] == tokens and tokens % 32 == 0
 
 
 def test_capacity_vllm_022_takes_the_cuda_graph_estimate_from_the_page():

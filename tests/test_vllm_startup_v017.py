@@ -155,10 +155,10 @@ def test_v022_pool_logs_tokens_from_concurrency():
     assert new.num_tokens == int(new.max_concurrency * 32_768) != old.num_tokens
 
 
-def test_cli_default_is_017_and_022_needs_the_graph_estimate():
+def test_cli_default_is_018_and_022_needs_the_graph_estimate():
     base = ("--preset", "llama-3.1-8b", "--engine", "vllm", "--gpu", "H100", "--context", "16000")
     row = json.loads(cli(*base, "--format", "json").stdout)
-    assert DEFAULT_VERSION == "0.17" and row["engine_version"] == "0.17"
+    assert DEFAULT_VERSION == "0.18" and row["engine_version"] == "0.18"
     assert row["kv_memory_bytes"] == predict(load_preset("llama-3.1-8b"), H100).available
     missing = json.loads(cli(*base, "--format", "json", "--engine-version", "0.22").stdout)
     assert missing["cudagraph_missing"] is True and missing["model_runner"] == "V1"

@@ -278,9 +278,10 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                     else f"{vp.num_blocks:,} blocks // {len(vp.groups)} KV group(s) × block size"))
     v3.metric(f"Max concurrency at {ctx:,} tokens", f"{vp.max_concurrency:.2f}x",
               help=f"{vp.num_blocks:,} blocks / {vp.blocks_per_request:,} blocks per request")
-    if vp.config_lines:
+    if vp.config_lines or vp.backend_lines:
+        line = (vp.backend_lines or vp.config_lines)[-1]
         st.caption(f"vLLM uses block {vp.block_size}, not the {int(block)} chosen: its MLA kernel "
-                   f"on this GPU needs it (\"{vp.config_lines[-1]}\")")
+                   f"on this GPU needs it (\"{line}\")")
     st.caption("vLLM will log:")
     lines = vp.log_lines(head)
     st.code("\n".join(lines), language=None, wrap_lines=True)

@@ -25,7 +25,8 @@ SGLANG_BUILDS = {"main": "main, late 2026 (+ prefill graphs)",
 # NCCL's buffers sit) and 0.27, whose pool rules are read but not its startup (KV memory given).
 VLLM_BUILDS = {"0.27": "v0.27+ (KV given)", "0.22": "v0.22 (+ CUDA-graph estimate)",
                "0.21": "v0.21 (+ CUDA-graph estimate)", "0.20": "v0.20 (+ CUDA-graph estimate)",
-               "0.17": "v0.17 – v0.19", "0.11": "v0.11 – v0.16", "0.10": "v0.10"}
+               "0.18": "v0.18 – v0.19",
+               "0.17": "v0.17", "0.11": "v0.11 – v0.16", "0.10": "v0.10"}
 # the pages offer the builds a whole model class runs on (v0.23 – v0.26: the CLI, full attention)
 VLLM_BUILD_CHOICES = tuple(v for v in POOL_VERSIONS if v != BETWEEN)
 VLLM_DEFAULT_BUILD = vllm_startup.DEFAULT_VERSION  # the newest whose every startup term is read

@@ -4,8 +4,9 @@ the build whose rules were read (``vllm_startup.VERSIONS`` and ``vllm.POOL_VERSI
 ``sglang_fraction.VERSIONS``).
 
 The windows are those the builds are read for: "0.10" at v0.10.2 (v0.10.x), "0.11" for v0.11 –
-v0.16 (the snapshot taken after NCCL, vllm-project/vllm#25359, in v0.11.0), "0.17" for v0.17 –
-v0.19 (the Triton top-k/top-p sampler, #33538), "0.20", "0.21" and "0.22" one release each (the
+v0.16 (the snapshot taken after NCCL, vllm-project/vllm#25359, in v0.11.0), "0.17" for v0.17
+(the Triton top-k/top-p sampler, #33538), "0.18" for v0.18 – v0.19 (the same startup; MLA models
+take their attention backend's block size, #35122 of 2026-03-09, after the v0.17 branch), "0.20", "0.21" and "0.22" one release each (the
 CUDA-graph estimate deducted from v0.20, #38284; the load's split limit, the token line and the
 sampler's second pass from v0.21; the V2 model runner for dense Qwen3 in v0.22) and "0.27" (pool
 rules only) from v0.27, read at v0.27.1 and checked on a v0.29.0
@@ -20,8 +21,9 @@ import re
 from .sglang_fraction import VERSIONS as SGLANG_BUILDS
 
 # (first minor, last minor or None for open-ended, build)
-VLLM_WINDOWS = ((10, 10, "0.10"), (11, 16, "0.11"), (17, 19, "0.17"), (20, 20, "0.20"),
-                (21, 21, "0.21"), (22, 22, "0.22"), (23, 26, "0.23"), (27, None, "0.27"))
+VLLM_WINDOWS = ((10, 10, "0.10"), (11, 16, "0.11"), (17, 17, "0.17"), (18, 19, "0.18"),
+                (20, 20, "0.20"), (21, 21, "0.21"), (22, 22, "0.22"), (23, 26, "0.23"),
+                (27, None, "0.27"))
 _RELEASE = re.compile(r"^v?0\.(\d+)(?:\.\d+)*(?:(?:rc|\.post|\.dev|post|dev)\d*)?(?:\+\S*)?$")
 
 

@@ -33,8 +33,9 @@ model dtype by ``short_conv_state_dtype``; read at main @ 02d71083).
 MLA + state models and lightning-attention state are refused with a ``ValueError``.
 
 Pool rules by release (``version``): "0.10" and "0.11" are the rules above (read at 0.11 and at
-main @ 001cabc1; vllm-project/vllm#40691 shows them still in 0.19.0); "0.17" (v0.17 – v0.19) has
-the same pools. "0.20", "0.21" and "0.22" (read at upstream 811d80519 of 2026-05-28) have them
+main @ 001cabc1; vllm-project/vllm#40691 shows them still in 0.19.0); "0.17" (v0.17) and "0.18"
+(v0.18 – v0.19) have the same pools, but from "0.18" an MLA model's block size is its attention
+backend's (``mla_block_size``). "0.20", "0.21" and "0.22" (read at upstream 811d80519 of 2026-05-28) have them
 too; from "0.21" ``GPU KV cache size`` is ``int(max_concurrency × max_model_len)`` (e68fa1b90,
 vllm-project/vllm#41069 of 2026-04-28, just after the v0.20 branch: a public v0.20.0 start still
 printed 36 blocks × 2096 = 75,456 tokens beside 14.70x), state layers included: hybrid
@@ -83,7 +84,7 @@ VLLM_VERSION = "vLLM main @ 001cabc1"
 BLOCK_SIZES = (1, 8, 16, 32, 64, 128, 256)  # CacheConfig.block_size: BlockSize literal
 KV_CACHE_DTYPES = ("auto", "bfloat16", "float16", "fp8", "fp8_e4m3", "fp8_e5m2", "fp8_ds_mla")
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192  # `vllm serve` default on large GPUs (EngineArgs)
-POOL_VERSIONS = ("0.10", "0.11", "0.17", "0.20", "0.21", "0.22", "0.23", "0.27")  # rules read
+POOL_VERSIONS = ("0.10", "0.11", "0.17", "0.18", "0.20", "0.21", "0.22", "0.23", "0.27")  # rules read
 BETWEEN = "0.23"  # v0.23 – v0.26: full attention and MLA only, where 0.22 and 0.27 agree
 IN_FLIGHT_FROM = "0.27"                    # first one here with max_in_flight_tokens
 TOKENS_FROM_CONCURRENCY = ("0.21", "0.22", "0.23", "0.27")  # 'GPU KV cache size' = conc. × len
@@ -121,6 +122,7 @@ class VllmPlan:
     hybrid_lines: tuple[str, ...] = ()  # what vLLM logs when it resizes blocks for state layers
     config_lines: tuple[str, ...] = ()  # logged while the config is built, before loading (MLA block)
     cache_mode_lines: tuple[str, ...] = ()  # prefix caching's mamba cache mode, at config time
+    backend_lines: tuple[str, ...] = ()  # the MLA backend's block size, logged after the load (0.18+)
 
     @property
     def block_size(self) -> int:
@@ -133,17 +135,19 @@ class VllmPlan:
 
     def head_lines(self, startup: tuple | list = (), *, config: bool = True) -> list[str]:
         """What vLLM prints before its pool lines, in its order: the config-time lines (forced MLA
-        block; left out with ``config=False``) and ``startup`` (the predicted memory profile),
-        with the hybrid block lines where the build prints them: while the config is built up to
-        the 0.17 line (``HybridAttentionMambaModelConfig``), after "Model loading took" from 0.20
-        (``Platform._align_hybrid_block_size`` runs once the layers exist)."""
+        block up to 0.17; left out with ``config=False``) and ``startup`` (the predicted memory
+        profile), with the block lines ``Platform.update_block_size_for_backend`` prints once the
+        executor has loaded the model (from 0.18, #35122: the MLA backend's block size, then the
+        hybrid block) after "Model loading took"; up to 0.17 the hybrid lines come while the
+        config is built (``HybridAttentionMambaModelConfig``)."""
         start, hybrid = list(startup), list(self.hybrid_lines)
         config_lines = list((*self.cache_mode_lines, *self.config_lines) if config else ())
-        if self.version not in HYBRID_AFTER_LOAD:
-            return [*config_lines, *hybrid, *start]
+        after = self.version in HYBRID_AFTER_LOAD
+        before = config_lines if after else [*config_lines, *hybrid]
+        loaded = [*self.backend_lines, *(hybrid if after else ())]
         at = next((i + 1 for i, line in enumerate(start)
                    if line.startswith("Model loading took")), 0)
-        return [*config_lines, *start[:at], *hybrid, *start[at:]]
+        return [*before, *start[:at], *loaded, *start[at:]]
 
     def pool_lines(self) -> list[str]:
         """The two lines vLLM prints once the pool is sized."""
@@ -261,29 +265,79 @@ def _groups(specs: list[PageSpec]) -> tuple[list[tuple[PageSpec, int]], int, int
     return groups, group_size, top, padding, False
 
 
-def mla_block_size(model: ModelSpec, block_size: int, gpu: object) -> tuple[int, str | None]:
-    """The block size vLLM forces for MLA models on a known GPU, and the line it logs.
+# builds that pick the MLA backend by priority and take its kernel block size
+# (``Platform.update_block_size_for_backend``, vllm-project/vllm#35122 of 2026-03-09, v0.18 on)
+MLA_BY_SELECTION = ("0.18", "0.20", "0.21", "0.22", "0.23", "0.27")
+_FA_MLA_KV = ("auto", "float16", "bfloat16")       # FlashAttnMLABackend.supported_kv_cache_dtypes
+_FP8_MLA_KV = _FA_MLA_KV + ("fp8", "fp8_e4m3")     # FlashInfer MLA, CUTLASS MLA, FlashMLA
 
-    ``vllm/platforms/cuda.py`` · ``CudaPlatformBase.check_and_update_config`` (v0.11 line): with
-    no attention backend chosen, Blackwell data-centre GPUs (capability 10.0) use CUTLASS MLA and
-    a block size not a multiple of 128 becomes 128; other GPUs where FlashMLA's dense kernel runs
-    (``is_flashmla_dense_supported``: Hopper, 9.x) turn a block size not a multiple of 64 into
-    64; DeepSeek sparse attention (``index_topk`` in the config) always gets 64. Other GPUs, a
-    custom size (no known architecture) and non-MLA models keep the block size given."""
+
+def mla_block_size(model: ModelSpec, block_size: int, gpu: object, version: str = "0.11",
+                   kv_cache_dtype: str = "auto") -> tuple[int, str | None]:
+    """The block size vLLM gives an MLA model on a known GPU, and the line it logs.
+
+    Builds "0.10" and "0.11" (``vllm/platforms/cuda.py`` · ``CudaPlatformBase.
+    check_and_update_config`` at v0.11.0): with no attention backend chosen, compute capability
+    10.0 uses CUTLASS MLA and a block size not a multiple of 128 becomes 128; where FlashMLA's
+    dense kernel runs (``is_flashmla_dense_supported``: capability 9.x) a block size not a
+    multiple of 64 becomes 64; DeepSeek sparse attention (``index_topk``) always gets 64. (v0.13
+    - v0.16 moved Blackwell on: 10.3 joined 10.0 with #30484, FlashInfer MLA replaced CUTLASS with
+    #32615; the "0.11" build keeps v0.11.0's rule.)
+
+    "0.17" (v0.17.x, the same function before #35122): Blackwell (10.x) takes FlashInfer MLA when
+    ``qk_nope_head_dim`` is 128 (#32614), whose block must be 32 or a multiple of 64 (else 64),
+    otherwise CUTLASS MLA (a multiple of 128); Hopper FlashMLA as before.
+
+    From "0.18" (``MLA_BY_SELECTION``; read at upstream 811d80519): the backend is the first valid
+    one of ``_get_backend_priorities`` and, unless the user gave ``--block-size``, the block is its
+    preferred kernel size (``AttentionBackend.get_preferred_block_size``: 16 when supported, else
+    the smallest it takes), logged as "Setting kv cache block size to N for BACKEND backend." when
+    not 16 (``Platform.update_block_size_for_backend``). Hopper: FLASH_ATTN_MLA (multiples of 16;
+    KV auto/float16/bfloat16), with an fp8 KV FLASHMLA (64); Blackwell: FLASHINFER_MLA (32 or 64)
+    when ``qk_nope_head_dim`` is 64, 128 or 192, else CUTLASS_MLA (128); other GPUs TRITON_MLA
+    (16); a DSA model's first attention layer is its indexer cache (DEEPSEEK_V32_INDEXER, 64).
+    Other GPUs, a custom size (no known architecture) and non-MLA models keep the block size
+    given. A public B200 start of April 2026 logged "Setting kv cache block size to 32 for
+    FLASHINFER_MLA backend." (find_string id 56923016547)."""
     from ..gpus import architecture_of
     spec = architecture_of(gpu)
     if spec is None or not spec.sm or not any(isinstance(g.spec, MLASpec) for g in model.groups):
         return block_size, None
+    cfg = model.config or {}
+    text = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else cfg
+    sparse = text.get("index_topk") is not None or model.has_indexer
+    nope = text.get("qk_nope_head_dim", 1)
+    major = spec.sm // 10
+    if version in MLA_BY_SELECTION:
+        if block_size != 16:  # --block-size given: phase 1 skipped, the backend takes it
+            return block_size, None
+        if sparse:
+            backend, size = "DEEPSEEK_V32_INDEXER", 64
+        elif major == 10 and nope in (64, 128, 192) and kv_cache_dtype in _FP8_MLA_KV:
+            backend, size = "FLASHINFER_MLA", 32
+        elif major == 10 and kv_cache_dtype in _FP8_MLA_KV:
+            backend, size = "CUTLASS_MLA", 128
+        elif major == 9 and kv_cache_dtype in _FA_MLA_KV:
+            backend, size = "FLASH_ATTN_MLA", 16
+        elif major == 9 and kv_cache_dtype in _FP8_MLA_KV:
+            backend, size = "FLASHMLA", 64
+        else:
+            backend, size = "TRITON_MLA", 16
+        line = f"Setting kv cache block size to {size} for {backend} backend."
+        return size, (line if size != 16 else None)
     lines = []  # the checks run in this order, each on the block size the one before left
-    if spec.sm == 100 and block_size % 128:
+    if version == "0.17" and major == 10 and not sparse and nope == 128:
+        if block_size != 32 and block_size % 64:
+            block_size = 64
+            lines.append("Forcing kv cache block size to 64 for FlashInferMLA backend.")
+    elif (spec.sm == 100 if version != "0.17" else major == 10 and not sparse) \
+            and block_size % 128:
         block_size = 128
         lines.append("Forcing kv cache block size to 128 for CUTLASS_MLA backend.")
-    elif spec.sm // 10 == 9 and block_size % 64:
+    elif major == 9 and block_size % 64:
         block_size = 64
         lines.append("Forcing kv cache block size to 64 for FlashMLA backend.")
-    cfg = model.config or {}
-    if ((cfg.get("text_config") or cfg).get("index_topk") is not None or model.has_indexer) \
-            and block_size != 64:
+    if sparse and block_size != 64:
         block_size = 64
         lines.append("Forcing kv cache block size to 64 for FlashMLASparse backend.")
     return block_size, "\n".join(lines) or None
@@ -316,7 +370,10 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
         raise ValueError("max-num-batched-tokens: must be at least 1")
     if kv_memory is not None and kv_memory <= 0:
         raise ValueError("kv-memory: no available memory for the cache blocks")
-    block_size, forced = mla_block_size(model, block_size, gpu)
+    block_size, forced = mla_block_size(model, block_size, gpu, version, kv_cache_dtype)
+    backend_lines: tuple[str, ...] = ()
+    if version in MLA_BY_SELECTION and forced:  # logged once the executor has the model
+        backend_lines, forced = (forced,), None
     _, dsa_line = dsa_cache_dtype(model, kv_cache_dtype)
     if dsa_line:  # VllmConfig runs the model's verify_and_update_config before the platform's
         forced = dsa_line + ("\n" + forced if forced else "")
@@ -363,4 +420,4 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
                     blocks_per_request=per_request, kv_memory=kv_memory, num_blocks=num_blocks,
                     num_tokens=num_tokens, max_concurrency=concurrency, hybrid_lines=hybrid_lines,
                     config_lines=tuple(forced.split("\n")) if forced else (),
-                    cache_mode_lines=mode_lines)
+                    cache_mode_lines=mode_lines, backend_lines=backend_lines)

@@ -10,8 +10,9 @@ from ..specs import ModelSpec
 from .vllm_spec import PageSpec, cdiv
 
 HYBRID_USER_ALIGN = ("0.20", "0.21", "0.22")  # a user --block-size is the hybrid grain (#37467)
-HYBRID_AFTER_LOAD = ("0.20", "0.21", "0.22", "0.27")  # hybrid block lines after the load
-PREFIX_ALIGN = ("0.17", "0.20", "0.21", "0.22")  # --enable-prefix-caching's 'align' mode read
+# block lines logged after the load (Platform.update_block_size_for_backend, #35122, from v0.18)
+HYBRID_AFTER_LOAD = ("0.18", "0.20", "0.21", "0.22", "0.23", "0.27")
+PREFIX_ALIGN = ("0.17", "0.18", "0.20", "0.21", "0.22")  # --enable-prefix-caching's 'align' mode read
 # architectures implementing SupportsMambaPrefixCaching at 811d80519 ('all' mode, not modelled)
 MAMBA_ALL_MODE = ("BambaForCausalLM", "FalconH1ForCausalLM", "GraniteMoeHybridForCausalLM",
                   "JambaForCausalLM", "MambaForCausalLM", "Mamba2ForCausalLM",

@@ -42,10 +42,10 @@ from __future__ import annotations
 
 from ..hf_config import normalize
 
-TRITON_SAMPLER = ("0.17", "0.20", "0.21", "0.22")  # builds with the Triton top-k/top-p mask
+TRITON_SAMPLER = ("0.17", "0.18", "0.20", "0.21", "0.22")  # builds with the Triton top-k/top-p mask
 # builds where FlashInfer samples only when VLLM_USE_FLASHINFER_SAMPLER=1 and the profiling run
 # samples once (from v0.21 it is on by default, #40376, and a second, native pass follows, #41375)
-FLASHINFER_OPT_IN = ("0.17", "0.20")
+FLASHINFER_OPT_IN = ("0.17", "0.18", "0.20")
 
 SORT_BYTES_PER_LOGIT = 4 + 8 + 8 + 4 + 8  # values, indices, reverse indices, cub key + value copies
 FLASHINFER_BYTES_PER_LOGIT = 4 + 4        # top_k_mask_logits output, softmax probs

@@ -40,7 +40,8 @@ mirror) at 811d80519 of 2026-05-28, whose ``gpu_model_runner.py`` logger lines (
 6365) are those a public v0.22.0 start prints; release windows from the same lines in v0.16,
 v0.17, v0.20 and v0.21 logs:
 
-- "0.17" (v0.17 – v0.19): vllm-project/vllm#33538 (2026-02-17) sends top-k/top-p over 8 or more
+- "0.17" (v0.17) and "0.18" (v0.18 – v0.19, whose startup is the same; they differ in the MLA
+  block size, ``vllm.mla_block_size``): vllm-project/vllm#33538 (2026-02-17) sends top-k/top-p over 8 or more
   rows to a Triton kernel that masks in place (``vllm_profile.sampler_peak_v017``): a much
   smaller profiling peak than the sort's. ``requested_memory`` is
   ``math.ceil(total × util)`` (``v1/worker/utils.py`` · ``request_memory``, from 2026-01-07).
@@ -90,11 +91,11 @@ from ..gpus import GIB, GpuSpec, sm_count
 from .vllm import POOL_VERSIONS, V4_WHY
 from .vllm_profile import TRITON_SAMPLER, forward_peak, sampler_bytes, sampler_words
 
-VERSIONS = ("0.10", "0.11", "0.17", "0.20", "0.21", "0.22")
+VERSIONS = ("0.10", "0.11", "0.17", "0.18", "0.20", "0.21", "0.22")
 # releases whose pool rules are read but not their startup: they need the logged KV memory
 POOL_ONLY = tuple(v for v in POOL_VERSIONS if v not in VERSIONS)
 # the default: the newest whose every term is predicted (0.22 needs the CUDA-graph estimate)
-DEFAULT_VERSION = "0.17"
+DEFAULT_VERSION = "0.18"
 CUDAGRAPH_DEDUCTED = ("0.20", "0.21", "0.22")  # the CUDA-graph estimate comes off before the pool
 V2_RUNNER_ARCHITECTURES = ("Qwen3ForCausalLM",)  # config/vllm.py DEFAULT_V2_MODEL_RUNNER_...
 # CacheConfig.gpu_memory_utilization's default: 0.92 from #38284 (v0.20), which also turned the
