@@ -181,6 +181,40 @@ def test_engines_page_notes_v022s_missing_estimate():
     assert "upper bound" in text and "CUDA-graph estimate" in text
 
 
+def test_engines_page_takes_v022s_graph_estimate_and_prefix_caching():
+    """The Engines page takes what the Capacity page takes for vLLM 0.20 – 0.22: the logged
+    CUDA-graph estimate (then the pool is no upper bound) and --enable-prefix-caching for a
+    hybrid model; the table, the export and the copied command agree with the CLI."""
+    import shlex
+
+    from calculator.engines.vllm_startup import predict
+    from calculator.gpus import GPU_SPECS
+    from model_presets import load_preset
+    base = {"e_model": "qwen3.5-35b-a3b", "e_ctx": "8192", "e_vver": "0.20", "e_kvdtype": "fp8"}
+    at = page("engines", {**base, "e_vcg": "0.45", "e_vpc": "true"})
+    assert not at.exception and at.checkbox(key="e_vpc").value is True
+    assert at.number_input(key="e_vcg").value == 0.45
+    table = at.dataframe[0].value.set_index("engine")
+    row = table.loc[[e for e in table.index if e.startswith("vLLM")][0]]
+    # util 0.90 of the H100's 85,030,076,416 B, less weights, activation, non-torch and the
+    # 0.45 GiB estimate: the library's own figure
+    want = predict(load_preset("qwen3.5-35b-a3b"), GPU_SPECS["H100 80GB"], version="0.20",
+                   mem_util="0.90", cudagraph=int(0.45 * GIB)).available
+    assert row["KV memory"] == f"{want / GIB:.2f} GiB" and row["status"] == ""
+    assert any(c.value.startswith("Mamba cache mode is set to 'align'") for c in at.code)
+    line = [c.value for c in at.code if "python -m calculator" in c.value][0].splitlines()[0]
+    assert "--enable-prefix-caching" in line and "--cudagraph-memory 0.45GiB" in line
+    got = json.loads(cli(*shlex.split(line)[3:]).stdout)
+    assert got["kv_memory_bytes"] == want and f"{got['max_concurrency']:.2f}x" == row[
+        "requests that fit"]
+    # without them: the upper bound, one state page per request (more requests fit)
+    plain = page("engines", base)
+    prow = plain.dataframe[0].value.set_index("engine")
+    prow = prow.loc[[e for e in prow.index if e.startswith("vLLM")][0]]
+    assert prow["status"] == "upper bound (below)"
+    assert float(prow["requests that fit"].rstrip("x")) > float(row["requests that fit"].rstrip("x"))
+
+
 def test_capacity_hybrid_prefix_caching_checkbox_and_its_link():
     # Qwen3.5-35B-A3B on one H100, vLLM v0.20, fp8 KV, 0.45 GiB graph estimate: with
     # --enable-prefix-caching each of the 3 state groups keeps 2 pages per request (align mode)

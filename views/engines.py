@@ -16,7 +16,7 @@ from calculator.engines.sglang_dsv4 import SGLANG_DSV4_VERSION, SglangV4Pool
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
 from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.engines.vllm import rules_label
-from calculator.engines import sglang_startup, vllm_startup
+from calculator.engines import sglang_startup, vllm_hybrid, vllm_startup
 from calculator.gpus import gpu_memory
 from views import commands
 from views import common as c
@@ -26,11 +26,13 @@ from views import startup as su
 def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = None,
          kv_dtype: str = "bf16", block: int = 16, page: int = 1,
          mnbt: int | None = None, gpu: str | None = None,
-         vllm_version: str = su.VLLM_DEFAULT_BUILD, keep: dict | None = None) -> list[dict]:
+         vllm_version: str = su.VLLM_DEFAULT_BUILD, keep: dict | None = None,
+         prefix_caching: bool = False) -> list[dict]:
     """One row per engine: bytes for one request of ``ctx`` tokens per GPU, and what fits in the
     engine's KV memory (``memory``: one figure for all, or a dict by engine key), each engine
     storing KV as ``kv_dtype`` in its own spelling (a one-line refusal where it cannot).
-    ``keep``: a dict that receives the SGLang pool the row was sized from."""
+    ``keep``: a dict that receives the SGLang pool the row was sized from; ``prefix_caching``:
+    vLLM started with --enable-prefix-caching (hybrid models' 'align' mode)."""
     out = []
     mem = memory if isinstance(memory, dict) else dict.fromkeys(
         ("theoretical", "transformers", "vllm", "sglang", "llama.cpp"), memory)
@@ -71,6 +73,7 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
         flag = c.auto_or_fp8("vLLM", kv_dtype, model.dtype)
         p = vllm_plan(model, max_model_len=ctx, kv_memory=memory, tp=tp, kv_cache_dtype=flag,
                       block_size=block, gpu=gpu, version=vllm_version,
+                      prefix_caching=prefix_caching,
                       **({"max_num_batched_tokens": startups["vllm"].max_num_batched_tokens}
                          if "vllm" in startups else
                          {"max_num_batched_tokens": mnbt} if mnbt else {}))
@@ -112,10 +115,12 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
 
 def predicted(model, gpu: str, util: float, tp: int, mnbt: int | None = None,
               sglang_version: str = sglang_startup.VERSIONS[-1],
-              vllm_version: str = su.VLLM_DEFAULT_BUILD) -> tuple[dict, dict, list[str]]:
+              vllm_version: str = su.VLLM_DEFAULT_BUILD,
+              cudagraph: int | None = None) -> tuple[dict, dict, list[str]]:
     """Per engine: KV memory on one GPU, the vLLM / SGLang startups, and why any is missing.
     vLLM and SGLang: what their startup leaves; the others: utilization × the GPU − the weights
-    (theoretical: they keep nothing modelled before their cache)."""
+    (theoretical: they keep nothing modelled before their cache). ``cudagraph``: vLLM 0.20 –
+    0.22's logged CUDA-graph estimate in bytes (None: not given, the pool an upper bound)."""
     from calculator.capacity import weights_per_gpu
     total = gpu_memory(gpu)
     share = weights_per_gpu(model, tp) or 0
@@ -130,7 +135,8 @@ def predicted(model, gpu: str, util: float, tp: int, mnbt: int | None = None,
                      "memory' its log prints")
     for key, fn, kw in (("vllm", vllm_startup.predict, {"mem_util": f"{util:.2f}",
                                                         "max_num_batched_tokens": mnbt,
-                                                        "version": vllm_version}),
+                                                        "version": vllm_version,
+                                                        "cudagraph": cudagraph}),
                         ("sglang", sglang_startup.predict, {"version": sglang_version})):
         if key in mem:
             continue
@@ -162,6 +168,8 @@ keys = c.url_state({
     "e_mnbt": (0, c.int_in(0, 1 << 24)),
     "e_sgver": (sglang_startup.VERSIONS[-1], c.choice(sglang_startup.VERSIONS)),
     "e_vver": (su.VLLM_DEFAULT_BUILD, c.choice(su.VLLM_BUILD_CHOICES)),
+    "e_vcg": (None, c.float_in(0.0, 1024.0)),
+    "e_vpc": (False, c.boolean),
 })
 a, b, e = st.columns(3)
 choice = a.selectbox("Model", choices, key="e_model", format_func=c.label)
@@ -180,6 +188,7 @@ mnbt = k4.number_input("vLLM max_num_batched_tokens (0 = default)", min_value=0,
                             "own default for the GPU (8,192 with a given KV memory)")
 v_version = k5.selectbox("vLLM build", su.VLLM_BUILD_CHOICES[::-1], key="e_vver",
                          format_func=su.VLLM_BUILDS.get, help=su.VLLM_BUILD_HELP)
+cg_gib = None  # vLLM 0.20 – 0.22's logged CUDA-graph estimate, with a predicted KV memory
 src = st.radio("KV memory per GPU", ("gpu", "given"), key="e_src", horizontal=True,
                format_func={"gpu": "predicted from the GPU, per engine",
                             "given": "one figure for every engine"}.get)
@@ -193,23 +202,39 @@ if src == "gpu":
                               help="SGLang's default --mem-fraction-static: from the card since "
                                    "PR #10975 (late 2025), from the TP size before; main "
                                    "(late 2026) also reserves memory for prefill CUDA graphs")
+    if v_version in vllm_startup.CUDAGRAPH_DEDUCTED:
+        cg_gib = st.number_input(
+            f"vLLM's 'Estimated CUDA graph memory' ({c.unit_name()}; empty = not predicted, 0 "
+            "with --enforce-eager)", min_value=0.0, max_value=float(1 << 10), step=0.05,
+            key="e_vcg", help="vLLM v0.20 – v0.22 deduct the CUDA-graph estimate they print "
+                              "('Estimated CUDA graph memory: X GiB total') before the pool; it "
+                              "is measured by capturing graphs, so it is not predicted here. "
+                              "Without it vLLM's KV memory is an upper bound")
 else:
     mem = st.number_input(f"KV memory per GPU ({c.unit_name()})", min_value=1, max_value=1 << 14,
                           key="e_mem", help="What the engine has left for KV on one GPU (vLLM's "
                                             "'Available KV cache memory'), in the sidebar's unit")
 c.sync_query([k for k in keys if k not in (("e_mem",) if src == "gpu" else ("e_gpu", "e_util",
-                                                                         "e_sgver"))])
+                                                                         "e_sgver", "e_vcg"))])
 model = c.resolve(choice)
+prefix = bool(model.has_state and v_version in vllm_hybrid.PREFIX_ALIGN and st.checkbox(
+    "vLLM started with --enable-prefix-caching", key="e_vpc",
+    help="Off by default for hybrid models; with it vLLM caches gated-DeltaNet / short-conv state "
+         "in 'align' mode, two state pages per request instead of one (Mamba-2 models use 'all' "
+         "mode, not modelled)"))
+cudagraph = (int(cg_gib * c.unit_bytes())
+             if src == "gpu" and cg_gib is not None and v_version in vllm_startup.CUDAGRAPH_DEDUCTED
+             else None)
 startups, notes = {}, []
 if src == "gpu":
     memory, startups, notes = predicted(model, gpu, float(util), int(tp), int(mnbt) or None,
-                                        sg_version, v_version)
+                                        sg_version, v_version, cudagraph)
 else:
     memory = int(mem) * c.unit_bytes()
 sg_pools = {}  # the SGLang pool the table sizes, for its startup bar
 table = pd.DataFrame(rows(model, int(ctx), memory, int(tp), startups, kv_dtype, int(block),
                           int(page_size), int(mnbt) or None, gpu if src == "gpu" else None,
-                          v_version, sg_pools))
+                          v_version, sg_pools, prefix))
 table["KV memory"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["KV memory (bytes/GPU)"]]
 table["one request"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["one request (bytes/GPU)"]]
 table["one request (bytes/GPU)"] = [f"{int(v):,}" if pd.notna(v) else "—"
@@ -227,7 +252,8 @@ st.dataframe(table[cols if src == "gpu" else [x for x in cols if x != "KV memory
 export = table.drop(columns=["note"]).assign(
     context=int(ctx), tp=int(tp), kv_memory_source=src,
     sglang_build=sg_version if src == "gpu" else "",
-    vllm_build=v_version,
+    vllm_build=v_version, vllm_prefix_caching=prefix,
+    vllm_cudagraph_bytes=cudagraph if cudagraph is not None else "",
     gpu=gpu if src == "gpu" else "", mem_util=float(util) if src == "gpu" else None,
     note=table["note"])
 st.download_button("Download CSV (raw bytes + what the engines print)", export.to_csv(index=False),
@@ -241,7 +267,10 @@ if not choice.startswith("custom:"):
         for engine, extra in (("vllm", ["--block-size", str(int(block))]
                                + (["--max-num-batched-tokens", str(int(mnbt))] if mnbt else [])
                                + (["--engine-version", v_version]
-                                  if v_version != su.VLLM_DEFAULT_BUILD else [])),
+                                  if v_version != su.VLLM_DEFAULT_BUILD else [])
+                               + (["--enable-prefix-caching"] if prefix else [])
+                               + (["--cudagraph-memory", f"{cg_gib:g}{c.unit_name()}"]
+                                  if cudagraph is not None else [])),
                               ("sglang", ["--page-size", str(int(page_size))]
                                + (["--engine-version", sg_version] if src == "gpu" and
                                   sg_version != sglang_startup.VERSIONS[-1] else []))):
