@@ -42,3 +42,22 @@ def test_other_fp8_layouts_are_requantized_per_tensor():
 def test_no_copies_for_models_without_mla():
     assert mla_copies(load_preset("qwen3-8b")) == 0
     assert predict(load_preset("qwen3-8b"), H100).mla_copies == 0
+
+
+def test_blackwell_runs_trtllm_mla_with_64_token_pages():
+    """server_args.py: DeepseekV3ForCausalLM on compute capability 10 gets trtllm_mla, whose
+    pages are 32 or 64 tokens (the default 1 becomes 64); Hopper keeps page 1, and DeepSeek-V2
+    (DeepseekV2ForCausalLM) is not in the list."""
+    from calculator.engines.sglang import pool, trtllm_mla_flags
+    v3 = load_preset("deepseek-v3")
+    assert trtllm_mla_flags(v3, 1, "B200") == (64, (
+        "Use trtllm_mla as attention backend on sm100 for DeepseekV3ForCausalLM",
+        "TensorRT-LLM MLA only supports page_size of 32 or 64, changing page_size from 1 to 64."))
+    assert trtllm_mla_flags(v3, 32, "B300")[0] == 32   # 10.3 is sm100 too; 32 is taken
+    assert trtllm_mla_flags(v3, 1, "H200") == (1, ())
+    assert trtllm_mla_flags(load_preset("deepseek-v2-lite"), 1, "B200") == (1, ())
+    # 61 layers × (512 + 64) × 2 B = 70,272 B a token (the latent is replicated over TP);
+    # 10 GiB holds 152,797 tokens, rounded down to whole 64-token pages: 152,768
+    assert 10 * GIB // 70_272 == 152_797 and 152_797 // 64 * 64 == 152_768
+    assert pool(v3, kv_memory=10 * GIB, tp=8, gpu="B200").tokens == 152_768
+    assert pool(v3, kv_memory=10 * GIB, tp=8, gpu="H200").tokens == 152_797

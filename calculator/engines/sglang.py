@@ -291,6 +291,36 @@ def nsa_flags(model: ModelSpec, page_size: int, kv_cache_dtype: str,
     return 64, kv_cache_dtype, tuple(lines)
 
 
+# server_args.py · _handle_model_specific_adjustments: the architectures SGLang runs as DeepSeek
+# V3/R1/V3.1 (DeepseekV3ForCausalLM alone on the 0.5 line; Kimi-K2.5 and Mistral Large 3 on main)
+TRTLLM_MLA_ARCHS = ("DeepseekV3ForCausalLM", "KimiK25ForConditionalGeneration",
+                    "MistralLarge3ForCausalLM", "PixtralForConditionalGeneration")
+
+
+def trtllm_mla_flags(model: ModelSpec, page_size: int,
+                     gpu: object = None) -> tuple[int, tuple[str, ...]]:
+    """server_args.py for DeepSeek V3/R1/V3.1-style MLA models (not NSA) on compute capability 10
+    (``is_sm100_supported``: B200, B300, GB200) with no attention backend given:
+    ``_handle_model_specific_adjustments`` picks ``trtllm_mla``, and
+    ``_handle_attention_backend_compatibility`` turns a page size other than 32 or 64 into 64
+    (read in server_args.py of the 0.5 line, late 2025, and in main's ``arg_groups`` hooks);
+    the lines it logs. Hopper and other GPUs keep the page size (FlashAttention 3 / FlashInfer
+    take 1)."""
+    from ..gpus import architecture_of
+    archs = (model.config or {}).get("architectures") or []
+    arch = archs[0] if isinstance(archs, list) and archs else ""
+    spec = architecture_of(gpu)
+    if (model.has_indexer or arch not in TRTLLM_MLA_ARCHS or spec is None or spec.sm // 10 != 10
+            or not any(isinstance(g.spec, MLASpec) for g in model.groups)):
+        return page_size, ()
+    lines = ["Use trtllm_mla as attention backend on sm100 for DeepseekV3ForCausalLM"]
+    if page_size not in (32, 64):
+        lines.append("TensorRT-LLM MLA only supports page_size of 32 or 64, changing page_size "
+                     f"from {page_size} to 64.")
+        page_size = 64
+    return page_size, tuple(lines)
+
+
 def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None = None,
          page_size: int = 1, kv_cache_dtype: str = "auto", tp: int = 1,
          swa_full_tokens_ratio: float = SWA_FULL_TOKENS_RATIO, gpu: object = None,
@@ -319,6 +349,8 @@ def pool(model: ModelSpec, *, tokens: int | None = None, kv_memory: int | None =
     if kv_cache_dtype not in KV_CACHE_DTYPES:
         raise ValueError(f"kv-cache-dtype: SGLang has {', '.join(KV_CACHE_DTYPES)}, got {kv_cache_dtype!r}")
     page_size, kv_cache_dtype, config_lines = nsa_flags(model, page_size, kv_cache_dtype, gpu)
+    page_size, trtllm_lines = trtllm_mla_flags(model, page_size, gpu)
+    config_lines += trtllm_lines
     item, dtype_name = _element(model, kv_cache_dtype)
     mla, full, swa = _geometry(model, tp)
     per_token = [(g.k_width + g.v_width) * g.layers for g in (full, swa) if g is not None]
