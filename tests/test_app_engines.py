@@ -211,13 +211,15 @@ def test_typed_memory_follows_the_unit_toggle():
 
 
 def test_no_naive_figure_where_an_engine_startup_is_not_predicted():
-    # SGLang's startup for DeepSeek NSA (DP attention) is refused: its row says so and shows no
-    # utilization × GPU − weights figure in its place; vLLM's prediction stands beside it
-    at = run(e_model="deepseek-v3.2-exp", e_ctx=131072, e_tp=8, e_gpu="H200 141GB")
+    # SGLang 0.5's startup for DeepSeek NSA (DP attention) is refused: its row says so and shows
+    # no utilization × GPU − weights figure in its place; vLLM's prediction stands beside it
+    at = run(e_model="deepseek-v3.2-exp", e_ctx=131072, e_tp=8, e_gpu="H200 141GB",
+             e_sgver="0.5")
     assert not at.exception
     table = at.dataframe[0].value.set_index("engine")
     assert (table.loc[SGLANG, "requests that fit"], table.loc[SGLANG, "KV memory"]) == ("—", "—")
-    assert any("startup not predicted (engine sglang: DeepSeek NSA runs with DP attention" in i.value
+    assert any("startup not predicted (engine sglang: SGLang 0.5 runs DeepSeek NSA with DP "
+               "attention" in i.value
                for i in at.info)
     vllm = table.loc[[e for e in table.index if e.startswith("vLLM")][0]]
     assert vllm["requests that fit"].endswith("x") and vllm["KV memory"] != "—"

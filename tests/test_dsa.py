@@ -136,10 +136,28 @@ def test_sglang_hopper_bf16_and_refusals():
     assert p.tokens == (40 << 30) // p.cell_size // 64 * 64
     with pytest.raises(ValueError, match="^kv-cache-dtype: DeepSeek NSA only supports"):
         sglang_pool(model(DSV32), tokens=64, kv_cache_dtype="fp8_e5m2")
-    with pytest.raises(ValueError, match="^engine sglang: DeepSeek NSA runs with DP attention"):
-        sglang_predict(model(DSV32), gpu_spec("H200"), tp=8)
+    with pytest.raises(ValueError, match="^engine sglang: SGLang 0.5 runs DeepSeek NSA with DP "
+                                         "attention"):
+        sglang_predict(model(DSV32), gpu_spec("H200"), tp=8, version="0.5")
     with pytest.raises(ValueError, match="^engine llama.cpp: DeepSeek sparse attention came"):
         llamacpp_plan(model(DSV32), n_ctx=4096, mla="latent+v")
+
+
+def test_sglang_main_runs_nsa_with_tp_attention():
+    """sgl-project/sglang#16305 (January 2026) stopped forcing DP attention for DeepSeek NSA, so
+    the main build's attention weights are split over TP like any MLA model's (the indexer's
+    wq_b, wk and weights_proj replicated, as SGLang's nsa_indexer builds them), with the w_kc /
+    w_vc copies of kv_b_proj; its pool is the NSA pool (page 64, latent + indexer keys)."""
+    from calculator.capacity import weights_per_gpu
+    from calculator.engines.sglang_startup import mla_copies
+    from model_presets import load_preset
+    m = load_preset("deepseek-v3.2-exp")
+    s = sglang_predict(m, gpu_spec("H200"), tp=8, version="main")
+    assert s.weights == weights_per_gpu(m, 8) + mla_copies(m, 8)
+    # bf16 copies of kv_b_proj for 128 / 8 heads: 61 layers · 16 · (128 + 128) · 512 · 2 B
+    assert mla_copies(m, 8) == 61 * 16 * 256 * 512 * 2
+    p = sglang_pool(m, kv_memory=s.available, tp=8, gpu="H200")
+    assert p.tokens == s.available // (61 * (576 * 2 + 132)) // 64 * 64
 
 
 @pytest.mark.parametrize("config", [DSV32, GLM5], ids=["deepseek-v3.2", "glm-5"])

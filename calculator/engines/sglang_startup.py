@@ -133,12 +133,15 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
                          "weights each GPU loads and what the dsv4 backend reserves are not "
                          "read); give the memory SGLang has (--kv-memory, or the Engines "
                          "page's one figure for every engine) and its V4 pools are sized from it")
-    if model.has_indexer:
-        # server_args.py turns on --enable-dp-attention (dp = tp) for DeepSeek NSA: attention
-        # weights are then whole on every GPU, which the TP sharding here does not price
-        raise ValueError("engine sglang: DeepSeek NSA runs with DP attention (attention weights "
-                         "whole on every GPU), whose startup memory is not modelled; its pool is "
-                         "sized from a given KV memory per GPU instead")
+    if model.has_indexer and version != "main":
+        # server_args.py of the 0.5 line turns on --enable-dp-attention (dp = tp) for DeepSeek
+        # NSA: attention weights are then whole on every GPU, which the TP sharding here does not
+        # price. sgl-project/sglang#16305 (January 2026) dropped that: main runs it with TP
+        # attention ("DSA with TP mode is active ... attention weights will be sharded").
+        raise ValueError(f"engine sglang: SGLang {version} runs DeepSeek NSA with DP attention "
+                         "(attention weights whole on every GPU), whose startup memory is not "
+                         "modelled; the main build (TP attention, sgl-project/sglang#16305) is, "
+                         "or its pool is sized from a given KV memory per GPU")
     if isinstance(gpu, GpuSpec):
         name, total, smi, nvlink = gpu.name, gpu.total_bytes, gpu.smi_mib, gpu.nvlink
         cuda = gpu.sm != 0          # the catalogue's AMD cards carry no CUDA capability
