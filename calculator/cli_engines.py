@@ -44,14 +44,16 @@ def vllm_json(p, batch: int, tp: int, args) -> dict:
     return row
 
 
-def vllm_weights_json(model: ModelSpec, tp: int, expert_parallel: bool = False) -> dict:
+def vllm_weights_json(model: ModelSpec, tp: int, expert_parallel: bool = False,
+                      build: str = "0.11", max_num_batched_tokens: int = 8192) -> dict:
     """Weight fields of a vLLM row: the checkpoint, and what one GPU allocates for it
     ("Model loading took X GiB") where the shapes and format are modelled."""
     from .engines.vllm_weights import vllm_load
     if model.config is None or model.weight_bytes is None:
         return weights_json(model, tp)
     try:
-        load = vllm_load(model.config, tp=tp, expert_parallel=expert_parallel)
+        load = vllm_load(model.config, tp=tp, expert_parallel=expert_parallel, build=build,
+                         max_num_batched_tokens=max_num_batched_tokens)
     except ValueError as exc:
         return {**weights_json(model, tp), "model_loading_note": str(exc)}
     return {**weights_json(model, tp, per_gpu=load.allocated), "model_loading_line": load.log_line}
@@ -132,7 +134,7 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
         extra.update(batch=args.batch, max_context=_engine_call(
             vllm_max_context, model, memory, args.batch, **knobs))
     if args.format == "json":
-        weights = vllm_weights_json(model, tp, args.enable_expert_parallel)
+        weights = vllm_weights_json(model, tp, args.enable_expert_parallel, version, batched)
         head = startup_json(startup) if startup is not None else {}
         if memory is not None and startup is None:
             head["kv_memory_bytes"] = memory
@@ -143,7 +145,7 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
     if startup is not None:
         out += _startup_table(startup, args.unit)
     else:
-        weights = vllm_weights_json(model, tp, args.enable_expert_parallel)
+        weights = vllm_weights_json(model, tp, args.enable_expert_parallel, version, batched)
         if "model_loading_line" in weights:
             out.append(f"weights per GPU {weights['weight_bytes_per_gpu']:,} B as vLLM allocates "
                        f"them (\"{weights['model_loading_line']}\")")

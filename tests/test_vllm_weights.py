@@ -143,9 +143,38 @@ def test_vllm_mla_fp8_adds_the_dequantized_kv_b_proj_deepseek_v3_tp8():
     assert load.allocated == rest + 61 * 4_194_304
 
 
+def test_vllm_dsa_indexer_topk_buffer_and_rope_by_build_deepseek_v32_tp8():
+    """DeepSeek-V3.2 FP8 at TP 8 (engines/vllm_dsa.py): an MLA load plus the top-k buffer, the
+    indexer's own rope from v0.17 and, from v0.20, wk + weights_proj fused in bf16."""
+    cfg = checkpoint_config("deepseek-v3.2")
+    old = vllm_load(cfg, tp=8, build="0.11")
+    mid = vllm_load(cfg, tp=8, build="0.18")
+    new = vllm_load(cfg, tp=8, build="0.22", max_num_batched_tokens=8192)
+    names = dict(old.tensors)
+    # int32 [max_num_batched_tokens 8,192, index_topk 2,048], once per model
+    assert names["model.topk_indices_buffer"] == 8192 * 2048 * 4 == 67_108_864
+    # the indexer is replicated: wq_b fp8 [64 heads · 128, q_lora_rank 1,536] whole on each rank
+    assert names["model.layers.0.self_attn.indexer.wq_b.weight"] == 8192 * 1536
+    # v0.11.0 shares the attention's rope; from 0.17 the neox-style indexer rope is a second
+    # cache of yarn 4,096 × 40 = 163,840 positions × 64 × 2 B
+    assert old.rope_bytes == 20_971_520 and mid.rope_bytes == new.rope_bytes == 2 * 20_971_520
+    assert mid.allocated == old.allocated + 20_971_520
+    # 0.20+: wk (fp8 128 × 7,168 + 224 B of scales) and weights_proj (bf16 64 × 7,168) become
+    # one bf16 [128 + 64, 7,168] tensor: 2,752,512 − (917,504 + 512 + 917,504) per layer, where
+    # 224 B of scales take 512 with the allocator's rounding
+    fused = dict(new.tensors)["model.layers.0.self_attn.indexer.wk_weights_proj.weight"]
+    assert fused == (128 + 64) * 7168 * 2 == 2_752_512
+    assert new.allocated == mid.allocated + 61 * (2_752_512 - 917_504 - 512 - 917_504)
+    assert vllm_load(cfg, tp=8, build="0.22", max_num_batched_tokens=2048).allocated == \
+        new.allocated - (8192 - 2048) * 2048 * 4
+    with pytest.raises(ValueError, match="^engine vllm: vLLM 0.10 has no DeepSeek sparse"):
+        vllm_load(cfg, tp=8, build="0.10")
+    # GLM-5.1 sets indexer_rope_interleave: its indexer rope is the attention's, shared
+    glm = vllm_load(checkpoint_config("glm-5.1"), tp=8, build="0.22")
+    assert "indexer_rope_emb.cos_sin_cache" not in dict(glm.tensors)
+
+
 @pytest.mark.parametrize("config, needle", [
-    (checkpoint_config("deepseek-v3.2"), "sparse attention"),
-    (checkpoint_config("glm-5"), "sparse attention"),
     (checkpoint_config("qwen3-next-80b-a3b"), "linear-attention"),
     ({**TOY, "quantization_config": {"quant_method": "bitsandbytes", "load_in_8bit": True}},
      "bitsandbytes"),

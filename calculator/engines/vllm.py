@@ -89,6 +89,8 @@ POOL_VERSIONS = ("0.10", "0.11", "0.17", "0.18", "0.20", "0.21", "0.22", "0.23",
 BETWEEN = "0.23"  # v0.23 – v0.26: full attention and MLA only, where 0.22 and 0.27 agree
 IN_FLIGHT_FROM = "0.27"                    # first one here with max_in_flight_tokens
 TOKENS_FROM_CONCURRENCY = ("0.21", "0.22", "0.23", "0.27")  # 'GPU KV cache size' = conc. × len
+DSA_BEFORE_011 = ("engine-version: vLLM 0.10 has no DeepSeek sparse attention (DeepSeek-V3.2 "
+                  "and GLM-5 arrived in v0.11.0, vllm-project/vllm#25896); pick 0.11 or later")
 # why vLLM's DeepSeek-V4 pools are refused: public 0.21-0.28 starts disagree with any one rule
 V4_WHY = (" for vLLM's pools: how a request is charged for its window and compressor-state blocks "
           "changes from release to release (vllm#51041, #52495, #54703)")
@@ -287,6 +289,8 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
     if version not in POOL_VERSIONS:
         raise ValueError(f"engine-version: vLLM pool rules are read for {', '.join(POOL_VERSIONS)}"
                          f", got {version!r}")
+    if version == "0.10" and model.has_indexer:
+        raise ValueError(DSA_BEFORE_011)
     if max_model_len < 1:
         raise ValueError(f"context: max_model_len must be at least 1, got {max_model_len}")
     if max_num_batched_tokens < 1:

@@ -88,7 +88,7 @@ from ..dsv4 import refuse_compressed
 from ..hf_config import normalize
 from ..model.shapes import VOCAB_DEFAULT, config_int
 from ..gpus import GIB, GpuSpec, sm_count
-from .vllm import POOL_VERSIONS, V4_WHY
+from .vllm import DSA_BEFORE_011, POOL_VERSIONS, V4_WHY
 from .vllm_profile import TRITON_SAMPLER, forward_peak, sampler_bytes, sampler_words
 
 VERSIONS = ("0.10", "0.11", "0.17", "0.18", "0.20", "0.21", "0.22")
@@ -268,6 +268,8 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, t
     ``mem_util``: None takes the build's default (``DEFAULT_UTIL``: 0.92 from v0.20, else 0.9)."""
     from ..capacity import _utilization
     refuse_compressed(model, "vllm", V4_WHY)
+    if version == "0.10" and model.has_indexer:
+        raise ValueError(DSA_BEFORE_011)
     if version not in VERSIONS:
         raise ValueError(f"engine-version: vLLM rules are read for {', '.join(VERSIONS)}, got "
                          f"{version!r}")
@@ -291,7 +293,8 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, t
         raise ValueError("max-num-batched-tokens: must be at least 1")
     rocm = isinstance(gpu, GpuSpec) and gpu.sm == 0
     weights, line = _weights(model, tp, expert_parallel,
-                             LOAD_MAX_SPLIT_MB.get(version) if not rocm else None)
+                             LOAD_MAX_SPLIT_MB.get(version) if not rocm else None,
+                             build=version, max_num_batched_tokens=tokens)
     mtype = str(cfg.get("model_type") or "")
     hidden = config_int(cfg, "hidden_size")
     vocab = config_int(cfg, "vocab_size", VOCAB_DEFAULT.get(mtype), hi=1 << 26)
@@ -331,15 +334,17 @@ def _cudagraph(version: str, rocm: bool, v2: bool, given: int | None) -> tuple[i
     return 0, "not predicted: vLLM measures it by capturing graphs at startup", True
 
 
-def _weights(model, tp: int, expert_parallel: bool,
-             max_split_mb: int | None = None) -> tuple[int, str | None]:
+def _weights(model, tp: int, expert_parallel: bool, max_split_mb: int | None = None, *,
+             build: str = DEFAULT_VERSION,
+             max_num_batched_tokens: int = 8192) -> tuple[int, str | None]:
     """vLLM's "Model loading took" bytes where the format is modelled, else the checkpoint's
     TP share (``capacity.weights_per_gpu``)."""
     from ..capacity import weights_per_gpu
     from .vllm_weights import vllm_load
     try:
         load = vllm_load(model.config, tp=tp, expert_parallel=expert_parallel,
-                         max_split_mb=max_split_mb)
+                         max_split_mb=max_split_mb, build=build,
+                         max_num_batched_tokens=max_num_batched_tokens)
         return load.allocated, load.log_line
     except ValueError:
         share = weights_per_gpu(model, tp)

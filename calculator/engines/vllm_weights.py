@@ -45,8 +45,10 @@ layer. ``deepseek_v2.py`` builds its rope over ``qk_rope_head_dim`` (``get_rope(
 ``original_max_position_embeddings × factor`` positions in the model dtype (compiled runs:
 ``custom_ops`` 'none', so ``use_flashinfer`` is off and the float32 cache is cast).
 
-Not modelled (refused with one line): DeepSeek sparse attention (V3.2, GLM-5: the indexer's
-buffers), linear-attention / mamba layers, bitsandbytes.
+DeepSeek sparse attention (V3.2, GLM-5): the indexer as each build holds it, its top-k buffer
+and its rope (``engines/vllm_dsa.py``).
+
+Not modelled (refused with one line): linear-attention / mamba layers, bitsandbytes.
 """
 from __future__ import annotations
 
@@ -58,6 +60,7 @@ from ..layer_pattern import DSA_TYPES
 from ..model.quant import checkpoint, quant_method
 from ..model.shapes import Param, config_int, param_shapes
 from ..model.stored import MODEL_ST, ST_BITS, Checkpoint
+from .vllm_dsa import dsa_allocations
 from ..model.sharding import sharded_params, stage_params, vllm_pp_stages
 
 GiB = 1 << 30
@@ -184,11 +187,14 @@ def _pad_mxfp4(params: list[Param], backend: str) -> list[Param]:
 
 
 def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool = False,
-              mxfp4_backend: str = "marlin", max_split_mb: int | None = None) -> VllmLoad:
+              mxfp4_backend: str = "marlin", max_split_mb: int | None = None,
+              build: str = "0.11", max_num_batched_tokens: int = 8192) -> VllmLoad:
     """One GPU's weights under vLLM with tensor parallel size ``tp``; with ``pp`` pipeline stages
     (vLLM's ``get_pp_indices`` split), the stage that allocates the most. ``max_split_mb``: the
     allocator's ``max_split_size_mb`` during the load (20 from vllm-project/vllm#41268, v0.21:
-    ``gpu_worker.py`` · ``load_model`` under ``_scoped_allocator_max_split``, CUDA only)."""
+    ``gpu_worker.py`` · ``load_model`` under ``_scoped_allocator_max_split``, CUDA only).
+    ``build`` and ``max_num_batched_tokens`` shape DeepSeek sparse attention's allocations
+    (``vllm_dsa``); other models ignore them."""
     if not isinstance(config, dict):
         raise ValueError("config: expected a JSON object")
     if isinstance(tp, bool) or not isinstance(tp, int) or not 1 <= tp <= 1024:
@@ -198,9 +204,7 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
     cfg = normalize(config)
     mtype = str(cfg.get("model_type") or "")
     mla = cfg.get("kv_lora_rank") is not None
-    if mla and (cfg.get("index_topk") is not None or mtype in DSA_TYPES):
-        raise ValueError("engine vllm: DeepSeek sparse attention's load (the indexer and its "
-                         "buffers) is not modelled")
+    dsa = mla and (cfg.get("index_topk") is not None or mtype in DSA_TYPES)
     params = param_shapes(config)
     if any(".linear_attn." in p.name for p in params):
         raise ValueError("engine vllm: linear-attention layers' load is not modelled")
@@ -227,8 +231,15 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
             module, suffix = _module_key(t.name)
             key = f"{module}.{suffix}" if suffix else module
             merged[key] = merged.get(key, 0) + t.nbytes
-        allocs = tuple(merged.items()) + tuple(_mla_dequant(ck) if mla else ()) + tuple(ropes)
+        extra: list[tuple[str, int]] = []
+        if dsa:
+            merged, extra = dsa_allocations(cfg, merged, ropes[0][1], build=build,
+                                            max_num_batched_tokens=max_num_batched_tokens,
+                                            item=ST_BITS[MODEL_ST[ck.model_dtype]] // 8)
+        allocs = (tuple(merged.items()) + tuple(_mla_dequant(ck) if mla else ()) + tuple(ropes)
+                  + tuple(extra))
         loads.append(VllmLoad(tensors=allocs, weight_bytes=ck.weight_bytes,
-                              rope_bytes=sum(b for _, b in ropes),
+                              rope_bytes=sum(b for n, b in (*ropes, *extra)
+                                             if n.endswith("cos_sin_cache")),
                               allocated=sum(allocated_bytes(b, split) for _, b in allocs)))
     return max(loads, key=lambda load: load.allocated)
