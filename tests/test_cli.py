@@ -180,8 +180,15 @@ def test_vllm_rows_carry_model_loading():
     assert d["model_loading_line"] == "Model loading took 628.85 GiB memory"
     d = json.loads(run("--preset", "deepseek-v3.2", "--engine", "vllm", "--context", "8k",
                        "--format", "json").stdout)
-    assert "sparse attention" in d["model_loading_note"]
-    assert d["weight_bytes_per_gpu"] == d["weight_bytes"]
+    # DSA at build 0.18 (the default; engines/vllm_dsa.py): the same MLA load, plus the int32
+    # top-k buffer 8,192 × 2,048 × 4 B, the indexer's own rope (a second 163,840 × 64 × 2 B
+    # cache) and 800 B more rounding a layer (wk's 224 B of scales and k_norm's two 256 B
+    # vectors each take 512)
+    assert d["engine_version"] == "0.18" and "model_loading_note" not in d
+    rounding = 2 * 524_288 + 61 * (288 + 800)
+    assert d["weight_bytes_per_gpu"] == (d["weight_bytes"] + 61 * 33_554_432 + 2 * 20_971_520
+                                         + 8192 * 2048 * 4 + rounding)
+    assert d["model_loading_line"] == "Model loading took 629.75 GiB memory"
 
 
 def test_checkpoint_choice_and_capacity_json():
