@@ -188,7 +188,7 @@ def _startup_table(startup, unit: str) -> list[str]:
     b = startup.breakdown()
     note = []
     if hasattr(startup, "max_num_seqs"):
-        note = [f"  note: KV is an {startup.mm_note}"] if startup.mm_note else []
+        note = [f"  note: KV is an {n}" for n in (startup.mm_note, startup.dsa_note) if n]
         if startup.cudagraph_note:
             note.append(f"  note: KV is an {startup.cudagraph_note} (--cudagraph-memory)")
         runner = ", V2 model runner" if startup.runner == "V2" else ""

@@ -117,6 +117,7 @@ def startup_json(startup) -> dict:
                        "max_num_seqs": startup.max_num_seqs},
                    non_torch_source=startup.non_torch_source,
                    mm_encoder_profile=startup.mm_encoder, model_runner=startup.runner,
+                   dsa_indexer_profile="not modelled" if startup.dsa_indexer else None,
                    cudagraph_source=startup.cudagraph_source,
                    cudagraph_missing=startup.cudagraph_missing)
     else:

@@ -205,3 +205,20 @@ def test_measure_allocates_and_reads_the_indexer():
     assert rows[-1].measured_bytes == 78 * 2 * 256 * (576 + 132)
     (row,) = time_decode(m, context=256, batch=1, dtype="fp32", device="cpu", repeats=2)
     assert row.bytes_read == 256 * (576 * 4 + 132)
+
+
+def test_vllm_dsa_startup_is_labelled_an_upper_bound():
+    # the lightning indexer's profiling scratch is not modelled: the figure says so, in the
+    # library, the CLI's JSON and (views/engines.py) the Engines page's status column
+    from calculator.engines.vllm_startup import predict as vllm_predict
+    from model_presets import load_preset
+    s = vllm_predict(load_preset("deepseek-v3.2"), gpu_spec("H200"), tp=8)
+    assert s.dsa_indexer and s.dsa_note.startswith("upper bound: in the profiling run the "
+                                                   "lightning indexer")
+    assert vllm_predict(load_preset("deepseek-v3"), gpu_spec("H200"), tp=8).dsa_note == ""
+    row = json.loads(subprocess.run(
+        [sys.executable, "-m", "calculator", "--preset", "deepseek-v3.2", "--engine", "vllm",
+         "--gpu", "H200", "--tp", "8", "--context", "32768", "--format", "json"],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent
+    ).stdout)
+    assert row["dsa_indexer_profile"] == "not modelled"

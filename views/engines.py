@@ -239,8 +239,10 @@ table["KV memory"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["KV
 table["one request"] = [c.fmt(int(v)) if pd.notna(v) else "—" for v in table["one request (bytes/GPU)"]]
 table["one request (bytes/GPU)"] = [f"{int(v):,}" if pd.notna(v) else "—"
                                     for v in table["one request (bytes/GPU)"]]
-# vLLM 0.22 without its CUDA-graph estimate: the pool is an upper bound (the warning below)
-bound = src == "gpu" and getattr(startups.get("vllm"), "cudagraph_missing", False)
+# vLLM 0.20 – 0.22 without its CUDA-graph estimate, a multimodal encoder pass or DSA's indexer
+# scratch left out: the pool is an upper bound (the warnings below)
+bound = src == "gpu" and any(getattr(startups.get("vllm"), note, "")
+                             for note in ("cudagraph_note", "mm_note", "dsa_note"))
 table["status"] = ["no memory left (below)" if "no memory left" in n else
                    "not modelled (below)" if n else
                    "upper bound (below)" if bound and e.startswith("vLLM") else ""

@@ -74,9 +74,11 @@ def sglang_fraction_note(startup) -> str:
 
 def mm_warning(startup, hint: str = "", cg_hint: str = "") -> None:
     """A page's warnings that a vLLM figure leaves something out: the multimodal encoder pass
-    (nothing for a text model or with --skip-mm-profiling; ``hint`` follows it) or v0.22's
-    CUDA-graph estimate (nothing when given, on the V2 runner or on ROCm; ``cg_hint``)."""
+    (nothing for a text model or with --skip-mm-profiling; ``hint`` follows it), DeepSeek sparse
+    attention's indexer scratch, or v0.22's CUDA-graph estimate (nothing when given, on the V2
+    runner or on ROCm; ``cg_hint``)."""
     for note, after in ((getattr(startup, "mm_note", ""), hint),
+                        (getattr(startup, "dsa_note", ""), ""),
                         (getattr(startup, "cudagraph_note", ""), cg_hint)):
         if note:
             st.warning(f"vLLM's KV memory here is an {note}{after}.")

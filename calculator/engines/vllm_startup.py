@@ -191,6 +191,7 @@ class VllmStartup:
     max_num_seqs: int
     weights_line: str | None = None
     mm_encoder: str | None = None   # "not modelled" / "skipped" for a multimodal model, else None
+    dsa_indexer: bool = False       # DeepSeek sparse attention: the indexer's profiling scratch
     cudagraph_source: str = "captured after the pool in this version, outside the share"
     cudagraph_missing: bool = False  # 0.22 on CUDA with graphs and no estimate given
     runner: str = "V1"               # the model runner that profiled (V2: dense Qwen3 from 0.22)
@@ -237,6 +238,16 @@ class VllmStartup:
                 "images or videos and holds their embeddings through this forward; that pass is "
                 "not modelled (GiB to tens of GiB for video), so the KV memory it prints can be "
                 "lower; started with --skip-mm-profiling, vLLM skips it and this figure holds")
+
+    @property
+    def dsa_note(self) -> str:
+        """What the prediction leaves out for DeepSeek sparse attention ('' for other models)."""
+        if not self.dsa_indexer:
+            return ""
+        return ("upper bound: in the profiling run the lightning indexer also quantizes its keys "
+                "and scores the dummy batch's queries against them (float32 logits, vLLM's "
+                "SparseAttnIndexer and its workspace); that scratch is not modelled, so the KV "
+                "memory it prints can be lower")
 
     def breakdown(self) -> dict[str, int]:
         return {"gpu_total_bytes": self.gpu_total, "weight_bytes_per_gpu": self.weights,
@@ -314,6 +325,7 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, t
                        forward_bytes=fwd, sampler_bytes=smp, non_torch=non_torch,
                        non_torch_source=source, cudagraph=cg, max_num_batched_tokens=tokens,
                        max_num_seqs=seqs, weights_line=line,
+                       dsa_indexer=model.has_indexer,
                        mm_encoder=(None if not multimodal(model.config) else
                                    "skipped" if skip_mm_profiling else "not modelled"),
                        cudagraph_source=cg_source, cudagraph_missing=missing,
