@@ -69,7 +69,8 @@ def main() -> None:
               f"{statistics.median(errs):.3f} GiB ({statistics.median(pcts):.2f} %), worst "
               f"{max(errs):.3f} GiB ({max(pcts):.2f} %)")
     older = other_rule("0.18")
-    print(f"the {len(older)} v0.18 – v0.19 logs under the 0.11 rule (its sort-based sampler): errors "
+    print(f"the {len(older)} v0.18 – v0.19 logs under the 0.11 rule (its sort-based sampler): "
+          "errors "
           + ", ".join(f"{e:+.3f}" for e in older) + " GiB")
 
 

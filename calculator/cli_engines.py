@@ -150,7 +150,7 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
             out.append(f"weights per GPU {weights['weight_bytes_per_gpu']:,} B as vLLM allocates "
                        f"them (\"{weights['model_loading_line']}\")")
     for p in plans:
-        kinds = ", ".join(f"{s.label()} × {n}" for s, n in p.groups)
+        kinds = ", ".join(f"{s.label()} × {n}" for s, n in (p.uniform_kinds or p.groups))
         out.append(f"max_model_len {p.max_model_len:,}: {len(p.groups)} KV group(s) of "
                    f"{p.group_size} layers [{kinds}]; page {p.page_size:,} B; "
                    f"{p.blocks_per_request:,} blocks per request; {args.batch} request(s) = "

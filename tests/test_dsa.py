@@ -98,6 +98,9 @@ def test_vllm_pages_and_fp8_ds_mla():
     # one UniformTypeKVCacheSpecs group: block 64 · 61 layers · (1,152 latent + 132 indexer)
     assert (p.group_size, p.block_size, p.page_size) == (1, 64, 64 * 61 * 1284)
     assert p.num_tokens == (40 << 30) // (64 * 61 * 1284) * 64
+    # the one group's layers by spec, as the CLI table names them: 61 latents, 61 indexer caches
+    assert [(s.kind, s.token_bytes, n) for s, n in p.uniform_kinds] == [
+        ("mla", 1152, 61), ("indexer", 132, 61)]
     assert p.log_lines()[0] == "Forcing kv cache block size to 64 for FlashMLA backend."
     # --kv-cache-dtype fp8 becomes fp8_ds_mla: 656-byte latents, the indexer stays 132 B
     f = vllm_plan(m, max_model_len=163840, kv_memory=40 << 30, gpu="H200", kv_cache_dtype="fp8")

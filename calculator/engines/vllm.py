@@ -73,6 +73,7 @@ group whose block is the sum of every layer's page. ``vllm/model_executor/models
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 
 from ..dsv4 import refuse_compressed
@@ -126,6 +127,9 @@ class VllmPlan:
     config_lines: tuple[str, ...] = ()  # logged while the config is built, before loading (MLA block)
     cache_mode_lines: tuple[str, ...] = ()  # prefix caching's mamba cache mode, at config time
     backend_lines: tuple[str, ...] = ()  # the MLA backend's block size, logged after the load (0.18+)
+    # one UniformTypeKVCacheSpecs group (different full-attention specs, e.g. DSA's latent and
+    # indexer keys): its layers by spec, for a table to name them all
+    uniform_kinds: tuple[tuple[PageSpec, int], ...] = ()
 
     @property
     def block_size(self) -> int:
@@ -347,4 +351,5 @@ def plan(model: ModelSpec, *, max_model_len: int, kv_memory: int | None = None,
                     blocks_per_request=per_request, kv_memory=kv_memory, num_blocks=num_blocks,
                     num_tokens=num_tokens, max_concurrency=concurrency, hybrid_lines=hybrid_lines,
                     config_lines=tuple(forced.split("\n")) if forced else (),
-                    cache_mode_lines=mode_lines, backend_lines=backend_lines)
+                    cache_mode_lines=mode_lines, backend_lines=backend_lines,
+                    uniform_kinds=tuple(Counter(specs).items()) if uniform_type else ())
