@@ -222,9 +222,8 @@ prefix = bool(model.has_state and v_version in vllm_hybrid.PREFIX_ALIGN and st.c
     help="Off by default for hybrid models; with it vLLM caches gated-DeltaNet / short-conv state "
          "in 'align' mode, two state pages per request instead of one (Mamba-2 models use 'all' "
          "mode, not modelled)"))
-cudagraph = (int(cg_gib * c.unit_bytes())
-             if src == "gpu" and cg_gib is not None and v_version in vllm_startup.CUDAGRAPH_DEDUCTED
-             else None)
+# cg_gib is only asked for with a predicted KV memory on a build that deducts the estimate
+cudagraph = None if cg_gib is None else int(cg_gib * c.unit_bytes())
 startups, notes = {}, []
 if src == "gpu":
     memory, startups, notes = predicted(model, gpu, float(util), int(tp), int(mnbt) or None,
