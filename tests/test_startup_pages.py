@@ -242,3 +242,21 @@ def test_capacity_hybrid_prefix_caching_checkbox_and_its_link():
     assert metric(on, "Max concurrency") == f"{blocks / 10:.2f}x"
     assert metric(off, "Max concurrency") == f"{blocks / 7:.2f}x"
     assert any("--enable-prefix-caching" in c.value for c in on.code)
+
+
+def test_sglang_flag_lines_come_first_on_the_pages_as_in_the_cli():
+    # server_args logs its flag changes before loading: the Capacity page's log, the Engines
+    # page's row and the CLI's --format log print the same lines in the same order
+    base = ("--preset", "deepseek-v3", "--engine", "sglang", "--gpu", "B200", "--tp", "8",
+            "--context", "32768")
+    want = cli(*base, "--format", "log").stdout.strip().splitlines()
+    assert want[0] == "Use trtllm_mla as attention backend on sm100 for DeepseekV3ForCausalLM"
+    cap = page("capacity", {"c_model": "deepseek-v3", "c_gpus": "8", "c_tp": "8", "c_ctx": "32768",
+                            "c_engine": "sglang", "c_gpu": "B200 180GB"})
+    assert not cap.exception
+    assert next(c.value for c in cap.code if "KV Cache is allocated" in c.value).splitlines() == want
+    eng = page("engines", {"e_model": "deepseek-v3", "e_ctx": "32768", "e_tp": "8",
+                           "e_gpu": "B200 180GB"})
+    assert not eng.exception
+    printed = [c.value for c in eng.code if "KV Cache is allocated" in c.value]
+    assert printed and printed[0].splitlines() == want

@@ -152,11 +152,10 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
                    "request keeps only its window there; with a Mamba pool, at most a third of "
                    "its slots)")
     st.caption("SGLang will log (its \"GB\" is 2³⁰ bytes: it divides by 1 << 30):")
-    pool_lines, as_built = su.sglang_pool_lines(sp, version)
+    log, as_built = su.sglang_pool_lines(sp, version, start.log_lines())
     if not as_built:
         st.caption("This pool's line as v0.4 builds printed it is not read here; the current "
                    "builds' line is shown.")
-    log = start.log_lines() + pool_lines
     st.code("\n".join(log), language=None, wrap_lines=True)
     figures = {**start.breakdown(), "engine_version": version,
                "mem_fraction_static": float(start.mem_fraction_static),

@@ -88,8 +88,8 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
                  "token + Mamba pools" if getattr(p, "mamba", None) else
                  "token pool" if p.swa_tokens is None else "full + SWA pools")
         version = startups["sglang"].version if "sglang" in startups else "current"
-        lines, _ = su.sglang_pool_lines(p, version)
-        return p.request_bytes(ctx), f"{p.max_requests(ctx):.2f}x ({pools})", "\n".join(lines)
+        lines, _ = su.sglang_pool_lines(p, version, head)  # the flag lines come before the startup's
+        return p.request_bytes(ctx), f"{p.max_requests(ctx):.2f}x ({pools})", lines
 
     def llamacpp(memory, head):
         if tp != 1:

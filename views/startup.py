@@ -48,16 +48,18 @@ VLLM_BUILD_HELP = ("Where vLLM takes its memory snapshot: v0.10 before NCCL come
                    "'Available KV cache memory' its log prints")
 
 
-def sglang_pool_lines(pool, version: str) -> tuple[list[str], bool]:
-    """The pool's lines as the chosen SGLang build printed them, and whether they are that
-    build's: v0.4 lines (no #tokens) are read for plain MHA pools only, so other pools show the
-    current builds' lines (False)."""
+def sglang_pool_lines(pool, version: str, startup: list[str] | tuple = ()) -> tuple[list[str], bool]:
+    """What SGLang logs, in its order: server_args' flag changes (DSA, trtllm_mla), the startup
+    lines given, then the pool's lines as the chosen build printed them; and whether those are
+    that build's: v0.4 lines (no #tokens) are read for plain MHA pools only, so other pools show
+    the current builds' lines (False)."""
+    head = [*pool.config_lines, *startup]
     if version != "0.4":
-        return pool.log_lines(), True
+        return head + pool.log_lines(config=False), True
     try:
-        return pool.log_lines("v0.4"), True
+        return head + pool.log_lines("v0.4", config=False), True
     except ValueError:
-        return pool.log_lines(), False
+        return head + pool.log_lines(config=False), False
 
 
 def sglang_fraction_note(startup) -> str:
