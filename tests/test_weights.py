@@ -25,8 +25,7 @@ GiB = 1 << 30
 # and Mamba mixers not written out): they are priced as their transformers count × the bf16 they
 # ship in, and say so.
 COUNT_ONLY = {"gemma-4-26b-a4b", "llama-4-maverick", "llama-4-scout", "nemotron-3-nano-30b-a3b",
-              "nemotron-h-56b", "qwen3.5-27b", "qwen3.5-35b-a3b", "qwen3.5-122b-a10b",
-              "qwen3.5-397b-a17b", "granite-4.0-h-tiny"}
+              "nemotron-h-56b", "granite-4.0-h-tiny"}
 
 
 # Presets priced by their checkpoint's published safetensors total (DeepSeek-V4's FP4 + FP8 mix:
@@ -85,7 +84,8 @@ def _per_layer(named_sizes) -> dict[str, int]:
                                   "gemma-2-9b", "gemma-3-27b", "gpt2", "glm-5",
                                   "minimax-m2.5", "mimo-v2-flash", "lfm2-1.2b", "phi-4",
                                   "mistral-small-24b", "olmo-3-7b", "olmo-3-32b",
-                                  "mistral-small-3.2-24b", "kimi-k2.5"])
+                                  "mistral-small-3.2-24b", "kimi-k2.5", "qwen3.5-27b",
+                                  "qwen3.5-35b-a3b"])
 def test_shapes_match_transformers_layer_by_layer(name):
     config = checkpoint_config(name)
     ours = _per_layer((p.name, p.numel) for p in param_shapes(config))
@@ -94,6 +94,31 @@ def test_shapes_match_transformers_layer_by_layer(name):
 
 
 LINEAR = 2 * 589_824          # quantized by every format
+@pytest.mark.parametrize("name", ["qwen3.5-27b", "qwen3.5-35b-a3b"])
+def test_qwen35_tensors_are_the_checkpoints_by_name_and_shape(name):
+    # Qwen3.5's split in_proj_qkv / z / b / a, the gated q_proj, the ViT and its merger, and the
+    # MoE's stacked experts (gate_up [E, 2I, H], down [E, H, I]) as transformers 5.23.0 names them
+    config = checkpoint_config(name)
+    ref = {n: tuple(t.shape) for n, t in checkpoint_tensors(config).items()}
+    ours = {p.name: ((p.count,) if p.count > 1 else ()) + p.shape for p in param_shapes(config)}
+    assert ours == ref
+
+
+def test_qwen35_tp_share_keeps_whole_what_vllm_replicates():
+    # Qwen3.5-35B-A3B under TP 2. Whole on both GPUs: the ViT's patch conv 1,769,472 + its bias
+    # 1,152 + the position table 2,304 · 1,152 = 2,654,208 + 27 blocks · (4 LayerNorm vectors +
+    # the proj and linear_fc2 biases) · 1,152 = 186,624 + the merger's LayerNorm 2,304 and
+    # linear_fc2 bias 2,048 = 4,615,808; the text model's 40 routers 256 · 2,048 = 20,971,520,
+    # 40 shared-expert gates 2,048 = 81,920, 80 layer norms 163,840, the final norm 2,048, 30 gated
+    # norms of 128 = 3,840 and 10 · (q_norm + k_norm) of 256 = 5,120: 21,228,288. 25,844,096 in all;
+    # the other 35,107,181,936 − 25,844,096 = 35,081,337,840 halve (the vocabulary 248,320 is a
+    # multiple of 64): 2 B · (25,844,096 + 17,540,668,920) = 35,133,026,032 per GPU
+    model = load_preset("qwen3.5-35b-a3b")
+    assert model.weight_bytes == 2 * 35_107_181_936
+    assert weights_per_gpu(model, 2) == 35_133_026_032
+    assert plan(model, gpu_bytes=80 * GiB, gpus=2).weights_per_gpu == 35_133_026_032
+
+
 REST_BF16 = (2 * 256_000 + 2 * 512 + 256) * 2  # embed, lm_head, norms in bf16 = 1,026,560
 
 

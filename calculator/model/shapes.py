@@ -10,6 +10,8 @@ The shapes follow transformers' modeling files (5.23.0): ``LlamaAttention`` / ``
 ``Qwen2Attention`` (q/k/v bias), ``Qwen3Attention`` (q/k norms), ``Gemma2DecoderLayer`` (four
 norms), ``Gemma3ForConditionalGeneration`` (SigLIP tower + projector), ``MixtralSparseMoeBlock``,
 ``Qwen3MoeSparseMoeBlock``, ``Qwen3NextGatedDeltaNet`` / ``Qwen3NextAttention`` (gated q),
+``Qwen3_5GatedDeltaNet`` (in_proj_qkv / z / b / a apart) / ``Qwen3_5MoeSparseMoeBlock`` (stacked
+experts, as Qwen3.5's checkpoints ship them),
 ``DeepseekV2Attention`` / ``DeepseekV3MoE`` (MLA, shared experts, ``e_score_correction_bias``),
 ``GptOssAttention`` (sinks) / ``GptOssExperts`` (fused gate_up with biases), ``GPT2Block``,
 ``MiniMaxM2Attention`` (q/k norms over all heads) / ``MiniMaxM2SparseMoeBlock`` (sigmoid router with
@@ -21,7 +23,8 @@ Nemotron-NAS's per-block attention and MLP (remote code only: counted against th
 The parameter count equals transformers' own on the meta device for every preset
 (``tests/test_weights.py`` checks it against ``model_presets/param_counts.py``). The building blocks
 (``Param``, Linear and dense-MLP tensors) are in ``shape_parts.py``; the architectures listed whole
-(Nemotron-NAS, LFM2, GPT-2, Gemma 3's SigLIP tower, Mistral 3's Pixtral tower) in
+(Nemotron-NAS, LFM2, GPT-2, Gemma 3's SigLIP tower, Mistral 3's Pixtral tower, Kimi-K2.5's
+MoonViT, Qwen3.5's ViT) in
 ``shapes_families.py``.
 """
 from __future__ import annotations
@@ -31,12 +34,14 @@ from ..hf_config import normalize
 from ..layer_pattern import DSA_TYPES, layer_kinds
 from .shape_parts import (PARTS, ROLES, TIED_DEFAULT, VOCAB_DEFAULT, Param, config_int,  # noqa: F401
                           dense_mlp, flag, linear)
-from .shapes_families import gpt2, lfm2, moonvit, nemotron_nas, pixtral, siglip
+from .shapes_families import gpt2, lfm2, moonvit, nemotron_nas, pixtral, qwen35_vision, siglip
 
 SUPPORTED = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "qwen3_next", "gemma",
              "gemma2", "gemma3_text", "deepseek_v2", "deepseek_v3", "kimi_k2", "gpt_oss", "gpt2",
              "deepseek_v32", "glm_moe_dsa", "minimax_m2", "mimo_v2_flash", "nemotron-nas", "phi3",
-             "lfm2", "olmo2", "olmo3")
+             "lfm2", "olmo2", "olmo3", "qwen3_5_text", "qwen3_5_moe_text")
+QWEN35 = ("qwen3_5_text", "qwen3_5_moe_text")  # Qwen3.5 / 3.6: gated DeltaNet + gated attention
+GATED_Q = ("qwen3_next",) + QWEN35             # q_proj carries the output gate: 2 × heads × dim
 
 
 def architecture(config: dict) -> str:
@@ -68,12 +73,13 @@ def param_shapes(config: object) -> list[Param]:
     gemma3 = "text_config" in config and mtype == "gemma3_text"
     mistral3 = config.get("model_type") == "mistral3"  # Mistral Small 3.1 / 3.2: Pixtral + text
     kimi = config.get("model_type") == "kimi_k25"      # Kimi-K2.5 / K2.6: MoonViT + Kimi-K2 text
-    if config.get("vision_config") and not (gemma3 or mistral3 or kimi):
+    qwen35 = config.get("model_type") in ("qwen3_5", "qwen3_5_moe")  # Qwen3.5 / 3.6 + their ViT
+    if config.get("vision_config") and not (gemma3 or mistral3 or kimi or qwen35):
         # a wrapper whose text model is listed but whose tower is not (LLaVA, Kimi-K2.5, ...):
         # the text model alone would price the checkpoint short by the tower
         raise UnknownArchitecture(f"vision_config: the vision tower of {config.get('model_type') or mtype!r} "
                                   "is not listed; give a parameter count")
-    prefix = "model.language_model." if gemma3 or mistral3 or kimi else "model."
+    prefix = "model.language_model." if gemma3 or mistral3 or kimi or qwen35 else "model."
     out = _decoder(cfg, mtype, prefix)
     if gemma3:
         out = siglip(config.get("vision_config") or {}, config_int(cfg, "hidden_size")) + out
@@ -81,6 +87,8 @@ def param_shapes(config: object) -> list[Param]:
         out = pixtral(config, config_int(cfg, "hidden_size")) + out
     if kimi:
         out = moonvit(config, config_int(cfg, "hidden_size")) + out
+    if qwen35:
+        out = qwen35_vision(config) + out
     return out
 
 
@@ -95,7 +103,7 @@ def _decoder(cfg: dict, mtype: str, prefix: str) -> list[Param]:
     for i in range(n):
         lp = f"{prefix}layers.{i}."
         if kinds[i] == "linear_attention":
-            out += _gated_deltanet(cfg, lp + "linear_attn.", hidden)
+            out += _gated_deltanet(cfg, lp + "linear_attn.", hidden, split_in=mtype in QWEN35)
         elif cfg.get("kv_lora_rank") is not None:
             out += _mla(cfg, lp + "self_attn.", hidden)
         else:
@@ -116,7 +124,9 @@ def _decoder(cfg: dict, mtype: str, prefix: str) -> list[Param]:
 
 
 def _layer_kinds(cfg: dict, mtype: str, n: int) -> list[str]:
-    if mtype == "qwen3_next":
+    if mtype in QWEN35 and cfg.get("layer_types") is not None:
+        return layer_kinds(cfg, n)
+    if mtype in ("qwen3_next",) + QWEN35:  # Qwen3_5TextConfig: the same interval when unlisted
         every = config_int(cfg, "full_attention_interval", 4, hi=MAX_LAYERS)
         return ["linear_attention" if (i + 1) % every else "full_attention" for i in range(n)]
     if mtype == "mimo_v2_flash":
@@ -134,7 +144,7 @@ def _attention(cfg: dict, mtype: str, p: str, hidden: int, sliding: bool = False
     o_bias = flag(cfg, "attention_bias", False)
     if mtype == "mimo_v2_flash":  # MiMoV2FlashAttention: sliding layers 2 × KV heads, V narrower
         kv, vd, o_bias = kv * (2 if sliding else 1), config_int(cfg, "v_head_dim", hd), False
-    q_out = heads * hd * (2 if mtype == "qwen3_next" else 1)  # Qwen3-Next: q and its gate
+    q_out = heads * hd * (2 if mtype in GATED_Q else 1)  # Qwen3-Next / 3.5: q and its gate
     if mtype == "phi3":  # Phi3Attention: one fused qkv_proj (no bias), then o_proj
         return (linear(p + "qkv_proj", (heads + 2 * kv) * hd, hidden, "attention", "qkv")
                 + linear(p + "o_proj", hidden, heads * hd, "attention", "row"))
@@ -154,7 +164,7 @@ def _attention(cfg: dict, mtype: str, p: str, hidden: int, sliding: bool = False
     if mtype == "mimo_v2_flash" and sliding:
         out.append(Param(name=p + "attention_sink_bias", shape=(heads,), role="other",
                          part="attention", split="col"))
-    if mtype in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text"):
+    if mtype in ("qwen3", "qwen3_moe", "qwen3_next", "gemma3_text") + QWEN35:
         out += [Param(name=f"{p}{nm}.weight", shape=(hd,), role="norm", part="attention")
                 for nm in ("q_norm", "k_norm")]
     if mtype == "gpt_oss":
@@ -202,19 +212,29 @@ def _indexer(cfg: dict, p: str, hidden: int) -> list[Param]:
                   part="attention")]
 
 
-def _gated_deltanet(cfg: dict, p: str, hidden: int) -> list[Param]:
+def _gated_deltanet(cfg: dict, p: str, hidden: int, split_in: bool = False) -> list[Param]:
+    """``Qwen3NextGatedDeltaNet``: q/k/v/z and b/a in two fused projections. ``split_in``
+    (``Qwen3_5GatedDeltaNet``): the same rows as in_proj_qkv, in_proj_z, in_proj_b and in_proj_a,
+    which vLLM's ``qwen3_5.py`` loads into its in_proj_qkvz / in_proj_ba (column-parallel)."""
     kh = config_int(cfg, "linear_num_key_heads")
     vh = config_int(cfg, "linear_num_value_heads")
     kd = config_int(cfg, "linear_key_head_dim")
     vd = config_int(cfg, "linear_value_head_dim")
     k_conv = config_int(cfg, "linear_conv_kernel_dim", hi=1024)
     conv_dim = 2 * kh * kd + vh * vd
+    if split_in:
+        proj = (linear(p + "in_proj_qkv", conv_dim, hidden, "attention", "col")
+                + linear(p + "in_proj_z", vh * vd, hidden, "attention", "col")
+                + linear(p + "in_proj_b", vh, hidden, "attention", "col")
+                + linear(p + "in_proj_a", vh, hidden, "attention", "col"))
+    else:
+        proj = (linear(p + "in_proj_qkvz", conv_dim + vh * vd, hidden, "attention", "col")
+                + linear(p + "in_proj_ba", 2 * vh, hidden, "attention", "col"))
     return [Param(name=p + "dt_bias", shape=(vh,), role="other", part="attention", split="col"),
             Param(name=p + "A_log", shape=(vh,), role="other", part="attention", split="col"),
             Param(name=p + "conv1d.weight", shape=(conv_dim, 1, k_conv), role="other",
                   part="attention", split="col"),
-            *linear(p + "in_proj_qkvz", 2 * kh * kd + 2 * vh * vd, hidden, "attention", "col"),
-            *linear(p + "in_proj_ba", 2 * vh, hidden, "attention", "col"),
+            *proj,
             Param(name=p + "norm.weight", shape=(vd,), role="norm", part="attention"),
             *linear(p + "out_proj", hidden, vh * vd, "attention", "row")]
 
@@ -279,7 +299,7 @@ def _mlp(cfg: dict, mtype: str, p: str, hidden: int, i: int) -> list[Param]:
                       part="experts", count=e, split="row"),
                 Param(name=p + "experts.down_proj_bias", shape=(hidden,), role="bias",
                       part="experts", count=e)]
-    if mtype in ("qwen3_moe", "qwen3_next"):
+    if mtype in ("qwen3_moe", "qwen3_next", "qwen3_5_moe_text"):
         sparse = cfg.get("mlp_only_layers") or []
         if not isinstance(sparse, list) or not all(isinstance(x, int) for x in sparse):
             raise ValueError(f"mlp_only_layers: expected a list of layer indices, got {sparse!r}")
@@ -289,9 +309,17 @@ def _mlp(cfg: dict, mtype: str, p: str, hidden: int, i: int) -> list[Param]:
             return dense_mlp(p, hidden, config_int(cfg, "intermediate_size"))
         e = config_int(cfg, "num_experts")
         out = [_router(p + "gate.weight", e, hidden)]
-        out += _experts(p + "experts.", ("gate_proj", "up_proj", "down_proj"), hidden,
-                        config_int(cfg, "moe_intermediate_size"), e)
-        if mtype == "qwen3_next":
+        inter = config_int(cfg, "moe_intermediate_size")
+        if mtype == "qwen3_5_moe_text":
+            # the shipped checkpoints stack each layer's experts, as transformers 5 holds them:
+            # experts.gate_up_proj [E, 2I, H] and experts.down_proj [E, H, I]
+            out += [Param(name=p + "experts.gate_up_proj", shape=(2 * inter, hidden),
+                          role="expert", part="experts", count=e, split="col"),
+                    Param(name=p + "experts.down_proj", shape=(hidden, inter), role="expert",
+                          part="experts", count=e, split="row")]
+        else:
+            out += _experts(p + "experts.", ("gate_proj", "up_proj", "down_proj"), hidden, inter, e)
+        if mtype in ("qwen3_next", "qwen3_5_moe_text"):
             out += dense_mlp(p + "shared_expert.", hidden,
                               config_int(cfg, "shared_expert_intermediate_size"), "experts")
             out += linear(p + "shared_expert_gate", 1, hidden, "experts", "rep", role="router")

@@ -285,3 +285,48 @@ def moonvit(config: dict, text_hidden: int) -> list[Param]:
     out += ln(vp + "final_layernorm")
     return out + ln(pp + "pre_norm", norm) + lin(pp + "in_proj", merged, merged) \
         + lin(pp + "out_proj", text_hidden, merged)
+
+
+def qwen35_vision(config: dict) -> list[Param]:
+    """Qwen3.5's vision tower (transformers 5.23.0 ``Qwen3_5VisionModel``): a biased Conv3d patch
+    embedding over ``temporal_patch_size`` frames, a learned position table, ``depth`` blocks of two
+    LayerNorms around a biased fused qkv / proj and a biased linear_fc1 / linear_fc2 MLP, and the
+    patch merger (LayerNorm over the tower width, then ``spatial_merge_size``² patches through
+    linear_fc1 and linear_fc2 to ``out_hidden_size``). No deepstack mergers: the model class has
+    none, whatever ``deepstack_visual_indexes`` says. vLLM's ``qwen3_vl.py`` splits it over TP
+    unless the encoder runs data-parallel: qkv QKVParallelLinear (every head a KV head), proj and
+    linear_fc2 RowParallelLinear, linear_fc1 ColumnParallelLinear; the embeddings and LayerNorms
+    stay whole."""
+    vision = config.get("vision_config") or {}
+    if not isinstance(vision, dict):
+        raise ValueError("vision_config: expected a JSON object")
+    d = config_int(vision, "hidden_size", 1152)
+    inter = config_int(vision, "intermediate_size", 4304)
+    n = config_int(vision, "depth", 27, hi=MAX_LAYERS)
+    ch = config_int(vision, "in_channels", 3, hi=64)
+    patch = config_int(vision, "patch_size", 16, hi=4096)
+    frames = config_int(vision, "temporal_patch_size", 2, hi=64)
+    merge = config_int(vision, "spatial_merge_size", 2, hi=64)
+    out_d = config_int(vision, "out_hidden_size", 3584)
+    positions = config_int(vision, "num_position_embeddings", 2304, hi=1 << 24)
+    merged = d * merge * merge
+    vp = "model.visual."
+
+    def p(name: str, *shape: int) -> Param:
+        return Param(name=name, shape=shape, role="other", part="vision")
+
+    def lin(name: str, out_f: int, in_f: int, split: str) -> list[Param]:
+        return linear(name, out_f, in_f, "vision", split, bias=True, role="other")
+
+    def ln(name: str) -> list[Param]:
+        return [p(f"{name}.weight", d), p(f"{name}.bias", d)]
+
+    out = [p(vp + "patch_embed.proj.weight", d, ch, frames, patch, patch),
+           p(vp + "patch_embed.proj.bias", d), p(vp + "pos_embed.weight", positions, d)]
+    for i in range(n):
+        lp = f"{vp}blocks.{i}."
+        out += ln(lp + "norm1") + ln(lp + "norm2")
+        out += lin(lp + "attn.qkv", 3 * d, d, "col") + lin(lp + "attn.proj", d, d, "row")
+        out += lin(lp + "mlp.linear_fc1", inter, d, "col") + lin(lp + "mlp.linear_fc2", d, inter, "row")
+    return out + ln(vp + "merger.norm") + lin(vp + "merger.linear_fc1", merged, merged, "col") \
+        + lin(vp + "merger.linear_fc2", out_d, merged, "row")
