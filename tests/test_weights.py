@@ -24,8 +24,7 @@ GiB = 1 << 30
 # Presets whose architecture's tensors are not listed by calculator/model/shapes.py (vision towers
 # and Mamba mixers not written out): they are priced as their transformers count × the bf16 they
 # ship in, and say so.
-COUNT_ONLY = {"gemma-4-26b-a4b", "llama-4-maverick", "llama-4-scout", "nemotron-3-nano-30b-a3b",
-              "nemotron-h-56b", "granite-4.0-h-tiny"}
+COUNT_ONLY = {"gemma-4-26b-a4b", "nemotron-3-nano-30b-a3b", "nemotron-h-56b", "granite-4.0-h-tiny"}
 
 
 # Presets priced by their checkpoint's published safetensors total (DeepSeek-V4's FP4 + FP8 mix:
@@ -52,10 +51,10 @@ def test_count_only_presets_are_priced_as_count_times_bf16(name):
 
 
 def test_count_only_quantized_config_is_not_priced_as_bf16():
-    # an FP8 Llama 4 checkpoint whose tensors are not listed cannot be sized from the count alone
-    config = {**checkpoint_config("llama-4-scout"),
+    # an FP8 Gemma 4 checkpoint whose tensors are not listed cannot be sized from the count alone
+    config = {**checkpoint_config("gemma-4-26b-a4b"),
               "quantization_config": {"quant_method": "fp8", "activation_scheme": "static"}}
-    bare = replace(load_preset("llama-4-scout"), weight_bytes=None, weights_from="")
+    bare = replace(load_preset("gemma-4-26b-a4b"), weight_bytes=None, weights_from="")
     model = with_weights(bare, config)
     assert model.weight_bytes is None and "not known from the config alone" in model.weights_error
 
@@ -85,7 +84,7 @@ def _per_layer(named_sizes) -> dict[str, int]:
                                   "minimax-m2.5", "mimo-v2-flash", "lfm2-1.2b", "phi-4",
                                   "mistral-small-24b", "olmo-3-7b", "olmo-3-32b",
                                   "mistral-small-3.2-24b", "kimi-k2.5", "qwen3.5-27b",
-                                  "qwen3.5-35b-a3b"])
+                                  "qwen3.5-35b-a3b", "llama-4-scout", "llama-4-maverick"])
 def test_shapes_match_transformers_layer_by_layer(name):
     config = checkpoint_config(name)
     ours = _per_layer((p.name, p.numel) for p in param_shapes(config))
@@ -117,6 +116,30 @@ def test_qwen35_tp_share_keeps_whole_what_vllm_replicates():
     assert model.weight_bytes == 2 * 35_107_181_936
     assert weights_per_gpu(model, 2) == 35_133_026_032
     assert plan(model, gpu_bytes=80 * GiB, gpus=2).weights_per_gpu == 35_133_026_032
+
+
+def test_llama4_tp_share_keeps_whole_what_vllm_replicates():
+    # Llama-4-Scout under TP 4. Whole on every GPU: the ViT's class embedding 1,408, its position
+    # table (336 / 14)² + 1 = 577 rows · 1,408 = 812,416, the pre / post LayerNorms 4 · 1,408 =
+    # 5,632 and 34 layers · 6 vectors (2 LayerNorms, the o_proj and fc2 biases) · 1,408 = 287,232:
+    # 1,106,688; the text model's 48 routers 16 · 5,120 = 3,932,160, 96 layer norms · 5,120 =
+    # 491,520 and the final norm 5,120: 4,428,800. 5,535,488 in all; the other 108,641,793,536 −
+    # 5,535,488 = 108,636,258,048 quarter (202,048 = 64 · 3,157 rows of vocabulary):
+    # 2 B · (5,535,488 + 27,159,064,512) = 54,329,200,000 per GPU (an even split: 54,320,896,768)
+    model = load_preset("llama-4-scout")
+    assert model.weight_bytes == 2 * 108_641_793_536
+    assert weights_per_gpu(model, 4) == 54_329_200_000
+
+
+def test_pipeline_stages_keep_a_vision_tower_whole_on_the_first():
+    # Llama 4's encoder layers are vision_model.model.layers.N and Qwen3.5's merger has a .norm.:
+    # both stay with the tower on stage 0, and the stages split only the 48 / 40 decoder layers
+    from calculator.model.sharding import stage_params
+    for name, n in (("llama-4-scout", 48), ("qwen3.5-35b-a3b", 40)):
+        params = param_shapes(checkpoint_config(name))
+        first, last = stage_params(params, [range(0, n // 2), range(n // 2, n)])
+        vision = [p for p in params if p.part == "vision"]
+        assert vision and all(p in first for p in vision) and not any(p in last for p in vision)
 
 
 REST_BF16 = (2 * 256_000 + 2 * 512 + 256) * 2  # embed, lm_head, norms in bf16 = 1,026,560

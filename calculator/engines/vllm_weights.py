@@ -22,7 +22,10 @@ growth of ``torch.cuda.max_memory_allocated`` over the load (``utils/mem_utils.p
   biases; the Triton backend pads I to 64.
 - ``rotary_embedding/``: ``get_rope`` caches one ``cos_sin_cache`` buffer
   ``[max_position, rotary_dim]`` per distinct rope (YaRN: ``original_max_position × factor``
-  positions), in the model dtype unless the model asks for float32 (gpt-oss).
+  positions), in the model dtype unless the model asks for float32 (gpt-oss). Llama 4's text layers
+  (``llama4.py`` · ``Llama4Attention``) build theirs over all ``max_position_embeddings``: for
+  Scout's 10,485,760 positions × 128 × 2 B that is 2.5 GiB on every GPU, which a public v0.12.0
+  start on 8 × H200 shows ("Model loading took 27.8072 GiB"; 27.8042 predicted).
 
 Each tensor is counted as PyTorch's CUDA caching allocator (c10 ``CUDACachingAllocator.cpp``)
 books a fresh allocation: sizes round up to 512 B; a request of 10 MiB or more gets a segment

@@ -93,7 +93,7 @@ def stage_params(params: list[Param], stages: list[range]) -> list[list[Param]]:
     it, the first also the embeddings (and any vision tower), the last the final norm and
     lm_head."""
     layers = sorted({int(m.group(1)) for p in params
-                     if (m := _LAYER.search(p.name)) and "vision_tower" not in p.name})
+                     if (m := _LAYER.search(p.name)) and p.part != "vision"})
     if sum(len(r) for r in stages) != len(layers):
         raise ValueError(f"pp: the stages cover {sum(len(r) for r in stages)} layers, the "
                          f"checkpoint has {len(layers)}")
@@ -101,7 +101,9 @@ def stage_params(params: list[Param], stages: list[range]) -> list[list[Param]]:
     out: list[list[Param]] = [[] for _ in stages]
     for p in params:
         m = _LAYER.search(p.name)
-        if m and "vision_tower" not in p.name:
+        if p.part == "vision":  # the whole tower, its norms and merger, runs on the first stage
+            out[0].append(p)
+        elif m:
             out[stage_of[int(m.group(1))]].append(p)
         elif _FINAL.search(p.name):
             out[-1].append(p)
