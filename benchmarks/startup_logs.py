@@ -114,8 +114,8 @@ VLLM_LOGS = [
                "44.59", "vLLM 0.10.2 api_server log, CUDA_VISIBLE_DEVICES=6,7 --tensor-parallel-size "
                "2 (id 7292846353); breakdown '74.28 GiB for weight, 5.58 GiB for peak activation, "
                "1.38 GiB for non-torch memory'", version="0.10.2",
-               notes="weights: the TP share of the checkpoint (vLLM's gated-DeltaNet load is not "
-                     "modelled; 74.25 vs 74.28 GiB logged)"),
+               notes="weights: vLLM's load, 74.28 GiB as logged (the checkpoint's TP share alone "
+                     "is 74.25)"),
     StartupLog("gpt-oss-120b, 1 × H100, serve", "vllm", lambda: load_preset("gpt-oss-120b"),
                GPU_SPECS["H100 80GB"], {"version": "0.11"}, "-2.28",
                "vllm-project/vllm#27508 ('openai/gpt-oss-120b can't run on H100', vLLM 0.11, "

@@ -51,7 +51,14 @@ layer. ``deepseek_v2.py`` builds its rope over ``qk_rope_head_dim`` (``get_rope(
 DeepSeek sparse attention (V3.2, GLM-5): the indexer as each build holds it, its top-k buffer
 and its rope (``engines/vllm_dsa.py``).
 
-Not modelled (refused with one line): linear-attention / mamba layers, bitsandbytes.
+Gated DeltaNet layers (Qwen3-Next, Qwen3.5: ``layers/mamba/gdn/qwen_gdn_linear_attn.py`` at
+811d80519) hold in_proj_qkvz and in_proj_ba column-parallel (Qwen3.5's in_proj_qkv / z / b / a are
+loaded into them), conv1d, dt_bias and A_log split by TP, the gated norm and out_proj as a Linear;
+v0.10.2 held the two projections as one ``in_proj`` (split by #25079, in v0.11.0), the same bytes.
+A_log is float32 (at most a few hundred bytes per rank: the allocator's 512 B either way).
+
+Not modelled (refused with one line): bitsandbytes; layers whose tensors are not listed (Mamba
+mixers) fall back to the checkpoint's share in ``vllm_startup``.
 """
 from __future__ import annotations
 
@@ -70,7 +77,9 @@ GiB = 1 << 30
 MiB = 1 << 20
 MERGED = {"q_proj": "qkv_proj", "k_proj": "qkv_proj", "v_proj": "qkv_proj",
           "gate_proj": "gate_up_proj", "up_proj": "gate_up_proj",
-          "q_a_proj": "fused_qkv_a_proj", "kv_a_proj_with_mqa": "fused_qkv_a_proj"}
+          "q_a_proj": "fused_qkv_a_proj", "kv_a_proj_with_mqa": "fused_qkv_a_proj",
+          "in_proj_qkv": "in_proj_qkvz", "in_proj_z": "in_proj_qkvz",   # Qwen3.5's gated DeltaNet
+          "in_proj_b": "in_proj_ba", "in_proj_a": "in_proj_ba"}
 MXFP4_BACKENDS = ("marlin", "triton")
 
 
@@ -137,6 +146,9 @@ def _rope_caches(cfg: dict, mtype: str, mla: bool = False) -> list[tuple[str, in
         heads = config_int(cfg, "num_attention_heads")
         head_dim = config_int(cfg, "head_dim") if cfg.get("head_dim") else config_int(cfg, "hidden_size") // heads
         factor = cfg.get("partial_rotary_factor")
+        params = cfg.get("rope_parameters")
+        if factor is None and isinstance(params, dict):  # transformers 5 files (Qwen3.5) nest it
+            factor = params.get("partial_rotary_factor")
         rotary = int(head_dim * (1.0 if factor is None else
                                  _number(factor, "partial_rotary_factor", 1e-6, 1.0)))
     positions = config_int(cfg, "max_position_embeddings", hi=1 << 32)
@@ -209,8 +221,6 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
     mla = cfg.get("kv_lora_rank") is not None
     dsa = mla and (cfg.get("index_topk") is not None or mtype in DSA_TYPES)
     params = param_shapes(config)
-    if any(".linear_attn." in p.name for p in params):
-        raise ValueError("engine vllm: linear-attention layers' load is not modelled")
     method = quant_method(config)
     if method == "bitsandbytes":
         raise ValueError("engine vllm: bitsandbytes loading is not modelled")
