@@ -206,3 +206,19 @@ def test_vllm_expert_parallel_pads_less_than_tensor_parallel_for_marlin_mxfp4():
     # w13 + 32 · 3072 · (768 + 48 + 2) B for w2 = 241,041,408 B. EP 2: 16 whole experts, I 2880 →
     # 2944: 16 · (5888 · (1536 + 96 + 2) + 3072 · (1472 + 92 + 2)) = 230,907,904 B per layer.
     assert tp.weight_bytes - ep.weight_bytes == 24 * (241_041_408 - 230_907_904)
+
+
+def test_vllm_rope_caches_of_models_with_a_vit():
+    # Qwen3.5-35B-A3B: text 262,144 positions × (256 · 0.25 from rope_parameters) = 64 × 2 B =
+    # 33,554,432; its ViT 8,192 × (1,152 / 16 heads / 2 = 36) × 2 B = 589,824 (qwen3_vl.py).
+    # Llama-4-Scout: text 10,485,760 × 128 × 2 B = 2,684,354,560; its ViT complex64
+    # (336 / 14)² + 1 = 577 × (1,408 / 16 / 4 = 22) × 8 B = 101,552 (Llama4VisionRotaryEmbedding)
+    qwen = dict(vllm_load(checkpoint_config("qwen3.5-35b-a3b")).tensors)
+    assert qwen["rotary_emb.cos_sin_cache"] == 33_554_432
+    assert qwen["visual.rotary_pos_emb.cos_sin_cache"] == 589_824
+    scout = dict(vllm_load(checkpoint_config("llama-4-scout"), tp=8).tensors)
+    assert scout["rotary_emb.cos_sin_cache"] == 2_684_354_560
+    assert scout["vision_model.rotary_emb.cos_sin_cache"] == 101_552
+    # with two pipeline stages the ViT and its rope are on the first; the text rope on both
+    first_heavy = vllm_load(checkpoint_config("qwen3.5-35b-a3b"), pp=2)
+    assert "visual.rotary_pos_emb.cos_sin_cache" in dict(first_heavy.tensors)

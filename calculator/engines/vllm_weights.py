@@ -167,6 +167,24 @@ def _rope_caches(cfg: dict, mtype: str, mla: bool = False) -> list[tuple[str, in
     return caches
 
 
+def _vision_ropes(config: dict) -> list[tuple[str, int]]:
+    """The rope caches a ViT builds next to the text model's. Qwen3.5's (``qwen3_vl.py`` ·
+    ``Qwen3_VisionTransformer``): ``get_rope`` over 8,192 positions and half of each head, in the
+    model dtype. Llama 4's (``mllama4.py`` · ``Llama4VisionAttention``, ``Llama4VisionRotaryEmbedding``):
+    complex64, (image / patch)² + 1 positions × a quarter of each head."""
+    vision = config.get("vision_config") or {}
+    mtype = config.get("model_type")
+    if mtype in ("qwen3_5", "qwen3_5_moe"):
+        hd = config_int(vision, "hidden_size", 1152) // config_int(vision, "num_heads", 16)
+        item = ST_BITS[MODEL_ST[_dtype(normalize(config))]] // 8
+        return [("visual.rotary_pos_emb.cos_sin_cache", 8192 * (hd // 2) * item)]
+    if mtype == "llama4":
+        hd = config_int(vision, "hidden_size", 768) // config_int(vision, "num_attention_heads", 16)
+        patches = (config_int(vision, "image_size", 448) // config_int(vision, "patch_size", 14)) ** 2
+        return [("vision_model.rotary_emb.cos_sin_cache", (patches + 1) * (hd // 4) * 8)]
+    return []
+
+
 def _mla_dequant(ck: Checkpoint) -> list[tuple[str, int]]:
     """The model-dtype copy of each quantized ``kv_b_proj`` that ``W_UK_T`` / ``W_UV`` view."""
     item = ST_BITS[MODEL_ST[ck.model_dtype]] // 8
@@ -231,9 +249,10 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
     if pp > 1:
         stages = stage_params(ranked, vllm_pp_stages(config_int(cfg, "num_hidden_layers"), pp))
     ropes = _rope_caches(cfg, mtype, mla)  # every stage builds its layers' rope
+    vision_ropes = _vision_ropes(config)   # the first stage, with the tower
     split = None if max_split_mb is None else max_split_mb * MiB
     loads = []
-    for stage in stages:
+    for i, stage in enumerate(stages):
         ck: Checkpoint = checkpoint(config, stage)
         merged: dict[str, int] = {}
         for t in ck.tensors:
@@ -249,6 +268,7 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
             merged, extra = dsa_allocations(cfg, merged, ropes[0][1], build=build,
                                             max_num_batched_tokens=max_num_batched_tokens,
                                             item=ST_BITS[MODEL_ST[ck.model_dtype]] // 8)
+        extra += vision_ropes if i == 0 else []
         allocs = (tuple(merged.items()) + tuple(_mla_dequant(ck) if mla else ()) + tuple(ropes)
                   + tuple(extra))
         loads.append(VllmLoad(tensors=allocs, weight_bytes=ck.weight_bytes,
