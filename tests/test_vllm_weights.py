@@ -89,6 +89,12 @@ LOGS = [
      {"tp": 2}, "74.28", 2,
      "vLLM 0.10.2 api_server, --tensor-parallel-size 2 on 2 × H200: the memory profile's '74.28 GiB "
      "for weight' (index id 7292846353); the checkpoint's TP share alone is 74.25"),
+    ("gemma-4-26B-A4B-it bf16 (ViT, two ropes, k_eq_v)", checkpoint_config("gemma-4-26b-a4b"),
+     {"tp": 1}, "48.5", 1,
+     "two public vLLM runs printing 'Model loading took 48.5 GiB' (format_gib): a DGX Spark note "
+     "(index id 59248722309) and a Thor calibration table (index id 53530895476); 48.4943 "
+     "predicted, of which 384 MiB of rope caches and 27.5 MiB of V slots for k_eq_v layers (the "
+     "checkpoint alone is 48.07)"),
     ("Llama-4-Scout-17B-16E-Instruct bf16, TP 8 (ViT, 10,485,760-position rope)",
      checkpoint_config("llama-4-scout"), {"tp": 8}, "27.8072", 1,
      "vLLM v0.12.0 image on 8 × H200, Worker_TP0 'Model loading took 27.8072 GiB memory' (index "
@@ -206,6 +212,19 @@ def test_vllm_expert_parallel_pads_less_than_tensor_parallel_for_marlin_mxfp4():
     # w13 + 32 · 3072 · (768 + 48 + 2) B for w2 = 241,041,408 B. EP 2: 16 whole experts, I 2880 →
     # 2944: 16 · (5888 · (1536 + 96 + 2) + 3072 · (1472 + 92 + 2)) = 230,907,904 B per layer.
     assert tp.weight_bytes - ep.weight_bytes == 24 * (241_041_408 - 230_907_904)
+
+
+def test_vllm_gemma4_ropes_and_k_eq_v_by_hand():
+    # Gemma-4-26B-A4B: sliding rope 262,144 × 256 × 2 B = 134,217,728; the full layers'
+    # proportional rope keeps all 512 dims: 262,144 × 512 × 2 B = 268,435,456. A full layer's
+    # qkv_proj holds q 16 · 512 + k 2 · 512 + the V slot vLLM loads the keys into, 2 · 512 rows:
+    # 10,240 × 2,816 × 2 B = 57,671,680 (the checkpoint has 9,216 rows of it)
+    load = dict(vllm_load(checkpoint_config("gemma-4-26b-a4b")).tensors)
+    assert load["rotary_emb_sliding_attention.cos_sin_cache"] == 134_217_728
+    assert load["rotary_emb_full_attention.cos_sin_cache"] == 268_435_456
+    assert load["model.language_model.layers.5.self_attn.qkv_proj.weight"] == 57_671_680
+    # a sliding layer: q 16 · 256 + k and v 8 · 256 each = 8,192 rows × 2,816 × 2 B
+    assert load["model.language_model.layers.0.self_attn.qkv_proj.weight"] == 46_137_344
 
 
 def test_vllm_rope_caches_of_models_with_a_vit():

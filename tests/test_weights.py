@@ -24,7 +24,7 @@ GiB = 1 << 30
 # Presets whose architecture's tensors are not listed by calculator/model/shapes.py (vision towers
 # and Mamba mixers not written out): they are priced as their transformers count × the bf16 they
 # ship in, and say so.
-COUNT_ONLY = {"gemma-4-26b-a4b", "nemotron-3-nano-30b-a3b", "nemotron-h-56b", "granite-4.0-h-tiny"}
+COUNT_ONLY = {"nemotron-3-nano-30b-a3b", "nemotron-h-56b", "granite-4.0-h-tiny"}
 
 
 # Presets priced by their checkpoint's published safetensors total (DeepSeek-V4's FP4 + FP8 mix:
@@ -51,10 +51,10 @@ def test_count_only_presets_are_priced_as_count_times_bf16(name):
 
 
 def test_count_only_quantized_config_is_not_priced_as_bf16():
-    # an FP8 Gemma 4 checkpoint whose tensors are not listed cannot be sized from the count alone
-    config = {**checkpoint_config("gemma-4-26b-a4b"),
+    # an FP8 Nemotron-H checkpoint whose tensors are not listed cannot be sized from the count alone
+    config = {**checkpoint_config("nemotron-h-56b"),
               "quantization_config": {"quant_method": "fp8", "activation_scheme": "static"}}
-    bare = replace(load_preset("gemma-4-26b-a4b"), weight_bytes=None, weights_from="")
+    bare = replace(load_preset("nemotron-h-56b"), weight_bytes=None, weights_from="")
     model = with_weights(bare, config)
     assert model.weight_bytes is None and "not known from the config alone" in model.weights_error
 
@@ -84,7 +84,8 @@ def _per_layer(named_sizes) -> dict[str, int]:
                                   "minimax-m2.5", "mimo-v2-flash", "lfm2-1.2b", "phi-4",
                                   "mistral-small-24b", "olmo-3-7b", "olmo-3-32b",
                                   "mistral-small-3.2-24b", "kimi-k2.5", "qwen3.5-27b",
-                                  "qwen3.5-35b-a3b", "llama-4-scout", "llama-4-maverick"])
+                                  "qwen3.5-35b-a3b", "llama-4-scout", "llama-4-maverick",
+                                  "gemma-4-26b-a4b"])
 def test_shapes_match_transformers_layer_by_layer(name):
     config = checkpoint_config(name)
     ours = _per_layer((p.name, p.numel) for p in param_shapes(config))
@@ -93,10 +94,12 @@ def test_shapes_match_transformers_layer_by_layer(name):
 
 
 LINEAR = 2 * 589_824          # quantized by every format
-@pytest.mark.parametrize("name", ["qwen3.5-27b", "qwen3.5-35b-a3b"])
-def test_qwen35_tensors_are_the_checkpoints_by_name_and_shape(name):
+@pytest.mark.parametrize("name", ["qwen3.5-27b", "qwen3.5-35b-a3b", "gemma-4-26b-a4b"])
+def test_listed_tensors_are_the_checkpoints_by_name_and_shape(name):
     # Qwen3.5's split in_proj_qkv / z / b / a, the gated q_proj, the ViT and its merger, and the
-    # MoE's stacked experts (gate_up [E, 2I, H], down [E, H, I]) as transformers 5.23.0 names them
+    # MoE's stacked experts (gate_up [E, 2I, H], down [E, H, I]); Gemma 4's per-layer head sizes,
+    # its full layers without v_proj, the MoE beside the MLP and its ViT: as transformers 5.23.0
+    # names and shapes them
     config = checkpoint_config(name)
     ref = {n: tuple(t.shape) for n, t in checkpoint_tensors(config).items()}
     ours = {p.name: ((p.count,) if p.count > 1 else ()) + p.shape for p in param_shapes(config)}
@@ -129,6 +132,18 @@ def test_llama4_tp_share_keeps_whole_what_vllm_replicates():
     model = load_preset("llama-4-scout")
     assert model.weight_bytes == 2 * 108_641_793_536
     assert weights_per_gpu(model, 4) == 54_329_200_000
+
+
+def test_gemma4_tp_share_splits_each_layer_by_its_own_kv_heads():
+    # Gemma-4-26B-A4B under TP 4: the 5 full layers have 2 KV heads of 512, so each GPU keeps one
+    # whole (k_proj 512 rows, not 1024 / 4 = 256); the 25 sliding ones 8 of 256 split to 2 each
+    from calculator.model.sharding import sharded_params
+    ranked = {p.name: p.shape for p in sharded_params(checkpoint_config("gemma-4-26b-a4b"), 4)}
+    assert ranked["model.language_model.layers.5.self_attn.k_proj.weight"] == (512, 2816)
+    assert ranked["model.language_model.layers.0.self_attn.k_proj.weight"] == (512, 2816)
+    assert ranked["model.language_model.layers.5.self_attn.q_proj.weight"] == (16 * 512 // 4, 2816)
+    # vLLM builds the ViT from transformers: whole on every GPU
+    assert ranked["model.vision_tower.encoder.layers.0.mlp.gate_proj.linear.weight"] == (4304, 1152)
 
 
 def test_pipeline_stages_keep_a_vision_tower_whole_on_the_first():

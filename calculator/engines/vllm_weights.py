@@ -140,6 +140,8 @@ def _rope_caches(cfg: dict, mtype: str, mla: bool = False) -> list[tuple[str, in
     ``DeepseekScalingRotaryEmbedding`` over ``torch.arange(original × factor)``, its ceiling."""
     if mtype == "gpt2":
         return []
+    if mtype == "gemma4_text":
+        return _gemma4_ropes(cfg)
     if mla:
         rotary = config_int(cfg, "qk_rope_head_dim")
     else:
@@ -165,6 +167,41 @@ def _rope_caches(cfg: dict, mtype: str, mla: bool = False) -> list[tuple[str, in
     if mtype == "gemma3_text":  # local layers use their own base (rope_local_base_freq), unscaled
         caches.append(("rotary_emb_local.cos_sin_cache", positions * rotary * item))
     return caches
+
+
+def _gemma4_ropes(cfg: dict) -> list[tuple[str, int]]:
+    """Gemma 4 (``gemma4.py`` · ``Gemma4Attention``): one rope per layer type from
+    ``rope_parameters[type]``, over ``max_position_embeddings``. Sliding layers rotate
+    ``head_dim × partial_rotary_factor``; the full layers' "proportional" rope
+    (``Gemma4RotaryEmbedding``) keeps a cache as wide as the whole ``global_head_dim``."""
+    from ..layer_pattern import layer_kinds
+    positions = config_int(cfg, "max_position_embeddings", hi=1 << 32)
+    item = ST_BITS[MODEL_ST[_dtype(cfg)]] // 8
+    params = cfg.get("rope_parameters") or {}
+    kinds = set(layer_kinds(cfg, config_int(cfg, "num_hidden_layers")))
+    caches = []
+    for kind, width in (("sliding_attention", "head_dim"), ("full_attention", "global_head_dim")):
+        if kind not in kinds:
+            continue
+        hd = config_int(cfg, width, cfg.get("head_dim"))
+        rope = params.get(kind) if isinstance(params, dict) else None
+        rope = rope if isinstance(rope, dict) else {}
+        factor = _number(rope.get("partial_rotary_factor", 1.0), "partial_rotary_factor", 1e-6, 1.0)
+        rotary = hd if rope.get("rope_type") == "proportional" else int(hd * factor)
+        caches.append((f"rotary_emb_{kind}.cos_sin_cache", positions * rotary * item))
+    return caches
+
+
+def _k_eq_v(cfg: dict, merged: dict[str, int], names: set[str], sizes: dict[str, int]) -> None:
+    """Gemma 4's full layers with ``attention_k_eq_v`` ship no v_proj; vLLM's ``qkv_proj``
+    still holds a V slot and loads the keys into it (``gemma4.py``), so it books k_proj twice."""
+    if not cfg.get("attention_k_eq_v"):
+        return
+    for name, size in sizes.items():
+        if name.endswith("self_attn.k_proj.weight") and \
+                name.replace("k_proj", "v_proj") not in names:
+            key = name.replace("k_proj.weight", "qkv_proj.weight")
+            merged[key] = merged.get(key, 0) + size
 
 
 def _vision_ropes(config: dict) -> list[tuple[str, int]]:
@@ -263,6 +300,9 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
             module, suffix = _module_key(t.name)
             key = f"{module}.{suffix}" if suffix else module
             merged[key] = merged.get(key, 0) + t.nbytes
+        if mtype == "gemma4_text":
+            _k_eq_v(cfg, merged, {t.name for t in ck.tensors},
+                    {t.name: t.nbytes for t in ck.tensors})
         extra: list[tuple[str, int]] = []
         if dsa:
             merged, extra = dsa_allocations(cfg, merged, ropes[0][1], build=build,

@@ -32,6 +32,7 @@ class Param:
     count: int = 1
     split: str = "rep"         # tensor-parallel split: col (dim 0), row (dim 1), vocab, rep, qkv
     dtype: str = ""            # a dtype the checkpoint always uses for this tensor ('' = model's)
+    kv_heads: int = 0          # split 'qkv': this layer's KV heads where they differ (0 = config's)
 
     @property
     def numel(self) -> int:

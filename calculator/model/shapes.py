@@ -35,13 +35,14 @@ from ..layer_pattern import DSA_TYPES, layer_kinds
 from .shape_parts import (PARTS, ROLES, TIED_DEFAULT, VOCAB_DEFAULT, Param, config_int,  # noqa: F401
                           dense_mlp, flag, linear)
 from .shapes_families import gpt2, lfm2, moonvit, nemotron_nas, pixtral, qwen35_vision, siglip
+from .shapes_gemma4 import gemma4, unlisted
 from .shapes_llama4 import llama4
 
 SUPPORTED = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "qwen3_next", "gemma",
              "gemma2", "gemma3_text", "deepseek_v2", "deepseek_v3", "kimi_k2", "gpt_oss", "gpt2",
              "deepseek_v32", "glm_moe_dsa", "minimax_m2", "mimo_v2_flash", "nemotron-nas", "phi3",
              "lfm2", "olmo2", "olmo3", "qwen3_5_text", "qwen3_5_moe_text",
-             "llama4_text")
+             "llama4_text", "gemma4_text")
 QWEN35 = ("qwen3_5_text", "qwen3_5_moe_text")  # Qwen3.5 / 3.6: gated DeltaNet + gated attention
 GATED_Q = ("qwen3_next",) + QWEN35             # q_proj carries the output gate: 2 × heads × dim
 
@@ -74,6 +75,11 @@ def param_shapes(config: object) -> list[Param]:
         return lfm2(cfg)
     if mtype == "llama4_text":  # its own names (feed_forward, vision_model): shapes_llama4.py
         return llama4(config, cfg)
+    if mtype == "gemma4_text":  # per-layer head sizes, MoE beside the MLP: shapes_gemma4.py
+        if (field := unlisted(config, cfg)) is not None:
+            raise UnknownArchitecture(f"{field}: this Gemma 4 variant's tensors are not listed; "
+                                      "give a parameter count")
+        return gemma4(config, cfg)
     gemma3 = "text_config" in config and mtype == "gemma3_text"
     mistral3 = config.get("model_type") == "mistral3"  # Mistral Small 3.1 / 3.2: Pixtral + text
     kimi = config.get("model_type") == "kimi_k25"      # Kimi-K2.5 / K2.6: MoonViT + Kimi-K2 text

@@ -39,7 +39,7 @@ def _tp_shape(p: Param, cfg: dict, tp: int, ep: bool) -> tuple[int, ...]:
         return shape
     if p.split == "qkv":
         heads = config_int(cfg, "num_attention_heads")
-        kv = config_int(cfg, "num_key_value_heads")
+        kv = p.kv_heads or config_int(cfg, "num_key_value_heads")
         module = p.name.rsplit(".", 2)[-2] if p.name.endswith((".weight", ".bias")) else ""
         if heads % tp:
             raise ValueError(f"tp: {tp} does not divide {heads} attention heads")
