@@ -148,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --engine vllm --gpu, a multimodal model: vLLM started with "
                         "--skip-mm-profiling (no encoder pass in its profile; without it the "
                         "predicted KV memory is an upper bound by that pass)")
+    p.add_argument("--language-model-only", action="store_true",
+                   help="with --engine vllm --gpu, a multimodal model: vLLM started with "
+                        "--language-model-only (or every --limit-mm-per-prompt at 0; vLLM 0.17 "
+                        "on): no vision tower loaded, no encoder pass")
     p.add_argument("--engine-version", default=None,
                    help="with --engine vllm: the release (0.19.1, v0.22.0, main) or the build "
                         "whose rules apply: 0.10, 0.11 (v0.11 – "
@@ -369,6 +373,8 @@ def run(argv: list[str] | None) -> str:
         raise UsageError("--no-async-scheduling: a vLLM flag; add --engine vllm --engine-version 0.27")
     if args.skip_mm_profiling and args.engine != "vllm":
         raise UsageError("--skip-mm-profiling: a vLLM flag; add --engine vllm --gpu NAME")
+    if args.language_model_only and args.engine != "vllm":
+        raise UsageError("--language-model-only: a vLLM flag; add --engine vllm --gpu NAME")
     if args.cudagraph_memory is not None and args.engine != "vllm":
         raise UsageError("--cudagraph-memory: a vLLM figure; add --engine vllm "
                          "--engine-version 0.22 --gpu NAME")

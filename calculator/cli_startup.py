@@ -83,7 +83,8 @@ def vllm_startup(args: argparse.Namespace, model: ModelSpec, tp: int):
                        version=version, max_num_batched_tokens=args.max_num_batched_tokens,
                        max_num_seqs=args.max_num_seqs, expert_parallel=args.enable_expert_parallel,
                        non_torch=_non_torch(args), sampler=args.sampler,
-                       skip_mm_profiling=args.skip_mm_profiling, cudagraph=_cudagraph(args))
+                       skip_mm_profiling=args.skip_mm_profiling, cudagraph=_cudagraph(args),
+                       language_model_only=args.language_model_only)
     except ValueError as exc:
         field, _, rest = str(exc).partition(": ")
         raise UsageError(f"--{field.replace('_', '-')}: {rest}" if rest else str(exc)) from None

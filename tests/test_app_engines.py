@@ -1,5 +1,8 @@
 """Engines page: the engines' figures for one model side by side, equal to the library's."""
 import json
+import shlex
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -378,3 +381,29 @@ def test_engines_page_warns_for_a_multimodal_vllm_prediction():
         "vLLM's KV memory here is an upper bound"]
     at = run("engines", e_model="llama-3.1-8b", e_src="gpu", e_gpu="H100 80GB", e_ctx=8192)
     assert not [w for w in at.warning if "upper bound" in w.value]
+
+
+def test_capacity_vllm_language_model_only_drops_the_tower_and_its_pass(downloads):
+    # Qwen3.5-35B-A3B served text only: no ViT loaded (893,784,064 B allocated less,
+    # tests/test_vllm_weights.py) and no encoder pass, so no upper-bound warning
+    at, _ = capacity("qwen3.5-35b-a3b", 32768, "vllm")
+    full = json.loads(downloads["capacity.json"])["engine_figures"]
+    at.checkbox(key="c_lmonly").check().run()
+    assert not at.exception and not [w for w in at.warning if "upper bound" in w.value]
+    text = json.loads(downloads["capacity.json"])["engine_figures"]
+    assert (full["mm_encoder_profile"], text["mm_encoder_profile"]) == ("not modelled", "text only")
+    assert full["weight_bytes_per_gpu"] - text["weight_bytes_per_gpu"] == 893_784_064
+    assert text["kv_memory_bytes"] - full["kv_memory_bytes"] == 893_784_064
+    serve, calc = at.code[-1].value.splitlines()
+    assert serve.endswith("--max-model-len 32768 --language-model-only")
+    assert "--language-model-only" in calc
+    cli_row = json.loads(subprocess.run(
+        [sys.executable, "-m", "calculator", *shlex.split(calc)[3:]], capture_output=True,
+        text=True, check=True, cwd=ROOT).stdout)
+    assert cli_row["kv_memory_bytes"] == text["kv_memory_bytes"]
+    assert cli_row["mm_encoder_profile"] == "text only"
+    # the link carries it; builds before the flag (0.10, 0.11) show no box
+    at, _ = capacity("qwen3.5-35b-a3b", 32768, "vllm", c_lmonly="true")
+    assert at.checkbox(key="c_lmonly").value and not at.warning
+    at, _ = capacity("qwen3.5-35b-a3b", 32768, "vllm", c_vver="0.11")
+    assert not [b for b in at.checkbox if b.key == "c_lmonly"]

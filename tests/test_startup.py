@@ -307,3 +307,21 @@ def test_vllm_multimodal_prediction_says_the_encoder_pass_is_left_out():
     assert row["mm_encoder_profile"] == "skipped" and row["kv_memory_bytes"] == skipped.available
     wrong = cli("--preset", "gemma-3-27b", "--engine", "sglang", "--skip-mm-profiling")
     assert wrong.returncode == 2 and "--skip-mm-profiling: a vLLM flag" in wrong.stderr
+
+
+def test_vllm_language_model_only_on_the_cli():
+    # text only: no tower and no encoder pass; the builds read before the flag (0.10, 0.11) and
+    # SGLang refuse it with one line
+    gemma = load_preset("gemma-3-27b")
+    text = vllm_predict(gemma, H100, language_model_only=True)
+    assert text.mm_encoder == "text only" and text.mm_note == ""
+    assert text.weights < vllm_predict(gemma, H100).weights
+    row = json.loads(cli("--preset", "gemma-3-27b", "--engine", "vllm", "--gpu", "H100 80GB",
+                         "--context", "8192", "--language-model-only", "--format", "json").stdout)
+    assert row["mm_encoder_profile"] == "text only" and row["kv_memory_bytes"] == text.available
+    old = cli("--preset", "gemma-3-27b", "--engine", "vllm", "--gpu", "H100 80GB",
+              "--engine-version", "0.11", "--language-model-only")
+    assert old.returncode == 2
+    assert "--language-model-only: vLLM's --language-model-only arrived in February 2026" in old.stderr
+    wrong = cli("--preset", "gemma-3-27b", "--engine", "sglang", "--language-model-only")
+    assert wrong.returncode == 2 and "--language-model-only: a vLLM flag" in wrong.stderr

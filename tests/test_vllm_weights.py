@@ -241,3 +241,17 @@ def test_vllm_rope_caches_of_models_with_a_vit():
     # with two pipeline stages the ViT and its rope are on the first; the text rope on both
     first_heavy = vllm_load(checkpoint_config("qwen3.5-35b-a3b"), pp=2)
     assert "visual.rotary_pos_emb.cos_sin_cache" in dict(first_heavy.tensors)
+
+
+def test_vllm_language_model_only_leaves_the_tower_out():
+    # Qwen3.5-35B-A3B's ViT: patch conv 1,769,472 + bias 1,152, positions 2,654,208, 27 blocks ×
+    # (4 LayerNorm vectors 4,608 + qkv 3,984,768 + proj 1,328,256 + fc1 4,962,512 + fc2 4,959,360
+    # = 15,239,504) = 411,466,608, merger 2,304 + 21,238,272 + 9,439,232: 446,571,248 parameters,
+    # 893,142,496 B in bf16. --language-model-only builds none of it, nor the tower's rope
+    config = checkpoint_config("qwen3.5-35b-a3b")
+    full, text = vllm_load(config), vllm_load(config, language_model_only=True)
+    assert full.weight_bytes - text.weight_bytes == 893_142_496
+    assert not [n for n, _ in text.tensors if "visual" in n]
+    # allocated: + the 589,824 B rope + 512 B rounding: 27 blocks × 1,888 B (six 2,304 B vectors
+    # to 2,560, the 6,912 B qkv bias to 7,168, the 8,608 B fc1 bias to 8,704) + 256 + 512
+    assert full.allocated - text.allocated == 893_142_496 + 589_824 + 27 * 1_888 + 256 + 512

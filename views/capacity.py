@@ -60,6 +60,7 @@ keys = c.url_state({
     "c_vcg": (None, c.float_in(0.0, 1024.0)),
     "c_draft": (0, c.int_in(0, 64)),
     "c_skipmm": (False, c.boolean),
+    "c_lmonly": (False, c.boolean),
     "c_vpc": (False, c.boolean),
 })
 r1 = st.columns(4)

@@ -208,6 +208,11 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
         help="Without it vLLM first profiles the vision/audio encoder on its largest dummy "
              "inputs, which this page does not model (the KV memory shown is then an upper "
              "bound); with it vLLM skips that pass")
+    lm_only = (vllm_startup.multimodal(model.config) and not pool_only
+               and version not in ("0.10", "0.11") and st.checkbox(
+                   "vLLM started with --language-model-only", key="c_lmonly",
+                   help="Text only (or every --limit-mm-per-prompt at 0): vLLM 0.17 and later "
+                        "build no vision tower and run no encoder pass"))
     prefix = (model.has_state and version in vllm_hybrid.PREFIX_ALIGN and st.checkbox(
         "vLLM started with --enable-prefix-caching", key="c_vpc",
         help="Off by default for hybrid models; with it vLLM caches gated-DeltaNet / short-conv "
@@ -231,7 +236,8 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
     start = c.guarded(vllm_startup.predict, model, gpu, mem_util=f"{util:.2f}", tp=tp,
                       usage=usage, sampler=sampler, skip_mm_profiling=skip_mm,
                       version=su.VLLM_DEFAULT_BUILD if pool_only else version,
-                      max_num_batched_tokens=int(mnbt) or None, cudagraph=cudagraph)
+                      max_num_batched_tokens=int(mnbt) or None, cudagraph=cudagraph,
+                      language_model_only=bool(lm_only))
     if pool_only:  # its startup is not modelled: the KV memory its own log prints
         given = st.number_input(
             f"Available KV cache memory from vLLM {version}+'s log ({c.unit_name()} per GPU; 0 = "
@@ -291,7 +297,7 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                "block_size": vp.block_size, "log": lines}
     if not pool_only:
         figures["max_num_seqs"] = start.max_num_seqs
-        if start.mm_encoder:  # the warning above: "not modelled" (an upper bound) or "skipped"
+        if start.mm_encoder:  # "not modelled" (the upper bound warned of), "skipped", "text only"
             figures["mm_encoder_profile"] = start.mm_encoder
         if start.version in vllm_startup.CUDAGRAPH_DEDUCTED:
             figures.update(model_runner=start.runner, cudagraph_source=start.cudagraph_source,
@@ -306,6 +312,7 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                     if int(mnbt) or pool_only else [])
                  + (["--num-draft-layers", str(int(draft))] if int(draft) else [])
                  + (["--skip-mm-profiling"] if skip_mm else [])
+                 + (["--language-model-only"] if lm_only else [])
                  + (["--enable-prefix-caching"] if prefix else [])
                  + (["--cudagraph-memory", str(cudagraph)]
                     if cudagraph is not None and not pool_only else [])
@@ -316,7 +323,8 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
                                        kv_cache_dtype=vllm_dtype, block=int(block),
                                        mnbt=int(mnbt) or None, usage=usage,
                                        kv_memory=available if pool_only else None,
-                                       skip_mm=skip_mm, prefix_caching=bool(prefix)),
+                                       skip_mm=skip_mm, prefix_caching=bool(prefix),
+                                       language_model_only=bool(lm_only)),
                    commands.calculator(choice, ckpt, "vllm", gpu=gpu_name, tp=tp, ctx=ctx,
                                        extra=knobs)])
     if vp.padding_layers:

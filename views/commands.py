@@ -26,10 +26,11 @@ def _line(words: list[str]) -> str:
 def vllm_serve(choice: str, checkpoint: str | None, *, tp: int, util: float, ctx: int,
                kv_cache_dtype: str, block: int, mnbt: int | None, usage: str,
                kv_memory: int | None = None, skip_mm: bool = False,
-               prefix_caching: bool = False) -> str:
+               prefix_caching: bool = False, language_model_only: bool = False) -> str:
     """``kv_memory``: pin the pool with ``--kv-cache-memory-bytes`` (in place of the
     utilization, which then no longer sizes it); ``skip_mm``: ``--skip-mm-profiling``;
-    ``prefix_caching``: ``--enable-prefix-caching`` (a hybrid model's default is off)."""
+    ``prefix_caching``: ``--enable-prefix-caching`` (a hybrid model's default is off);
+    ``language_model_only``: ``--language-model-only`` (no vision tower, no encoder pass)."""
     words = ["vllm", "serve", repo(choice, checkpoint), "--tensor-parallel-size", str(tp)]
     words += (["--kv-cache-memory-bytes", str(kv_memory)] if kv_memory else
               ["--gpu-memory-utilization", f"{util:.2f}"])
@@ -42,6 +43,8 @@ def vllm_serve(choice: str, checkpoint: str | None, *, tp: int, util: float, ctx
         words += ["--max-num-batched-tokens", str(mnbt)]
     if skip_mm:
         words += ["--skip-mm-profiling"]
+    if language_model_only:
+        words += ["--language-model-only"]
     if prefix_caching:
         words += ["--enable-prefix-caching"]
     line = _line(words)

@@ -159,7 +159,10 @@ def caption(startup) -> str:
                 f"{c.fmt(startup.sampler_bytes)}) and its forward over max_num_batched_tokens "
                 f"{startup.max_num_batched_tokens:,} ({c.fmt(startup.forward_bytes)}). "
                 f"Non-torch: {startup.non_torch_source}. CUDA graphs: "
-                f"{startup.cudagraph_source}.")
+                f"{startup.cudagraph_source}."
+                + (" Text only (--language-model-only): the weights leave out the vision tower "
+                   "and its projector, and no encoder pass is profiled."
+                   if startup.mm_encoder == "text only" else ""))
     return (f"{startup.gpu}: {c.fmt(startup.gpu_total)} as the driver reports it; SGLang starts "
             f"with {c.fmt(startup.free_at_start)} free (CUDA context: {startup.context_source}), "
             f"keeps mem_fraction_static {float(startup.mem_fraction_static):g}"

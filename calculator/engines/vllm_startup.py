@@ -96,6 +96,10 @@ VERSIONS = ("0.10", "0.11", "0.17", "0.18", "0.20", "0.21", "0.22")
 POOL_ONLY = tuple(v for v in POOL_VERSIONS if v not in VERSIONS)
 # the default: the newest whose every term is predicted (0.22 needs the CUDA-graph estimate)
 DEFAULT_VERSION = "0.18"
+# --language-model-only: vllm-project/vllm#34120 (2026-02-09), on the tower-skipping contexts of
+# #32605 (2026-01-20); both after the v0.11 – v0.16 line this calculator reads as "0.11"
+LANGUAGE_ONLY_WHY = ("language-model-only: vLLM's --language-model-only arrived in February 2026 "
+                     "(vllm-project/vllm#34120); of the builds read here 0.17 and later have it")
 CUDAGRAPH_DEDUCTED = ("0.20", "0.21", "0.22")  # the CUDA-graph estimate comes off before the pool
 V2_RUNNER_ARCHITECTURES = ("Qwen3ForCausalLM",)  # config/vllm.py DEFAULT_V2_MODEL_RUNNER_...
 # CacheConfig.gpu_memory_utilization's default: 0.92 from #38284 (v0.20), which also turned the
@@ -190,7 +194,7 @@ class VllmStartup:
     max_num_batched_tokens: int
     max_num_seqs: int
     weights_line: str | None = None
-    mm_encoder: str | None = None   # "not modelled" / "skipped" for a multimodal model, else None
+    mm_encoder: str | None = None   # multimodal: "not modelled" / "skipped" / "text only"; else None
     dsa_indexer: bool = False       # DeepSeek sparse attention: the indexer's profiling scratch
     cudagraph_source: str = "captured after the pool in this version, outside the share"
     cudagraph_missing: bool = False  # 0.22 on CUDA with graphs and no estimate given
@@ -270,10 +274,13 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, t
             max_num_batched_tokens: int | None = None, max_num_seqs: int | None = None,
             expert_parallel: bool = False, non_torch: int | None = None,
             sampler: str = "native", skip_mm_profiling: bool = False,
-            cudagraph: int | None = None) -> VllmStartup:
+            cudagraph: int | None = None, language_model_only: bool = False) -> VllmStartup:
     """vLLM's startup memory on one GPU of a TP group for ``model`` (a ``ModelSpec`` priced from
     its config.json). ``gpu`` is a catalogue entry or (name, driver total bytes).
     ``skip_mm_profiling``: vLLM started with ``--skip-mm-profiling`` (no encoder pass).
+    ``language_model_only``: ``--language-model-only`` (from 0.17; ``LANGUAGE_ONLY_WHY``): no
+    vision tower loaded and no encoder pass (``MultiModalRegistry.supports_multimodal_inputs``
+    is False when every modality's limit is 0).
     ``cudagraph``: 0.22's CUDA-graph estimate in bytes ("Estimated CUDA graph memory"; 0 with
     ``--enforce-eager`` or the estimate turned off); None leaves it out, flagged as missing.
     ``mem_util``: None takes the build's default (``DEFAULT_UTIL``: 0.92 from v0.20, else 0.9)."""
@@ -281,6 +288,8 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, t
     refuse_compressed(model, "vllm", V4_WHY)
     if version == "0.10" and model.has_indexer:
         raise ValueError(DSA_BEFORE_011)
+    if language_model_only and version in ("0.10", "0.11"):
+        raise ValueError(LANGUAGE_ONLY_WHY)
     if version not in VERSIONS:
         raise ValueError(f"engine-version: vLLM rules are read for {', '.join(VERSIONS)}, got "
                          f"{version!r}")
@@ -305,7 +314,8 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, t
     rocm = isinstance(gpu, GpuSpec) and gpu.sm == 0
     weights, line = _weights(model, tp, expert_parallel,
                              LOAD_MAX_SPLIT_MB.get(version) if not rocm else None,
-                             build=version, max_num_batched_tokens=tokens)
+                             build=version, max_num_batched_tokens=tokens,
+                             language_model_only=language_model_only)
     mtype = str(cfg.get("model_type") or "")
     hidden = config_int(cfg, "hidden_size")
     vocab = config_int(cfg, "vocab_size", VOCAB_DEFAULT.get(mtype), hi=1 << 26)
@@ -327,6 +337,7 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, t
                        max_num_seqs=seqs, weights_line=line,
                        dsa_indexer=model.has_indexer,
                        mm_encoder=(None if not multimodal(model.config) else
+                                   "text only" if language_model_only else
                                    "skipped" if skip_mm_profiling else "not modelled"),
                        cudagraph_source=cg_source, cudagraph_missing=missing,
                        runner="V2" if v2 else "V1")
@@ -347,8 +358,8 @@ def _cudagraph(version: str, rocm: bool, v2: bool, given: int | None) -> tuple[i
 
 
 def _weights(model, tp: int, expert_parallel: bool, max_split_mb: int | None = None, *,
-             build: str = DEFAULT_VERSION,
-             max_num_batched_tokens: int = 8192) -> tuple[int, str | None]:
+             build: str = DEFAULT_VERSION, max_num_batched_tokens: int = 8192,
+             language_model_only: bool = False) -> tuple[int, str | None]:
     """vLLM's "Model loading took" bytes where the format is modelled, else the checkpoint's
     TP share (``capacity.weights_per_gpu``)."""
     from ..capacity import weights_per_gpu
@@ -356,9 +367,13 @@ def _weights(model, tp: int, expert_parallel: bool, max_split_mb: int | None = N
     try:
         load = vllm_load(model.config, tp=tp, expert_parallel=expert_parallel,
                          max_split_mb=max_split_mb, build=build,
-                         max_num_batched_tokens=max_num_batched_tokens)
+                         max_num_batched_tokens=max_num_batched_tokens,
+                         language_model_only=language_model_only)
         return load.allocated, load.log_line
     except ValueError:
+        if language_model_only and multimodal(model.config):
+            raise ValueError("language-model-only: this model's tensors are not listed, so the "
+                             "share its vision tower leaves out is not known") from None
         share = weights_per_gpu(model, tp)
         if share is None:
             raise ValueError("weights: unknown for this model; vLLM's startup memory needs them") \

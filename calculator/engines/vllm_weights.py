@@ -258,13 +258,17 @@ def _pad_mxfp4(params: list[Param], backend: str) -> list[Param]:
 
 def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool = False,
               mxfp4_backend: str = "marlin", max_split_mb: int | None = None,
-              build: str = "0.11", max_num_batched_tokens: int = 8192) -> VllmLoad:
+              build: str = "0.11", max_num_batched_tokens: int = 8192,
+              language_model_only: bool = False) -> VllmLoad:
     """One GPU's weights under vLLM with tensor parallel size ``tp``; with ``pp`` pipeline stages
     (vLLM's ``get_pp_indices`` split), the stage that allocates the most. ``max_split_mb``: the
     allocator's ``max_split_size_mb`` during the load (20 from vllm-project/vllm#41268, v0.21:
     ``gpu_worker.py`` · ``load_model`` under ``_scoped_allocator_max_split``, CUDA only).
     ``build`` and ``max_num_batched_tokens`` shape DeepSeek sparse attention's allocations
-    (``vllm_dsa``); other models ignore them."""
+    (``vllm_dsa``); other models ignore them. ``language_model_only``: ``--language-model-only``
+    (or every ``--limit-mm-per-prompt`` at 0): the vision tower and its projector are built as
+    ``StageMissingLayer`` (``interfaces.py`` · ``_mark_tower_model``), so neither they nor the
+    tower's rope are allocated."""
     if not isinstance(config, dict):
         raise ValueError("config: expected a JSON object")
     if isinstance(tp, bool) or not isinstance(tp, int) or not 1 <= tp <= 1024:
@@ -276,6 +280,8 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
     mla = cfg.get("kv_lora_rank") is not None
     dsa = mla and (cfg.get("index_topk") is not None or mtype in DSA_TYPES)
     params = param_shapes(config)
+    if language_model_only:
+        params = [p for p in params if p.part != "vision"]
     method = quant_method(config)
     if method == "bitsandbytes":
         raise ValueError("engine vllm: bitsandbytes loading is not modelled")
@@ -286,7 +292,7 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
     if pp > 1:
         stages = stage_params(ranked, vllm_pp_stages(config_int(cfg, "num_hidden_layers"), pp))
     ropes = _rope_caches(cfg, mtype, mla)  # every stage builds its layers' rope
-    vision_ropes = _vision_ropes(config)   # the first stage, with the tower
+    vision_ropes = [] if language_model_only else _vision_ropes(config)  # the first stage
     split = None if max_split_mb is None else max_split_mb * MiB
     loads = []
     for i, stage in enumerate(stages):
