@@ -76,12 +76,15 @@ class StartupLog:
     extra: dict = field(default_factory=dict)
 
 
+# sm: these are CUDA cards (their logs are CUDA builds'); 0 would read as ROCm (no float32 rope
+# cache in SGLang, no CUDA-graph estimate in vLLM 0.20+). The 23.53 GiB cards are RTX 4090s (8.9);
+# the 44.31 GiB card's compute capability is not printed: 8.6 stands for "CUDA, below Hopper"
 _24GB = GpuSpec("24 GB card (23.53 GiB)", "23.53", None, False,
-                "vLLM 'Free memory on device (23.08/23.53 GiB)' (id 34681159919)")
+                "vLLM 'Free memory on device (23.08/23.53 GiB)' (id 34681159919)", sm=89)
 _4090 = GpuSpec("RTX 4090 24GB", "23.53", 24564, False,
-                "nvidia-smi 24564 MiB; free at start 23.08 GiB as on the card above")
+                "nvidia-smi 24564 MiB; free at start 23.08 GiB as on the card above", sm=89)
 _44GB = GpuSpec("44.31 GiB card", "44.31", None, False,
-                "vLLM 'Requested memory: 0.90 (util), 39.88 GiB' (id 21240355802)")
+                "vLLM 'Requested memory: 0.90 (util), 39.88 GiB' (id 21240355802)", sm=86)
 
 _LLMD = ("llm-d/llm-d-benchmark config_explorer/empirical-vllm-memory-results.md @4f4d4494: "
          "vllm/vllm-openai (0.11.0) serve on H100s (79.18 GiB), --block-size 128 "

@@ -237,23 +237,25 @@ def test_capacity_sglang_build_choice_follows_the_v0_4_rule_and_lines():
     start = predict(load_preset("llama-3.1-8b"), GPU_SPECS["H100 80GB"], tp=1, version="0.4")
     assert start.mem_fraction_static == Fraction(88, 100)  # TP 1 before PR #10975
     metrics = {x.label: x.value for x in at.metric}
-    assert metrics["#tokens (max_total_num_tokens)"] == "444,531"  # logged 444,500 (+0.01 %)
+    # logged 444,500 (−0.11 %): the float32 rope cache (64 MiB, sgl-project/sglang#3134) comes
+    # off the pool; this v0.4.1 run still held it in bf16
+    assert metrics["#tokens (max_total_num_tokens)"] == "444,019"
     log = at.code[-2].value.splitlines()
-    assert log[-1] == "KV Cache is allocated. K size: 27.13 GB, V size: 27.13 GB."
+    assert log[-1] == "KV Cache is allocated. K size: 27.10 GB, V size: 27.10 GB."
     assert log[-2].startswith("Load weight end. type=LlamaForCausalLM, dtype=torch.bfloat16, avail mem=")
     assert "--engine-version 0.4" in at.code[-1].value
     # the default build (main) derives 0.830 from the card instead: a different pool
     at5, _ = capacity("llama-3.1-8b", 8192, "sglang")
-    assert {x.label: x.value for x in at5.metric}["#tokens (max_total_num_tokens)"] != "444,531"
+    assert {x.label: x.value for x in at5.metric}["#tokens (max_total_num_tokens)"] != "444,019"
     assert "--engine-version" not in at5.code[-1].value
 
 
 def test_engines_page_sglang_build_choice():
-    # Llama-3.1-8B on one H100: v0.4's TP-1 default 0.88 gives the docs run's 444,531 tokens;
-    # the row prints v0.4's pool line and the copied command names the build
+    # Llama-3.1-8B on one H100: v0.4's TP-1 default 0.88 gives 444,019 tokens (the docs run
+    # logged 444,500); the row prints v0.4's pool line and the copied command names the build
     at = run(e_model="llama-3.1-8b", e_ctx=8192, e_src="gpu", e_gpu="H100 80GB", e_sgver="0.4")
     assert not at.exception
-    assert any(x.value.endswith("KV Cache is allocated. K size: 27.13 GB, V size: 27.13 GB.")
+    assert any(x.value.endswith("KV Cache is allocated. K size: 27.10 GB, V size: 27.10 GB.")
                for x in at.code)
     assert any("--engine sglang" in x.value and "--engine-version 0.4" in x.value for x in at.code)
 

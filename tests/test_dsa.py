@@ -156,7 +156,9 @@ def test_sglang_main_runs_nsa_with_tp_attention():
     from model_presets import load_preset
     m = load_preset("deepseek-v3.2-exp")
     s = sglang_predict(m, gpu_spec("H200"), tp=8, version="main")
-    assert s.weights == weights_per_gpu(m, 8) + mla_copies(m, 8)
+    # + the float32 YaRN rope cache: 4,096 × 40 = 163,840 positions × 64 × 4 B = 41,943,040
+    assert s.rope_cache == 41_943_040
+    assert s.weights == weights_per_gpu(m, 8) + mla_copies(m, 8) + 41_943_040
     # bf16 copies of kv_b_proj for 128 / 8 heads: 61 layers · 16 · (128 + 128) · 512 · 2 B
     assert mla_copies(m, 8) == 61 * 16 * 256 * 512 * 2
     p = sglang_pool(m, kv_memory=s.available, tp=8, gpu="H200")

@@ -17,7 +17,10 @@ def test_bf16_kv_b_proj_is_copied_once_more_deepseek_v2_lite():
     assert mla_copies(model) == 27 * 16 * 256 * 512 * 2 == 113_246_208
     s = predict(model, H100)
     assert s.mla_copies == 113_246_208
-    assert s.weights == weights_per_gpu(model, 1) + 113_246_208
+    # and the float32 rope cache of DeepseekScalingRotaryEmbedding: YaRN over 4,096 × 40 = 163,840
+    # positions × qk_rope_head_dim 64 × 4 B = 41,943,040
+    assert s.rope_cache == 163_840 * 64 * 4 == 41_943_040
+    assert s.weights == weights_per_gpu(model, 1) + 113_246_208 + 41_943_040
     # "mem usage" carries them: weights + the TP 1 load growth
     assert s.mem_usage == s.weights + s.load_growth
     assert s.log_lines()[1].endswith(f"mem usage={s.mem_usage / GIB:.2f} GB.")

@@ -24,6 +24,9 @@ are requantized per tensor (``block_quant_to_tensor_quant``, ``channel_quant_to_
 ``heads/tp × (qk_nope + v_head) × kv_lora_rank`` elements per layer (``mla_copies``). They are on
 the GPU at "Load weight end", so they are part of "mem usage".
 
+The rope cos/sin caches are built with the model too, in float32 on CUDA (``rope_bytes``), so
+they are part of "mem usage" as well.
+
 So the pool gets ``free_at_start × mem_fraction_static − mem usage``. The free memory at start is
 the driver's total less the process's CUDA context, which depends on the driver, not on the model:
 it is taken from what SGLang and vLLM print on the same card (``CUDA_CONTEXT``), and ``--non-torch``
@@ -40,6 +43,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ..gpus import GIB, MIB, GpuSpec
+from ..hf_config import normalize
 from .sglang_fraction import (VERSIONS, default_mem_fraction, gpu_defaults, is_multimodal,
                               prefill_graph_reserve, tp_mem_fraction, vision_tower, vlm_factor)
 
@@ -70,6 +74,7 @@ class SglangStartup:
     weights: int
     load_growth: int = 0      # memory outside PyTorch that appears while loading
     mla_copies: int = 0       # w_kc / w_vc copies of kv_b_proj (MLA), part of ``weights``
+    rope_cache: int = 0       # the cos/sin caches get_rope builds, part of ``weights``
     architecture: str = ""
     version: str = VERSIONS[-1]
     dtype_name: str = "torch.bfloat16"
@@ -189,17 +194,40 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
     if weights is None:
         raise ValueError("weights: unknown for this model; SGLang's startup memory needs them")
     copies = mla_copies(model, tp, pp)
-    weights += copies
+    rope = rope_bytes(model, rocm=isinstance(gpu, GpuSpec) and gpu.sm == 0)
+    weights += copies + rope
     ctx, source = CUDA_CONTEXT if context is None else (context, "given (--non-torch)")
     archs = (model.config or {}).get("architectures") or [""]
     return SglangStartup(gpu=name, gpu_total=total, context=ctx, context_source=source,
                          mem_fraction_static=frac, fraction_given=given,
                          chunked_prefill_size=chunk, cuda_graph_max_bs=graphs, weights=weights,
                          load_growth=non_torch_default(tp, nvlink)[0], mla_copies=copies,
+                         rope_cache=rope,
                          architecture=str(archs[0]) if isinstance(archs, list) and archs else "",
                          version=version, dtype_name=_DTYPES.get(model.dtype, model.dtype),
                          derived_fraction=derived, vlm_cut=cut, prefill_graph_mib=prefill_mib,
                          prefill_graph_why=prefill_why)
+
+
+def rope_bytes(model, rocm: bool = False) -> int:
+    """The cos/sin caches SGLang builds with the model, as many and as wide as vLLM's
+    (``vllm_weights.rope_caches``: one per distinct rope, over ``max_position_embeddings``, YaRN
+    and DeepSeek scaling over original × factor). ``layers/rotary_embedding.py`` ·
+    ``RotaryEmbedding.__init__`` keeps them in float32 on CUDA ("cache needs to be in FP32 for
+    numerical stability", since sgl-project/sglang#3134 of January 2025, in v0.4.2; builds before
+    held the model dtype) and casts them to the model dtype elsewhere (ROCm). They exist before
+    "Load weight end", so they are part of "mem usage": Llama-4-Scout's 10,485,760 positions × 128
+    × 4 B are 5 GiB on every GPU."""
+    from .vllm_weights import rope_caches
+    if model.config is None:
+        return 0
+    cfg = normalize(model.config)
+    mla = cfg.get("kv_lora_rank") is not None
+    try:
+        caches = rope_caches(cfg, str(cfg.get("model_type") or ""), mla, item=None if rocm else 4)
+    except ValueError:
+        return 0
+    return sum(b for _, b in caches)
 
 
 def mla_copies(model, tp: int = 1, pp: int = 1) -> int:

@@ -134,14 +134,17 @@ def _number(value: object, field: str, lo: float, hi: float) -> float:
     return float(value)
 
 
-def _rope_caches(cfg: dict, mtype: str, mla: bool = False) -> list[tuple[str, int]]:
+def rope_caches(cfg: dict, mtype: str, mla: bool = False,
+                item: int | None = None) -> list[tuple[str, int]]:
     """The ``cos_sin_cache`` buffers ``get_rope`` creates for the model (one per distinct rope).
     MLA (``deepseek_v2.py``): ``qk_rope_head_dim`` wide, and any rope scaling is
-    ``DeepseekScalingRotaryEmbedding`` over ``torch.arange(original × factor)``, its ceiling."""
+    ``DeepseekScalingRotaryEmbedding`` over ``torch.arange(original × factor)``, its ceiling.
+    ``item``: bytes per value where the engine keeps another dtype than vLLM's (SGLang on CUDA:
+    float32)."""
     if mtype == "gpt2":
         return []
     if mtype == "gemma4_text":
-        return _gemma4_ropes(cfg)
+        return _gemma4_ropes(cfg, item)
     if mla:
         rotary = config_int(cfg, "qk_rope_head_dim")
     else:
@@ -162,21 +165,22 @@ def _rope_caches(cfg: dict, mtype: str, mla: bool = False) -> list[tuple[str, in
         original = config_int(scaling, "original_max_position_embeddings", hi=1 << 32)
         scaled = original * _number(scaling.get("factor"), "rope_scaling.factor", 1.0, 1e6)
         positions = math.ceil(scaled) if mla else int(scaled)
-    item = 4 if mtype == "gpt_oss" else ST_BITS[MODEL_ST[_dtype(cfg)]] // 8
+    if item is None:
+        item = 4 if mtype == "gpt_oss" else ST_BITS[MODEL_ST[_dtype(cfg)]] // 8
     caches = [("rotary_emb.cos_sin_cache", positions * rotary * item)]
     if mtype == "gemma3_text":  # local layers use their own base (rope_local_base_freq), unscaled
         caches.append(("rotary_emb_local.cos_sin_cache", positions * rotary * item))
     return caches
 
 
-def _gemma4_ropes(cfg: dict) -> list[tuple[str, int]]:
+def _gemma4_ropes(cfg: dict, item: int | None = None) -> list[tuple[str, int]]:
     """Gemma 4 (``gemma4.py`` · ``Gemma4Attention``): one rope per layer type from
     ``rope_parameters[type]``, over ``max_position_embeddings``. Sliding layers rotate
     ``head_dim × partial_rotary_factor``; the full layers' "proportional" rope
     (``Gemma4RotaryEmbedding``) keeps a cache as wide as the whole ``global_head_dim``."""
     from ..layer_pattern import layer_kinds
     positions = config_int(cfg, "max_position_embeddings", hi=1 << 32)
-    item = ST_BITS[MODEL_ST[_dtype(cfg)]] // 8
+    item = ST_BITS[MODEL_ST[_dtype(cfg)]] // 8 if item is None else item
     params = cfg.get("rope_parameters") or {}
     kinds = set(layer_kinds(cfg, config_int(cfg, "num_hidden_layers")))
     caches = []
@@ -291,7 +295,7 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
     stages = [ranked]
     if pp > 1:
         stages = stage_params(ranked, vllm_pp_stages(config_int(cfg, "num_hidden_layers"), pp))
-    ropes = _rope_caches(cfg, mtype, mla)  # every stage builds its layers' rope
+    ropes = rope_caches(cfg, mtype, mla)  # every stage builds its layers' rope
     vision_ropes = [] if language_model_only else _vision_ropes(config)  # the first stage
     split = None if max_split_mb is None else max_split_mb * MiB
     loads = []
