@@ -56,6 +56,14 @@ def config_int(cfg: dict, key: str, default: Any = None, *, lo: int = 1, hi: int
     return value
 
 
+def vision_config(config: dict) -> dict:
+    """A multimodal config's ``vision_config`` (empty when absent); anything but an object is named."""
+    vision = config.get("vision_config") or {}
+    if not isinstance(vision, dict):
+        raise ValueError("vision_config: expected a JSON object")
+    return vision
+
+
 def flag(cfg: dict, key: str, default: bool) -> bool:
     value = cfg.get(key)
     if value is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..config_fields import MAX_LAYERS
 from ..layer_pattern import layer_kinds
-from .shape_parts import VOCAB_DEFAULT, Param, config_int, dense_mlp, flag, linear
+from .shape_parts import VOCAB_DEFAULT, Param, config_int, dense_mlp, flag, linear, vision_config
 
 def nemotron_nas(cfg: dict) -> list[Param]:
     """DeciLM / Nemotron-NAS (remote-code modeling_decilm.py; vLLM and SGLang nemotron_nas.py):
@@ -194,9 +194,7 @@ def pixtral(config: dict, text_hidden: int) -> list[Param]:
     ``PixtralVisionModel``: conv patches without bias, RMSNorm ``ln_pre``, per layer RMSNorms
     around bias-free q/k/v/o and a gated MLP; ``Mistral3MultiModalProjector``: RMSNorm, a
     patch merger of ``spatial_merge_size``² patches, then linear_1 / linear_2)."""
-    vision = config.get("vision_config") or {}
-    if not isinstance(vision, dict):
-        raise ValueError("vision_config: expected a JSON object")
+    vision = vision_config(config)
     d = config_int(vision, "hidden_size", 1024)
     inter = config_int(vision, "intermediate_size", 4096)
     n = config_int(vision, "num_hidden_layers", 24, hi=MAX_LAYERS)
@@ -240,9 +238,7 @@ def moonvit(config: dict, text_hidden: int) -> list[Param]:
     in_proj / out_proj over ``merge_kernel_size``-merged patches). The shipped config names the
     tower's sizes ``vt_*`` (as vLLM's ``kimi_k25`` reads them); transformers' own names are the
     fallback, and its defaults (1152 wide, 27 layers, 4304 MLP) are the checkpoint's."""
-    vision = config.get("vision_config") or {}
-    if not isinstance(vision, dict):
-        raise ValueError("vision_config: expected a JSON object")
+    vision = vision_config(config)
 
     def size(shipped: str, name: str, default: int, hi: int = 1 << 20) -> int:
         return config_int(vision, shipped if shipped in vision else name, default, hi=hi)
@@ -297,9 +293,7 @@ def qwen35_vision(config: dict) -> list[Param]:
     unless the encoder runs data-parallel: qkv QKVParallelLinear (every head a KV head), proj and
     linear_fc2 RowParallelLinear, linear_fc1 ColumnParallelLinear; the embeddings and LayerNorms
     stay whole."""
-    vision = config.get("vision_config") or {}
-    if not isinstance(vision, dict):
-        raise ValueError("vision_config: expected a JSON object")
+    vision = vision_config(config)
     d = config_int(vision, "hidden_size", 1152)
     inter = config_int(vision, "intermediate_size", 4304)
     n = config_int(vision, "depth", 27, hi=MAX_LAYERS)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from ..config_fields import MAX_LAYERS
 from ..layer_pattern import layer_kinds
-from .shape_parts import Param, config_int, dense_mlp, flag, linear
+from .shape_parts import Param, config_int, dense_mlp, flag, linear, vision_config
 
 
 def unlisted(config: dict, cfg: dict) -> str | None:
@@ -98,9 +98,7 @@ def gemma4_text(cfg: dict, prefix: str) -> list[Param]:
 
 
 def gemma4_vision(config: dict, text_hidden: int) -> list[Param]:
-    vision = config.get("vision_config") or {}
-    if not isinstance(vision, dict):
-        raise ValueError("vision_config: expected a JSON object")
+    vision = vision_config(config)
     d = config_int(vision, "hidden_size", 768)
     inter = config_int(vision, "intermediate_size", 3072)
     n = config_int(vision, "num_hidden_layers", 16, hi=MAX_LAYERS)

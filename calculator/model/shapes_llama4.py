@@ -24,7 +24,7 @@ LayerNorms stay whole; the router is a ReplicatedLinear.
 from __future__ import annotations
 
 from ..config_fields import MAX_LAYERS
-from .shape_parts import Param, config_int, dense_mlp, flag, linear
+from .shape_parts import Param, config_int, dense_mlp, flag, linear, vision_config
 
 
 def _moe_layers(cfg: dict, n: int) -> set[int]:
@@ -82,9 +82,7 @@ def llama4_text(cfg: dict, prefix: str, head: str) -> list[Param]:
 def llama4_vision(config: dict, text_hidden: int) -> list[Param]:
     """The vision tower, its pixel-shuffle adapter and the projector (``Llama4VisionConfig``'s
     defaults where the config leaves a size out)."""
-    vision = config.get("vision_config") or {}
-    if not isinstance(vision, dict):
-        raise ValueError("vision_config: expected a JSON object")
+    vision = vision_config(config)
     d = config_int(vision, "hidden_size", 768)
     inter = config_int(vision, "intermediate_size", 5632)
     n = config_int(vision, "num_hidden_layers", 34, hi=MAX_LAYERS)
