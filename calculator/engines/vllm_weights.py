@@ -68,6 +68,7 @@ from dataclasses import dataclass, replace
 from ..hf_config import normalize
 from ..layer_pattern import DSA_TYPES
 from ..model.quant import checkpoint, quant_method
+from ..model.shape_parts import vision_config
 from ..model.shapes import Param, config_int, param_shapes
 from ..model.stored import MODEL_ST, ST_BITS, Checkpoint
 from .vllm_dsa import dsa_allocations
@@ -196,14 +197,15 @@ def _gemma4_ropes(cfg: dict, item: int | None = None) -> list[tuple[str, int]]:
     return caches
 
 
-def _k_eq_v(cfg: dict, merged: dict[str, int], names: set[str], sizes: dict[str, int]) -> None:
+def _k_eq_v(cfg: dict, merged: dict[str, int], sizes: dict[str, int]) -> None:
     """Gemma 4's full layers with ``attention_k_eq_v`` ship no v_proj; vLLM's ``qkv_proj``
-    still holds a V slot and loads the keys into it (``gemma4.py``), so it books k_proj twice."""
+    still holds a V slot and loads the keys into it (``gemma4.py``), so it books k_proj twice.
+    ``sizes``: the stage's checkpoint tensors, name → bytes."""
     if not cfg.get("attention_k_eq_v"):
         return
     for name, size in sizes.items():
         if name.endswith("self_attn.k_proj.weight") and \
-                name.replace("k_proj", "v_proj") not in names:
+                name.replace("k_proj", "v_proj") not in sizes:
             key = name.replace("k_proj.weight", "qkv_proj.weight")
             merged[key] = merged.get(key, 0) + size
 
@@ -213,7 +215,7 @@ def _vision_ropes(config: dict) -> list[tuple[str, int]]:
     ``Qwen3_VisionTransformer``): ``get_rope`` over 8,192 positions and half of each head, in the
     model dtype. Llama 4's (``mllama4.py`` · ``Llama4VisionAttention``, ``Llama4VisionRotaryEmbedding``):
     complex64, (image / patch)² + 1 positions × a quarter of each head."""
-    vision = config.get("vision_config") or {}
+    vision = vision_config(config)
     mtype = config.get("model_type")
     if mtype in ("qwen3_5", "qwen3_5_moe"):
         hd = config_int(vision, "hidden_size", 1152) // config_int(vision, "num_heads", 16)
@@ -311,8 +313,7 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
             key = f"{module}.{suffix}" if suffix else module
             merged[key] = merged.get(key, 0) + t.nbytes
         if mtype == "gemma4_text":
-            _k_eq_v(cfg, merged, {t.name for t in ck.tensors},
-                    {t.name: t.nbytes for t in ck.tensors})
+            _k_eq_v(cfg, merged, {t.name: t.nbytes for t in ck.tensors})
         extra: list[tuple[str, int]] = []
         if dsa:
             merged, extra = dsa_allocations(cfg, merged, ropes[0][1], build=build,
