@@ -50,29 +50,33 @@ def weights_bytes(param_count: int, weight_dtype_name: str | KVDtype = "bf16") -
     return -(-param_count * dt.group_bytes // dt.group_size)
 
 
-def weights_per_gpu(model: ModelSpec, tp: int = 1, pp: int = 1) -> int | None:
+def weights_per_gpu(model: ModelSpec, tp: int = 1, pp: int = 1, *,
+                    vision: bool = True) -> int | None:
     """One GPU's share of the model's checkpoint bytes (None when the bytes are unknown): where
     the config's shapes are known, its TP share of the busiest pipeline stage (``_sharded_weights``),
-    else an even split over tp × pp."""
+    else an even split over tp × pp. ``vision=False``: an engine that leaves the vision tower and
+    its projector unbuilt (None where the tower's tensors are not listed)."""
     if model.weight_bytes is None:
         return None
-    sharded = _sharded_weights(model, tp, pp)
+    sharded = _sharded_weights(model, tp, pp, vision)
+    if not vision and sharded is None:
+        return None
     return -(-model.weight_bytes // (tp * pp)) if sharded is None else sharded
 
 
-def _sharded_weights(model: ModelSpec, tp: int, pp: int = 1) -> int | None:
+def _sharded_weights(model: ModelSpec, tp: int, pp: int = 1, vision: bool = True) -> int | None:
     """One GPU's checkpoint bytes under ``tp``, on the pipeline stage that holds the most: each
     stage has the layers ``totals.pp_stages`` gives it, the first also the embeddings (and a
     vision tower), the last the final norm and lm_head. None when the bytes were not priced from
-    config.json, on one GPU, or when the split does not apply."""
-    if (model.config is None or model.weight_bytes is None or tp * pp == 1
+    config.json, on one GPU (with the tower), or when the split does not apply."""
+    if (model.config is None or model.weight_bytes is None or (tp * pp == 1 and vision)
             or not model.weights_from.startswith("config.json")):
         return None
     from .model.quant import checkpoint
     from .model.sharding import sharded_params, stage_params
     from .totals import pp_stages
     try:
-        params = sharded_params(model.config, tp)
+        params = [p for p in sharded_params(model.config, tp) if vision or p.part != "vision"]
         if pp == 1:
             return checkpoint(model.config, params).weight_bytes
         stages = stage_params(params, pp_stages(model.num_layers - model.mtp_counted, pp))

@@ -346,8 +346,10 @@ def test_sglang_rope_caches_are_float32_on_cuda_and_the_model_dtype_on_rocm():
     assert rope_bytes(scout) == 10_485_760 * 128 * 4 == 5 * GIB
     assert rope_bytes(scout, rocm=True) == 10_485_760 * 128 * 2
     assert rope_bytes(load_preset("llama-3.1-8b")) == 131_072 * 128 * 4 == 64 << 20
-    # they are part of "mem usage", so they come out of the pool
-    h200 = GPU_SPECS["H200 141GB"]
-    s = sglang_predict(scout, h200, tp=8)
+    # they are part of "mem usage", so they come out of the pool. SGLang's mllama4.py builds no
+    # vision tower unless --enable-multimodal: the ViT's 871,932,416 parameters stay on disk, of
+    # which a TP-8 GPU would hold 1,106,688 whole + 870,825,728 / 8 = 109,959,904 (219,919,808 B)
     from calculator.capacity import weights_per_gpu
-    assert s.weights == weights_per_gpu(scout, 8) + 5 * GIB
+    assert weights_per_gpu(scout, 8) - weights_per_gpu(scout, 8, vision=False) == 219_919_808
+    s = sglang_predict(scout, GPU_SPECS["H200 141GB"], tp=8)
+    assert s.weights == weights_per_gpu(scout, 8, vision=False) + 5 * GIB

@@ -52,6 +52,10 @@ SGLANG_STARTUP_VERSION = ("SGLang main, late 2026 (arg_groups/memory_hook.py "
 __all__ = ["VERSIONS", "SglangStartup", "default_mem_fraction", "gpu_defaults", "predict",
            "tp_mem_fraction"]
 _DTYPES = {"bf16": "torch.bfloat16", "fp16": "torch.float16", "fp32": "torch.float32"}
+# architectures whose SGLang class builds no vision tower unless --enable-multimodal:
+# models/mllama4.py · Llama4ForConditionalGeneration (has_vision = the checkpoint's vision weights
+# and enable_multimodal; the tower and projector are None and their weights skipped otherwise)
+TOWER_UNBUILT = frozenset({"Llama4ForConditionalGeneration"})
 CUDA_CONTEXT = (
     round(0.45 * GIB),
     "free memory at start 23.08 GiB of 23.53 GiB on RTX 4090s: SGLang 'Load weight end ... avail "
@@ -190,14 +194,15 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
         if multimodal:  # adjust_mem_fraction_for_vlm: float arithmetic, not rounded again
             cut = vlm_factor(*vision_tower(config))
             frac = Fraction(repr(float(derived) * cut))
-    weights = weights_per_gpu(model, tp, pp)
+    archs = (model.config or {}).get("architectures") or [""]
+    text_only = isinstance(archs, list) and bool(archs) and archs[0] in TOWER_UNBUILT
+    weights = weights_per_gpu(model, tp, pp, vision=not text_only)
     if weights is None:
         raise ValueError("weights: unknown for this model; SGLang's startup memory needs them")
     copies = mla_copies(model, tp, pp)
     rope = rope_bytes(model, rocm=isinstance(gpu, GpuSpec) and gpu.sm == 0)
     weights += copies + rope
     ctx, source = CUDA_CONTEXT if context is None else (context, "given (--non-torch)")
-    archs = (model.config or {}).get("architectures") or [""]
     return SglangStartup(gpu=name, gpu_total=total, context=ctx, context_source=source,
                          mem_fraction_static=frac, fraction_given=given,
                          chunked_prefill_size=chunk, cuda_graph_max_bs=graphs, weights=weights,
