@@ -177,7 +177,9 @@ def caption(startup) -> str:
             + (f" The weights include {c.fmt(startup.mla_copies)} of w_kc / w_vc, the copies of "
                "each MLA layer's kv_b_proj that post_load_weights keeps beside it."
                if getattr(startup, "mla_copies", 0) else "")
-            + (f" They include {c.fmt(startup.rope_cache)} of rope cos/sin caches, which SGLang "
-               "keeps in float32 on CUDA over every position of max_position_embeddings."
+            + ((" They also include" if getattr(startup, "mla_copies", 0) else
+                " The weights include")
+               + f" {c.fmt(startup.rope_cache)} of rope cos/sin caches, which SGLang keeps in "
+                 "float32 on CUDA over every position of max_position_embeddings."
                if getattr(startup, "rope_cache", 0) else ""))
 
