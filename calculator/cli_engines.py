@@ -252,10 +252,19 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
                    **(startup_json(startup) if startup else {"kv_memory_bytes": memory})}
             return json.dumps(row, indent=2)
         return "\n".join(lines + [msg])
-    pools = ([_engine_call(sglang_pool, model, kv_memory=memory, **knobs)] if memory is not None
-             else [_engine_call(sglang_pool, model, tokens=c * args.batch, requests=args.batch,
-                                **knobs)
-                   for c in contexts])
+    try:
+        pools = ([_engine_call(sglang_pool, model, kv_memory=memory, **knobs)]
+                 if memory is not None
+                 else [_engine_call(sglang_pool, model, tokens=c * args.batch,
+                                    requests=args.batch, **knobs)
+                       for c in contexts])
+    except UsageError as exc:
+        if startup is None or "one Mamba state slot" not in str(exc):
+            raise
+        # the memory was predicted, not given: say so rather than name --kv-memory
+        raise UsageError(f"--gpu: SGLang's predicted pool memory, {memory / (1 << 30):.2f} GiB "
+                         "per GPU, holds not one Mamba state slot; SGLang stops here (add GPUs or "
+                         "raise --mem-util)") from None
     if args.format == "log":  # server_args' flag changes come before the startup's lines
         head = [*pools[0].config_lines, *(startup.log_lines() if startup is not None else [])]
         style = "v0.4" if args.engine_version == "0.4" and args.log_style == "current" else args.log_style

@@ -409,3 +409,21 @@ def test_capacity_vllm_language_model_only_drops_the_tower_and_its_pass(download
     assert at.checkbox(key="c_lmonly").value and not at.warning
     at, _ = capacity("qwen3.5-35b-a3b", 32768, "vllm", c_vver="0.11")
     assert not [b for b in at.checkbox if b.key == "c_lmonly"]
+
+
+def test_sglang_pool_below_one_mamba_slot_says_sglang_stops_on_both_pages():
+    # Qwen3.5-122B-A10B on 4 × H100: SGLang's derived fraction leaves 0.07 GiB per GPU after the
+    # weights, less than one Mamba state slot; both pages say SGLang stops, not '--kv-memory'
+    at = run("capacity", c_model="qwen3.5-122b-a10b", c_engine="sglang", c_gpus=4, c_tp=4,
+             c_ctx=32768)
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "SGLang stops: the weights leave 0.07 GiB for its pools, less than one Mamba state slot "
+        "(\"Not enough memory. Please try to increase --mem-fraction-static.\")."]
+    at = run(e_model="qwen3.5-122b-a10b", e_src="gpu", e_gpu="H100 80GB", e_tp=4, e_ctx=32768)
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table.loc[table["engine"].str.startswith("SGLang"), "status"].tolist() == [
+        "no memory left (below)"]
+    assert any(i.value.endswith("no memory left for one Mamba state slot (0.07 GiB after what "
+                                "it keeps at startup); it stops here") for i in at.info)

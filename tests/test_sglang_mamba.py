@@ -178,3 +178,21 @@ def test_public_qwen35_397b_start_at_tp2_reproduced():
         "KV Cache is allocated. dtype: torch.bfloat16, #tokens: 580364, K size: 4.15 GB, "
         "V size: 4.15 GB"]
     assert sglang_pool(model, kv_memory=memory - 1, tp=2).tokens == 580_363
+
+
+def test_predicted_memory_below_one_state_slot_names_the_gpu_not_kv_memory():
+    # Qwen3.5-122B-A10B on 4 × H100 under SGLang: its derived fraction leaves 0.07 GiB per GPU
+    # after the weights, less than one Mamba state slot. The memory was predicted, so the error
+    # points at the GPU choice, not at a --kv-memory the user never gave
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "calculator", "--preset", "qwen3.5-122b-a10b",
+                          "--engine", "sglang", "--gpu", "H100 80GB", "--gpus", "4", "--tp", "4",
+                          "--context", "32768"], capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr.startswith(
+        "error: --gpu: SGLang's predicted pool memory, 0.07 GiB per GPU, holds not one Mamba "
+        "state slot")
+    given = subprocess.run([sys.executable, "-m", "calculator", "--preset", "qwen3.5-122b-a10b",
+                            "--engine", "sglang", "--kv-memory", "1MiB", "--tp", "4"],
+                           capture_output=True, text=True)
+    assert given.returncode == 2 and given.stderr.startswith("error: --kv-memory: not enough")

@@ -129,13 +129,20 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
     sg_dtype = c.guarded(kv_flag, "SGLang", kv_dtype, model.dtype)
     start = c.guarded(sglang_startup.predict, model, gpu, tp=tp, version=version,
                       mem_fraction_static=None if frac == 0 else f"{frac:.2f}")
-    sp = None if start.available <= 0 else c.guarded(
-        sglang_pool, model, kv_memory=start.available, page_size=int(page),
-        kv_cache_dtype=sg_dtype, tp=tp, gpu=gpu)
+    sp, short = None, ""
+    if start.available > 0:
+        try:
+            sp = sglang_pool(model, kv_memory=start.available, page_size=int(page),
+                             kv_cache_dtype=sg_dtype, tp=tp, gpu=gpu)
+        except ValueError as exc:
+            if "one Mamba state slot" not in str(exc):
+                st.error(str(exc))
+                st.stop()
+            short = ", less than one Mamba state slot"
     su.bar(start, "c_sglang_bar", hybrid=su.hybrid_parts(sp))
     st.caption(su.caption(start))
     if sp is None:
-        st.error(f"SGLang stops: the weights leave {c.fmt(start.available)} for the token pool "
+        st.error(f"SGLang stops: the weights leave {c.fmt(start.available)} for its pools{short} "
                  "(\"Not enough memory. Please try to increase --mem-fraction-static.\").")
         return {**start.breakdown(), "tokens": 0}
     s1, s2, s3 = st.columns(3)

@@ -55,9 +55,13 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
                                                    if isinstance(log, str) else log),
                         "note": ""})
         except ValueError as exc:
+            note = str(exc)
+            if "one Mamba state slot" in note:  # a pool too small for one request's state
+                note = (f"{engine}: no memory left for one Mamba state slot ({c.fmt(memory)} "
+                        "after what it keeps at startup); it stops here")
             out.append({"engine": engine, "KV memory (bytes/GPU)": memory,
                         "one request (bytes/GPU)": None, "requests that fit": "—",
-                        "engine prints": "\n".join(head), "note": str(exc)})
+                        "engine prints": "\n".join(head), "note": note})
 
     def theoretical(memory, head):
         one = kv_cache_bytes(model, ctx, 1, kv_dtype, tp).per_gpu_total_bytes
