@@ -346,6 +346,9 @@ def test_sglang_rope_caches_are_float32_on_cuda_and_the_model_dtype_on_rocm():
     assert rope_bytes(scout) == 10_485_760 * 128 * 4 == 5 * GIB
     assert rope_bytes(scout, rocm=True) == 10_485_760 * 128 * 2
     assert rope_bytes(load_preset("llama-3.1-8b")) == 131_072 * 128 * 4 == 64 << 20
+    # attention without rope builds none: NemotronH, Granite 4 (position_embedding_type unset)
+    for name in ("nemotron-3-nano-30b-a3b", "nemotron-h-56b", "granite-4.0-h-tiny", "gpt2"):
+        assert rope_bytes(load_preset(name)) == 0, name
     # they are part of "mem usage", so they come out of the pool. SGLang's mllama4.py builds no
     # vision tower unless --enable-multimodal: the ViT's 871,932,416 parameters stay on disk, of
     # which a TP-8 GPU would hold 1,106,688 whole + 870,825,728 / 8 = 109,959,904 (219,919,808 B)

@@ -82,6 +82,10 @@ MERGED = {"q_proj": "qkv_proj", "k_proj": "qkv_proj", "v_proj": "qkv_proj",
           "in_proj_qkv": "in_proj_qkvz", "in_proj_z": "in_proj_qkvz",   # Qwen3.5's gated DeltaNet
           "in_proj_b": "in_proj_ba", "in_proj_a": "in_proj_ba"}
 MXFP4_BACKENDS = ("marlin", "triton")
+# models whose attention has no rope, so no cos/sin cache: GPT-2 (learned positions), NemotronH
+# (nemotron_h.py builds no get_rope), Kimi Linear's NoPE MLA (kimi_linear.py: rotary_emb=None);
+# Granite 4 hybrids only with position_embedding_type "rope" (granitemoehybrid.py)
+NO_ROPE = ("gpt2", "nemotron_h", "kimi_linear")
 
 
 def allocated_bytes(size: int, max_split: int | None = None) -> int:
@@ -142,7 +146,8 @@ def rope_caches(cfg: dict, mtype: str, mla: bool = False,
     ``DeepseekScalingRotaryEmbedding`` over ``torch.arange(original × factor)``, its ceiling.
     ``item``: bytes per value where the engine keeps another dtype than vLLM's (SGLang on CUDA:
     float32)."""
-    if mtype == "gpt2":
+    if mtype in NO_ROPE or (mtype == "granitemoehybrid"
+                            and cfg.get("position_embedding_type") != "rope"):
         return []
     if mtype == "gemma4_text":
         return _gemma4_ropes(cfg, item)
