@@ -8,6 +8,7 @@ from model_presets import checkpoint_config
 from tests.weight_configs import TOY, make_config
 
 GiB = 1 << 30
+MiB = 1 << 20
 
 
 def test_allocator_rounding():
@@ -255,3 +256,25 @@ def test_vllm_language_model_only_leaves_the_tower_out():
     # allocated: + the 589,824 B rope + 512 B rounding: 27 blocks × 1,888 B (six 2,304 B vectors
     # to 2,560, the 6,912 B qkv bias to 7,168, the 8,608 B fc1 bias to 8,704) + 256 + 512
     assert full.allocated - text.allocated == 893_142_496 + 589_824 + 27 * 1_888 + 256 + 512
+
+
+def test_minimax_m2_rope_spans_its_rotary_dim():
+    # MiniMax-M2.5 rotates 64 of its 128 head dims (config rotary_dim; minimax_m2.py sets the
+    # partial factor to 64 / 128): 196,608 positions × 64 × 2 B = 25,165,824
+    load = dict(vllm_load(checkpoint_config("minimax-m2.5"), tp=8).tensors)
+    assert load["rotary_emb.cos_sin_cache"] == 196_608 * 64 * 2 == 25_165_824
+
+
+def test_gemma3_global_rope_spans_its_linear_scaling():
+    # Gemma 3's global layers use linear rope scaling ×8: LinearScalingRotaryEmbedding caches
+    # 131,072 × 8 positions × 128 × 2 B = 268,435,456; the local layers' rope
+    # (rope_local_base_freq) is unscaled, 131,072 × 128 × 2 B = 33,554,432
+    load = vllm_load(checkpoint_config("gemma-3-27b"))
+    tensors = dict(load.tensors)
+    assert tensors["rotary_emb.cos_sin_cache"] == 131_072 * 8 * 128 * 2 == 268_435_456
+    assert tensors["rotary_emb_local.cos_sin_cache"] == 33_554_432
+    # two public vLLM v0.19.0 starts of gemma-3-27b-it printed "Model loading took 51.45 GiB"
+    # (index ids 56408971406, 56623604010): 51.4389 predicted, 11.1 MiB under (unexplained);
+    # the unscaled cache alone would have said 51.22
+    assert load.allocated == 55_232_095_232
+    assert abs(load.allocated - round(51.45 * GiB)) < 12 * MiB

@@ -160,14 +160,21 @@ def rope_caches(cfg: dict, mtype: str, mla: bool = False,
         params = cfg.get("rope_parameters")
         if factor is None and isinstance(params, dict):  # transformers 5 files (Qwen3.5) nest it
             factor = params.get("partial_rotary_factor")
+        if factor is None and cfg.get("rotary_dim") is not None:
+            # MiniMax-M2 names the rotated width (minimax_m2.py: partial factor = rotary_dim / head)
+            factor = config_int(cfg, "rotary_dim") / head_dim
         rotary = int(head_dim * (1.0 if factor is None else
                                  _number(factor, "partial_rotary_factor", 1e-6, 1.0)))
-    positions = config_int(cfg, "max_position_embeddings", hi=1 << 32)
+    positions = unscaled = config_int(cfg, "max_position_embeddings", hi=1 << 32)
     scaling = cfg.get("rope_scaling") or {}
     if not isinstance(scaling, dict):
         raise ValueError(f"rope_scaling: expected a JSON object, got {scaling!r}")
     kind = str(scaling.get("rope_type") or scaling.get("type") or "default")
-    if kind == "yarn" or (mla and kind != "default"):
+    if kind in ("linear", "dynamic") and not mla:
+        # LinearScalingRotaryEmbedding / DynamicNTKScalingRotaryEmbedding: the cache spans
+        # max_position_embeddings × factor positions (rotary_embedding/*_scaling_rope.py)
+        positions = int(positions * _number(scaling.get("factor"), "rope_scaling.factor", 1.0, 1e6))
+    elif kind == "yarn" or (mla and kind != "default"):
         original = config_int(scaling, "original_max_position_embeddings", hi=1 << 32)
         scaled = original * _number(scaling.get("factor"), "rope_scaling.factor", 1.0, 1e6)
         positions = math.ceil(scaled) if mla else int(scaled)
@@ -175,7 +182,7 @@ def rope_caches(cfg: dict, mtype: str, mla: bool = False,
         item = 4 if mtype == "gpt_oss" else ST_BITS[MODEL_ST[_dtype(cfg)]] // 8
     caches = [("rotary_emb.cos_sin_cache", positions * rotary * item)]
     if mtype == "gemma3_text":  # local layers use their own base (rope_local_base_freq), unscaled
-        caches.append(("rotary_emb_local.cos_sin_cache", positions * rotary * item))
+        caches.append(("rotary_emb_local.cos_sin_cache", unscaled * rotary * item))
     return caches
 
 
