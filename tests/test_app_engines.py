@@ -358,7 +358,8 @@ def test_capacity_vllm_warns_that_a_multimodal_encoder_pass_is_left_out(download
         "vLLM's KV memory here is an upper bound: vLLM first profiles the multimodal encoder on "
         "its largest dummy images or videos and holds their embeddings through this forward; "
         "that pass is not modelled (GiB to tens of GiB for video), so the KV memory it prints "
-        "can be lower; started with --skip-mm-profiling, vLLM skips it and this figure holds."]
+        "can be lower; started with --skip-mm-profiling, vLLM skips it and this figure holds "
+        "(with --language-model-only it also loads no vision tower)."]
     assert json.loads(downloads["capacity.json"])["engine_figures"]["mm_encoder_profile"] == \
         "not modelled"
     at.checkbox(key="c_skipmm").check().run()
@@ -427,3 +428,27 @@ def test_sglang_pool_below_one_mamba_slot_says_sglang_stops_on_both_pages():
         "no memory left (below)"]
     assert any(i.value.endswith("no memory left for one Mamba state slot (0.07 GiB after what "
                                 "it keeps at startup); it stops here") for i in at.info)
+
+
+def test_engines_page_takes_language_model_only_too():
+    # the Engines page's vLLM row for a multimodal model served text only: no warning, the same
+    # KV memory as the Capacity page and the CLI, and the flag in the CSV and the command
+    from calculator.engines.vllm_startup import predict
+    from calculator.gpus import GPU_SPECS
+    at = run(e_model="qwen3.5-35b-a3b", e_src="gpu", e_gpu="H100 80GB", e_ctx=32768)
+    assert [w for w in at.warning if "upper bound" in w.value]
+    assert "--language-model-only" in " ".join(w.value for w in at.warning)
+    at.checkbox(key="e_lmonly").check().run()
+    assert not at.exception and not [w for w in at.warning if "upper bound" in w.value]
+    start = predict(load_preset("qwen3.5-35b-a3b"), GPU_SPECS["H100 80GB"], mem_util="0.90",
+                    language_model_only=True)
+    table = at.dataframe[0].value
+    vllm = table[table["engine"].str.startswith("vLLM")]
+    assert vllm["KV memory"].tolist() == [f"{start.available / GIB:.2f} GiB"]
+    assert any("--engine vllm" in x.value and "--language-model-only" in x.value for x in at.code)
+    # the link carries it; a text model has no such box
+    at = run(e_model="qwen3.5-35b-a3b", e_src="gpu", e_gpu="H100 80GB", e_ctx=32768,
+             e_lmonly="true")
+    assert at.checkbox(key="e_lmonly").value
+    at = run(e_model="llama-3.1-8b", e_src="gpu", e_gpu="H100 80GB", e_ctx=32768)
+    assert not [b for b in at.checkbox if b.key == "e_lmonly"]

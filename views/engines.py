@@ -120,11 +120,13 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
 def predicted(model, gpu: str, util: float, tp: int, mnbt: int | None = None,
               sglang_version: str = sglang_startup.VERSIONS[-1],
               vllm_version: str = su.VLLM_DEFAULT_BUILD,
-              cudagraph: int | None = None) -> tuple[dict, dict, list[str]]:
+              cudagraph: int | None = None,
+              language_model_only: bool = False) -> tuple[dict, dict, list[str]]:
     """Per engine: KV memory on one GPU, the vLLM / SGLang startups, and why any is missing.
     vLLM and SGLang: what their startup leaves; the others: utilization × the GPU − the weights
     (theoretical: they keep nothing modelled before their cache). ``cudagraph``: vLLM 0.20 –
-    0.22's logged CUDA-graph estimate in bytes (None: not given, the pool an upper bound)."""
+    0.22's logged CUDA-graph estimate in bytes (None: not given, the pool an upper bound);
+    ``language_model_only``: vLLM started with ``--language-model-only``."""
     from calculator.capacity import weights_per_gpu
     total = gpu_memory(gpu)
     share = weights_per_gpu(model, tp) or 0
@@ -140,7 +142,8 @@ def predicted(model, gpu: str, util: float, tp: int, mnbt: int | None = None,
     for key, fn, kw in (("vllm", vllm_startup.predict, {"mem_util": f"{util:.2f}",
                                                         "max_num_batched_tokens": mnbt,
                                                         "version": vllm_version,
-                                                        "cudagraph": cudagraph}),
+                                                        "cudagraph": cudagraph,
+                                                        "language_model_only": language_model_only}),
                         ("sglang", sglang_startup.predict, {"version": sglang_version})):
         if key in mem:
             continue
@@ -174,6 +177,7 @@ keys = c.url_state({
     "e_vver": (su.VLLM_DEFAULT_BUILD, c.choice(su.VLLM_BUILD_CHOICES)),
     "e_vcg": (None, c.float_in(0.0, 1024.0)),
     "e_vpc": (False, c.boolean),
+    "e_lmonly": (False, c.boolean),
 })
 a, b, e = st.columns(3)
 choice = a.selectbox("Model", choices, key="e_model", format_func=c.label)
@@ -219,19 +223,26 @@ else:
                           key="e_mem", help="What the engine has left for KV on one GPU (vLLM's "
                                             "'Available KV cache memory'), in the sidebar's unit")
 c.sync_query([k for k in keys if k not in (("e_mem",) if src == "gpu" else ("e_gpu", "e_util",
-                                                                         "e_sgver", "e_vcg"))])
+                                                                         "e_sgver", "e_vcg",
+                                                                         "e_lmonly"))])
 model = c.resolve(choice)
 prefix = bool(model.has_state and v_version in vllm_hybrid.PREFIX_ALIGN and st.checkbox(
     "vLLM started with --enable-prefix-caching", key="e_vpc",
     help="Off by default for hybrid models; with it vLLM caches gated-DeltaNet / short-conv state "
          "in 'align' mode, two state pages per request instead of one (Mamba-2 models use 'all' "
          "mode, not modelled)"))
+# text only: a predicted vLLM startup on a build with the flag (0.17 on) of a multimodal model
+lm_only = bool(src == "gpu" and vllm_startup.multimodal(model.config)
+               and v_version not in ("0.10", "0.11") and v_version not in su.VLLM_POOL_ONLY
+               and st.checkbox("vLLM started with --language-model-only", key="e_lmonly",
+                               help="Text only (or every --limit-mm-per-prompt at 0): vLLM 0.17 "
+                                    "and later build no vision tower and run no encoder pass"))
 # cg_gib is only asked for with a predicted KV memory on a build that deducts the estimate
 cudagraph = None if cg_gib is None else int(cg_gib * c.unit_bytes())
 startups, notes = {}, []
 if src == "gpu":
     memory, startups, notes = predicted(model, gpu, float(util), int(tp), int(mnbt) or None,
-                                        sg_version, v_version, cudagraph)
+                                        sg_version, v_version, cudagraph, lm_only)
 else:
     memory = int(mem) * c.unit_bytes()
 sg_pools = {}  # the SGLang pool the table sizes, for its startup bar
@@ -257,7 +268,7 @@ st.dataframe(table[cols if src == "gpu" else [x for x in cols if x != "KV memory
 export = table.drop(columns=["note"]).assign(
     context=int(ctx), tp=int(tp), kv_memory_source=src,
     sglang_build=sg_version if src == "gpu" else "",
-    vllm_build=v_version, vllm_prefix_caching=prefix,
+    vllm_build=v_version, vllm_prefix_caching=prefix, vllm_language_model_only=lm_only,
     vllm_cudagraph_bytes=cudagraph if cudagraph is not None else "",
     gpu=gpu if src == "gpu" else "", mem_util=float(util) if src == "gpu" else None,
     note=table["note"])
@@ -274,6 +285,7 @@ if not choice.startswith("custom:"):
                                + (["--engine-version", v_version]
                                   if v_version != su.VLLM_DEFAULT_BUILD else [])
                                + (["--enable-prefix-caching"] if prefix else [])
+                               + (["--language-model-only"] if lm_only else [])
                                + (["--cudagraph-memory", f"{cg_gib:g}{c.unit_name()}"]
                                   if cudagraph is not None else [])),
                               ("sglang", ["--page-size", str(int(page_size))]
@@ -316,8 +328,8 @@ for key, start in startups.items():
     st.markdown(f"**{'vLLM' if key == 'vllm' else 'SGLang'}**: one GPU at startup")
     su.bar(start, f"e_bar_{key}", hybrid=su.hybrid_parts(sg_pools.get(key)))
     st.caption(su.caption(start))
-    su.mm_warning(start, " (the Capacity page takes --skip-mm-profiling)",
-                  " (the Capacity page takes it)")
+    su.mm_warning(start, " (the Capacity page takes --skip-mm-profiling; both pages take "
+                         "--language-model-only)", " (the Capacity page takes it)")
 for _, r in table.iterrows():
     if r["note"]:
         st.info(r["note"])

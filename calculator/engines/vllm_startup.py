@@ -241,7 +241,8 @@ class VllmStartup:
         return ("upper bound: vLLM first profiles the multimodal encoder on its largest dummy "
                 "images or videos and holds their embeddings through this forward; that pass is "
                 "not modelled (GiB to tens of GiB for video), so the KV memory it prints can be "
-                "lower; started with --skip-mm-profiling, vLLM skips it and this figure holds")
+                "lower; started with --skip-mm-profiling, vLLM skips it and this figure holds "
+                "(with --language-model-only it also loads no vision tower)")
 
     @property
     def dsa_note(self) -> str:
