@@ -73,7 +73,7 @@ def _engine_call(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except ValueError as exc:
         field, _, rest = str(exc).partition(": ")
-        raise UsageError(f"--{field}: {rest}" if field in ENGINE_FLAGS else str(exc)) from None
+        raise UsageError(f"--{field}: {rest}" if field in ENGINE_FLAGS else str(exc)) from exc
 
 
 def _engine_memory(args: argparse.Namespace) -> int | None:
@@ -216,6 +216,7 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
     from .cli_startup import sglang_startup, startup_json
     from .engines import sglang_pool
     from .engines.sglang_dsv4 import SglangV4Pool
+    from .engines.sglang_mamba import NoStateSlot
     if args.pp != 1 or args.layout != "theoretical" or args.kv_dtype_given:
         raise UsageError("--pp/--layout/--kv-dtype: not SGLang knobs; use --tp, --page-size and "
                          "--kv-cache-dtype")
@@ -259,7 +260,7 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
                                     requests=args.batch, **knobs)
                        for c in contexts])
     except UsageError as exc:
-        if startup is None or "one Mamba state slot" not in str(exc):
+        if startup is None or not isinstance(exc.__cause__, NoStateSlot):
             raise
         # the memory was predicted, not given: say so rather than name --kv-memory
         raise UsageError(f"--gpu: SGLang's predicted pool memory, {memory / (1 << 30):.2f} GiB "

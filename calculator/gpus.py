@@ -37,6 +37,12 @@ class GpuSpec:
         return (hundredths * 1024 + 50) // 100 * MIB   # the MiB nearest the printed figure
 
 
+def not_cuda(gpu: object) -> bool:
+    """Whether a page's or the CLI's GPU is a catalogue entry outside CUDA (ROCm: ``sm`` 0), where
+    the engines take their non-CUDA paths; a bare (name, bytes) size counts as CUDA."""
+    return isinstance(gpu, GpuSpec) and gpu.sm == 0
+
+
 _V = "vLLM gpu_worker 'Free memory on device (free/total GiB) on startup' line"
 CATALOGUE: tuple[GpuSpec, ...] = (
     GpuSpec("H100 80GB", "79.19", 81559, True,

@@ -8,6 +8,7 @@ from calculator.engines import ENGINES, llamacpp_max_sequences, sglang_pool, tra
 from calculator.engines import vllm as vllm_plan_rules, vllm_hybrid
 from calculator.engines.llamacpp import LLAMACPP_VERSION
 from calculator.engines.sglang import SGLANG_VERSION
+from calculator.engines.sglang_mamba import NoStateSlot
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
 from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.engines.vllm import VLLM_VERSION
@@ -134,11 +135,11 @@ def _sglang(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, where: tuple = ()
         try:
             sp = sglang_pool(model, kv_memory=start.available, page_size=int(page),
                              kv_cache_dtype=sg_dtype, tp=tp, gpu=gpu)
-        except ValueError as exc:
-            if "one Mamba state slot" not in str(exc):
-                st.error(str(exc))
-                st.stop()
+        except NoStateSlot:
             short = ", less than one Mamba state slot"
+        except ValueError as exc:
+            st.error(str(exc))
+            st.stop()
     su.bar(start, "c_sglang_bar", hybrid=su.hybrid_parts(sp))
     st.caption(su.caption(start))
     if sp is None:
@@ -216,7 +217,7 @@ def _vllm(model, cap, ctx: int, tp: int, kv_dtype: str, gpu, util: float, where:
              "inputs, which this page does not model (the KV memory shown is then an upper "
              "bound); with it vLLM skips that pass")
     lm_only = (vllm_startup.multimodal(model.config) and not pool_only
-               and version not in ("0.10", "0.11") and st.checkbox(
+               and version not in vllm_startup.LANGUAGE_ONLY_BEFORE and st.checkbox(
                    "vLLM started with --language-model-only", key="c_lmonly",
                    help="Text only (or every --limit-mm-per-prompt at 0): vLLM 0.17 and later "
                         "build no vision tower and run no encoder pass"))

@@ -13,6 +13,7 @@ from calculator.engines.llamacpp import LLAMACPP_VERSION
 from calculator.engines.llamacpp_dsv4 import LLAMACPP_DSV4_VERSION
 from calculator.engines.sglang import SGLANG_VERSION
 from calculator.engines.sglang_dsv4 import SGLANG_DSV4_VERSION, SglangV4Pool
+from calculator.engines.sglang_mamba import NoStateSlot
 from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
 from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.engines.vllm import rules_label
@@ -56,7 +57,7 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
                         "note": ""})
         except ValueError as exc:
             note = str(exc)
-            if "one Mamba state slot" in note:  # a pool too small for one request's state
+            if isinstance(exc, NoStateSlot):  # a pool too small for one request's state
                 note = (f"{engine}: no memory left for one Mamba state slot ({c.fmt(memory)} "
                         "after what it keeps at startup); it stops here")
             out.append({"engine": engine, "KV memory (bytes/GPU)": memory,
@@ -233,7 +234,7 @@ prefix = bool(model.has_state and v_version in vllm_hybrid.PREFIX_ALIGN and st.c
          "mode, not modelled)"))
 # text only: a predicted vLLM startup on a build with the flag (0.17 on) of a multimodal model
 lm_only = bool(src == "gpu" and vllm_startup.multimodal(model.config)
-               and v_version not in ("0.10", "0.11") and v_version not in su.VLLM_POOL_ONLY
+               and v_version not in vllm_startup.LANGUAGE_ONLY_BEFORE and v_version not in su.VLLM_POOL_ONLY
                and st.checkbox("vLLM started with --language-model-only", key="e_lmonly",
                                help="Text only (or every --limit-mm-per-prompt at 0): vLLM 0.17 "
                                     "and later build no vision tower and run no encoder pass"))

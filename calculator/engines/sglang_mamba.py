@@ -112,6 +112,10 @@ def state(model: ModelSpec, tp: int = 1) -> MambaState:
     return MambaState(conv_bytes=conv, ssm_bytes=ssm)
 
 
+class NoStateSlot(ValueError):
+    """The pool memory holds not one Mamba state slot: SGLang stops at startup."""
+
+
 def split(rest_bytes: int, per_req: int, cell: int, *,
           max_mamba_cache_size: int | None = None,
           ratio: float = MAMBA_FULL_MEMORY_RATIO) -> tuple[int, int]:
@@ -125,7 +129,7 @@ def split(rest_bytes: int, per_req: int, cell: int, *,
             raise ValueError(f"mamba-full-memory-ratio: must be above 0, got {ratio}")
         size = int((rest * ratio / (1 + ratio)) * GB // per_req)
     if size < 1:
-        raise ValueError("kv-memory: not enough memory for one Mamba state slot; SGLang stops here")
+        raise NoStateSlot("kv-memory: not enough memory for one Mamba state slot; SGLang stops here")
     rest -= size * per_req / GB
     tokens = int(rest * GB) // cell
     return size, tokens

@@ -42,7 +42,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..gpus import GIB, MIB, GpuSpec
+from ..gpus import GIB, MIB, GpuSpec, not_cuda
 from ..hf_config import normalize
 from .sglang_fraction import (VERSIONS, default_mem_fraction, gpu_defaults, is_multimodal,
                               prefill_graph_reserve, tp_mem_fraction, vision_tower, vlm_factor)
@@ -200,7 +200,7 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
     if weights is None:
         raise ValueError("weights: unknown for this model; SGLang's startup memory needs them")
     copies = mla_copies(model, tp, pp)
-    rope = rope_bytes(model, rocm=isinstance(gpu, GpuSpec) and gpu.sm == 0)
+    rope = rope_bytes(model, rocm=not_cuda(gpu))
     weights += copies + rope
     ctx, source = CUDA_CONTEXT if context is None else (context, "given (--non-torch)")
     return SglangStartup(gpu=name, gpu_total=total, context=ctx, context_source=source,
@@ -216,14 +216,14 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
 
 def rope_bytes(model, rocm: bool = False) -> int:
     """The cos/sin caches SGLang builds with the model, as many and as wide as vLLM's
-    (``vllm_weights.rope_caches``: one per distinct rope, over ``max_position_embeddings``, YaRN
+    (``rope_caches.rope_caches``: one per distinct rope, over ``max_position_embeddings``, YaRN
     and DeepSeek scaling over original × factor). ``layers/rotary_embedding.py`` ·
     ``RotaryEmbedding.__init__`` keeps them in float32 on CUDA ("cache needs to be in FP32 for
     numerical stability", since sgl-project/sglang#3134 of January 2025, in v0.4.2; builds before
     held the model dtype) and casts them to the model dtype elsewhere (ROCm). They exist before
     "Load weight end", so they are part of "mem usage": Llama-4-Scout's 10,485,760 positions × 128
     × 4 B are 5 GiB on every GPU."""
-    from .vllm_weights import rope_caches
+    from .rope_caches import rope_caches
     if model.config is None:
         return 0
     cfg = normalize(model.config)

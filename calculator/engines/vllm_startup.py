@@ -87,7 +87,7 @@ from fractions import Fraction
 from ..dsv4 import refuse_compressed
 from ..hf_config import normalize
 from ..model.shapes import VOCAB_DEFAULT, config_int
-from ..gpus import GIB, GpuSpec, sm_count
+from ..gpus import GIB, GpuSpec, not_cuda, sm_count
 from .vllm import DSA_BEFORE_011, POOL_VERSIONS, V4_WHY
 from .vllm_profile import TRITON_SAMPLER, forward_peak, sampler_bytes, sampler_words
 
@@ -98,6 +98,7 @@ POOL_ONLY = tuple(v for v in POOL_VERSIONS if v not in VERSIONS)
 DEFAULT_VERSION = "0.18"
 # --language-model-only: vllm-project/vllm#34120 (2026-02-09), on the tower-skipping contexts of
 # #32605 (2026-01-20); both after the v0.11 – v0.16 line this calculator reads as "0.11"
+LANGUAGE_ONLY_BEFORE = ("0.10", "0.11")  # builds without the flag
 LANGUAGE_ONLY_WHY = ("language-model-only: vLLM's --language-model-only arrived in February 2026 "
                      "(vllm-project/vllm#34120); of the builds read here 0.17 and later have it")
 CUDAGRAPH_DEDUCTED = ("0.20", "0.21", "0.22")  # the CUDA-graph estimate comes off before the pool
@@ -289,7 +290,7 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, t
     refuse_compressed(model, "vllm", V4_WHY)
     if version == "0.10" and model.has_indexer:
         raise ValueError(DSA_BEFORE_011)
-    if language_model_only and version in ("0.10", "0.11"):
+    if language_model_only and version in LANGUAGE_ONLY_BEFORE:
         raise ValueError(LANGUAGE_ONLY_WHY)
     if version not in VERSIONS:
         raise ValueError(f"engine-version: vLLM rules are read for {', '.join(VERSIONS)}, got "
@@ -312,7 +313,7 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, t
     seqs = min(d_seqs if max_num_seqs is None else max_num_seqs, tokens)
     if tokens < 1 or seqs < 1:
         raise ValueError("max-num-batched-tokens: must be at least 1")
-    rocm = isinstance(gpu, GpuSpec) and gpu.sm == 0
+    rocm = not_cuda(gpu)
     weights, line = _weights(model, tp, expert_parallel,
                              LOAD_MAX_SPLIT_MB.get(version) if not rocm else None,
                              build=version, max_num_batched_tokens=tokens,
