@@ -278,3 +278,26 @@ def test_gemma3_global_rope_spans_its_linear_scaling():
     # the unscaled cache alone would have said 51.22
     assert load.allocated == 55_232_095_232
     assert abs(load.allocated - round(51.45 * GiB)) < 12 * MiB
+
+
+def test_nemotron_h_router_is_float32_where_vllm_asks():
+    # Nemotron-3-Nano's 23 routers [128, 2,688]: bf16 on Hopper from v0.17 (GateLinear), float32
+    # on an L40S (sm 8.9) and in every 0.11 build (ReplicatedLinear(params_dtype=float32)):
+    # 23 · 128 · 2,688 · 2 B = 15,826,944 more tensor bytes, each 1,376,256 B a multiple of 512
+    config = checkpoint_config("nemotron-3-nano-30b-a3b")
+    hopper = vllm_load(config, build="0.18", sm=90)
+    ada = vllm_load(config, build="0.18", sm=89)
+    old = vllm_load(config, build="0.11", sm=90)
+    assert ada.allocated - hopper.allocated == 15_826_944
+    assert old.allocated == ada.allocated
+    assert vllm_load(config, build="0.18", sm=100).allocated == hopper.allocated
+
+
+def test_nemotron_h_moe_is_refused_before_its_vllm_support():
+    # vLLM 0.10.2's nemotron_h.py has no 'E' block: Nemotron-3-Nano cannot start there
+    from calculator.engines.vllm_startup import predict
+    from calculator.gpus import GPU_SPECS
+    from model_presets import load_preset
+    with pytest.raises(ValueError, match="vllm-project/vllm#25863"):
+        predict(load_preset("nemotron-3-nano-30b-a3b"), GPU_SPECS["H100 80GB"], version="0.10")
+    assert predict(load_preset("nemotron-h-56b"), GPU_SPECS["H100 80GB"], tp=2, version="0.10")

@@ -21,52 +21,54 @@ from tests.weight_configs import TOY, make_config
 GiB = 1 << 30
 
 
-# Presets whose architecture's tensors are not listed by calculator/model/shapes.py (vision towers
-# and Mamba mixers not written out): they are priced as their transformers count × the bf16 they
-# ship in, and say so.
-COUNT_ONLY = {"nemotron-3-nano-30b-a3b", "nemotron-h-56b", "granite-4.0-h-tiny"}
-
-
-# Presets priced by their checkpoint's published safetensors total (DeepSeek-V4's FP4 + FP8 mix:
-# its tensors are not listed here), tested in tests/test_dsv4.py.
+# Every preset's tensors are listed by calculator/model/shapes.py except DeepSeek-V4-Flash, priced
+# by its checkpoint's published safetensors total (its FP4 + FP8 mix; tests/test_dsv4.py).
 PUBLISHED_BYTES = {"deepseek-v4-flash"}
 
 
-@pytest.mark.parametrize("name", sorted(set(list_presets()) - COUNT_ONLY - PUBLISHED_BYTES))
+@pytest.mark.parametrize("name", sorted(set(list_presets()) - PUBLISHED_BYTES))
 def test_parameter_count_equals_transformers_for_every_preset(name):
     # the stored counts are transformers' own on the meta device (tests/test_presets.py reruns it)
     assert param_count(param_shapes(checkpoint_config(name))) == preset_document(name)["param_count"]
 
 
-@pytest.mark.parametrize("name", sorted(COUNT_ONLY))
-def test_count_only_presets_are_priced_as_count_times_bf16(name):
-    # these checkpoints ship every tensor in bf16, so the count × 2 B is their size; with no shapes
-    # known the 8 GPUs split it evenly (ceil(2·count / 8) each), and engine startup can use it
-    model = load_preset(name)
-    count = preset_document(name)["param_count"]
+def _unlisted(quantization: dict | None = None):
+    """Granite-4.0-H-Tiny's model as if its architecture were one whose tensors are not listed
+    (Falcon-H1's model_type), with its stated parameter count."""
+    config = {**checkpoint_config("granite-4.0-h-tiny"), "model_type": "falcon_h1"}
+    if quantization:
+        config["quantization_config"] = quantization
+    bare = replace(load_preset("granite-4.0-h-tiny"), weight_bytes=None, weights_from="")
+    return with_weights(bare, config)
+
+
+def test_unlisted_architecture_is_priced_as_count_times_bf16():
+    # a bf16 checkpoint stores every tensor in bf16, so the count × 2 B is its size; with no shapes
+    # known the 8 GPUs split it evenly (ceil(2 · 6,939,037,248 / 8) each), and engine startup can
+    # use it
+    model = _unlisted()
+    count = 6_939_037_248
+    assert model.param_count == count
     assert model.weight_bytes == 2 * count and model.weights_error == ""
     p = plan(model, gpu_bytes=80 * GiB, gpus=8)
     assert p.weights_bytes == 2 * count and p.weights_per_gpu == -(-2 * count // 8)
     assert p.weights_from.startswith(f"{count:,} parameters × bf16 (the checkpoint's dtype")
 
 
-def test_count_only_quantized_config_is_not_priced_as_bf16():
-    # an FP8 Nemotron-H checkpoint whose tensors are not listed cannot be sized from the count alone
-    config = {**checkpoint_config("nemotron-h-56b"),
-              "quantization_config": {"quant_method": "fp8", "activation_scheme": "static"}}
-    bare = replace(load_preset("nemotron-h-56b"), weight_bytes=None, weights_from="")
-    model = with_weights(bare, config)
+def test_unlisted_quantized_config_is_not_priced_as_bf16():
+    # an FP8 checkpoint whose tensors are not listed cannot be sized from the count alone
+    model = _unlisted({"quant_method": "fp8", "activation_scheme": "static"})
     assert model.weight_bytes is None and "not known from the config alone" in model.weights_error
 
 
-def test_count_only_list_is_exactly_the_presets_without_shapes():
+def test_every_preset_but_the_published_total_has_its_tensors_listed():
     for name in list_presets():
         try:
             param_shapes(checkpoint_config(name))
             known = True
         except ValueError:
             known = False
-        assert known != (name in COUNT_ONLY | PUBLISHED_BYTES), name
+        assert known != (name in PUBLISHED_BYTES), name
 
 
 def _per_layer(named_sizes) -> dict[str, int]:

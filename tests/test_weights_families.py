@@ -1,5 +1,5 @@
 """The 2025-2026 families listed tensor by tensor (Qwen3.5 / 3.6, Llama 4, Gemma 4 and their vision
-towers): names and shapes as transformers 5.23.0 has them, and one GPU's TP share keeping whole
+towers, the Mamba-2 hybrids Nemotron-H and Granite 4.0-H): names and shapes as transformers 5.23.0 has them, and one GPU's TP share keeping whole
 what vLLM replicates, checked by hand."""
 import pytest
 
@@ -73,3 +73,64 @@ def test_pipeline_stages_keep_a_vision_tower_whole_on_the_first():
         first, last = stage_params(params, [range(0, n // 2), range(n // 2, n)])
         vision = [p for p in params if p.part == "vision"]
         assert vision and all(p in first for p in vision) and not any(p in last for p in vision)
+
+
+def _per_layer_elements(named) -> dict[str, int]:
+    """Elements per decoder layer and per tensor outside the layers; Nemotron-H's checkpoints say
+    ``backbone.`` where transformers 5.23.0 says ``model.``."""
+    import re
+    from collections import defaultdict
+    out: dict[str, int] = defaultdict(int)
+    for name, size in named:
+        m = re.search(r"layers\.(\d+)\.", name)
+        out[f"layer {m.group(1)}" if m else name.replace("backbone.", "model.")] += size
+    return dict(out)
+
+
+@pytest.mark.parametrize("name", ["nemotron-3-nano-30b-a3b", "nemotron-h-56b", "granite-4.0-h-tiny"])
+def test_mamba2_hybrid_tensors_match_transformers_layer_by_layer(name):
+    # Nemotron-H's Mamba-2 (in_proj, conv1d, A_log / D / dt_bias, gated norm, out_proj), attention,
+    # relu² MLP and MoE blocks (router + float32 correction bias, up/down experts, a shared
+    # expert), each with its norm; Granite 4.0-H's mamba / self_attn with the MoE and shared MLP
+    # on every layer: per layer, the elements transformers builds
+    config = checkpoint_config(name)
+    ours = _per_layer_elements((p.name, p.numel) for p in param_shapes(config))
+    ref = _per_layer_elements((n, t.numel()) for n, t in checkpoint_tensors(config).items())
+    assert ours == ref
+
+
+def test_nemotron3_nano_tp_share_keeps_whole_what_vllm_replicates():
+    # Nemotron-3-Nano-30B-A3B under TP 2. Whole on both GPUs: 23 MoE routers 128 · 2,688 =
+    # 7,913,472 and their float32 correction biases 23 · 128 = 2,944, 52 block norms + norm_f
+    # 53 · 2,688 = 142,464. The other 31,577,940,288 − 7,913,472 − 2,944 − 142,464 =
+    # 31,569,881,408 halve (8 Mamba groups split 4 per GPU; 131,072 = 64 · 2,048 vocabulary rows):
+    # 2 B · (7,913,472 + 142,464 + 15,784,940,704) + 4 B · 2,944 = 31,586,005,056 per GPU
+    model = load_preset("nemotron-3-nano-30b-a3b")
+    assert model.weight_bytes == 2 * 31_577_940_288 + 2 * 2_944
+    assert weights_per_gpu(model, 2) == 31_586_005_056
+
+
+def test_granite_hybrid_tp_share_copies_its_single_group():
+    # Granite-4.0-H-Tiny under TP 2. Whole on both GPUs: 40 routers 64 · 1,536 = 3,932,160 and
+    # 81 norms · 1,536 = 124,416 (4,056,576). Its one Mamba group (2 · 128 rows of B and C) is on
+    # both GPUs, where half of it would be 128 rows: 36 Mamba layers · 128 · (1,536 in_proj + 4
+    # conv taps + 1 conv bias) = 7,100,928 more. The other 6,939,037,248 − 4,056,576 halve
+    # (100,352 = 64 · 1,568 tied vocabulary rows): 2 B · (4,056,576 + 3,467,490,336 + 7,100,928)
+    # = 6,957,295,680 per GPU
+    model = load_preset("granite-4.0-h-tiny")
+    assert model.weight_bytes == 2 * 6_939_037_248
+    assert weights_per_gpu(model, 2) == 6_957_295_680
+
+
+def test_single_mamba_group_is_copied_to_every_rank():
+    # vLLM's MambaMixer2 with n_groups 1 under TP 4 gives each rank the group's B and C rows
+    # (2 · 256) next to its quarter of the rest: in_proj (2 · 16,384 + 256) / 4 + 512 = 8,768 rows,
+    # conv1d 16,384 / 4 + 512 = 4,608; 2 groups over 4 ranks is refused, as vLLM asserts
+    from calculator.model.sharding import sharded_params
+    one = {**checkpoint_config("nemotron-h-56b"), "n_groups": 1}
+    ranked = {p.name: p.shape for p in sharded_params(one, 4)}
+    assert ranked["backbone.layers.0.mixer.in_proj.weight"] == (8768, 8192)
+    assert ranked["backbone.layers.0.mixer.conv1d.weight"] == (4608, 1, 4)
+    assert ranked["backbone.layers.0.mixer.norm.weight"] == (16384 // 4,)
+    with pytest.raises(ValueError, match="tp: 4 does not divide the Mamba mixer's 2 groups"):
+        sharded_params({**checkpoint_config("nemotron-h-56b"), "n_groups": 2}, 4)

@@ -99,6 +99,9 @@ DEFAULT_VERSION = "0.18"
 # --language-model-only: vllm-project/vllm#34120 (2026-02-09), on the tower-skipping contexts of
 # #32605 (2026-01-20); both after the v0.11 – v0.16 line this calculator reads as "0.11"
 LANGUAGE_ONLY_BEFORE = ("0.10", "0.11")  # builds without the flag
+NEMOTRON_MOE_BEFORE_011 = ("engine-version: vLLM 0.10 builds Nemotron-H without MoE blocks "
+                           "(nemotron_h.py has no 'E' layer until vllm-project/vllm#25863, "
+                           "2025-10-23); choose 0.11 or later")
 LANGUAGE_ONLY_WHY = ("language-model-only: vLLM's --language-model-only arrived in February 2026 "
                      "(vllm-project/vllm#34120); of the builds read here 0.17 and later have it")
 CUDAGRAPH_DEDUCTED = ("0.20", "0.21", "0.22")  # the CUDA-graph estimate comes off before the pool
@@ -154,6 +157,14 @@ def non_torch_default(tp: int, nvlink: bool, version: str = "0.10") -> tuple[int
     """vLLM's printed non-torch growth for this setup under ``version``'s snapshot rule."""
     key = "tp1" if tp == 1 else ("tp_nvlink" if nvlink else "tp_pcie")
     return NON_TORCH["0.10" if version == "0.10" else "0.11"][key]
+
+
+def nemotron_moe(config: dict | None) -> bool:
+    """A Nemotron-H config with MoE ('E' / 'moe') blocks (Nemotron-3-Nano, -Super)."""
+    if not config or config.get("model_type") != "nemotron_h":
+        return False
+    blocks = config.get("layers_block_type") or config.get("hybrid_override_pattern") or ""
+    return any(b in ("E", "moe") for b in blocks)
 
 
 def multimodal(config: dict | None) -> bool:
@@ -290,6 +301,8 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, t
     refuse_compressed(model, "vllm", V4_WHY)
     if version == "0.10" and model.has_indexer:
         raise ValueError(DSA_BEFORE_011)
+    if version == "0.10" and nemotron_moe(model.config):
+        raise ValueError(NEMOTRON_MOE_BEFORE_011)
     if language_model_only and version in LANGUAGE_ONLY_BEFORE:
         raise ValueError(LANGUAGE_ONLY_WHY)
     if version not in VERSIONS:
@@ -317,7 +330,8 @@ def predict(model, gpu: GpuSpec | tuple[str, int], *, mem_util: object = None, t
     weights, line = _weights(model, tp, expert_parallel,
                              LOAD_MAX_SPLIT_MB.get(version) if not rocm else None,
                              build=version, max_num_batched_tokens=tokens,
-                             language_model_only=language_model_only)
+                             language_model_only=language_model_only,
+                             sm=gpu.sm if isinstance(gpu, GpuSpec) else None)
     mtype = str(cfg.get("model_type") or "")
     hidden = config_int(cfg, "hidden_size")
     vocab = config_int(cfg, "vocab_size", VOCAB_DEFAULT.get(mtype), hi=1 << 26)
@@ -361,7 +375,7 @@ def _cudagraph(version: str, rocm: bool, v2: bool, given: int | None) -> tuple[i
 
 def _weights(model, tp: int, expert_parallel: bool, max_split_mb: int | None = None, *,
              build: str = DEFAULT_VERSION, max_num_batched_tokens: int = 8192,
-             language_model_only: bool = False) -> tuple[int, str | None]:
+             language_model_only: bool = False, sm: int | None = None) -> tuple[int, str | None]:
     """vLLM's "Model loading took" bytes where the format is modelled, else the checkpoint's
     TP share (``capacity.weights_per_gpu``)."""
     from ..capacity import weights_per_gpu
@@ -370,7 +384,7 @@ def _weights(model, tp: int, expert_parallel: bool, max_split_mb: int | None = N
         load = vllm_load(model.config, tp=tp, expert_parallel=expert_parallel,
                          max_split_mb=max_split_mb, build=build,
                          max_num_batched_tokens=max_num_batched_tokens,
-                         language_model_only=language_model_only)
+                         language_model_only=language_model_only, sm=sm)
         return load.allocated, load.log_line
     except ValueError:
         if language_model_only and multimodal(model.config):

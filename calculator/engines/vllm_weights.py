@@ -57,8 +57,15 @@ loaded into them), conv1d, dt_bias and A_log split by TP, the gated norm and out
 v0.10.2 held the two projections as one ``in_proj`` (split by #25079, in v0.11.0), the same bytes.
 A_log is float32 (at most a few hundred bytes per rank: the allocator's 512 B either way).
 
-Not modelled (refused with one line): bitsandbytes; layers whose tensors are not listed (Mamba
-mixers) fall back to the checkpoint's share in ``vllm_startup``.
+Nemotron-H and Granite 4.0-H (``nemotron_h.py``, ``granitemoehybrid.py``; tensors in
+``model/shapes_nemotron_h.py``): Mamba-2's ``A`` is float32 (``mamba_mixer2.py``), and Nemotron-H's
+MoE router's weight is float32 where vLLM asks for it
+(``fp32_router``): a ``ReplicatedLinear(params_dtype=float32)`` from MoE support (#25863,
+2025-10-23) until #35121 (2026-02-26, v0.17) made it a ``GateLinear(force_fp32_compute=True)``,
+float32 only off the GPUs with its bf16 kernels (CUDA compute capability 9.0 and 10.x).
+
+Not modelled (refused with one line): bitsandbytes; models whose tensors are not listed fall back
+to the checkpoint's share in ``vllm_startup``.
 """
 from __future__ import annotations
 
@@ -190,10 +197,28 @@ def _pad_mxfp4(params: list[Param], backend: str) -> list[Param]:
     return out
 
 
+def fp32_router(build: str, sm: int | None) -> bool:
+    """Whether vLLM holds Nemotron-H's MoE router weight in float32: always in the builds before
+    #35121 ("0.10", "0.11"); after it unless the GPU is CUDA 9.0 or 10.x (``GateLinear``:
+    ``is_device_capability((9, 0)) or is_device_capability_family(100)``). ``sm`` None (a size
+    with no card named) is taken as such a GPU; 0 is ROCm."""
+    if build in ("0.10", "0.11"):
+        return True
+    return sm is not None and not (sm == 90 or sm // 10 == 10)
+
+
+def _float32(merged: dict[str, int], item: int, router: bool) -> None:
+    """The Mamba-2 hybrids' tensors vLLM allocates in float32 whatever the model dtype: every
+    mixer's ``A``, and with ``router`` Nemotron-H's MoE router weights."""
+    for key in merged:
+        if key.endswith(".A_log") or (router and key.endswith(".mixer.gate.weight")):
+            merged[key] = merged[key] // item * 4
+
+
 def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool = False,
               mxfp4_backend: str = "marlin", max_split_mb: int | None = None,
               build: str = "0.11", max_num_batched_tokens: int = 8192,
-              language_model_only: bool = False) -> VllmLoad:
+              language_model_only: bool = False, sm: int | None = None) -> VllmLoad:
     """One GPU's weights under vLLM with tensor parallel size ``tp``; with ``pp`` pipeline stages
     (vLLM's ``get_pp_indices`` split), the stage that allocates the most. ``max_split_mb``: the
     allocator's ``max_split_size_mb`` during the load (20 from vllm-project/vllm#41268, v0.21:
@@ -202,7 +227,7 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
     (``vllm_dsa``); other models ignore them. ``language_model_only``: ``--language-model-only``
     (or every ``--limit-mm-per-prompt`` at 0): the vision tower and its projector are built as
     ``StageMissingLayer`` (``interfaces.py`` · ``_mark_tower_model``), so neither they nor the
-    tower's rope are allocated."""
+    tower's rope are allocated. ``sm``: the GPU's compute capability × 10 (``fp32_router``)."""
     if not isinstance(config, dict):
         raise ValueError("config: expected a JSON object")
     if isinstance(tp, bool) or not isinstance(tp, int) or not 1 <= tp <= 1024:
@@ -242,6 +267,9 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
             merged[key] = merged.get(key, 0) + t.nbytes
         if mtype == "gemma4_text":
             _k_eq_v(cfg, merged, {t.name: t.nbytes for t in ck.tensors})
+        if mtype in ("nemotron_h", "granitemoehybrid"):
+            _float32(merged, ST_BITS[MODEL_ST[ck.model_dtype]] // 8,
+                     mtype == "nemotron_h" and fp32_router(build, sm))
         extra: list[tuple[str, int]] = []
         if dsa:
             merged, extra = dsa_allocations(cfg, merged, ropes[0][1], build=build,

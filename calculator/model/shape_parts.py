@@ -33,6 +33,7 @@ class Param:
     split: str = "rep"         # tensor-parallel split: col (dim 0), row (dim 1), vocab, rep, qkv
     dtype: str = ""            # a dtype the checkpoint always uses for this tensor ('' = model's)
     kv_heads: int = 0          # split 'qkv': this layer's KV heads where they differ (0 = config's)
+    groups: tuple[int, ...] = ()  # split 'mamba': (n_groups, ssm_state_size) of a Mamba-2 mixer
 
     @property
     def numel(self) -> int:

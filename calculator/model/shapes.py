@@ -19,7 +19,8 @@ experts, as Qwen3.5's checkpoints ship them),
 ``Lfm2ShortConv`` / ``Lfm2Attention`` / ``Lfm2MLP``, ``Olmo2Attention`` / ``Olmo2DecoderLayer`` (OLMo 2
 and 3: q/k norms over all heads, norms after attention and MLP, no input norm), ``MiMoV2FlashAttention`` (sliding layers: twice
 the KV heads, sinks; V 128 wide) / ``MiMoV2FlashMoE`` (no shared expert; ``mlp_layer_types`` dense first), and
-Nemotron-NAS's per-block attention and MLP (remote code only: counted against the checkpoint).
+Nemotron-NAS's per-block attention and MLP (remote code only: counted against the checkpoint);
+Nemotron-H's and Granite 4.0-H's Mamba-2 hybrids are in ``shapes_nemotron_h.py``.
 The parameter count equals transformers' own on the meta device for every preset
 (``tests/test_weights.py`` checks it against ``model_presets/param_counts.py``). The building blocks
 (``Param``, Linear and dense-MLP tensors) are in ``shape_parts.py``; the architectures listed whole
@@ -37,12 +38,13 @@ from .shape_parts import (PARTS, ROLES, TIED_DEFAULT, VOCAB_DEFAULT, Param, conf
 from .shapes_families import gpt2, lfm2, moonvit, nemotron_nas, pixtral, qwen35_vision, siglip
 from .shapes_gemma4 import gemma4, unlisted
 from .shapes_llama4 import llama4
+from .shapes_nemotron_h import granite_hybrid, nemotron_h
 
 SUPPORTED = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "qwen3_next", "gemma",
              "gemma2", "gemma3_text", "deepseek_v2", "deepseek_v3", "kimi_k2", "gpt_oss", "gpt2",
              "deepseek_v32", "glm_moe_dsa", "minimax_m2", "mimo_v2_flash", "nemotron-nas", "phi3",
              "lfm2", "olmo2", "olmo3", "qwen3_5_text", "qwen3_5_moe_text",
-             "llama4_text", "gemma4_text")
+             "llama4_text", "gemma4_text", "nemotron_h", "granitemoehybrid")
 QWEN35 = ("qwen3_5_text", "qwen3_5_moe_text")  # Qwen3.5 / 3.6: gated DeltaNet + gated attention
 GATED_Q = ("qwen3_next",) + QWEN35             # q_proj carries the output gate: 2 × heads × dim
 
@@ -73,6 +75,10 @@ def param_shapes(config: object) -> list[Param]:
         return nemotron_nas(cfg)
     if mtype == "lfm2":
         return lfm2(cfg)
+    if mtype == "nemotron_h":  # Mamba-2 / attention / MLP / MoE blocks: shapes_nemotron_h.py
+        return nemotron_h(cfg)
+    if mtype == "granitemoehybrid":  # Granite 4.0-H: the same Mamba-2 mixer, shapes_nemotron_h.py
+        return granite_hybrid(cfg)
     if mtype == "llama4_text":  # its own names (feed_forward, vision_model): shapes_llama4.py
         return llama4(config, cfg)
     if mtype == "gemma4_text":  # per-layer head sizes, MoE beside the MLP: shapes_gemma4.py

@@ -6,7 +6,8 @@ rank: column-parallel weights (q/k/v, gate/up, MLA's q_b/kv_b, gated DeltaNet pr
 rows, row-parallel ones (o_proj, down_proj, out_proj) lose columns and keep any bias whole, the
 vocabulary is padded to a multiple of 64 and split (vLLM ``vocab_parallel_embedding.py`` ·
 ``pad_vocab_size``), KV heads are kept whole and replicated once ``tp`` exceeds them
-(``linear.py`` · ``QKVParallelLinear``), and norms, routers and MLA's down projections are whole
+(``linear.py`` · ``QKVParallelLinear``), Mamba-2 projections split by groups or copy a single
+group to every rank (``_mamba_rows``), and norms, routers and MLA's down projections are whole
 on every rank (``ReplicatedLinear``). Routed experts are split along their intermediate size, or
 with ``expert_parallel`` handed out whole, ``experts / tp`` per rank (``fused_moe/layer.py`` ·
 ``FusedMoE``). Pricing the result with ``quant.checkpoint`` gives one rank's bytes in the
@@ -52,11 +53,27 @@ def _tp_shape(p: Param, cfg: dict, tp: int, ep: bool) -> tuple[int, ...]:
             hd = shape[0] // (heads + 2 * kv)  # Phi-3's fused q/k/v: q rows split, k/v as above
             return ((heads // tp + 2 * max(1, kv // tp)) * hd,) + shape[1:]
         return _div(p, shape[0], tp) + shape[1:]
+    if p.split == "mamba":
+        return _mamba_rows(p, tp) + shape[1:]
     if p.split == "col":
         return _div(p, shape[0], tp) + shape[1:]
     if p.split == "row":
         return (shape[0],) + _div(p, shape[1], tp) if len(shape) > 1 else shape
     return shape
+
+
+def _mamba_rows(p: Param, tp: int) -> tuple[int]:
+    """A Mamba-2 in_proj / conv1d's rows on one rank (vLLM ``mamba_mixer2.py`` · ``MambaMixer2``):
+    split by groups and heads when ``tp`` divides n_groups; with one group every rank also holds
+    that group's 2·N rows of B and C (``extra_groups_for_head_shards``: tp − 1 extra groups);
+    other group counts are refused, as vLLM asserts."""
+    groups, state = p.groups
+    if groups % tp == 0:
+        return _div(p, p.shape[0], tp)
+    if groups != 1:
+        raise ValueError(f"tp: {tp} does not divide the Mamba mixer's {groups} groups (vLLM "
+                         "replicates a single group only)")
+    return (_div(p, p.shape[0] - 2 * state, tp)[0] + 2 * state,)
 
 
 def _div(p: Param, n: int, tp: int) -> tuple[int]:
