@@ -6,6 +6,7 @@ import argparse
 import json
 
 from .cli_common import UsageError, weights_json
+from .gpus import load_oom
 from .engines.llamacpp import LLAMACPP_VERSION
 from .specs import ModelSpec
 from .units import format_bytes
@@ -123,6 +124,9 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
     if args.format == "log":
         # vLLM forces an MLA block size while it builds the config, before it loads anything;
         # the hybrid block lines come before or after the load by build (VllmPlan.head_lines)
+        oom = load_oom(startup.weights, startup.gpu_total, log=True) if startup else ""
+        if oom:  # it never prints the loading line: torch fails inside the load
+            return "\n".join(plans[0].head_lines([]) + [oom])
         lines = plans[0].head_lines(startup.log_lines() if startup is not None else [])
         if not fits:
             return "\n".join(lines + [NO_MEMORY])
@@ -160,7 +164,8 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
             out.append(f"  {format_bytes(p.kv_memory, args.unit)} for KV → {p.num_blocks:,} blocks")
             out += ["  " + line for line in p.log_lines()]
     if memory is not None and not fits:
-        out.append(f"  {NO_MEMORY}")
+        oom = load_oom(startup.weights, startup.gpu_total) if startup is not None else ""
+        out.append(f"  {oom or NO_MEMORY}")
     for c, n in extra.get("max_batch", {}).items():
         out.append(f"max batch at max_model_len {int(c):,}: {n:,} requests")
     if "max_context" in extra:
@@ -248,6 +253,10 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
     if memory is not None and memory <= 0:
         lines = startup.log_lines() if startup is not None else []
         msg = ("RuntimeError: Not enough memory. Please try to increase --mem-fraction-static.")
+        oom = load_oom(startup.weights, startup.gpu_total, log=args.format == "log") \
+            if startup is not None else ""
+        if oom:  # SGLang never reaches "Load weight end"
+            lines, msg = lines[:1], oom
         if args.format == "json":
             row = {"model": model.name, "engine": "sglang", "tp": tp, "engine_tokens": 0,
                    **(startup_json(startup) if startup else {"kv_memory_bytes": memory})}

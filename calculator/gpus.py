@@ -37,6 +37,21 @@ class GpuSpec:
         return (hundredths * 1024 + 50) // 100 * MIB   # the MiB nearest the printed figure
 
 
+def load_oom(weights: int, total: int, *, log: bool = False) -> str:
+    """'' when one GPU's weights fit on the card; else the one line saying the engine fails while
+    loading them (``log``: as the error line a startup log ends with). vLLM and SGLang allocate
+    the weights before any check of their own, so what stops them is torch's allocator
+    (``torch.OutOfMemoryError``), not the KV-pool messages."""
+    if weights <= total:
+        return ""
+    fact = (f"the weights take {weights / GIB:.2f} GiB per GPU, more than the card's "
+            f"{total / GIB:.2f} GiB")
+    if log:
+        return f"torch.OutOfMemoryError: CUDA out of memory while loading the weights ({fact})"
+    return (f"{fact}: the engine fails while loading them (torch.OutOfMemoryError: CUDA out of "
+            "memory); add GPUs (tensor parallel) or serve a smaller checkpoint")
+
+
 def not_cuda(gpu: object) -> bool:
     """Whether a page's or the CLI's GPU is a catalogue entry outside CUDA (ROCm: ``sm`` 0), where
     the engines take their non-CUDA paths; a bare (name, bytes) size counts as CUDA."""

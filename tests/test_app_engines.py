@@ -362,3 +362,23 @@ def test_sglang_pool_below_one_mamba_slot_says_sglang_stops_on_both_pages():
         "no memory left (below)"]
     assert any(i.value.endswith("no memory left for one Mamba state slot (0.07 GiB after what "
                                 "it keeps at startup); it stops here") for i in at.info)
+
+
+def test_weights_larger_than_the_card_say_the_load_fails():
+    # Llama-3.1-70B on one H100: 131.45 GiB of weights per GPU on a 79.19 GiB card; vLLM and
+    # SGLang fail inside the load, which the Engines page says instead of "no memory left for KV"
+    # (the Capacity page stops before any engine: "The weights alone don't fit")
+    at = run("capacity", c_model="llama-3.1-70b", c_engine="vllm", c_gpus=1, c_ctx=8192)
+    assert not at.exception
+    assert at.error[0].value.startswith("The weights alone don't fit: 131.42 GiB per GPU")
+    at = run(e_model="llama-3.1-70b", e_src="gpu", e_gpu="H100 80GB", e_tp=1, e_ctx=8192)
+    assert not at.exception
+    assert any(i.value.endswith("the weights take 131.45 GiB per GPU, more than the card's "
+                                "79.19 GiB: the engine fails while loading them "
+                                "(torch.OutOfMemoryError: CUDA out of memory); add GPUs (tensor "
+                                "parallel) or serve a smaller checkpoint") for i in at.info)
+    # and what each engine prints ends there: no "Model loading took", no KV-pool line
+    printed = [x.value for x in at.code if "OutOfMemoryError" in x.value]
+    assert printed[0] == ("torch.OutOfMemoryError: CUDA out of memory while loading the weights "
+                          "(the weights take 131.45 GiB per GPU, more than the card's 79.19 GiB)")
+    assert printed[1].startswith("Load weight begin. avail mem=")

@@ -200,6 +200,32 @@ def test_cli_says_when_vllm_would_stop():
     assert out.stdout.splitlines()[-1].startswith("ValueError: No available memory for the cache")
 
 
+def test_cli_says_the_load_fails_when_the_weights_exceed_the_card():
+    # Llama-3.1-70B on one H100: 141,140,967,424 B of weights as vLLM allocates them (131.45 GiB)
+    # against the 85,030,076,416 B (79.19 GiB) the driver reports: torch fails inside the load,
+    # so neither "Model loading took" nor the KV-pool error is printed
+    out = cli("--preset", "llama-3.1-70b", "--engine", "vllm", "--gpu", "H100 80GB",
+              "--format", "log")
+    assert out.returncode == 0
+    assert out.stdout.splitlines() == [
+        "torch.OutOfMemoryError: CUDA out of memory while loading the weights (the weights take "
+        "131.45 GiB per GPU, more than the card's 79.19 GiB)"]
+    table = cli("--preset", "llama-3.1-70b", "--engine", "vllm", "--gpu", "H100 80GB").stdout
+    assert table.splitlines()[-1] == (
+        "  the weights take 131.45 GiB per GPU, more than the card's 79.19 GiB: the engine fails "
+        "while loading them (torch.OutOfMemoryError: CUDA out of memory); add GPUs (tensor "
+        "parallel) or serve a smaller checkpoint")
+    # SGLang prints its "Load weight begin" line first
+    sg = cli("--preset", "llama-3.1-70b", "--engine", "sglang", "--gpu", "H100 80GB",
+             "--format", "log").stdout.splitlines()
+    assert sg[0].startswith("Load weight begin. avail mem=")
+    assert sg[1].startswith("torch.OutOfMemoryError: CUDA out of memory while loading the weights")
+    # on two GPUs the weights fit and the pool rules speak again
+    two = cli("--preset", "llama-3.1-70b", "--engine", "vllm", "--gpu", "H100 80GB", "--gpus", "2",
+              "--mem-util", "0.5", "--format", "log").stdout.splitlines()
+    assert two[-1].startswith("ValueError: No available memory for the cache")
+
+
 def test_cli_sglang_prediction_and_its_lines():
     out = cli("--preset", "llama-3.1-8b", "--engine", "sglang", "--gpu", "H100 80GB",
               "--format", "json")

@@ -99,6 +99,27 @@ def test_mamba2_hybrid_tensors_match_transformers_layer_by_layer(name):
     assert ours == ref
 
 
+# A Nemotron-3-Super-style toy: latent MoE (experts work in 64 wide between fc1 / fc2_latent_proj),
+# one Mamba group, every block kind
+LATENT_TOY = {"architectures": ["NemotronHForCausalLM"], "model_type": "nemotron_h",
+              "hidden_size": 256, "vocab_size": 1000, "hybrid_override_pattern": "M*E-ME",
+              "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 64,
+              "mamba_num_heads": 8, "mamba_head_dim": 32, "n_groups": 1, "ssm_state_size": 16,
+              "conv_kernel": 4, "intermediate_size": 512, "moe_intermediate_size": 128,
+              "moe_shared_expert_intermediate_size": 192, "n_routed_experts": 4,
+              "num_experts_per_tok": 2, "moe_latent_size": 64, "n_shared_experts": 1,
+              "tie_word_embeddings": False, "torch_dtype": "bfloat16"}
+
+
+def test_nemotron_h_latent_moe_matches_transformers_layer_by_layer():
+    ours = _per_layer_elements((p.name, p.numel) for p in param_shapes(LATENT_TOY))
+    ref = _per_layer_elements((n, t.numel()) for n, t in checkpoint_tensors(LATENT_TOY).items())
+    assert ours == ref
+    # the MoE block: router 4 · 256 + bias 4, experts 2 · 4 · 128 · 64, shared expert
+    # 2 · 192 · 256, latent projections 2 · 64 · 256, norm 256
+    assert ours["layer 2"] == 1_024 + 4 + 65_536 + 98_304 + 32_768 + 256
+
+
 def test_nemotron3_nano_tp_share_keeps_whole_what_vllm_replicates():
     # Nemotron-3-Nano-30B-A3B under TP 2. Whole on both GPUs: 23 MoE routers 128 · 2,688 =
     # 7,913,472 and their float32 correction biases 23 · 128 = 2,944, 52 block norms + norm_f

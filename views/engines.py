@@ -18,7 +18,7 @@ from calculator.engines.transformers_cache import TRANSFORMERS_VERSION
 from calculator.engines.vllm import BLOCK_SIZES as VLLM_BLOCKS
 from calculator.engines.vllm import rules_label
 from calculator.engines import sglang_startup, vllm_hybrid, vllm_startup
-from calculator.gpus import gpu_memory
+from calculator.gpus import gpu_memory, load_oom
 from views import commands
 from views import common as c
 from views import startup as su
@@ -42,12 +42,17 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
     def add(engine, key, fn):
         memory = mem[key]
         head = startups[key].log_lines() if key in startups else []
+        oom = load_oom(startups[key].weights, startups[key].gpu_total) if key in startups else ""
+        if oom:  # torch fails inside the load: no loading line (SGLang's "begin" comes first)
+            head = head[:1] * (key == "sglang") + [
+                load_oom(startups[key].weights, startups[key].gpu_total, log=True)]
         try:
             if memory is None:
                 raise ValueError(f"{engine}: its startup memory is not predicted here (see above); "
                                  "choose 'one figure for every engine' to size its pool")
             if memory <= 0:
-                raise ValueError(f"{engine}: no memory left for KV on this GPU "
+                raise ValueError(f"{engine}: {oom}" if oom else
+                                 f"{engine}: no memory left for KV on this GPU "
                                  f"({c.fmt(memory)} after what it keeps at startup)")
             one, fits, log = fn(memory, head)
             out.append({"engine": engine, "KV memory (bytes/GPU)": memory,
