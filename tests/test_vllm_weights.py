@@ -301,3 +301,21 @@ def test_nemotron_h_moe_is_refused_before_its_vllm_support():
     with pytest.raises(ValueError, match="vllm-project/vllm#25863"):
         predict(load_preset("nemotron-3-nano-30b-a3b"), GPU_SPECS["H100 80GB"], version="0.10")
     assert predict(load_preset("nemotron-h-56b"), GPU_SPECS["H100 80GB"], tp=2, version="0.10")
+
+
+def test_minimax_m2_router_is_float32_as_three_public_loads_show():
+    # MiniMax-M2.5 FP8 at TP 4: vLLM keeps its 62 routers [256, 3,072] in float32 (minimax_m2.py,
+    # params_dtype=torch.float32): 62 · 256 · 3,072 · 4 B = 195,035,136 B where bf16 would be half.
+    # Three public runs (vLLM 0.15 – 0.19, find_string ids 29722885133, 52038714933,
+    # 58113078588) print "Model loading took 53.75 GiB"; this gives 53.7415 (3.6 to 13.6 MiB
+    # short of the printed rounding, cause not found), bf16 routers 53.65
+    config = checkpoint_config("minimax-m2.5")
+    load = vllm_load(config, tp=4, build="0.18", sm=90)
+    routers = [b for name, b in load.tensors if name.endswith("block_sparse_moe.gate.weight")]
+    assert routers == [256 * 3072 * 4] * 62
+    assert 0 < 53.75 * GiB - load.allocated < 14 * 2**20
+    # MiMo-V2-Flash: moe_router_dtype unset means float32; a bfloat16 one halves its 47 routers
+    mimo = checkpoint_config("mimo-v2-flash")
+    full = vllm_load(mimo, tp=8).allocated
+    half = vllm_load({**mimo, "moe_router_dtype": "bfloat16"}, tp=8).allocated
+    assert full - half == 47 * 256 * 4096 * 2

@@ -58,9 +58,9 @@ v0.10.2 held the two projections as one ``in_proj`` (split by #25079, in v0.11.0
 A_log is float32 (at most a few hundred bytes per rank: the allocator's 512 B either way).
 
 Nemotron-H and Granite 4.0-H (``nemotron_h.py``, ``granitemoehybrid.py``; tensors in
-``model/shapes_nemotron_h.py``): Mamba-2's ``A`` is float32 (``mamba_mixer2.py``), and Nemotron-H's
-MoE router's weight is float32 where vLLM asks for it
-(``fp32_router``): a ``ReplicatedLinear(params_dtype=float32)`` from MoE support (#25863,
+``model/shapes_nemotron_h.py``): Mamba-2's ``A`` is float32 (``mamba_mixer2.py``). MoE routers vLLM
+keeps in float32 whatever the checkpoint (``fp32_router``): MiniMax-M2's and MiMo-V2-Flash's
+always, Nemotron-H's as a ``ReplicatedLinear(params_dtype=float32)`` from MoE support (#25863,
 2025-10-23) until #35121 (2026-02-26, v0.17) made it a ``GateLinear(force_fp32_compute=True)``,
 float32 only off the GPUs with its bf16 kernels (CUDA compute capability 9.0 and 10.x).
 
@@ -197,21 +197,36 @@ def _pad_mxfp4(params: list[Param], backend: str) -> list[Param]:
     return out
 
 
-def fp32_router(build: str, sm: int | None) -> bool:
-    """Whether vLLM holds Nemotron-H's MoE router weight in float32: always in the builds before
-    #35121 ("0.10", "0.11"); after it unless the GPU is CUDA 9.0 or 10.x (``GateLinear``:
-    ``is_device_capability((9, 0)) or is_device_capability_family(100)``). ``sm`` None (a size
-    with no card named) is taken as such a GPU; 0 is ROCm."""
+FLOAT32_ROUTERS = ("nemotron_h", "minimax_m2", "mimo_v2_flash")
+
+
+def fp32_router(mtype: str, cfg: dict, build: str, sm: int | None) -> bool:
+    """Whether vLLM holds the MoE router weight (``*.gate.weight``) in float32.
+
+    - MiniMax-M2 (``minimax_m2.py`` · ``MiniMaxM2MoE``): ``ReplicatedLinear(...,
+      params_dtype=torch.float32)`` since its support (#27535, 2025-10-27).
+    - MiMo-V2-Flash (``mimo_v2.py`` · ``MiMoV2MoE``): an ``nn.Linear`` in the config's
+      ``moe_router_dtype``, float32 when unset (#30836, 2025-12-19).
+    - Nemotron-H: always in the builds before #35121 ("0.10", "0.11"); after it unless the GPU is
+      CUDA 9.0 or 10.x (``GateLinear``: ``is_device_capability((9, 0)) or
+      is_device_capability_family(100)``). ``sm`` None (a size with no card named) is taken as
+      such a GPU; 0 is ROCm."""
+    if mtype == "minimax_m2":
+        return True
+    if mtype == "mimo_v2_flash":
+        return str(cfg.get("moe_router_dtype") or "float32") in ("float32", "fp32")
+    if mtype != "nemotron_h":
+        return False
     if build in ("0.10", "0.11"):
         return True
     return sm is not None and not (sm == 90 or sm // 10 == 10)
 
 
-def _float32(merged: dict[str, int], item: int, router: bool) -> None:
-    """The Mamba-2 hybrids' tensors vLLM allocates in float32 whatever the model dtype: every
-    mixer's ``A``, and with ``router`` Nemotron-H's MoE router weights."""
+def _float32(merged: dict[str, int], item: int, mamba: bool, router: bool) -> None:
+    """Tensors vLLM allocates in float32 whatever the model dtype (each listed in that dtype):
+    with ``mamba`` every Mamba-2 mixer's ``A``, with ``router`` the MoE routers' weights."""
     for key in merged:
-        if key.endswith(".A_log") or (router and key.endswith(".mixer.gate.weight")):
+        if (mamba and key.endswith(".A_log")) or (router and key.endswith(".gate.weight")):
             merged[key] = merged[key] // item * 4
 
 
@@ -267,9 +282,10 @@ def vllm_load(config: object, *, tp: int = 1, pp: int = 1, expert_parallel: bool
             merged[key] = merged.get(key, 0) + t.nbytes
         if mtype == "gemma4_text":
             _k_eq_v(cfg, merged, {t.name: t.nbytes for t in ck.tensors})
-        if mtype in ("nemotron_h", "granitemoehybrid"):
-            _float32(merged, ST_BITS[MODEL_ST[ck.model_dtype]] // 8,
-                     mtype == "nemotron_h" and fp32_router(build, sm))
+        mamba = mtype in ("nemotron_h", "granitemoehybrid")
+        router = fp32_router(mtype, cfg, build, sm)
+        if mamba or router:
+            _float32(merged, ST_BITS[MODEL_ST[ck.model_dtype]] // 8, mamba, router)
         extra: list[tuple[str, int]] = []
         if dsa:
             merged, extra = dsa_allocations(cfg, merged, ropes[0][1], build=build,
