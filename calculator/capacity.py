@@ -215,8 +215,10 @@ def plan(model: ModelSpec, *, gpu_bytes: int, gpus: int = 1, tp: int | None = No
                          "format to price them in (--weight-dtype, or the weight dtype choice)")
     else:
         if model.param_count is None:
-            raise ValueError("param_count: the model has no parameter count; give one (--params "
-                             "8.03e9 in the CLI, the parameters field in the dashboard)")
+            # the config's own fault (a field its tensors cannot be built from) comes first
+            raise ValueError(model.weights_error or "param_count: the model has no parameter "
+                             "count; give one (--params 8.03e9 in the CLI, the parameters field "
+                             "in the dashboard)")
         wdt = weight_format(weight_dtype or model.dtype).name
         weights = weights_bytes(model.param_count, wdt)
         weights_from = f"{model.param_count:,} parameters × {wdt}"

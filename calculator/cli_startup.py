@@ -86,8 +86,10 @@ def vllm_startup(args: argparse.Namespace, model: ModelSpec, tp: int):
                        skip_mm_profiling=args.skip_mm_profiling, cudagraph=_cudagraph(args),
                        language_model_only=args.language_model_only)
     except ValueError as exc:
+        # a knob's error names its flag; a config field's (n_groups, weights ...) stays as it is
         field, _, rest = str(exc).partition(": ")
-        raise UsageError(f"--{field.replace('_', '-')}: {rest}" if rest else str(exc)) from None
+        raise UsageError(f"--{field.replace('_', '-')}: {rest}"
+                         if rest and hasattr(args, field.replace("-", "_")) else str(exc)) from None
 
 
 def sglang_startup(args: argparse.Namespace, model: ModelSpec, tp: int):

@@ -390,3 +390,17 @@ def test_sglang_rope_caches_are_float32_on_cuda_and_the_model_dtype_on_rocm():
     assert weights_per_gpu(scout, 8) - weights_per_gpu(scout, 8, vision=False) == 219_919_808
     s = sglang_predict(scout, GPU_SPECS["H200 141GB"], tp=8)
     assert s.weights == weights_per_gpu(scout, 8, vision=False) + 5 * GIB
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang", None])
+def test_a_malformed_hybrid_config_names_its_field_in_every_mode(tmp_path, engine):
+    # 3 Mamba groups cannot split Nemotron-3-Nano's 64 × 64 = 4,096-wide mixer: the error names the
+    # config's field, not a flag the CLI does not have, nor "weights unknown"
+    config = {**json.loads((ROOT / "model_presets" / "configs" / "nemotron-3-nano-30b-a3b.json").read_text()),
+              "n_groups": 3}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    args = ["--config", str(path), "--gpu", "H100 80GB", "--context", "8k"]
+    out = cli(*args, *(["--engine", engine] if engine else ["--max-batch"]))
+    assert out.returncode == 2
+    assert out.stderr.strip() == "error: n_groups: 3 does not divide the Mamba width 4096"

@@ -198,7 +198,8 @@ def predict(model, gpu: GpuSpec | tuple[str, int, int | None], *, tp: int = 1, p
     text_only = isinstance(archs, list) and bool(archs) and archs[0] in TOWER_UNBUILT
     weights = weights_per_gpu(model, tp, pp, vision=not text_only)
     if weights is None:
-        raise ValueError("weights: unknown for this model; SGLang's startup memory needs them")
+        raise ValueError(model.weights_error or "weights: unknown for this model; SGLang's "
+                         "startup memory needs them")
     copies = mla_copies(model, tp, pp)
     rope = rope_bytes(model, rocm=not_cuda(gpu))
     weights += copies + rope

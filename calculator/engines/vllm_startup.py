@@ -392,6 +392,6 @@ def _weights(model, tp: int, expert_parallel: bool, max_split_mb: int | None = N
                              "share its vision tower leaves out is not known") from None
         share = weights_per_gpu(model, tp)
         if share is None:
-            raise ValueError("weights: unknown for this model; vLLM's startup memory needs them") \
-                from None
+            raise ValueError(model.weights_error or "weights: unknown for this model; vLLM's "
+                             "startup memory needs them") from None
         return share, None
