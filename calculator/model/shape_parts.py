@@ -87,3 +87,26 @@ def dense_mlp(p: str, hidden: int, inter: int, part: str = "mlp") -> list[Param]
     return (linear(p + "gate_proj", inter, hidden, part, "col")
             + linear(p + "up_proj", inter, hidden, part, "col")
             + linear(p + "down_proj", hidden, inter, part, "row"))
+
+
+def final_norm_and_head(norm: str, vocab: int, hidden: int, tied: bool,
+                        head: str = "lm_head.weight") -> list[Param]:
+    """The decoder's closing tensors: the final norm ``norm``, and the lm_head unless ``tied``
+    (vocabulary rows, split like the embedding)."""
+    out = [Param(name=norm, shape=(hidden,), role="norm", part="other")]
+    if not tied:
+        out.append(Param(name=head, shape=(vocab, hidden), role="lm_head", part="embeddings",
+                         split="vocab"))
+    return out
+
+
+def stacked_experts(router: str, up: str, down: str, experts: int, hidden: int,
+                    inter: int) -> list[Param]:
+    """A router [E, hidden] and routed experts stored stacked per layer: a fused gate/up of
+    2·``inter`` rows and a down projection (vLLM's w13 / w2), listed per expert as [out, in]."""
+    return [Param(name=router, shape=(experts, hidden), role="router", part="experts"),
+            Param(name=up, shape=(2 * inter, hidden), role="expert", part="experts",
+                  count=experts, split="col"),
+            Param(name=down, shape=(hidden, inter), role="expert", part="experts", count=experts,
+                  split="row")]
+

@@ -34,7 +34,7 @@ from ..config_fields import MAX_LAYERS
 from ..hf_config import normalize
 from ..layer_pattern import DSA_TYPES, layer_kinds
 from .shape_parts import (PARTS, ROLES, TIED_DEFAULT, VOCAB_DEFAULT, Param, config_int,  # noqa: F401
-                          dense_mlp, flag, linear)
+                          dense_mlp, final_norm_and_head, flag, linear)
 from .shapes_families import gpt2, lfm2, moonvit, nemotron_nas, pixtral, qwen35_vision, siglip
 from .shapes_gemma4 import gemma4, unlisted
 from .shapes_llama4 import llama4
@@ -132,11 +132,7 @@ def _decoder(cfg: dict, mtype: str, prefix: str) -> list[Param]:
             norms += ["pre_feedforward_layernorm", "post_feedforward_layernorm"]
         out += [Param(name=f"{lp}{nm}.weight", shape=(hidden,), role="norm", part="other")
                 for nm in norms]
-    out.append(Param(name=f"{prefix}norm.weight", shape=(hidden,), role="norm", part="other"))
-    if not tied:
-        out.append(Param(name="lm_head.weight", shape=(vocab, hidden), role="lm_head",
-                         part="embeddings", split="vocab"))
-    return out
+    return out + final_norm_and_head(f"{prefix}norm.weight", vocab, hidden, tied)
 
 
 def _layer_kinds(cfg: dict, mtype: str, n: int) -> list[str]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from ..config_fields import MAX_LAYERS
 from ..layer_pattern import layer_kinds
-from .shape_parts import VOCAB_DEFAULT, Param, config_int, dense_mlp, flag, linear, vision_config
+from .shape_parts import (VOCAB_DEFAULT, Param, config_int, dense_mlp, final_norm_and_head, flag,
+                          linear, vision_config)
 
 def nemotron_nas(cfg: dict) -> list[Param]:
     """DeciLM / Nemotron-NAS (remote-code modeling_decilm.py; vLLM and SGLang nemotron_nas.py):
@@ -53,11 +54,8 @@ def nemotron_nas(cfg: dict) -> list[Param]:
             inter = int(2 * mult * hidden / 3)
             inter += -inter % 256  # _find_multiple(n, 256)
         out += dense_mlp(lp + "mlp.", hidden, inter)
-    out.append(Param(name="model.norm.weight", shape=(hidden,), role="norm", part="other"))
-    if not flag(cfg, "tie_word_embeddings", False):
-        out.append(Param(name="lm_head.weight", shape=(vocab, hidden), role="lm_head",
-                         part="embeddings", split="vocab"))
-    return out
+    return out + final_norm_and_head("model.norm.weight", vocab, hidden,
+                                     flag(cfg, "tie_word_embeddings", False))
 
 def lfm2(cfg: dict) -> list[Param]:
     """LFM2 (transformers 5.23.0 ``modeling_lfm2.py``): per layer an operator (``Lfm2ShortConv``:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from ..config_fields import MAX_LAYERS
 from ..layer_pattern import layer_kinds
-from .shape_parts import Param, config_int, dense_mlp, flag, linear, vision_config
+from .shape_parts import Param, config_int, dense_mlp, final_norm_and_head, flag, linear, vision_config
 
 
 def unlisted(config: dict, cfg: dict) -> str | None:
@@ -90,11 +90,8 @@ def gemma4_text(cfg: dict, prefix: str) -> list[Param]:
                       "pre_feedforward_layernorm_2"]
         out += [Param(name=f"{lp}{nm}.weight", shape=(hidden,), role="norm", part="other")
                 for nm in norms]
-    out.append(Param(name=f"{prefix}norm.weight", shape=(hidden,), role="norm", part="other"))
-    if not flag(cfg, "tie_word_embeddings", True):
-        out.append(Param(name="lm_head.weight", shape=(vocab, hidden), role="lm_head",
-                         part="embeddings", split="vocab"))
-    return out
+    return out + final_norm_and_head(f"{prefix}norm.weight", vocab, hidden,
+                                     flag(cfg, "tie_word_embeddings", True))
 
 
 def gemma4_vision(config: dict, text_hidden: int) -> list[Param]:

@@ -24,7 +24,8 @@ LayerNorms stay whole; the router is a ReplicatedLinear.
 from __future__ import annotations
 
 from ..config_fields import MAX_LAYERS
-from .shape_parts import Param, config_int, dense_mlp, flag, linear, vision_config
+from .shape_parts import (Param, config_int, dense_mlp, final_norm_and_head, flag, linear,
+                          stacked_experts, vision_config)
 
 
 def _moe_layers(cfg: dict, n: int) -> set[int]:
@@ -61,22 +62,15 @@ def llama4_text(cfg: dict, prefix: str, head: str) -> list[Param]:
         if i in moe:
             e = config_int(cfg, "num_local_experts")
             inter = config_int(cfg, "intermediate_size")
-            out += [Param(name=fp + "router.weight", shape=(e, hidden), role="router",
-                          part="experts"),
-                    Param(name=fp + "experts.gate_up_proj", shape=(2 * inter, hidden),
-                          role="expert", part="experts", count=e, split="col"),
-                    Param(name=fp + "experts.down_proj", shape=(hidden, inter), role="expert",
-                          part="experts", count=e, split="row")]
+            out += stacked_experts(fp + "router.weight", fp + "experts.gate_up_proj",
+                                   fp + "experts.down_proj", e, hidden, inter)
             out += dense_mlp(fp + "shared_expert.", hidden, inter, "experts")
         else:
             out += dense_mlp(fp, hidden, config_int(cfg, "intermediate_size_mlp", 16384))
         out += [Param(name=f"{lp}{nm}.weight", shape=(hidden,), role="norm", part="other")
                 for nm in ("input_layernorm", "post_attention_layernorm")]
-    out.append(Param(name=f"{prefix}norm.weight", shape=(hidden,), role="norm", part="other"))
-    if not flag(cfg, "tie_word_embeddings", False):
-        out.append(Param(name=head, shape=(vocab, hidden), role="lm_head", part="embeddings",
-                         split="vocab"))
-    return out
+    return out + final_norm_and_head(f"{prefix}norm.weight", vocab, hidden,
+                                     flag(cfg, "tie_word_embeddings", False), head)
 
 
 def llama4_vision(config: dict, text_hidden: int) -> list[Param]:

@@ -32,7 +32,7 @@ without speculative decoding (``skip_prefixes=["mtp"]``), so they are not listed
 from __future__ import annotations
 
 from ..config_fields import MAX_LAYERS
-from .shape_parts import Param, config_int, flag, linear
+from .shape_parts import Param, config_int, final_norm_and_head, flag, linear, stacked_experts
 
 # layers_block_type names and the pattern's characters (configuration_nemotron_h.py
 # ``_pattern_to_list`` / ``remap_legacy_layer_types``)
@@ -76,14 +76,16 @@ def _mamba(cfg: dict, p: str, hidden: int, *, heads: int, inner: int, groups: in
     return out + linear(p + "out_proj", hidden, inner, "attention", "row", bias=bias)
 
 
-def _attention(cfg: dict, p: str, hidden: int) -> list[Param]:
+def _attention(cfg: dict, p: str, hidden: int, bias: bool = False, head_dim: bool = True
+               ) -> list[Param]:
+    """q/k/v/o without rope; ``head_dim``: the config's field sets it (else hidden / heads)."""
     heads = config_int(cfg, "num_attention_heads")
     kv = config_int(cfg, "num_key_value_heads")
-    hd = config_int(cfg, "head_dim", hidden // heads)
-    return (linear(p + "q_proj", heads * hd, hidden, "attention", "qkv")
-            + linear(p + "k_proj", kv * hd, hidden, "attention", "qkv")
-            + linear(p + "v_proj", kv * hd, hidden, "attention", "qkv")
-            + linear(p + "o_proj", hidden, heads * hd, "attention", "row"))
+    hd = config_int(cfg, "head_dim", hidden // heads) if head_dim else hidden // heads
+    return (linear(p + "q_proj", heads * hd, hidden, "attention", "qkv", bias=bias)
+            + linear(p + "k_proj", kv * hd, hidden, "attention", "qkv", bias=bias)
+            + linear(p + "v_proj", kv * hd, hidden, "attention", "qkv", bias=bias)
+            + linear(p + "o_proj", hidden, heads * hd, "attention", "row", bias=bias))
 
 
 def _mlp(p: str, hidden: int, inter: int, part: str, bias: bool) -> list[Param]:
@@ -153,11 +155,8 @@ def nemotron_h(cfg: dict) -> list[Param]:
             out += _moe(cfg, p, hidden, bias)
         out.append(Param(name=f"backbone.layers.{i}.norm.weight", shape=(hidden,), role="norm",
                          part="other"))
-    out.append(Param(name="backbone.norm_f.weight", shape=(hidden,), role="norm", part="other"))
-    if not flag(cfg, "tie_word_embeddings", False):
-        out.append(Param(name="lm_head.weight", shape=(vocab, hidden), role="lm_head",
-                         part="embeddings", split="vocab"))
-    return out
+    return out + final_norm_and_head("backbone.norm_f.weight", vocab, hidden,
+                                     flag(cfg, "tie_word_embeddings", False))
 
 
 def granite_hybrid(cfg: dict) -> list[Param]:
@@ -173,9 +172,6 @@ def granite_hybrid(cfg: dict) -> list[Param]:
     n = config_int(cfg, "num_hidden_layers", hi=MAX_LAYERS)
     hidden = config_int(cfg, "hidden_size")
     vocab = config_int(cfg, "vocab_size", 32_000, hi=1 << 26)
-    heads = config_int(cfg, "num_attention_heads")
-    kv = config_int(cfg, "num_key_value_heads")
-    hd = hidden // heads
     kinds = cfg.get("layer_types") or ["mamba"] * n
     if not isinstance(kinds, list) or len(kinds) != n or \
             any(k not in ("mamba", "attention") for k in kinds):
@@ -196,28 +192,17 @@ def granite_hybrid(cfg: dict) -> list[Param]:
                           kernel=config_int(cfg, "mamba_d_conv", 4, hi=1024),
                           bias=flag(cfg, "mamba_proj_bias", False),
                           conv_bias=flag(cfg, "mamba_conv_bias", True))
-        else:
-            ap = lp + "self_attn."
-            out += (linear(ap + "q_proj", heads * hd, hidden, "attention", "qkv", bias=attn_bias)
-                    + linear(ap + "k_proj", kv * hd, hidden, "attention", "qkv", bias=attn_bias)
-                    + linear(ap + "v_proj", kv * hd, hidden, "attention", "qkv", bias=attn_bias)
-                    + linear(ap + "o_proj", hidden, heads * hd, "attention", "row", bias=attn_bias))
+        else:  # GraniteMoeHybridAttention: head size hidden / heads
+            out += _attention(cfg, lp + "self_attn.", hidden, attn_bias, head_dim=False)
         if experts:
             inter = config_int(cfg, "intermediate_size")
             mp = lp + "block_sparse_moe."
-            out += [Param(name=mp + "router.layer.weight", shape=(experts, hidden), role="router",
-                          part="experts"),
-                    Param(name=mp + "input_linear.weight", shape=(2 * inter, hidden),
-                          role="expert", part="experts", count=experts, split="col"),
-                    Param(name=mp + "output_linear.weight", shape=(hidden, inter), role="expert",
-                          part="experts", count=experts, split="row")]
+            out += stacked_experts(mp + "router.layer.weight", mp + "input_linear.weight",
+                                   mp + "output_linear.weight", experts, hidden, inter)
         if shared:
             out += (linear(lp + "shared_mlp.input_linear", 2 * shared, hidden, "mlp", "col")
                     + linear(lp + "shared_mlp.output_linear", hidden, shared, "mlp", "row"))
         out += [Param(name=f"{lp}{nm}.weight", shape=(hidden,), role="norm", part="other")
                 for nm in ("input_layernorm", "post_attention_layernorm")]
-    out.append(Param(name="model.norm.weight", shape=(hidden,), role="norm", part="other"))
-    if not flag(cfg, "tie_word_embeddings", False):
-        out.append(Param(name="lm_head.weight", shape=(vocab, hidden), role="lm_head",
-                         part="embeddings", split="vocab"))
-    return out
+    return out + final_norm_and_head("model.norm.weight", vocab, hidden,
+                                     flag(cfg, "tie_word_embeddings", False))
