@@ -319,3 +319,13 @@ def test_minimax_m2_router_is_float32_as_three_public_loads_show():
     full = vllm_load(mimo, tp=8).allocated
     half = vllm_load({**mimo, "moe_router_dtype": "bfloat16"}, tp=8).allocated
     assert full - half == 47 * 256 * 4096 * 2
+
+
+def test_nemotron_h_forward_peak_is_not_gated():
+    # Nemotron-3-Nano's experts are relu² without a gate (FusedMoE(is_act_and_mul=False)): over
+    # 8,192 tokens the fused MoE holds 6 routed copies of its 1,856-wide up output and activation
+    # and the 2,688-wide down output, beside the residual and normed input and the float32 router
+    # logits: 8,192 · 2 · 2,688 · 2 + 8,192 · 6 · (1,856 + 1,856 + 2,688) · 2 + 8,192 · 128 · 4
+    # = 88,080,384 + 629,145,600 + 4,194,304 = 721,420,288 B (a gated MoE would hold 2 · 1,856)
+    from calculator.engines.vllm_profile import forward_peak
+    assert forward_peak(checkpoint_config("nemotron-3-nano-30b-a3b"), 8192, 1) == 721_420_288

@@ -7,7 +7,8 @@ last token of each request while the forward's hidden states are still held (all
 last rows and a ``torch.rand_like`` of those rows that the sampler reads instead,
 vllm-project/vllm#18543). The forward's own peak is the eager live set of one layer's MLP
 (residual, normed input, gate_up output, activation output, down output; fused MoE's
-intermediate caches for expert layers); it sets the peak only when it exceeds the sampler's.
+intermediate caches for expert layers; Nemotron-H's relu² MLP and experts have no gate, so their
+first output is I wide, not 2·I); it sets the peak only when it exceeds the sampler's.
 
 The sampler, read at v0.10.2 (builds "0.10", "0.11"): the dummy sampling metadata asks for top-k
 and top-p (``all_greedy=False``), so ``sample/sampler.py`` · ``Sampler.forward`` casts the logits
@@ -108,16 +109,21 @@ def forward_peak(config: dict, tokens: int, tp: int, dtype: str = "bf16",
     cfg = normalize(config)
     item = _item(dtype)
     hidden = int(cfg.get("hidden_size") or 0)
-    inter = int(cfg.get("intermediate_size") or 0)
+    inter = cfg.get("intermediate_size") or 0
+    inter = max(inter) if isinstance(inter, list) else int(inter)  # Nemotron-H: one per MLP
+    # Nemotron-H's relu² MLP and experts are not gated (NemotronHMLP's up_proj alone;
+    # FusedMoE(is_act_and_mul=False)): the first projection and the activation are I wide each
+    # where a gated MLP's are 2·I and I
+    first = 1 if cfg.get("model_type") == "nemotron_h" else 2
     experts = cfg.get("num_experts") or cfg.get("n_routed_experts") or cfg.get("num_local_experts")
-    dense = tokens * (2 * hidden + 3 * inter // tp + hidden) * item
+    dense = tokens * (2 * hidden + (first + 1) * inter // tp + hidden) * item
     if not experts:
         return dense
     moe_inter = int(cfg.get("moe_intermediate_size") or inter)
     topk = int(cfg.get("num_experts_per_tok") or 1)
     chunk = min(tokens, 32768)  # fused_moe.py: VLLM_FUSED_MOE_CHUNK_SIZE
     per_rank = moe_inter if expert_parallel else moe_inter // tp
-    caches = chunk * topk * (2 * per_rank + per_rank + hidden) * item
+    caches = chunk * topk * (first * per_rank + per_rank + hidden) * item
     router = tokens * int(experts) * 4
     return max(dense if inter else 0, tokens * 2 * hidden * item + caches + router)
 
