@@ -124,9 +124,9 @@ def _vllm(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> st
     if args.format == "log":
         # vLLM forces an MLA block size while it builds the config, before it loads anything;
         # the hybrid block lines come before or after the load by build (VllmPlan.head_lines)
-        oom = load_oom(startup.weights, startup.gpu_total, log=True) if startup else ""
-        if oom:  # it never prints the loading line: torch fails inside the load
-            return "\n".join(plans[0].head_lines([]) + [oom])
+        if startup is not None and load_oom(startup.weights, startup.gpu_total):
+            # torch fails inside the load: nothing after it is printed (VllmStartup.log_lines)
+            return "\n".join(plans[0].head_lines([]) + startup.log_lines())
         lines = plans[0].head_lines(startup.log_lines() if startup is not None else [])
         if not fits:
             return "\n".join(lines + [NO_MEMORY])
@@ -253,10 +253,10 @@ def _sglang(args: argparse.Namespace, model: ModelSpec, contexts: list[int]) -> 
     if memory is not None and memory <= 0:
         lines = startup.log_lines() if startup is not None else []
         msg = ("RuntimeError: Not enough memory. Please try to increase --mem-fraction-static.")
-        oom = load_oom(startup.weights, startup.gpu_total, log=args.format == "log") \
-            if startup is not None else ""
-        if oom:  # SGLang never reaches "Load weight end"
-            lines, msg = lines[:1], oom
+        oom = load_oom(startup.weights, startup.gpu_total) if startup is not None else ""
+        if oom:  # log_lines end at the load's failure: the log keeps that line, the table words it
+            last = lines.pop()
+            msg = last if args.format == "log" else oom
         if args.format == "json":
             row = {"model": model.name, "engine": "sglang", "tp": tp, "engine_tokens": 0,
                    **(startup_json(startup) if startup else {"kv_memory_bytes": memory})}

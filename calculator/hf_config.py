@@ -29,10 +29,14 @@ UNSUPPORTED_KEYS = {
                                "modelled; reading it as plain GQA would leave the index cache out",
 }
 # NemotronH's block names (transformers 5.23.0 configuration_nemotron_h.py ``_pattern_to_list``
-# and the legacy names ``remap_legacy_layer_types`` accepts): MLP and MoE blocks hold no cache.
-NEMOTRON_BLOCKS = {"M": "mamba2", "*": "full_attention", "-": "none", "E": "none",
-                   "linear_attention": "mamba2", "mamba": "mamba2", "full_attention":
-                   "full_attention", "attention": "full_attention", "mlp": "none", "moe": "none"}
+# and the legacy names ``remap_legacy_layer_types`` accepts), each the block it builds
+# (model/shapes_nemotron_h.py lists their tensors) ...
+NEMOTRON_BLOCK_TYPES = {"M": "mamba", "*": "attention", "-": "mlp", "E": "moe", "mamba": "mamba",
+                        "linear_attention": "mamba", "attention": "attention",
+                        "full_attention": "attention", "mlp": "mlp", "moe": "moe"}
+# ... and the cache it keeps: MLP and MoE blocks hold none
+NEMOTRON_BLOCKS = {name: {"mamba": "mamba2", "attention": "full_attention"}.get(block, "none")
+                   for name, block in NEMOTRON_BLOCK_TYPES.items()}
 
 # Other libraries' names for the standard fields (GPT-2, Falcon/RW, ChatGLM, MPT ...).
 ALIASES = {

@@ -43,9 +43,6 @@ def rows(model, ctx: int, memory: int | dict, tp: int, startups: dict | None = N
         memory = mem[key]
         head = startups[key].log_lines() if key in startups else []
         oom = load_oom(startups[key].weights, startups[key].gpu_total) if key in startups else ""
-        if oom:  # torch fails inside the load: no loading line (SGLang's "begin" comes first)
-            head = head[:1] * (key == "sglang") + [
-                load_oom(startups[key].weights, startups[key].gpu_total, log=True)]
         try:
             if memory is None:
                 raise ValueError(f"{engine}: its startup memory is not predicted here (see above); "

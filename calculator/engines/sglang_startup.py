@@ -42,7 +42,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from ..gpus import GIB, MIB, GpuSpec, not_cuda
+from ..gpus import GIB, MIB, GpuSpec, load_oom, not_cuda
 from ..hf_config import normalize
 from .sglang_fraction import (VERSIONS, default_mem_fraction, gpu_defaults, is_multimodal,
                               prefill_graph_reserve, tp_mem_fraction, vision_tower, vlm_factor)
@@ -115,8 +115,11 @@ class SglangStartup:
                 "cudagraph_bytes": 0, "kv_memory_bytes": self.available}
 
     def log_lines(self) -> list[str]:
+        """The lines SGLang prints; weights larger than the card fail after "Load weight begin"."""
         after = self.free_at_start - self.mem_usage
         begin = f"Load weight begin. avail mem={self.free_at_start / GIB:.2f} GB"
+        if oom := load_oom(self.weights, self.gpu_total, log=True):
+            return [begin, oom]
         if self.version == "0.4":
             return [begin, f"Load weight end. type={self.architecture or 'model'}, dtype="
                            f"{self.dtype_name}, avail mem={after / GIB:.2f} GB"]

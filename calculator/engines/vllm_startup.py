@@ -87,7 +87,7 @@ from fractions import Fraction
 from ..dsv4 import refuse_compressed
 from ..hf_config import normalize
 from ..model.shapes import VOCAB_DEFAULT, config_int
-from ..gpus import GIB, GpuSpec, not_cuda, sm_count
+from ..gpus import GIB, GpuSpec, load_oom, not_cuda, sm_count
 from .vllm import DSA_BEFORE_011, POOL_VERSIONS, V4_WHY
 from .vllm_profile import TRITON_SAMPLER, forward_peak, sampler_bytes, sampler_words
 
@@ -160,11 +160,9 @@ def non_torch_default(tp: int, nvlink: bool, version: str = "0.10") -> tuple[int
 
 
 def nemotron_moe(config: dict | None) -> bool:
-    """A Nemotron-H config with MoE ('E' / 'moe') blocks (Nemotron-3-Nano, -Super)."""
-    if not config or config.get("model_type") != "nemotron_h":
-        return False
-    blocks = config.get("layers_block_type") or config.get("hybrid_override_pattern") or ""
-    return any(b in ("E", "moe") for b in blocks)
+    """A Nemotron-H config with MoE blocks (Nemotron-3-Nano, -Super)."""
+    from ..model.shapes_nemotron_h import blocks
+    return bool(config) and config.get("model_type") == "nemotron_h" and "moe" in blocks(config)
 
 
 def multimodal(config: dict | None) -> bool:
@@ -272,6 +270,9 @@ class VllmStartup:
                 "cudagraph_bytes": self.cudagraph, "kv_memory_bytes": self.available}
 
     def log_lines(self) -> list[str]:
+        """The lines vLLM prints; weights larger than the card end them at the load's failure."""
+        if oom := load_oom(self.weights, self.gpu_total, log=True):
+            return [oom]
         if self.version not in TRITON_SAMPLER:
             lines = [self.weights_line] if self.weights_line else []
             return lines + [f"Available KV cache memory: {self.available / GIB:.2f} GiB"]

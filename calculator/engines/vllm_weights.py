@@ -197,9 +197,6 @@ def _pad_mxfp4(params: list[Param], backend: str) -> list[Param]:
     return out
 
 
-FLOAT32_ROUTERS = ("nemotron_h", "minimax_m2", "mimo_v2_flash")
-
-
 def fp32_router(mtype: str, cfg: dict, build: str, sm: int | None) -> bool:
     """Whether vLLM holds the MoE router weight (``*.gate.weight``) in float32.
 

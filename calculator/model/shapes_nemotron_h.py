@@ -32,23 +32,18 @@ without speculative decoding (``skip_prefixes=["mtp"]``), so they are not listed
 from __future__ import annotations
 
 from ..config_fields import MAX_LAYERS
+from ..hf_config import NEMOTRON_BLOCK_TYPES
 from .shape_parts import Param, config_int, final_norm_and_head, flag, linear, stacked_experts
-
-# layers_block_type names and the pattern's characters (configuration_nemotron_h.py
-# ``_pattern_to_list`` / ``remap_legacy_layer_types``)
-BLOCKS = {"M": "mamba", "*": "attention", "-": "mlp", "E": "moe", "mamba": "mamba",
-          "linear_attention": "mamba", "attention": "attention", "full_attention": "attention",
-          "mlp": "mlp", "moe": "moe"}
 
 
 def blocks(cfg: dict) -> list[str]:
     """One of mamba / attention / mlp / moe per layer."""
     listed = cfg.get("layers_block_type") or cfg.get("hybrid_override_pattern")
     if not isinstance(listed, (list, str)) or not 0 < len(listed) <= MAX_LAYERS or \
-            any(not isinstance(b, str) or b not in BLOCKS for b in listed):
+            any(not isinstance(b, str) or b not in NEMOTRON_BLOCK_TYPES for b in listed):
         raise ValueError("layers_block_type: expected blocks among "
-                         + ", ".join(repr(k) for k in BLOCKS))
-    return [BLOCKS[b] for b in listed]
+                         + ", ".join(repr(k) for k in NEMOTRON_BLOCK_TYPES))
+    return [NEMOTRON_BLOCK_TYPES[b] for b in listed]
 
 
 def _mamba(cfg: dict, p: str, hidden: int, *, heads: int, inner: int, groups: int, state: int,
