@@ -6,8 +6,6 @@ rounding interval, and that the concurrency and token lines follow from the logg
 printed digit.
 """
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from dataclasses import replace
 from calculator.engines.vllm import plan
 from calculator.hf_config import from_hf_config
 from model_presets import load_preset
+from tests.cli_run import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 GIB = 1 << 30
@@ -207,10 +206,6 @@ def test_log_lmcache_1739_qwen3_14b():
 
 
 # --- CLI ------------------------------------------------------------------------------------
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "calculator", *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=120)
 
 
 def test_cli_log_and_json():

@@ -2,10 +2,7 @@
 hand, and the public logs they reproduce (the CLI that prints them: ``test_startup_cli.py``; the
 pages that draw them: ``test_startup_pages.py``)."""
 import json
-import subprocess
-import sys
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 
@@ -18,15 +15,10 @@ from calculator.engines.vllm_startup import batch_defaults
 from calculator.engines.vllm_startup import predict as vllm_predict
 from calculator.gpus import GPU_SPECS, gpu_memory
 from model_presets import load_preset
+from tests.cli_run import cli
 
-ROOT = Path(__file__).resolve().parent.parent
 GIB = 1 << 30
 H100 = GPU_SPECS["H100 80GB"]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "calculator", *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=120)
 
 
 def test_gpu_totals_are_what_the_driver_reports():

@@ -2,9 +2,6 @@
 logs, one-line errors name the flag (or the config field) at fault, and weights larger than the
 card end the log at the load's failure (the arithmetic behind it: ``test_startup.py``)."""
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -12,15 +9,10 @@ from calculator.engines.sglang_startup import predict as sglang_predict
 from calculator.engines.vllm_startup import predict as vllm_predict
 from calculator.gpus import GPU_SPECS
 from model_presets import load_preset
+from tests.cli_run import ROOT, cli
 
-ROOT = Path(__file__).resolve().parent.parent
 GIB = 1 << 30
 H100 = GPU_SPECS["H100 80GB"]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "calculator", *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=120)
 
 
 def test_cli_predicts_vllm_memory_and_prints_its_lines():

@@ -5,8 +5,6 @@ the rules' edges."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from fractions import Fraction
 
 import pytest
@@ -17,16 +15,12 @@ from calculator.engines.vllm_profile import sampler_peak_v017, triton_buffer
 from calculator.engines.vllm_startup import DEFAULT_VERSION, predict, v2_runner
 from calculator.gpus import GIB, GPU_SPECS, sm_count
 from model_presets import load_preset
+from tests.cli_run import cli
 
 H100 = GPU_SPECS["H100 80GB"]
 # Qwen2.5-72B-Instruct's config.json: the base preset's shapes, 32,768 positions (rope cache)
 QWEN25_72B_INSTRUCT = [log.model for log in VLLM_LOGS if log.what.startswith("Qwen2.5-72B")][0]
 L40S = GPU_SPECS["L40S 48GB"]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "calculator", *args], capture_output=True,
-                          text=True, timeout=120)
 
 
 def test_triton_buffer_rows_follow_the_sm_count():
